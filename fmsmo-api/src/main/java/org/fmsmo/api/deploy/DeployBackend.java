@@ -1,0 +1,28 @@
+package org.fmsmo.api.deploy;
+
+import org.fmsmo.api.Stable;
+
+/**
+ * Executes frozen layers on real integer or FP8 compute. Obtained from
+ * {@link DeployBackendProvider#create()} only when the backend is available.
+ */
+@Stable(since = "1.0")
+public interface DeployBackend extends AutoCloseable {
+
+    /** What this backend runs; never null. */
+    BackendCapabilities capabilities();
+
+    /**
+     * Brings one frozen layer into the backend (the backend copies what it needs; the arrays of
+     * {@code layer} are not retained).
+     *
+     * @param layer not null
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} when
+     *         {@link BackendCapabilities#supports} is false, naming the layer, its specs and the schemes offered
+     */
+    PreparedLinear prepare(FrozenLinear layer);
+
+    /** Releases the backend's resources (device contexts, thread pools); idempotent. */
+    @Override
+    void close();
+}

@@ -1,0 +1,27 @@
+package org.fmsmo.api.plugin;
+
+import org.fmsmo.api.Stable;
+
+/**
+ * What every provider kind has in common: a cheap factory with a unique name. Providers are found
+ * by {@link java.util.ServiceLoader} (module path, class path, a plugins directory) or through the
+ * OSGi service registry, so they need a public no-argument constructor that does no heavy work:
+ * nothing native is loaded and no file is read before the kind's {@code create} method is called.
+ *
+ * <p>Implementations must be thread-safe: one instance serves the whole process.
+ */
+@Stable(since = "1.0")
+public interface NamedProvider {
+
+    /**
+     * The name users select this provider by ({@code rtn}, {@code cpu-reference}); lower case
+     * letters, digits, {@code -}, {@code _}, {@code +} and {@code .}; unique per kind across all
+     * installed plugins. Never null.
+     */
+    String name();
+
+    /** One line for listings ({@code fmsmo plugins}); never null, may be empty. */
+    default String description() {
+        return "";
+    }
+}

@@ -1,0 +1,29 @@
+package org.fmsmo.api.quant;
+
+import java.util.Objects;
+import org.fmsmo.api.Stable;
+
+/**
+ * What the plan says about one layer.
+ *
+ * @param name        module path ({@code model.layers.0.mlp.up_proj}); not null
+ * @param kind        {@code linear} or {@code bmm}; not null
+ * @param quantize    whether to quantize it
+ * @param reason      why (for skipped layers: which rule); not null
+ * @param weightSpec  the weight spec when quantized, else null
+ * @param inputSpec   the input spec when activations are quantized, else null
+ */
+@Stable(since = "1.0")
+public record LayerDecision(String name, String kind, boolean quantize, String reason, QuantSpec weightSpec,
+                            QuantSpec inputSpec) {
+
+    /** Validates: a quantized layer needs a weight spec. */
+    public LayerDecision {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(kind, "kind");
+        Objects.requireNonNull(reason, "reason");
+        if (quantize && weightSpec == null) {
+            throw new IllegalArgumentException("layer " + name + " is to be quantized but has no weight spec");
+        }
+    }
+}

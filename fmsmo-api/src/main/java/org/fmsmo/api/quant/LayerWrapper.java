@@ -1,0 +1,40 @@
+package org.fmsmo.api.quant;
+
+import java.util.Optional;
+import org.fmsmo.api.Stable;
+import org.fmsmo.api.model.LinearLayer;
+
+/**
+ * Takes the place of a {@link LinearLayer} and simulates quantization around it: the input goes
+ * through the input quantizer (if any), the weight through the weight quantizer, then the linear
+ * is computed in float. After {@link #freeze()} the weight is held as a {@link QuantizedTensor}
+ * and the float weight is no longer used. Not thread-safe.
+ */
+@Stable(since = "1.0")
+public interface LayerWrapper extends LinearLayer {
+
+    /** The layer this wrapper replaced (to swap it back); never null. */
+    LinearLayer wrapped();
+
+    /** The weight quantizer; never null. */
+    Quantizer weightQuantizer();
+
+    /** The input (activation) quantizer; empty for weight-only quantization. */
+    Optional<Quantizer> inputQuantizer();
+
+    /** Whether {@link #freeze()} has run. */
+    boolean isFrozen();
+
+    /**
+     * Quantizes the weight once, keeps its frozen form, and from then on computes with its
+     * dequantized value. Calling it twice has no further effect.
+     */
+    void freeze();
+
+    /**
+     * The frozen weight.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} when not frozen
+     */
+    QuantizedTensor frozenWeight();
+}

@@ -1,0 +1,40 @@
+package org.fmsmo.api.quant;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.fmsmo.api.Stable;
+
+/**
+ * What a method did.
+ *
+ * @param method   the method's name; not null
+ * @param layers   one entry per quantized layer, in order; copied
+ * @param seconds  wall time of the run
+ */
+@Stable(since = "1.0")
+public record QuantReport(String method, List<LayerResult> layers, double seconds) {
+
+    /** Copies the list. */
+    public QuantReport {
+        Objects.requireNonNull(method, "method");
+        layers = List.copyOf(layers);
+    }
+
+    /**
+     * One quantized layer.
+     *
+     * @param name    module path
+     * @param spec    weight spec used
+     * @param metrics named measurements, e.g. {@code weight_rel_error} = ‖W − Ŵ‖ / ‖W‖; copied
+     */
+    @Stable(since = "1.0")
+    public record LayerResult(String name, QuantSpec spec, Map<String, Double> metrics) {
+        /** Copies the map. */
+        public LayerResult {
+            Objects.requireNonNull(name, "name");
+            Objects.requireNonNull(spec, "spec");
+            metrics = Map.copyOf(metrics);
+        }
+    }
+}

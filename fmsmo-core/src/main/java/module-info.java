@@ -1,0 +1,39 @@
+import org.fmsmo.api.deploy.DeployBackendProvider;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.quant.LayerWrapperProvider;
+import org.fmsmo.api.quant.QuantMethodProvider;
+import org.fmsmo.api.quant.QuantizerProvider;
+
+/**
+ * fmsmo's host: the plugin registry and loaders, the built-in quantizers and layer wrappers,
+ * models, sessions and the CLI.
+ */
+module org.fmsmo.core {
+    requires transitive org.fmsmo.api;
+    requires pf4j;
+    requires info.picocli;
+    requires com.fasterxml.jackson.databind;
+    requires static osgi.core;
+
+    exports org.fmsmo.core.plugin;
+    exports org.fmsmo.core.model;
+    exports org.fmsmo.core.session;
+    exports org.fmsmo.core.cli;
+    exports org.fmsmo.core.quant;
+    exports org.fmsmo.core.plugin.osgi;
+
+    opens org.fmsmo.core.cli to info.picocli;
+
+    uses QuantMethodProvider;
+    uses QuantizerProvider;
+    uses LayerWrapperProvider;
+    uses DeployBackendProvider;
+    uses CheckpointFormatProvider;
+
+    provides QuantizerProvider with
+            org.fmsmo.core.quant.QuantizerModes.Max,
+            org.fmsmo.core.quant.QuantizerModes.MinMax,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E4m3Scale,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E5m2Scale;
+    provides LayerWrapperProvider with org.fmsmo.core.quant.QLinear.Provider;
+}

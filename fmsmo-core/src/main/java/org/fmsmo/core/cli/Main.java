@@ -1,0 +1,55 @@
+package org.fmsmo.core.cli;
+
+import java.io.PrintWriter;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.SpiVersion;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code fmsmo} command line. Each task is a subcommand class of its own; a new one is added
+ * to {@code subcommands} here. Failures print one {@code error:} line and exit with the status of
+ * their {@link org.fmsmo.api.ErrorCode}.
+ */
+@Command(name = "fmsmo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "FMS Model Optimizer for the JVM: quantize models, list plugins, evaluate.",
+        subcommands = {PluginsCommand.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    /** Runs the CLI and exits the JVM with its status. */
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams and returns the exit status (for tests and embedding). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (ex instanceof FmsmoException fe) {
+                commandLine.getErr().println("error: " + fe.getMessage());
+                return fe.code().exitStatus();
+            }
+            throw ex;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** {@code --version}: the fmsmo build and the SPI version. */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String impl = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"fmsmo " + (impl == null ? "(development build)" : impl) + ", SPI " + SpiVersion.current()};
+        }
+    }
+}

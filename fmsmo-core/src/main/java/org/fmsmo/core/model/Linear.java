@@ -1,0 +1,65 @@
+package org.fmsmo.core.model;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Objects;
+import java.util.Optional;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+
+/** {@code y = x·Wᵀ + b} with a FLOAT32 weight {@code [out, in]} and optional bias {@code [out]}. */
+public final class Linear implements LinearLayer {
+
+    private final String name;
+    private final NDArray weight;
+    private final NDArray bias;
+
+    /**
+     * @param name   module path
+     * @param weight {@code [out, in]}; owned by the model's manager
+     * @param bias   {@code [out]} or null
+     */
+    public Linear(String name, NDArray weight, NDArray bias) {
+        this.name = Objects.requireNonNull(name, "name");
+        this.weight = Objects.requireNonNull(weight, "weight");
+        if (weight.getShape().dimension() != 2) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name + ": weight must be [out, in], found " + weight.getShape());
+        }
+        if (bias != null && !bias.getShape().equals(new ai.djl.ndarray.types.Shape(weight.getShape().get(0)))) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name + ": bias must be [" + weight.getShape().get(0)
+                    + "], found " + bias.getShape());
+        }
+        this.bias = bias;
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public long inFeatures() {
+        return weight.getShape().get(1);
+    }
+
+    @Override
+    public long outFeatures() {
+        return weight.getShape().get(0);
+    }
+
+    @Override
+    public NDArray weight() {
+        return weight;
+    }
+
+    @Override
+    public Optional<NDArray> bias() {
+        return Optional.ofNullable(bias);
+    }
+
+    @Override
+    public NDArray forward(NDArray x) {
+        NDArray y = x.matMul(weight.transpose());
+        return bias == null ? y : y.addi(bias);
+    }
+}

@@ -1,0 +1,67 @@
+package org.fmsmo.core.quant;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantizedTensor;
+
+/**
+ * Block-wise statistics for a granularity: the blocks are the whole tensor (TENSOR), rows
+ * (CHANNEL, TOKEN) or row × column-group (GROUP, last group possibly shorter). Results have the
+ * shape {@link QuantizedTensor#scaleShape} gives. Arrays are created in the input's manager.
+ */
+final class Blocks {
+
+    private Blocks() {
+    }
+
+    /** Max |x| per block. */
+    static NDArray absMax(NDArray x, QuantSpec spec) {
+        return reduce(x.abs(), spec, true);
+    }
+
+    /** Max x per block, at least 0 (so the grid always contains 0). */
+    static NDArray max(NDArray x, QuantSpec spec) {
+        return reduce(x, spec, true).maximum(0f);
+    }
+
+    /** Min x per block, at most 0. */
+    static NDArray min(NDArray x, QuantSpec spec) {
+        return reduce(x, spec, false).minimum(0f);
+    }
+
+    private static NDArray reduce(NDArray x, QuantSpec spec, boolean max) {
+        Shape target = QuantizedTensor.scaleShape(spec, x.getShape());
+        if (spec.granularity() == Granularity.TENSOR) {
+            return (max ? x.max() : x.min()).reshape(target);
+        }
+        if (spec.granularity() != Granularity.GROUP) {
+            return max ? x.max(new int[] {1}, true) : x.min(new int[] {1}, true);
+        }
+        long rows = x.getShape().get(0);
+        long cols = x.getShape().get(1);
+        long groups = target.get(1);
+        long padded = groups * spec.groupSize();
+        NDArray full = x;
+        if (padded != cols) {
+            // Pad the ragged last group with 0: max/min are clamped to include 0 anyway.
+            full = x.concat(x.getManager().zeros(new Shape(rows, padded - cols), x.getDataType()), 1);
+        }
+        NDArray grouped = full.reshape(rows, groups, spec.groupSize());
+        return max ? grouped.max(new int[] {2}) : grouped.min(new int[] {2});
+    }
+
+    /** Broadcastable per-element form of a per-block array for a tensor with {@code cols} columns. */
+    static NDArray expand(NDArray perBlock, QuantSpec spec, Shape shape) {
+        if (spec.granularity() != Granularity.GROUP) {
+            return perBlock;
+        }
+        return perBlock.repeat(1, spec.groupSize()).get(":, :" + shape.get(1));
+    }
+
+    /** {@code s} with zeros replaced by 1, so all-zero blocks quantize to code 0 (or the zero point) without dividing by 0. */
+    static NDArray nonZero(NDArray s) {
+        return s.add(s.eq(0f).toType(s.getDataType(), false));
+    }
+}

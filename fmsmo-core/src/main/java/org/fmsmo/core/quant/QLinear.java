@@ -1,0 +1,135 @@
+package org.fmsmo.core.quant;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Objects;
+import java.util.Optional;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.api.quant.Quantizer;
+
+/**
+ * A linear layer with simulated quantization: {@code y = Q_in(x)·Q_w(W)ᵀ + b}, computed in float.
+ * Before {@link #freeze()} the weight is fake-quantized on every call (so learned or calibrated
+ * ranges take effect); after it, the frozen codes' dequantized value is cached and used.
+ */
+public final class QLinear implements LayerWrapper {
+
+    private final LinearLayer wrapped;
+    private final Quantizer weightQuantizer;
+    private final Quantizer inputQuantizer;
+    private QuantizedTensor frozen;
+    private NDArray frozenValue;
+
+    /**
+     * @param wrapped         the layer to wrap; not itself a wrapper
+     * @param weightQuantizer not null
+     * @param inputQuantizer  null for weight-only
+     */
+    public QLinear(LinearLayer wrapped, Quantizer weightQuantizer, Quantizer inputQuantizer) {
+        if (wrapped instanceof LayerWrapper) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + wrapped.name() + " is already wrapped ("
+                    + wrapped.getClass().getSimpleName() + "); unwrap it before wrapping again");
+        }
+        this.wrapped = Objects.requireNonNull(wrapped, "wrapped");
+        this.weightQuantizer = Objects.requireNonNull(weightQuantizer, "weightQuantizer");
+        this.inputQuantizer = inputQuantizer;
+    }
+
+    @Override
+    public String name() {
+        return wrapped.name();
+    }
+
+    @Override
+    public long inFeatures() {
+        return wrapped.inFeatures();
+    }
+
+    @Override
+    public long outFeatures() {
+        return wrapped.outFeatures();
+    }
+
+    /** The original float weight (the frozen form is {@link #frozenWeight()}). */
+    @Override
+    public NDArray weight() {
+        return wrapped.weight();
+    }
+
+    @Override
+    public Optional<NDArray> bias() {
+        return wrapped.bias();
+    }
+
+    @Override
+    public NDArray forward(NDArray x) {
+        NDArray in = inputQuantizer == null ? x : inputQuantizer.fakeQuantize(x);
+        NDArray w = frozenValue != null ? frozenValue : weightQuantizer.fakeQuantize(wrapped.weight());
+        NDArray y = in.matMul(w.transpose());
+        if (frozenValue == null) {
+            w.close();
+        }
+        if (in != x) {
+            in.close();
+        }
+        Optional<NDArray> b = wrapped.bias();
+        return b.isPresent() ? y.addi(b.get()) : y;
+    }
+
+    @Override
+    public LinearLayer wrapped() {
+        return wrapped;
+    }
+
+    @Override
+    public Quantizer weightQuantizer() {
+        return weightQuantizer;
+    }
+
+    @Override
+    public Optional<Quantizer> inputQuantizer() {
+        return Optional.ofNullable(inputQuantizer);
+    }
+
+    @Override
+    public boolean isFrozen() {
+        return frozen != null;
+    }
+
+    @Override
+    public void freeze() {
+        if (frozen == null) {
+            frozen = weightQuantizer.quantize(wrapped.weight());
+            frozenValue = frozen.dequantize();
+        }
+    }
+
+    @Override
+    public QuantizedTensor frozenWeight() {
+        if (frozen == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name() + " is not frozen yet; call freeze() first");
+        }
+        return frozen;
+    }
+
+    /** The wrapper provider for {@code qlinear}. */
+    public static final class Provider implements org.fmsmo.api.quant.LayerWrapperProvider {
+        @Override
+        public String name() {
+            return "qlinear";
+        }
+
+        @Override
+        public String description() {
+            return "linear layer with input and weight quantizers (simulated in float; frozen to integer/FP8 codes)";
+        }
+
+        @Override
+        public LayerWrapper wrap(LinearLayer layer, Quantizer weightQuantizer, Quantizer inputQuantizer) {
+            return new QLinear(layer, weightQuantizer, inputQuantizer);
+        }
+    }
+}
