@@ -1,0 +1,58 @@
+package org.fmsmo.plugin.cpu;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.deploy.BackendCapabilities;
+import org.fmsmo.api.deploy.BackendCapabilities.Scheme;
+import org.fmsmo.api.deploy.DeployBackend;
+import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.PreparedLinear;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantType;
+
+/**
+ * What the reference backend runs:
+ * <ul>
+ *   <li>{@code W8A8-int}: symmetric INT (≤ 8 bits) weights per tensor or channel × symmetric INT
+ *       (≤ 8 bits) activations per token (dynamic) or per tensor (static), exact int32 accumulation;</li>
+ *   <li>{@code weight-only}: INT (any symmetry, tensor/channel/group) or FP8 weights, dequantized
+ *       once and multiplied in float.</li>
+ * </ul>
+ */
+final class CpuReferenceBackend implements DeployBackend {
+
+    private static final Set<Granularity> TENSOR_OR_CHANNEL = EnumSet.of(Granularity.TENSOR, Granularity.CHANNEL);
+    private static final Set<Granularity> WEIGHT_ALL = EnumSet.of(Granularity.TENSOR, Granularity.CHANNEL, Granularity.GROUP);
+
+    static final Scheme W8A8 = new Scheme("W8A8-int", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
+            QuantType.INT, EnumSet.of(Granularity.TOKEN, Granularity.TENSOR), false);
+
+    private static final BackendCapabilities CAPABILITIES = new BackendCapabilities("cpu", List.of(
+            W8A8,
+            new Scheme("weight-only-int", QuantType.INT, 8, WEIGHT_ALL, true, null, Set.of(), false),
+            new Scheme("weight-only-fp8-e4m3", QuantType.FP8_E4M3, 8, WEIGHT_ALL, false, null, Set.of(), false),
+            new Scheme("weight-only-fp8-e5m2", QuantType.FP8_E5M2, 8, WEIGHT_ALL, false, null, Set.of(), false)));
+
+    @Override
+    public BackendCapabilities capabilities() {
+        return CAPABILITIES;
+    }
+
+    @Override
+    public PreparedLinear prepare(FrozenLinear layer) {
+        if (!CAPABILITIES.supports(layer.weight().spec(), layer.inputSpec())) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cpu-reference cannot run layer " + layer.name()
+                    + " with weight " + layer.weight().spec() + " and input " + layer.inputSpec() + "; it runs "
+                    + CAPABILITIES.schemes().stream().map(Scheme::name).toList());
+        }
+        return layer.inputSpec() == null ? new DequantizedLinear(layer) : new Int8Linear(layer);
+    }
+
+    @Override
+    public void close() {
+        // no resources: prepared layers own their arrays
+    }
+}

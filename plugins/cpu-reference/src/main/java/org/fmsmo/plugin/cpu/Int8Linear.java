@@ -1,0 +1,110 @@
+package org.fmsmo.plugin.cpu;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import java.util.stream.IntStream;
+import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.PreparedLinear;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantSpec;
+
+/**
+ * True integer execution of {@code y = x·Wᵀ + b}: the input is quantized to symmetric integers
+ * (per token at run time, or with the calibrated per-tensor scale), multiplied with the integer
+ * weight codes accumulating in int32, and each accumulator is rescaled by
+ * {@code s_x[token] · s_w[row]}. The quantization of the input follows the same formula as the
+ * simulated quantizer ({@code s = amax / qmax} in float, {@code round(x / s)} half to even), so
+ * the only difference from simulation is float summation order.
+ */
+final class Int8Linear implements PreparedLinear {
+
+    private final int out;
+    private final int in;
+    private final byte[] weight;     // [out][in] row-major codes
+    private final float[] weightScale; // [out]
+    private final float[] bias;       // [out] or null
+    private final QuantSpec inputSpec;
+    private final float staticInputScale;
+    private final int inputMax;
+
+    Int8Linear(FrozenLinear layer) {
+        Shape s = layer.weight().shape();
+        out = Math.toIntExact(s.get(0));
+        in = Math.toIntExact(s.get(1));
+        weight = layer.weight().codes().toByteArray();
+        float[] scales = layer.weight().scale().toFloatArray();
+        weightScale = new float[out];
+        for (int o = 0; o < out; o++) {
+            weightScale[o] = scales.length == 1 ? scales[0] : scales[o];
+        }
+        bias = layer.bias() == null ? null : layer.bias().toFloatArray();
+        inputSpec = layer.inputSpec();
+        staticInputScale = inputSpec.granularity() == Granularity.TOKEN ? Float.NaN : layer.inputScale().toFloatArray()[0];
+        inputMax = (1 << (inputSpec.bits() - 1)) - 1;
+    }
+
+    @Override
+    public NDArray forward(NDArray x) {
+        Shape shape = x.getShape();
+        int tokens = Math.toIntExact(shape.size() / in);
+        float[] xs = x.toFloatArray();
+        byte[] qx = new byte[xs.length];
+        float[] sx = new float[tokens];
+        quantizeInput(xs, tokens, qx, sx);
+        int[] acc = accumulate(qx, tokens);
+        float[] y = new float[tokens * out];
+        for (int t = 0; t < tokens; t++) {
+            for (int o = 0; o < out; o++) {
+                float v = acc[t * out + o] * sx[t] * weightScale[o];
+                y[t * out + o] = bias == null ? v : v + bias[o];
+            }
+        }
+        long[] outShape = shape.getShape().clone();
+        outShape[outShape.length - 1] = out;
+        return x.getManager().create(y, new Shape(outShape));
+    }
+
+    /** Symmetric input quantization, per token or with the static scale. */
+    void quantizeInput(float[] xs, int tokens, byte[] qx, float[] sx) {
+        for (int t = 0; t < tokens; t++) {
+            float s = staticInputScale;
+            if (Float.isNaN(s)) {
+                float amax = 0f;
+                for (int k = 0; k < in; k++) {
+                    amax = Math.max(amax, Math.abs(xs[t * in + k]));
+                }
+                s = amax / inputMax;
+                if (s == 0f) {
+                    s = 1f;
+                }
+            }
+            sx[t] = s;
+            for (int k = 0; k < in; k++) {
+                double q = Math.rint(xs[t * in + k] / s);
+                qx[t * in + k] = (byte) Math.max(-inputMax, Math.min(inputMax, q));
+            }
+        }
+    }
+
+    /** int32 accumulators {@code acc[t][o] = Σ_k qx[t][k]·w[o][k]}, rows of the output in parallel. */
+    int[] accumulate(byte[] qx, int tokens) {
+        int[] acc = new int[tokens * out];
+        IntStream.range(0, tokens).parallel().forEach(t -> {
+            int xRow = t * in;
+            for (int o = 0; o < out; o++) {
+                int wRow = o * in;
+                int sum = 0;
+                for (int k = 0; k < in; k++) {
+                    sum += qx[xRow + k] * weight[wRow + k];
+                }
+                acc[t * out + o] = sum;
+            }
+        });
+        return acc;
+    }
+
+    @Override
+    public void close() {
+        // plain Java arrays: nothing to free
+    }
+}

@@ -1,0 +1,63 @@
+package org.fmsmo.plugin.rtn;
+
+import ai.djl.ndarray.NDArray;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import org.fmsmo.api.quant.LayerDecision;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantContext;
+import org.fmsmo.api.quant.QuantMethod;
+import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.api.quant.Quantizer;
+
+/**
+ * Round-to-nearest: each planned layer's weight is quantized once by its quantizer, with no data
+ * and no error correction, and the layer is frozen. Activations, when the plan quantizes them,
+ * get their quantizer too (dynamic per-token specs need no calibration).
+ *
+ * <p>Config keys: {@code qw_mode} and {@code qa_mode} pick quantizer modes (default: the host's
+ * default for each spec).
+ */
+final class RtnMethod implements QuantMethod {
+
+    @Override
+    public QuantReport quantize(QuantContext context) {
+        long start = System.nanoTime();
+        List<LayerDecision> todo = context.plan().quantized();
+        String weightMode = context.config().getString("qw_mode", null);
+        String inputMode = context.config().getString("qa_mode", null);
+        ProgressListener progress = context.progress();
+        List<QuantReport.LayerResult> results = new ArrayList<>();
+        progress.begin("rtn", todo.size(), "layers");
+        try {
+            for (LayerDecision d : todo) {
+                if (progress.isCancelled()) {
+                    throw new CancellationException("rtn cancelled before layer " + d.name());
+                }
+                Quantizer wq = context.quantizer(weightMode, d.weightSpec());
+                Quantizer iq = d.inputSpec() == null ? null : context.quantizer(inputMode, d.inputSpec());
+                LayerWrapper layer = context.wrap(d.name(), wq, iq);
+                layer.freeze();
+                results.add(new QuantReport.LayerResult(d.name(), d.weightSpec(), errors(layer)));
+                progress.advance(1);
+            }
+        } finally {
+            progress.end();
+        }
+        return new QuantReport("rtn", results, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** ‖W − Ŵ‖_F / ‖W‖_F and max |W − Ŵ|. */
+    private static Map<String, Double> errors(LayerWrapper layer) {
+        NDArray w = layer.weight();
+        try (NDArray deq = layer.frozenWeight().dequantize(); NDArray diff = w.sub(deq)) {
+            double errNorm = Math.sqrt(diff.square().sum().getFloat());
+            double wNorm = Math.sqrt(w.square().sum().getFloat());
+            double maxAbs = diff.abs().max().getFloat();
+            return Map.of("weight_rel_error", wNorm == 0 ? 0 : errNorm / wNorm, "weight_max_abs_error", maxAbs);
+        }
+    }
+}
