@@ -36,7 +36,11 @@ final class IsolatedPluginManager extends DefaultPluginManager {
         super(root);
     }
 
-    /** The plugin paths in a directory: each {@code *.jar} file and each sub-folder, sorted by name. */
+    /**
+     * The plugin paths in a directory: first each sub-folder (an installed plugin, {@code plugins/<id>/}),
+     * then each loose {@code *.jar} (a drop-in), each group sorted by name. On a name clash the
+     * earlier plugin keeps the name, so a drop-in can never take over an installed plugin's name.
+     */
     static List<Path> pluginPaths(Path root) {
         if (!Files.isDirectory(root)) {
             return List.of();
@@ -44,7 +48,8 @@ final class IsolatedPluginManager extends DefaultPluginManager {
         try (Stream<Path> s = Files.list(root)) {
             return s.filter(p -> !p.getFileName().toString().startsWith("."))
                     .filter(p -> Files.isDirectory(p) || p.getFileName().toString().endsWith(".jar"))
-                    .sorted().toList();
+                    .sorted(java.util.Comparator.comparing((Path p) -> !Files.isDirectory(p)).thenComparing(Path::getFileName))
+                    .toList();
         } catch (IOException e) {
             throw new PluginRuntimeException(e, "cannot list plugins directory {}", root);
         }

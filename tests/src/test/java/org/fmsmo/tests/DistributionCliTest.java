@@ -1,0 +1,151 @@
+package org.fmsmo.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Runs the assembled distribution's {@code bin/fmsmo} as a user would, on a private copy whose
+ * {@code plugins/} folder the tests change.
+ */
+class DistributionCliTest {
+
+    private Path home;
+
+    record Result(int exit, String out, String err) {
+    }
+
+    @BeforeEach
+    void copyDistribution() throws IOException {
+        home = Fixtures.freshDir("dist-" + System.nanoTime());
+        Fixtures.copyTree(Fixtures.distribution(), home);
+    }
+
+    private Result fmsmo(String... args) throws IOException, InterruptedException {
+        List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/fmsmo").toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("FMSMO_CACHE_DIR", Fixtures.property("fmsmo.work").resolve("cache").toString());
+        Path out = Files.createTempFile(home, "out", ".txt");
+        Path err = Files.createTempFile(home, "err", ".txt");
+        pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+        Process p = pb.start();
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "fmsmo " + String.join(" ", args) + " did not finish in 120 s");
+        return new Result(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    private JsonNode pluginsJson(String... extra) throws Exception {
+        List<String> args = new ArrayList<>(List.of("plugins", "--json"));
+        args.addAll(List.of(extra));
+        Result r = fmsmo(args.toArray(String[]::new));
+        assertEquals(0, r.exit(), "exit status; stderr: " + r.err());
+        return new ObjectMapper().readTree(r.out());
+    }
+
+    private static JsonNode plugin(JsonNode root, String id) {
+        for (JsonNode p : root.get("plugins")) {
+            if (p.get("id").asText().equals(id)) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    private static List<String> names(JsonNode plugin) {
+        List<String> names = new ArrayList<>();
+        plugin.get("provides").forEach(n -> names.add(n.get("kind").asText() + ":" + n.get("name").asText()));
+        return names;
+    }
+
+    @Test
+    void listsTheBundledPlugins() throws Exception {
+        JsonNode root = pluginsJson();
+        assertEquals("1.0.0", root.get("spi_version").asText());
+        JsonNode rtn = plugin(root, "rtn");
+        assertEquals("active", rtn.get("status").asText());
+        assertEquals("plugins dir", rtn.get("source").asText());
+        assertEquals(List.of("quant-method:rtn"), names(rtn));
+        JsonNode cpu = plugin(root, "cpu-reference");
+        assertEquals(List.of("deploy-backend:cpu-reference"), names(cpu));
+        assertEquals("active", cpu.get("status").asText());
+        JsonNode core = plugin(root, "fmsmo-core");
+        assertEquals("built-in", core.get("source").asText());
+        assertTrue(names(core).contains("layer-wrapper:qlinear"), names(core).toString());
+        assertEquals(0, root.get("problems").size(), root.get("problems").toString());
+    }
+
+    @Test
+    void aDroppedJarAppearsOnTheNextRunAndDisappearsWhenRemoved() throws Exception {
+        Path dropped = home.resolve("plugins/stochastic-rtn.jar");
+        Files.copy(Fixtures.fixtureJar("stochastic-rtn"), dropped);
+        JsonNode p = plugin(pluginsJson(), "stochastic-rtn");
+        assertEquals("plugins dir", p.get("source").asText());
+        assertEquals("active", p.get("status").asText());
+        assertEquals("1.2.0", p.get("version").asText());
+        assertEquals(List.of("quant-method:stochastic-rtn"), names(p));
+
+        Files.delete(dropped);
+        assertEquals(null, plugin(pluginsJson(), "stochastic-rtn"));
+    }
+
+    @Test
+    void brokenPluginsAreSkippedWithTheirReasonAndTheHostKeepsWorking() throws Exception {
+        for (String f : List.of("throwing-constructor", "future-spi", "duplicate-name", "no-descriptor")) {
+            Files.copy(Fixtures.fixtureJar(f), home.resolve("plugins/" + f + ".jar"));
+        }
+        Files.copy(Fixtures.notAJar(), home.resolve("plugins/not-a-jar.jar"));
+        JsonNode root = pluginsJson();
+
+        assertSkipped(root, "throwing-constructor", "failed to construct", "licence check failed");
+        assertSkipped(root, "future-spi", "requires fmsmo SPI >=2.0.0 & <3.0.0 but this host provides SPI 1.0.0");
+        assertSkipped(root, "duplicate-name", "duplicate quant-method name 'rtn'", home.resolve("plugins/rtn").toString(),
+                home.resolve("plugins/duplicate-name.jar").toString());
+        assertSkipped(root, "no-descriptor", "no plugin descriptor", "Plugin-Id");
+        assertSkipped(root, "not-a-jar", "not a readable jar", "not-a-jar.jar");
+        assertEquals("active", plugin(root, "rtn").get("status").asText(), "the first 'rtn' stays in use");
+        assertEquals(5, root.get("problems").size(), root.get("problems").toString());
+
+        Result table = fmsmo("plugins");
+        assertEquals(0, table.exit());
+        assertTrue(table.out().contains("5 problem(s)"), table.out());
+    }
+
+    @Test
+    void strictModeTurnsSkippedPluginsIntoAFailure() throws Exception {
+        assertEquals(0, fmsmo("plugins", "--strict").exit(), "no problems: strict passes");
+        Files.copy(Fixtures.fixtureJar("future-spi"), home.resolve("plugins/future-spi.jar"));
+        Result r = fmsmo("plugins", "--json", "--strict");
+        assertEquals(3, r.exit(), r.err());
+        assertTrue(r.err().contains("future-spi") && r.err().contains("strict"), r.err());
+    }
+
+    @Test
+    void unknownCommandsAndOptionsFailWithUsage() throws Exception {
+        Result r = fmsmo("plugins", "--no-such-option");
+        assertFalse(r.exit() == 0);
+        assertTrue(r.err().contains("--no-such-option"), r.err());
+    }
+
+    private static void assertSkipped(JsonNode root, String id, String... reasonParts) {
+        JsonNode p = plugin(root, id);
+        assertTrue(p != null, "plugin " + id + " is not listed: " + root.get("plugins"));
+        assertEquals("skipped", p.get("status").asText(), id);
+        assertEquals("plugins dir", p.get("source").asText(), id);
+        for (String part : reasonParts) {
+            assertTrue(p.get("reason").asText().contains(part), id + ": reason '" + p.get("reason").asText() + "' lacks '" + part + "'");
+        }
+    }
+}
