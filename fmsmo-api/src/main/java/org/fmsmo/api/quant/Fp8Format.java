@@ -10,21 +10,26 @@ import org.fmsmo.api.Stable;
 @Stable(since = "1.0")
 public enum Fp8Format {
     /** 1 sign, 4 exponent bits (bias 7), 3 mantissa bits; max 448; no infinities; NaN = S.1111.111 ("e4m3fn"). */
-    E4M3(4, 3, 7, 448f),
+    E4M3(4, 3, 7, 448f, false),
     /** 1 sign, 5 exponent bits (bias 15), 2 mantissa bits; max 57344; IEEE infinities and NaNs. */
-    E5M2(5, 2, 15, 57344f);
+    E5M2(5, 2, 15, 57344f, true);
 
     private final int exponentBits;
     private final int mantissaBits;
     private final int bias;
     private final float max;
+    /** IEEE-style (e5m2: all-ones exponent is ∞/NaN) or "fn" style (e4m3: only S.1111.111 is NaN). */
+    private final boolean ieeeSpecials;
     private final float[] decodeTable = new float[256];
 
-    Fp8Format(int exponentBits, int mantissaBits, int bias, float max) {
+    // The table is filled in the constructor, where the enum constants are not assigned yet: the
+    // code below must use fields, never compare `this` with a constant.
+    Fp8Format(int exponentBits, int mantissaBits, int bias, float max, boolean ieeeSpecials) {
         this.exponentBits = exponentBits;
         this.mantissaBits = mantissaBits;
         this.bias = bias;
         this.max = max;
+        this.ieeeSpecials = ieeeSpecials;
         for (int code = 0; code < 256; code++) {
             decodeTable[code] = decodeSlow(code);
         }
@@ -92,11 +97,13 @@ public enum Fp8Format {
     }
 
     private int maxFiniteCode() {
-        return this == E4M3 ? 0x7E : 0x7B;
+        int allOnesExponent = ((1 << exponentBits) - 1) << mantissaBits;
+        // e5m2: largest mantissa below the all-ones exponent; e4m3fn: all ones but the last mantissa bit.
+        return ieeeSpecials ? allOnesExponent - 1 : allOnesExponent | ((1 << mantissaBits) - 2);
     }
 
     private int overflowCode() {
-        return this == E4M3 ? 0x7F : 0x7C; // NaN for e4m3fn, +inf for e5m2
+        return ieeeSpecials ? ((1 << exponentBits) - 1) << mantissaBits : 0x7F; // +inf for e5m2, NaN for e4m3fn
     }
 
     private float decodeSlow(int code) {
@@ -104,10 +111,10 @@ public enum Fp8Format {
         int exponentField = (code >>> mantissaBits) & ((1 << exponentBits) - 1);
         int mantissa = code & ((1 << mantissaBits) - 1);
         int allOnes = (1 << exponentBits) - 1;
-        if (this == E4M3 && exponentField == allOnes && mantissa == (1 << mantissaBits) - 1) {
+        if (!ieeeSpecials && exponentField == allOnes && mantissa == (1 << mantissaBits) - 1) {
             return Float.NaN;
         }
-        if (this == E5M2 && exponentField == allOnes) {
+        if (ieeeSpecials && exponentField == allOnes) {
             return mantissa == 0 ? sign * Float.POSITIVE_INFINITY : Float.NaN;
         }
         if (exponentField == 0) {

@@ -23,7 +23,7 @@ public final class QuantizerModes {
         };
     }
 
-    private abstract static class Base implements QuantizerProvider {
+    abstract static class Base implements QuantizerProvider {
         @Override
         public Quantizer create(QuantSpec spec) {
             if (!supports(spec)) {
