@@ -1,0 +1,84 @@
+package org.fmsmo.plugin.cpu;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.deploy.DeployBackend;
+import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.PreparedLinear;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.quant.QLinear;
+import org.fmsmo.core.quant.QuantizerModes;
+import org.junit.jupiter.api.Test;
+
+/** The reference backend's integer path against a long-integer reference and against simulation. */
+class Int8LinearTest {
+
+    private static final QuantSpec W = QuantSpec.parse("int8-sym-channel");
+    private static final QuantSpec A = QuantSpec.parse("int8-sym-token");
+
+    @Test
+    void accumulatorsAreExactAndOutputsMatchTheSimulatedLayer() {
+        try (NDManager m = NDManager.newBaseManager(); DeployBackend backend = new CpuReferenceProvider().create()) {
+            m.getEngine().setRandomSeed(3);
+            NDArray weight = m.randomNormal(new Shape(48, 300));
+            NDArray bias = m.randomNormal(new Shape(48));
+            NDArray x = m.randomNormal(0f, 3f, new Shape(5, 300), ai.djl.ndarray.types.DataType.FLOAT32);
+            QuantizedTensor qw = new QuantizerModes.Max().create(W).quantize(weight);
+
+            Int8Linear layer = (Int8Linear) backend.prepare(FrozenLinear.dynamic("l", qw, bias, A));
+            float[] xs = x.toFloatArray();
+            byte[] qx = new byte[xs.length];
+            float[] sx = new float[5];
+            layer.quantizeInput(xs, 5, qx, sx);
+            // The activation codes equal the simulated per-token quantizer's codes.
+            QuantizedTensor simX = new QuantizerModes.Max().create(A).quantize(x);
+            assertArrayEquals(simX.codes().toByteArray(), qx);
+            assertArrayEquals(simX.scale().toFloatArray(), sx, 0f);
+
+            int[] acc = layer.accumulate(qx, 5);
+            byte[] w = qw.codes().toByteArray();
+            for (int t = 0; t < 5; t++) {
+                for (int o = 0; o < 48; o++) {
+                    long ref = 0;
+                    for (int k = 0; k < 300; k++) {
+                        ref += (long) qx[t * 300 + k] * w[o * 300 + k];
+                    }
+                    assertEquals(ref, acc[t * 48 + o], "accumulator [" + t + "][" + o + "]");
+                }
+            }
+
+            QLinear simulated = new QLinear(new Linear("l", weight, bias), new QuantizerModes.Max().create(W), new QuantizerModes.Max().create(A));
+            simulated.freeze();
+            float[] expected = simulated.forward(x).toFloatArray();
+            float[] actual = layer.forward(x).toFloatArray();
+            for (int i = 0; i < expected.length; i++) {
+                // Same integers on both sides; only float summation order differs.
+                assertEquals(expected[i], actual[i], 2e-5f * Math.max(1f, Math.abs(expected[i])), "output " + i);
+            }
+        }
+    }
+
+    @Test
+    void unsupportedSpecsAreRefusedWithTheSchemesOffered() {
+        try (NDManager m = NDManager.newBaseManager(); DeployBackend backend = new CpuReferenceProvider().create()) {
+            QuantizedTensor asym = new QuantizerModes.MinMax().create(QuantSpec.parse("int8-asym-channel")).quantize(m.ones(new Shape(2, 2)));
+            FmsmoException e = assertThrows(FmsmoException.class, () -> backend.prepare(FrozenLinear.dynamic("x", asym, null, A)));
+            assertEquals(ErrorCode.UNSUPPORTED_SPEC, e.code());
+            assertTrue(e.getMessage().contains("W8A8-int") && e.getMessage().contains("layer x"), e.getMessage());
+            // The same weight runs weight-only.
+            try (PreparedLinear p = backend.prepare(FrozenLinear.dynamic("x", asym, null, null))) {
+                assertArrayEquals(new float[] {2f, 2f}, p.forward(m.ones(new Shape(1, 2))).toFloatArray(), 1e-6f);
+            }
+        }
+    }
+}
