@@ -8,68 +8,36 @@ import java.nio.ByteBuffer;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.Fp8Format;
-import org.fmsmo.api.quant.Granularity;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
-import org.fmsmo.api.quant.Quantizer;
 
 /**
  * FP8 with a scale ({@code _scale} modes, QUANTIZERS.md): per block {@code s = amax / max_fp8}
  * (stored as the dequantization multiplier, as compressed-tensors does), codes
  * {@code = fp8(x / s)} rounded to nearest even with saturation, {@code x̂ = fp8⁻¹(code)·s}.
  */
-final class Fp8Quantizer implements Quantizer {
+final class Fp8Quantizer extends BlockQuantizer {
 
-    private final String mode;
-    private final QuantSpec spec;
     private final Fp8Format format;
 
     Fp8Quantizer(String mode, QuantSpec spec) {
+        super(mode, spec);
         this.format = spec.type().fp8Format().orElseThrow(() -> new FmsmoException(ErrorCode.UNSUPPORTED_SPEC,
                 "quantizer '" + mode + "' needs an FP8 spec, found " + spec));
-        this.mode = mode;
-        this.spec = spec;
     }
 
     @Override
-    public QuantSpec spec() {
-        return spec;
-    }
-
-    @Override
-    public String mode() {
-        return mode;
-    }
-
-    @Override
-    public NDArray fakeQuantize(NDArray x) {
-        QuantizedTensor q = quantize(x);
-        NDArray y = q.dequantize().reshape(x.getShape()); // TOKEN works on a 2-D view
-        q.codes().close();
-        q.scale().close();
-        return y;
-    }
-
-    @Override
-    public QuantizedTensor quantize(NDArray input) {
-        NDManager owner = input.getManager();
-        try (NDManager scope = owner.newSubManager()) {
-            NDArray x = input.duplicate();
-            x.attach(scope);
-            if (spec.granularity() == Granularity.TOKEN) {
-                x = x.reshape(-1, x.getShape().get(x.getShape().dimension() - 1));
-            }
-            x = x.toType(DataType.FLOAT32, false);
-            Shape shape = x.getShape();
-            NDArray scale = Blocks.nonZero(Blocks.absMax(x, spec).div(format.max()));
-            float[] scaled = x.div(Blocks.expand(scale, spec, shape)).toFloatArray();
-            byte[] raw = new byte[scaled.length];
-            for (int i = 0; i < raw.length; i++) {
-                raw[i] = format.encode(scaled[i], true);
-            }
-            NDArray codes = owner.create(ByteBuffer.wrap(raw), shape, DataType.UINT8);
-            scale.attach(owner);
-            return new QuantizedTensor(spec, codes, scale, null);
+    QuantizedTensor quantizeBlocks(NDArray x, NDManager scope, NDManager owner) {
+        QuantSpec spec = spec();
+        Shape shape = x.getShape();
+        NDArray scale = Blocks.nonZero(Blocks.absMax(x, spec).div(format.max()));
+        float[] scaled = x.div(Blocks.expand(scale, spec, shape)).toFloatArray();
+        byte[] raw = new byte[scaled.length];
+        for (int i = 0; i < raw.length; i++) {
+            raw[i] = format.encode(scaled[i], true);
         }
+        NDArray codes = owner.create(ByteBuffer.wrap(raw), shape, DataType.UINT8);
+        scale.attach(owner);
+        return new QuantizedTensor(spec, codes, scale, null);
     }
 }

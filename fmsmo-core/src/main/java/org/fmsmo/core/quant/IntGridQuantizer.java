@@ -10,7 +10,6 @@ import org.fmsmo.api.quant.Granularity;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantType;
 import org.fmsmo.api.quant.QuantizedTensor;
-import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.api.quant.RangeSource;
 
 /**
@@ -24,10 +23,8 @@ import org.fmsmo.api.quant.RangeSource;
  * Rounding is half to even. The range is taken per block of the spec's granularity, from what
  * {@link #observe} saw (per-tensor calibration) or else from the tensor itself.
  */
-final class IntGridQuantizer implements Quantizer {
+final class IntGridQuantizer extends BlockQuantizer {
 
-    private final String mode;
-    private final QuantSpec spec;
     private float observedMin = Float.POSITIVE_INFINITY;
     private float observedMax = Float.NEGATIVE_INFINITY;
 
@@ -35,73 +32,44 @@ final class IntGridQuantizer implements Quantizer {
         if (spec.type() != QuantType.INT) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "quantizer '" + mode + "' needs an INT spec, found " + spec);
         }
-        this.mode = mode;
-        this.spec = spec;
-    }
-
-    @Override
-    public QuantSpec spec() {
-        return spec;
-    }
-
-    @Override
-    public String mode() {
-        return mode;
+        super(mode, spec);
     }
 
     @Override
     public void observe(NDArray x) {
-        if (spec.granularity() != Granularity.TENSOR || spec.rangeSource() != RangeSource.MINMAX) {
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "quantizer '" + mode + "' calibrates only per-tensor MINMAX ranges, spec is " + spec);
+        if (spec().granularity() != Granularity.TENSOR || spec().rangeSource() != RangeSource.MINMAX) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "quantizer '" + mode() + "' calibrates only per-tensor MINMAX ranges, spec is " + spec());
         }
         observedMin = Math.min(observedMin, x.min().getFloat());
         observedMax = Math.max(observedMax, x.max().getFloat());
     }
 
     @Override
-    public NDArray fakeQuantize(NDArray x) {
-        QuantizedTensor q = quantize(x);
-        NDArray y = q.dequantize().reshape(x.getShape()); // TOKEN works on a 2-D view
-        q.codes().close();
-        q.scale().close();
-        q.zeroPoint().ifPresent(NDArray::close);
-        return y;
-    }
-
-    @Override
-    public QuantizedTensor quantize(NDArray input) {
-        NDManager owner = input.getManager();
-        try (NDManager scope = owner.newSubManager()) {
-            NDArray x = input.duplicate();
-            x.attach(scope);
-            if (spec.granularity() == Granularity.TOKEN) {
-                x = x.reshape(-1, x.getShape().get(x.getShape().dimension() - 1));
-            }
-            x = x.toType(DataType.FLOAT32, false);
-            Shape shape = x.getShape();
-            boolean observed = observedMin <= observedMax;
-            NDArray codes;
-            NDArray scale;
-            NDArray zeroPoint = null;
-            if (spec.symmetric()) {
-                float qmax = (1 << (spec.bits() - 1)) - 1;
-                NDArray amax = observed ? scope.create(new float[] {Math.max(-observedMin, observedMax)}) : Blocks.absMax(x, spec);
-                scale = Blocks.nonZero(amax.div(qmax));
-                codes = x.div(Blocks.expand(scale, spec, shape)).round().clip(-qmax, qmax).toType(DataType.INT8, false);
-            } else {
-                float levels = (1 << spec.bits()) - 1;
-                NDArray lo = observed ? scope.create(new float[] {Math.min(observedMin, 0f)}) : Blocks.min(x, spec);
-                NDArray hi = observed ? scope.create(new float[] {Math.max(observedMax, 0f)}) : Blocks.max(x, spec);
-                scale = Blocks.nonZero(hi.sub(lo).div(levels));
-                NDArray zp = lo.neg().div(scale).round().clip(0f, levels);
-                NDArray q = x.div(Blocks.expand(scale, spec, shape)).round().add(Blocks.expand(zp, spec, shape)).clip(0f, levels);
-                codes = q.toType(DataType.UINT8, false);
-                zeroPoint = zp.toType(DataType.INT32, false);
-                zeroPoint.attach(owner);
-            }
-            codes.attach(owner);
-            scale.attach(owner);
-            return new QuantizedTensor(spec, codes, scale, zeroPoint);
+    QuantizedTensor quantizeBlocks(NDArray x, NDManager scope, NDManager owner) {
+        QuantSpec spec = spec();
+        Shape shape = x.getShape();
+        boolean observed = observedMin <= observedMax;
+        NDArray codes;
+        NDArray scale;
+        NDArray zeroPoint = null;
+        if (spec.symmetric()) {
+            float qmax = (1 << (spec.bits() - 1)) - 1;
+            NDArray amax = observed ? scope.create(new float[] {Math.max(-observedMin, observedMax)}) : Blocks.absMax(x, spec);
+            scale = Blocks.nonZero(amax.div(qmax));
+            codes = x.div(Blocks.expand(scale, spec, shape)).round().clip(-qmax, qmax).toType(DataType.INT8, false);
+        } else {
+            float levels = (1 << spec.bits()) - 1;
+            NDArray lo = observed ? scope.create(new float[] {Math.min(observedMin, 0f)}) : Blocks.min(x, spec);
+            NDArray hi = observed ? scope.create(new float[] {Math.max(observedMax, 0f)}) : Blocks.max(x, spec);
+            scale = Blocks.nonZero(hi.sub(lo).div(levels));
+            NDArray zp = lo.neg().div(scale).round().clip(0f, levels);
+            NDArray q = x.div(Blocks.expand(scale, spec, shape)).round().add(Blocks.expand(zp, spec, shape)).clip(0f, levels);
+            codes = q.toType(DataType.UINT8, false);
+            zeroPoint = zp.toType(DataType.INT32, false);
+            zeroPoint.attach(owner);
         }
+        codes.attach(owner);
+        scale.attach(owner);
+        return new QuantizedTensor(spec, codes, scale, zeroPoint);
     }
 }
