@@ -21,6 +21,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.cli;
     exports org.fmsmo.core.quant;
     exports org.fmsmo.core.plugin.osgi;
+    exports org.fmsmo.core.io.safetensors;
 
     opens org.fmsmo.core.cli to info.picocli;
 

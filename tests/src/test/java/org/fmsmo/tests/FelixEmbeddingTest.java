@@ -29,7 +29,8 @@ class FelixEmbeddingTest {
     /** Host packages the bundles import (DJL and core's libraries are not bundles here). */
     private static final String SYSTEM_PACKAGES = String.join(",",
             "ai.djl.ndarray;version=0.35.1", "ai.djl.ndarray.types;version=0.35.1",
-            "org.pf4j;version=3.14.1", "picocli;version=4.7.7", "com.fasterxml.jackson.databind;version=2.18.2");
+            "org.pf4j;version=3.14.1", "picocli;version=4.7.7", "com.fasterxml.jackson.core;version=2.18.2",
+            "com.fasterxml.jackson.databind;version=2.18.2", "com.fasterxml.jackson.databind.node;version=2.18.2");
 
     @Test
     void pluginBundleProvidesItsMethodThroughTheServiceRegistry() throws Exception {

@@ -1,0 +1,56 @@
+package org.fmsmo.core.io.safetensors;
+
+import org.fmsmo.api.quant.Fp8Format;
+
+/**
+ * Conversions between F32 and the narrow float formats, done in Java (DJL's PyTorch engine aborts
+ * the JVM on BF16 arrays). Narrowing rounds to nearest, ties to even; FP8 saturates at ±max.
+ */
+public final class FloatConversions {
+
+    private FloatConversions() {
+    }
+
+    /** bfloat16 bits to float: the bits are the upper half of an F32. */
+    public static float bf16ToFloat(short bits) {
+        return Float.intBitsToFloat((bits & 0xFFFF) << 16);
+    }
+
+    /** float to bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN. */
+    public static short floatToBf16(float f) {
+        int bits = Float.floatToRawIntBits(f);
+        if (Float.isNaN(f)) {
+            return (short) ((bits >>> 16) | 0x0040);
+        }
+        int rounding = 0x7FFF + ((bits >>> 16) & 1);
+        return (short) ((bits + rounding) >>> 16);
+    }
+
+    /** IEEE half bits to float. */
+    public static float f16ToFloat(short bits) {
+        return Float.float16ToFloat(bits);
+    }
+
+    /** float to IEEE half bits, round to nearest even (overflow gives ±∞). */
+    public static short floatToF16(float f) {
+        return Float.floatToFloat16(f);
+    }
+
+    /** FP8 code to float. */
+    public static float f8ToFloat(Dtype dtype, byte code) {
+        return fp8(dtype).decode(code);
+    }
+
+    /** float to FP8 code, round to nearest even, saturating. */
+    public static byte floatToF8(Dtype dtype, float f) {
+        return fp8(dtype).encode(f, true);
+    }
+
+    private static Fp8Format fp8(Dtype dtype) {
+        return switch (dtype) {
+            case F8_E4M3 -> Fp8Format.E4M3;
+            case F8_E5M2 -> Fp8Format.E5M2;
+            default -> throw new IllegalArgumentException(dtype + " is not an FP8 dtype");
+        };
+    }
+}

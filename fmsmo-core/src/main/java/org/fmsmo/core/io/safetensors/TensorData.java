@@ -1,0 +1,133 @@
+package org.fmsmo.core.io.safetensors;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.util.Objects;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+
+/**
+ * A tensor to write: name, dtype, shape and a source of its little-endian bytes, so that large
+ * tensors can be streamed without being held in one array.
+ *
+ * @param name   tensor name
+ * @param dtype  element type on disk
+ * @param shape  dimensions
+ * @param source writes exactly {@code elements × dtype.size()} bytes
+ */
+public record TensorData(String name, Dtype dtype, long[] shape, Source source) {
+
+    /** Writes a tensor's bytes at the channel's position. */
+    @FunctionalInterface
+    public interface Source {
+        /** Writes the bytes and leaves the position after them. */
+        void writeTo(FileChannel channel) throws IOException;
+    }
+
+    /** Validates and copies the shape. */
+    public TensorData {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(source, "source");
+        shape = shape.clone();
+    }
+
+    @Override
+    public long[] shape() {
+        return shape.clone();
+    }
+
+    /** Bytes on disk. */
+    public long byteSize() {
+        long n = dtype.size();
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /**
+     * F32 values stored as {@code dtype}: F32/F64 exactly, F16 and BF16 rounded to nearest even,
+     * FP8 rounded to nearest even with saturation.
+     */
+    public static TensorData ofFloats(String name, Dtype dtype, long[] shape, float[] values) {
+        if (!dtype.isFloat()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': cannot store floats as " + dtype);
+        }
+        checkCount(name, shape, values.length);
+        ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, dtype.size())).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            switch (dtype) {
+                case F32 -> b.putFloat(v);
+                case F64 -> b.putDouble(v);
+                case F16 -> b.putShort(FloatConversions.floatToF16(v));
+                case BF16 -> b.putShort(FloatConversions.floatToBf16(v));
+                default -> b.put(FloatConversions.floatToF8(dtype, v));
+            }
+        }
+        return ofBytes(name, dtype, shape, b.array());
+    }
+
+    /** Integer values stored as {@code dtype} (I64, I32, I16, I8, U8 or BOOL); values must fit. */
+    public static TensorData ofLongs(String name, Dtype dtype, long[] shape, long[] values) {
+        if (dtype.isFloat()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': cannot store integers as " + dtype);
+        }
+        checkCount(name, shape, values.length);
+        ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, dtype.size())).order(ByteOrder.LITTLE_ENDIAN);
+        for (long v : values) {
+            long min = switch (dtype) {
+                case I64 -> Long.MIN_VALUE;
+                case I32 -> Integer.MIN_VALUE;
+                case I16 -> Short.MIN_VALUE;
+                case I8 -> Byte.MIN_VALUE;
+                default -> 0;
+            };
+            long max = switch (dtype) {
+                case I64 -> Long.MAX_VALUE;
+                case I32 -> Integer.MAX_VALUE;
+                case I16 -> Short.MAX_VALUE;
+                case I8 -> Byte.MAX_VALUE;
+                case BOOL -> 1;
+                default -> 255;
+            };
+            if (v < min || v > max) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': value " + v + " does not fit " + dtype);
+            }
+            switch (dtype.size()) {
+                case 8 -> b.putLong(v);
+                case 4 -> b.putInt((int) v);
+                case 2 -> b.putShort((short) v);
+                default -> b.put((byte) v);
+            }
+        }
+        return ofBytes(name, dtype, shape, b.array());
+    }
+
+    /** Raw little-endian bytes. */
+    public static TensorData ofBytes(String name, Dtype dtype, long[] shape, byte[] raw) {
+        TensorData t = new TensorData(name, dtype, shape, ch -> {
+            ByteBuffer buf = ByteBuffer.wrap(raw);
+            while (buf.hasRemaining()) {
+                ch.write(buf);
+            }
+        });
+        if (t.byteSize() != raw.length) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': shape needs " + t.byteSize()
+                    + " bytes of " + dtype + ", got " + raw.length);
+        }
+        return t;
+    }
+
+    private static void checkCount(String name, long[] shape, int count) {
+        long n = 1;
+        for (long d : shape) {
+            n *= d;
+        }
+        if (n != count) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': shape holds " + n + " values, got " + count);
+        }
+    }
+}
