@@ -81,6 +81,21 @@ public final class QuantizedTensor {
                 : new Shape(rows, 1);
     }
 
+    /**
+     * The per-element form of a per-block array ({@code scale} or {@code zeroPoint} layout) for a
+     * tensor of {@code shape}: GROUP blocks are repeated across their columns and the ragged end is
+     * cut; other granularities already broadcast and are returned as they are.
+     *
+     * @param perBlock shaped as {@link #scaleShape} says
+     * @return a broadcastable array in {@code perBlock}'s manager (or {@code perBlock} itself)
+     */
+    public static NDArray broadcast(NDArray perBlock, QuantSpec spec, Shape shape) {
+        if (spec.granularity() != Granularity.GROUP) {
+            return perBlock;
+        }
+        return perBlock.repeat(1, spec.groupSize()).get(":, :" + shape.get(1));
+    }
+
     /** The spec the codes follow. */
     public QuantSpec spec() {
         return spec;
@@ -122,19 +137,10 @@ public final class QuantizedTensor {
         } else {
             values = codes.toType(DataType.FLOAT32, false);
             if (zeroPoint != null) {
-                values = values.subi(expand(zeroPoint.toType(DataType.FLOAT32, false)));
+                values = values.subi(broadcast(zeroPoint.toType(DataType.FLOAT32, false), spec, codes.getShape()));
             }
         }
-        return values.muli(expand(scale));
-    }
-
-    /** Broadcasts a per-group array to the codes' columns (repeat each group, cut the ragged end). */
-    private NDArray expand(NDArray perBlock) {
-        if (spec.granularity() != Granularity.GROUP) {
-            return perBlock;
-        }
-        long cols = codes.getShape().get(1);
-        return perBlock.repeat(1, spec.groupSize()).get(":, :" + cols);
+        return values.muli(broadcast(scale, spec, codes.getShape()));
     }
 
     private static void check(boolean ok, String expected, Object found) {

@@ -52,14 +52,6 @@ final class Blocks {
         return max ? grouped.max(new int[] {2}) : grouped.min(new int[] {2});
     }
 
-    /** Broadcastable per-element form of a per-block array for a tensor with {@code cols} columns. */
-    static NDArray expand(NDArray perBlock, QuantSpec spec, Shape shape) {
-        if (spec.granularity() != Granularity.GROUP) {
-            return perBlock;
-        }
-        return perBlock.repeat(1, spec.groupSize()).get(":, :" + shape.get(1));
-    }
-
     /** {@code s} with zeros replaced by 1, so all-zero blocks quantize to code 0 (or the zero point) without dividing by 0. */
     static NDArray nonZero(NDArray s) {
         return s.add(s.eq(0f).toType(s.getDataType(), false));

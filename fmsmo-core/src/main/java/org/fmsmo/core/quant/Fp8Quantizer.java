@@ -31,7 +31,7 @@ final class Fp8Quantizer extends BlockQuantizer {
         QuantSpec spec = spec();
         Shape shape = x.getShape();
         NDArray scale = Blocks.nonZero(Blocks.absMax(x, spec).div(format.max()));
-        float[] scaled = x.div(Blocks.expand(scale, spec, shape)).toFloatArray();
+        float[] scaled = x.div(QuantizedTensor.broadcast(scale, spec, shape)).toFloatArray();
         byte[] raw = new byte[scaled.length];
         for (int i = 0; i < raw.length; i++) {
             raw[i] = format.encode(scaled[i], true);

@@ -56,14 +56,14 @@ final class IntGridQuantizer extends BlockQuantizer {
             float qmax = (1 << (spec.bits() - 1)) - 1;
             NDArray amax = observed ? scope.create(new float[] {Math.max(-observedMin, observedMax)}) : Blocks.absMax(x, spec);
             scale = Blocks.nonZero(amax.div(qmax));
-            codes = x.div(Blocks.expand(scale, spec, shape)).round().clip(-qmax, qmax).toType(DataType.INT8, false);
+            codes = x.div(QuantizedTensor.broadcast(scale, spec, shape)).round().clip(-qmax, qmax).toType(DataType.INT8, false);
         } else {
             float levels = (1 << spec.bits()) - 1;
             NDArray lo = observed ? scope.create(new float[] {Math.min(observedMin, 0f)}) : Blocks.min(x, spec);
             NDArray hi = observed ? scope.create(new float[] {Math.max(observedMax, 0f)}) : Blocks.max(x, spec);
             scale = Blocks.nonZero(hi.sub(lo).div(levels));
             NDArray zp = lo.neg().div(scale).round().clip(0f, levels);
-            NDArray q = x.div(Blocks.expand(scale, spec, shape)).round().add(Blocks.expand(zp, spec, shape)).clip(0f, levels);
+            NDArray q = x.div(QuantizedTensor.broadcast(scale, spec, shape)).round().add(QuantizedTensor.broadcast(zp, spec, shape)).clip(0f, levels);
             codes = q.toType(DataType.UINT8, false);
             zeroPoint = zp.toType(DataType.INT32, false);
             zeroPoint.attach(owner);

@@ -41,11 +41,7 @@ public record TensorData(String name, Dtype dtype, long[] shape, Source source) 
 
     /** Bytes on disk. */
     public long byteSize() {
-        long n = dtype.size();
-        for (long d : shape) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Math.multiplyExact(TensorInfo.elements(shape), dtype.size());
     }
 
     /**
@@ -76,23 +72,23 @@ public record TensorData(String name, Dtype dtype, long[] shape, Source source) 
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': cannot store integers as " + dtype);
         }
         checkCount(name, shape, values.length);
+        long min = switch (dtype) {
+            case I64 -> Long.MIN_VALUE;
+            case I32 -> Integer.MIN_VALUE;
+            case I16 -> Short.MIN_VALUE;
+            case I8 -> Byte.MIN_VALUE;
+            default -> 0;
+        };
+        long max = switch (dtype) {
+            case I64 -> Long.MAX_VALUE;
+            case I32 -> Integer.MAX_VALUE;
+            case I16 -> Short.MAX_VALUE;
+            case I8 -> Byte.MAX_VALUE;
+            case BOOL -> 1;
+            default -> 255;
+        };
         ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, dtype.size())).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) {
-            long min = switch (dtype) {
-                case I64 -> Long.MIN_VALUE;
-                case I32 -> Integer.MIN_VALUE;
-                case I16 -> Short.MIN_VALUE;
-                case I8 -> Byte.MIN_VALUE;
-                default -> 0;
-            };
-            long max = switch (dtype) {
-                case I64 -> Long.MAX_VALUE;
-                case I32 -> Integer.MAX_VALUE;
-                case I16 -> Short.MAX_VALUE;
-                case I8 -> Byte.MAX_VALUE;
-                case BOOL -> 1;
-                default -> 255;
-            };
             if (v < min || v > max) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': value " + v + " does not fit " + dtype);
             }
@@ -122,10 +118,7 @@ public record TensorData(String name, Dtype dtype, long[] shape, Source source) 
     }
 
     private static void checkCount(String name, long[] shape, int count) {
-        long n = 1;
-        for (long d : shape) {
-            n *= d;
-        }
+        long n = TensorInfo.elements(shape);
         if (n != count) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': shape holds " + n + " values, got " + count);
         }

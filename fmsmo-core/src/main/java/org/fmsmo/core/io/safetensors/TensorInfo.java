@@ -25,6 +25,15 @@ public record TensorInfo(String name, Dtype dtype, long[] shape, long begin, lon
 
     /** Number of elements (1 for a scalar). */
     public long elements() {
+        return elements(shape);
+    }
+
+    /**
+     * The number of elements a shape holds (1 for a scalar).
+     *
+     * @throws ArithmeticException when the product overflows a long
+     */
+    public static long elements(long[] shape) {
         long n = 1;
         for (long d : shape) {
             n = Math.multiplyExact(n, d);

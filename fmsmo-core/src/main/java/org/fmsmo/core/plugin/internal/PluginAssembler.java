@@ -106,7 +106,7 @@ public final class PluginAssembler {
     public static String describe(Throwable t) {
         Throwable cause = t;
         while ((cause instanceof InvocationTargetException || cause instanceof java.util.ServiceConfigurationError
-                || cause instanceof ExceptionInInitializerError || cause.getClass().getName().equals("org.pf4j.PluginRuntimeException"))
+                || cause instanceof ExceptionInInitializerError || cause instanceof org.pf4j.PluginRuntimeException)
                 && cause.getCause() != null) {
             cause = cause.getCause();
         }
