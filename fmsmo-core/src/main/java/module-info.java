@@ -13,6 +13,7 @@ module org.fmsmo.core {
     requires pf4j;
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
+    requires ai.djl.tokenizers;
     requires static osgi.core;
 
     exports org.fmsmo.core.plugin;
@@ -22,6 +23,12 @@ module org.fmsmo.core {
     exports org.fmsmo.core.quant;
     exports org.fmsmo.core.plugin.osgi;
     exports org.fmsmo.core.io.safetensors;
+    exports org.fmsmo.core.io.onnx;
+    exports org.fmsmo.core.hf;
+    exports org.fmsmo.core.nn;
+    exports org.fmsmo.core.model.llama;
+    exports org.fmsmo.core.model.bert;
+    exports org.fmsmo.core.eval;
 
     opens org.fmsmo.core.cli to info.picocli;
 

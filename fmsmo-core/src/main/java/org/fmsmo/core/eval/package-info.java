@@ -1,0 +1,2 @@
+/** Evaluation of models: perplexity, embedding fidelity, size and throughput. */
+package org.fmsmo.core.eval;

@@ -1,0 +1,92 @@
+package org.fmsmo.core.model;
+
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.function.BiFunction;
+import java.util.stream.Collectors;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.model.bert.BertModel;
+import org.fmsmo.core.model.llama.LlamaForCausalLM;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * Loads a Hugging Face model folder ({@code config.json}, safetensors weights, {@code tokenizer.json})
+ * into the module tree of its architecture, chosen by {@code model_type}. The folder is only read.
+ */
+public final class ModelLoader {
+
+    private static final System.Logger LOG = System.getLogger(ModelLoader.class.getName());
+
+    /** Architectures by {@code model_type}. */
+    private static final Map<String, BiFunction<HfConfig, Weights, TransformerModel>> ARCHITECTURES = new TreeMap<>(Map.of(
+            "llama", LlamaForCausalLM::new,
+            "qwen2", LlamaForCausalLM::new,
+            "bert", BertModel::new));
+
+    /** Stored tensors the forward pass does not need and that are expected in real checkpoints. */
+    private static final List<String> KNOWN_UNUSED = List.of("pooler.", "bert.pooler.", "rotary_emb.inv_freq",
+            "embeddings.position_ids", "cls.");
+
+    private ModelLoader() {
+    }
+
+    /** The supported {@code model_type} values. */
+    public static Set<String> supportedModelTypes() {
+        return ARCHITECTURES.keySet();
+    }
+
+    /** Loads a model with its tokenizer, in a manager of its own (closed with the model). */
+    public static TransformerModel load(Path dir) {
+        return load(dir, true);
+    }
+
+    /**
+     * Loads a model.
+     *
+     * @param withTokenizer also load {@code tokenizer.json} (required then)
+     * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} for an unsupported {@code model_type};
+     *         {@link ErrorCode#CORRUPT_INPUT} for a missing or malformed file, tensor or key
+     */
+    public static TransformerModel load(Path dir, boolean withTokenizer) {
+        if (!Files.isDirectory(dir)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
+        }
+        HfConfig config = HfConfig.read(dir);
+        String type = config.modelType();
+        BiFunction<HfConfig, Weights, TransformerModel> factory = ARCHITECTURES.get(type);
+        if (factory == null) {
+            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, config.file() + ": model_type '" + type + "' is not supported; supported: "
+                    + String.join(", ", ARCHITECTURES.keySet()));
+        }
+        // Check the tokenizer first: a missing file should fail before gigabytes of weights are read.
+        HfTokenizer tokenizer = withTokenizer ? HfTokenizer.open(dir) : null;
+        NDManager manager = NDManager.newBaseManager();
+        try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
+            Weights weights = new Weights(checkpoint, manager, List.of("bert."));
+            TransformerModel model = factory.apply(config, weights);
+            model.setTokenizer(tokenizer);
+            Set<String> unexpected = weights.untaken().stream()
+                    .filter(n -> KNOWN_UNUSED.stream().noneMatch(n::contains)).collect(Collectors.toCollection(java.util.TreeSet::new));
+            if (!unexpected.isEmpty()) {
+                LOG.log(System.Logger.Level.WARNING, "{0}: {1} stored tensors are not used by {2}: {3}", dir, unexpected.size(), type,
+                        unexpected.stream().limit(10).toList());
+            }
+            return model;
+        } catch (RuntimeException e) {
+            manager.close();
+            if (tokenizer != null) {
+                tokenizer.close();
+            }
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,130 @@
+package org.fmsmo.core.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.nn.Module;
+
+/**
+ * The root of a loaded model: its module tree, the {@code config.json} it came from, its
+ * tokenizer and the manager that owns every weight. Closing it frees them all. Linear layers are
+ * found and swapped by their HF names through {@link QuantizableModel}. Not thread-safe.
+ */
+public abstract class TransformerModel extends Module implements QuantizableModel, AutoCloseable {
+
+    private final HfConfig config;
+    private final NDManager manager;
+    private HfTokenizer tokenizer;
+
+    protected TransformerModel(HfConfig config, NDManager manager) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.manager = Objects.requireNonNull(manager, "manager");
+    }
+
+    /** The config this model was built from. */
+    public HfConfig config() {
+        return config;
+    }
+
+    /** The folder the model was loaded from. */
+    public Path dir() {
+        return config.file().getParent();
+    }
+
+    @Override
+    public String architecture() {
+        return config.architecture(getClass().getSimpleName());
+    }
+
+    /** The tokenizer of the model folder; the model closes it. */
+    public HfTokenizer tokenizer() {
+        if (tokenizer == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model from " + dir() + " was loaded without a tokenizer");
+        }
+        return tokenizer;
+    }
+
+    /** Attaches the tokenizer; the model takes ownership. */
+    public void setTokenizer(HfTokenizer tokenizer) {
+        this.tokenizer = tokenizer;
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public List<LinearLayer> linearLayers() {
+        List<LinearLayer> out = new ArrayList<>();
+        forEachLinear("", (name, layer) -> out.add(layer));
+        return out;
+    }
+
+    @Override
+    public LinearLayer linear(String name) {
+        Map<String, LinearLayer> all = new LinkedHashMap<>();
+        forEachLinear("", all::put);
+        LinearLayer l = all.get(name);
+        if (l == null) {
+            List<String> known = all.keySet().stream().limit(8).toList();
+            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no linear layer '" + name + "' in " + architecture() + "; known: " + known
+                    + (all.size() > known.size() ? " and " + (all.size() - known.size()) + " more" : ""));
+        }
+        return l;
+    }
+
+    @Override
+    public void replace(String name, LinearLayer replacement) {
+        LinearLayer old = linear(name);
+        if (!replacement.name().equals(name) || replacement.inFeatures() != old.inFeatures()
+                || replacement.outFeatures() != old.outFeatures()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "replacement for " + name + " must keep its name and shape ["
+                    + old.outFeatures() + ", " + old.inFeatures() + "], found " + replacement.name() + " ["
+                    + replacement.outFeatures() + ", " + replacement.inFeatures() + "]");
+        }
+        replaceLinear(name, replacement);
+    }
+
+    /** Every float parameter by checkpoint name; a tied weight appears once, under its first name. */
+    public Map<String, NDArray> parameters() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        Map<NDArray, Boolean> seen = new IdentityHashMap<>();
+        forEachParameter("", (name, p) -> {
+            if (seen.put(p, Boolean.TRUE) == null) {
+                out.put(name, p);
+            }
+        });
+        return out;
+    }
+
+    /** Number of parameters (tied weights counted once). */
+    public long parameterCount() {
+        return parameters().values().stream().mapToLong(a -> a.getShape().size()).sum();
+    }
+
+    /** Bytes the parameters take in memory (FLOAT32 here). */
+    public long parameterBytes() {
+        return parameters().values().stream().mapToLong(a -> a.getShape().size() * a.getDataType().getNumOfBytes()).sum();
+    }
+
+    @Override
+    public void close() {
+        if (tokenizer != null) {
+            tokenizer.close();
+        }
+        manager.close();
+    }
+}

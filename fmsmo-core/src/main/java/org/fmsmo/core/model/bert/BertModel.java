@@ -1,0 +1,79 @@
+package org.fmsmo.core.model.bert;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import java.util.ArrayList;
+import java.util.List;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.model.SentenceEncoder;
+import org.fmsmo.core.nn.Attention;
+import org.fmsmo.core.nn.Embedding;
+import org.fmsmo.core.nn.Group;
+import org.fmsmo.core.nn.LayerNorm;
+import org.fmsmo.core.nn.ModuleList;
+import org.fmsmo.core.nn.Scopes;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * HF's {@code BertModel}: word + absolute position + token type embeddings, LayerNorm, and the
+ * encoder blocks. Checkpoints with a {@code bert.} prefix (from {@code BertFor…} heads) load too;
+ * the pooler, unused for sentence embeddings, is left out.
+ */
+public final class BertModel extends SentenceEncoder {
+
+    private final BertConfig config;
+    private final Embedding words;
+    private final Embedding positions;
+    private final Embedding tokenTypes;
+    private final LayerNorm embeddingNorm;
+    private final List<BertLayer> layers;
+
+    public BertModel(HfConfig hf, Weights w) {
+        super(hf, w.manager());
+        this.config = BertConfig.from(hf);
+        BertConfig c = config;
+        int h = c.hiddenSize();
+        Group emb = addModule("embeddings", new Group());
+        this.words = emb.add("word_embeddings", new Embedding(w.take("embeddings.word_embeddings.weight", c.vocabSize(), h)));
+        this.positions = emb.add("position_embeddings", new Embedding(w.take("embeddings.position_embeddings.weight", c.maxPositions(), h)));
+        this.tokenTypes = emb.add("token_type_embeddings", new Embedding(w.take("embeddings.token_type_embeddings.weight", c.typeVocabSize(), h)));
+        this.embeddingNorm = emb.add("LayerNorm", BertLayer.layerNorm(w, "embeddings.LayerNorm", h, c.layerNormEps()));
+        List<BertLayer> list = new ArrayList<>();
+        for (int i = 0; i < c.numLayers(); i++) {
+            list.add(new BertLayer(c, w, "encoder.layer." + i));
+        }
+        this.layers = addModule("encoder", new Group()).add("layer", new ModuleList<>(list)).items();
+    }
+
+    public BertConfig bertConfig() {
+        return config;
+    }
+
+    @Override
+    public NDArray hiddenStates(NDArray inputIds, NDArray attentionMask) {
+        NDManager out = inputIds.getManager();
+        long b = inputIds.getShape().get(0);
+        long t = inputIds.getShape().get(1);
+        if (t > config.maxPositions()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, t + " tokens exceed the model's " + config.maxPositions()
+                    + " positions (max_position_embeddings)");
+        }
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray positionIds = out.arange(0, (int) t, 1, DataType.INT64).broadcast(b, t);
+            NDArray typeIds = out.zeros(inputIds.getShape(), DataType.INT64);
+            NDArray x = embeddingNorm.forward(words.forward(inputIds).add(positions.forward(positionIds)).add(tokenTypes.forward(typeIds)));
+            NDArray mask = Attention.paddingMask(attentionMask);
+            for (BertLayer layer : layers) {
+                NDArray in = x;
+                x = Scopes.step(() -> layer.forward(in, mask));
+                in.close();
+            }
+            return Scopes.keep(x, out);
+        }
+    }
+}

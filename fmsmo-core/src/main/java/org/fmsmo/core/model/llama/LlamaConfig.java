@@ -1,0 +1,92 @@
+package org.fmsmo.core.model.llama;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.nn.RotaryEmbedding;
+
+/**
+ * The {@code config.json} of a Llama-family decoder ({@code llama}, {@code mistral}, {@code qwen2}).
+ *
+ * @param attentionBias q/k/v (and, for Llama's {@code attention_bias}, o) projections carry biases
+ * @param outputBias    the o projection carries a bias too (Llama's {@code attention_bias}; not Qwen2)
+ */
+public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
+                          int numKvHeads, int headDim, int maxPositions, double rmsNormEps, double ropeTheta,
+                          float[] inverseFrequencies, float attentionScaling, boolean tieWordEmbeddings,
+                          boolean attentionBias, boolean outputBias, boolean mlpBias) {
+
+    /** Reads and checks the keys HF's Llama, Mistral and Qwen2 configs use. */
+    public static LlamaConfig from(HfConfig c) {
+        String type = c.modelType();
+        int hidden = c.positive("hidden_size");
+        int heads = c.positive("num_attention_heads");
+        int kvHeads = c.positive("num_key_value_heads", heads);
+        if (heads % kvHeads != 0) {
+            throw c.invalid("num_key_value_heads", "(" + kvHeads + ") must divide num_attention_heads (" + heads + ")");
+        }
+        int headDim = c.has("head_dim") ? c.positive("head_dim") : hidden / heads;
+        if (headDim % 2 != 0) {
+            throw c.invalid("head_dim", "must be even for rotary embeddings, found " + headDim);
+        }
+        String act = c.string("hidden_act", "silu");
+        if (!act.equals("silu")) {
+            throw c.invalid("hidden_act", "must be 'silu' for " + type + ", found '" + act + "'");
+        }
+        double theta = c.number("rope_theta", 10000.0);
+        float[] invFreq = RotaryEmbedding.defaultInverseFrequencies(headDim, theta);
+        float scaling = RopeScaling.apply(c, invFreq);
+        boolean qwen = type.equals("qwen2");
+        boolean attnBias = qwen || c.bool("attention_bias", false);
+        return new LlamaConfig(type, c.positive("vocab_size"), hidden, c.positive("intermediate_size"),
+                c.positive("num_hidden_layers"), heads, kvHeads, headDim, c.positive("max_position_embeddings", 2048),
+                c.number("rms_norm_eps", 1e-6), theta, invFreq, scaling, c.bool("tie_word_embeddings", false),
+                attnBias, attnBias && !qwen, c.bool("mlp_bias", false));
+    }
+
+    /** HF's {@code rope_scaling} variants that change the frequencies, applied in place. */
+    static final class RopeScaling {
+        private RopeScaling() {
+        }
+
+        /** @return the attention scaling factor the variant asks for (1 for all supported ones) */
+        static float apply(HfConfig c, float[] invFreq) {
+            JsonNode s = c.object("rope_scaling");
+            if (s == null) {
+                return 1f;
+            }
+            String type = s.path("rope_type").asText(s.path("type").asText("default"));
+            switch (type) {
+                case "default" -> {
+                    return 1f;
+                }
+                case "linear" -> {
+                    double factor = s.path("factor").asDouble(1.0);
+                    for (int i = 0; i < invFreq.length; i++) {
+                        invFreq[i] = (float) (invFreq[i] / factor);
+                    }
+                    return 1f;
+                }
+                case "llama3" -> {
+                    // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
+                    double factor = s.path("factor").asDouble();
+                    double low = s.path("low_freq_factor").asDouble(1.0);
+                    double high = s.path("high_freq_factor").asDouble(4.0);
+                    double original = s.path("original_max_position_embeddings").asDouble(8192);
+                    double lowWavelen = original / low;
+                    double highWavelen = original / high;
+                    for (int i = 0; i < invFreq.length; i++) {
+                        double wavelen = 2 * Math.PI / invFreq[i];
+                        if (wavelen > lowWavelen) {
+                            invFreq[i] = (float) (invFreq[i] / factor);
+                        } else if (wavelen >= highWavelen) {
+                            double smooth = (original / wavelen - low) / (high - low);
+                            invFreq[i] = (float) ((1 - smooth) * invFreq[i] / factor + smooth * invFreq[i]);
+                        }
+                    }
+                    return 1f;
+                }
+                default -> throw c.invalid("rope_scaling", "type '" + type + "' is not supported; supported: default, linear, llama3");
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package org.fmsmo.core.model.llama;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import java.util.ArrayList;
+import java.util.List;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Attention;
+import org.fmsmo.core.nn.Embedding;
+import org.fmsmo.core.nn.Group;
+import org.fmsmo.core.nn.ModuleList;
+import org.fmsmo.core.nn.RmsNorm;
+import org.fmsmo.core.nn.RotaryEmbedding;
+import org.fmsmo.core.nn.Scopes;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * HF's {@code LlamaForCausalLM} (also Mistral without sliding windows, and Qwen2 with its q/k/v
+ * biases): token embedding, decoder blocks, final RMSNorm and the {@code lm_head} projection,
+ * tied to the embedding when the config says so.
+ */
+public final class LlamaForCausalLM extends CausalLM {
+
+    private final LlamaConfig config;
+    private final Embedding embedTokens;
+    private final List<LlamaDecoderLayer> layers;
+    private final RmsNorm norm;
+    private final RotaryEmbedding rope;
+
+    /** Builds the model from checkpoint tensors; the arrays land in {@code weights.manager()}. */
+    public LlamaForCausalLM(HfConfig hf, Weights w) {
+        super(hf, w.manager());
+        this.config = LlamaConfig.from(hf);
+        LlamaConfig c = config;
+        Group model = addModule("model", new Group());
+        this.embedTokens = model.add("embed_tokens", new Embedding(w.take("model.embed_tokens.weight", c.vocabSize(), c.hiddenSize())));
+        List<LlamaDecoderLayer> list = new ArrayList<>();
+        for (int i = 0; i < c.numLayers(); i++) {
+            list.add(new LlamaDecoderLayer(c, w, "model.layers." + i));
+        }
+        this.layers = model.add("layers", new ModuleList<>(list)).items();
+        this.norm = model.add("norm", new RmsNorm(w.take("model.norm.weight", c.hiddenSize()), c.rmsNormEps()));
+        if (c.tieWordEmbeddings() && !w.has("lm_head.weight")) {
+            addLinear("lm_head", new Linear("lm_head", embedTokens.weight(), null));
+        } else {
+            addLinear("lm_head", w.linear("lm_head", c.hiddenSize(), c.vocabSize(), false));
+        }
+        this.rope = new RotaryEmbedding(w.manager(), c.inverseFrequencies(), c.maxPositions(), c.attentionScaling());
+    }
+
+    public LlamaConfig llamaConfig() {
+        return config;
+    }
+
+    @Override
+    public NDArray logits(NDArray inputIds) {
+        NDManager out = inputIds.getManager();
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            int t = Math.toIntExact(inputIds.getShape().get(1));
+            NDArray mask = Attention.causalMask(out, t);
+            NDArray x = embedTokens.forward(inputIds);
+            for (LlamaDecoderLayer layer : layers) {
+                // Each block's intermediates are freed as soon as it is done: memory does not grow with depth.
+                NDArray in = x;
+                x = Scopes.step(() -> layer.forward(in, rope, mask));
+                in.close();
+            }
+            NDArray logits = slot("lm_head").forward(norm.forward(x));
+            return Scopes.keep(logits, out);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package org.fmsmo.core.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+
+/** The attention arithmetic shared by the architectures: masks and scaled dot-product attention. */
+public final class Attention {
+
+    private Attention() {
+    }
+
+    /**
+     * {@code softmax(q·kᵀ·scale + mask)·v}, with grouped-query attention: when {@code k} and
+     * {@code v} have fewer heads than {@code q}, KV head {@code j} serves query heads
+     * {@code j·g … j·g+g−1} (HF's {@code repeat_kv}).
+     *
+     * @param q    {@code [B, H, T, D]}
+     * @param k    {@code [B, Hkv, S, D]}
+     * @param v    {@code [B, Hkv, S, D]}
+     * @param mask additive, broadcastable to {@code [B, H, T, S]}, or null
+     * @return {@code [B, H, T, D]}
+     */
+    public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask, float scale) {
+        long groups = q.getShape().get(1) / k.getShape().get(1);
+        if (groups > 1) {
+            k = k.repeat(1, groups);
+            v = v.repeat(1, groups);
+        }
+        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale);
+        if (mask != null) {
+            scores = scores.addi(mask);
+        }
+        return scores.softmax(-1).matMul(v);
+    }
+
+    /** {@code [T, T]}: 0 on and below the diagonal, −∞ above it (a token sees itself and the past). */
+    public static NDArray causalMask(NDManager manager, int t) {
+        float[] m = new float[t * t];
+        for (int i = 0; i < t; i++) {
+            for (int j = i + 1; j < t; j++) {
+                m[i * t + j] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        return manager.create(m, new Shape(t, t));
+    }
+
+    /**
+     * {@code [B, 1, 1, S]} from a 0/1 padding mask {@code [B, S]}: 0 where attended, the most
+     * negative float where padded (as HF does, so a fully padded row stays finite).
+     */
+    public static NDArray paddingMask(NDArray attentionMask) {
+        long b = attentionMask.getShape().get(0);
+        long s = attentionMask.getShape().get(1);
+        NDArray keep = attentionMask.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        return keep.neg().add(1f).mul(-Float.MAX_VALUE).reshape(b, 1, 1, s);
+    }
+}

@@ -1,0 +1,23 @@
+package org.fmsmo.core.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+
+/** Layer normalisation over the last axis with gain and bias (BERT's norm). */
+public final class LayerNorm extends Module {
+
+    private final NDArray weight;
+    private final NDArray bias;
+    private final float eps;
+
+    public LayerNorm(NDArray weight, NDArray bias, double eps) {
+        this.weight = addParameter("weight", weight);
+        this.bias = addParameter("bias", bias);
+        this.eps = (float) eps;
+    }
+
+    public NDArray forward(NDArray x) {
+        Shape normalized = new Shape(x.getShape().get(x.getShape().dimension() - 1));
+        return x.getNDArrayInternal().layerNorm(x, normalized, weight, bias, eps).singletonOrThrow();
+    }
+}

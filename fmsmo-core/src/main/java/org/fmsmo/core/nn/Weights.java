@@ -1,0 +1,140 @@
+package org.fmsmo.core.nn;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.FloatConversions;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.Linear;
+
+/**
+ * Hands a checkpoint's tensors to the module constructors, one tensor at a time, as FLOAT32
+ * arrays in the model's manager. Each tensor goes from the file mapping into native memory
+ * directly (converted from BF16/F16/FP8 on the way), never through the Java heap, so loading a
+ * model of any size needs heap for nothing but names. Remembers which tensors were taken, so
+ * that the loader can report missing and unexpected ones.
+ */
+public final class Weights {
+
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private final SafetensorsModel checkpoint;
+    private final NDManager manager;
+    private final List<String> optionalPrefixes;
+    private final Set<String> taken = new HashSet<>();
+
+    /**
+     * @param optionalPrefixes prefixes a checkpoint may put before every name ({@code bert.}), tried when
+     *                         the plain name is absent
+     */
+    public Weights(SafetensorsModel checkpoint, NDManager manager, List<String> optionalPrefixes) {
+        this.checkpoint = checkpoint;
+        this.manager = manager;
+        this.optionalPrefixes = List.copyOf(optionalPrefixes);
+    }
+
+    public NDManager manager() {
+        return manager;
+    }
+
+    public boolean has(String name) {
+        return resolve(name) != null;
+    }
+
+    /**
+     * A required tensor of the given shape.
+     *
+     * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} naming the tensor and folder when it is missing,
+     *         or naming its file when its shape or dtype is wrong
+     */
+    public NDArray take(String name, long... shape) {
+        return find(name, shape).orElseThrow(() -> new FmsmoException(ErrorCode.CORRUPT_INPUT, "tensor '" + name
+                + "' of shape " + Arrays.toString(shape) + " is missing from the checkpoint in " + checkpoint.dir()));
+    }
+
+    /** A tensor that some configurations have (biases): empty when absent, checked when present. */
+    public Optional<NDArray> find(String name, long... shape) {
+        String stored = resolve(name);
+        if (stored == null) {
+            return Optional.empty();
+        }
+        SafetensorsFile file = checkpoint.file(stored);
+        TensorInfo info = file.info(stored);
+        if (!Arrays.equals(info.shape(), shape)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file.path() + ", tensor '" + stored + "': expected shape "
+                    + Arrays.toString(shape) + " from config.json, found " + Arrays.toString(info.shape()));
+        }
+        if (!info.dtype().isFloat()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file.path() + ", tensor '" + stored + "': expected a float dtype, found "
+                    + info.dtype());
+        }
+        taken.add(stored);
+        return Optional.of(toArray(file.bytes(stored), info));
+    }
+
+    /** A {@code Linear} named {@code prefix} from {@code prefix.weight} [out, in] and, when {@code bias}, {@code prefix.bias}. */
+    public Linear linear(String prefix, long in, long out, boolean bias) {
+        NDArray w = take(prefix + ".weight", out, in);
+        NDArray b = bias ? take(prefix + ".bias", out) : null;
+        return new Linear(prefix, w, b);
+    }
+
+    /** Stored names no module asked for, sorted. */
+    public Set<String> untaken() {
+        Set<String> rest = new TreeSet<>(checkpoint.names());
+        rest.removeAll(taken);
+        return rest;
+    }
+
+    private String resolve(String name) {
+        if (checkpoint.names().contains(name)) {
+            return name;
+        }
+        for (String p : optionalPrefixes) {
+            if (checkpoint.names().contains(p + name)) {
+                return p + name;
+            }
+        }
+        return null;
+    }
+
+    private NDArray toArray(MemorySegment src, TensorInfo info) {
+        long n = info.elements();
+        // The array aliases this buffer (DJL keeps a reference), so it gets memory of its own that
+        // lives as long as the array does; the mapping itself may be closed afterwards.
+        MemorySegment dst = Arena.ofAuto().allocate(n * 4, 64);
+        Dtype dtype = info.dtype();
+        if (dtype == Dtype.F32) {
+            MemorySegment.copy(src, 0, dst, 0, n * 4);
+        } else {
+            for (long i = 0; i < n; i++) {
+                float v = switch (dtype) {
+                    case F64 -> (float) src.getAtIndex(DOUBLE_LE, i);
+                    case F16 -> FloatConversions.f16ToFloat(src.getAtIndex(SHORT_LE, i));
+                    case BF16 -> FloatConversions.bf16ToFloat(src.getAtIndex(SHORT_LE, i));
+                    default -> FloatConversions.f8ToFloat(dtype, src.get(ValueLayout.JAVA_BYTE, i));
+                };
+                dst.setAtIndex(FLOAT_LE, i, v);
+            }
+        }
+        return manager.create(dst.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(info.shape()), DataType.FLOAT32);
+    }
+}
