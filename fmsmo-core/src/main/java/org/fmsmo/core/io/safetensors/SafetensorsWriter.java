@@ -97,6 +97,16 @@ public final class SafetensorsWriter {
      */
     public static Path writeModel(Path dir, List<TensorData> tensors, Map<String, String> metadata, long maxShardBytes,
                                   Map<String, Path> extraFiles) {
+        return writeModel(dir, tensors, metadata, maxShardBytes, extraFiles, Map.of());
+    }
+
+    /**
+     * Writes a model folder atomically, with generated text files ({@code config.json} …) beside the weights.
+     *
+     * @param textFiles contents by relative path ({@code 1_Pooling/config.json} creates the folder)
+     */
+    public static Path writeModel(Path dir, List<TensorData> tensors, Map<String, String> metadata, long maxShardBytes,
+                                  Map<String, Path> extraFiles, Map<String, String> textFiles) {
         if (Files.exists(dir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + dir + " already exists; choose a new one");
         }
@@ -127,6 +137,14 @@ public final class SafetensorsWriter {
             }
             for (Map.Entry<String, Path> e : extraFiles.entrySet()) {
                 Files.copy(e.getValue(), tmp.resolve(e.getKey()));
+            }
+            for (Map.Entry<String, String> e : textFiles.entrySet()) {
+                Path target = tmp.resolve(e.getKey()).normalize();
+                if (!target.startsWith(tmp)) {
+                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "file name " + e.getKey() + " leaves the output folder");
+                }
+                Files.createDirectories(target.getParent());
+                Files.writeString(target, e.getValue());
             }
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             return dir;
