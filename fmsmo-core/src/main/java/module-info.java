@@ -14,6 +14,7 @@ module org.fmsmo.core {
     requires info.picocli;
     requires com.fasterxml.jackson.databind;
     requires ai.djl.tokenizers;
+    requires java.management;
     requires static osgi.core;
 
     exports org.fmsmo.core.plugin;

@@ -118,23 +118,29 @@ public final class Weights {
 
     private NDArray toArray(MemorySegment src, TensorInfo info) {
         long n = info.elements();
-        // The array aliases this buffer (DJL keeps a reference), so it gets memory of its own that
-        // lives as long as the array does; the mapping itself may be closed afterwards.
-        MemorySegment dst = Arena.ofAuto().allocate(n * 4, 64);
         Dtype dtype = info.dtype();
-        if (dtype == Dtype.F32) {
-            MemorySegment.copy(src, 0, dst, 0, n * 4);
-        } else {
-            for (long i = 0; i < n; i++) {
-                float v = switch (dtype) {
-                    case F64 -> (float) src.getAtIndex(DOUBLE_LE, i);
-                    case F16 -> FloatConversions.f16ToFloat(src.getAtIndex(SHORT_LE, i));
-                    case BF16 -> FloatConversions.bf16ToFloat(src.getAtIndex(SHORT_LE, i));
-                    default -> FloatConversions.f8ToFloat(dtype, src.get(ValueLayout.JAVA_BYTE, i));
-                };
-                dst.setAtIndex(FLOAT_LE, i, v);
+        // One tensor at a time goes through a staging buffer outside the Java heap; DJL's CPU arrays
+        // alias the buffer they are made from, so the array is cloned into libtorch-owned memory and
+        // the staging buffer freed at once.
+        try (Arena staging = Arena.ofConfined()) {
+            MemorySegment dst = NativeMemory.allocate(n * 4, staging);
+            if (dtype == Dtype.F32) {
+                MemorySegment.copy(src, 0, dst, 0, n * 4);
+            } else {
+                for (long i = 0; i < n; i++) {
+                    float v = switch (dtype) {
+                        case F64 -> (float) src.getAtIndex(DOUBLE_LE, i);
+                        case F16 -> FloatConversions.f16ToFloat(src.getAtIndex(SHORT_LE, i));
+                        case BF16 -> FloatConversions.bf16ToFloat(src.getAtIndex(SHORT_LE, i));
+                        default -> FloatConversions.f8ToFloat(dtype, src.get(ValueLayout.JAVA_BYTE, i));
+                    };
+                    dst.setAtIndex(FLOAT_LE, i, v);
+                }
             }
+            NDArray aliased = manager.create(dst.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(info.shape()), DataType.FLOAT32);
+            NDArray owned = aliased.duplicate();
+            aliased.close();
+            return owned;
         }
-        return manager.create(dst.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(info.shape()), DataType.FLOAT32);
     }
 }

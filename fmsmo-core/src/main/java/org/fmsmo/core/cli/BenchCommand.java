@@ -1,0 +1,158 @@
+package org.fmsmo.core.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryPoolMXBean;
+import java.lang.management.MemoryType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.eval.ForwardBenchmark;
+import org.fmsmo.core.eval.SyntheticCheckpoint;
+import org.fmsmo.core.model.ModelLoader;
+import org.fmsmo.core.model.TransformerModel;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code fmsmo bench}: forward throughput of model folders against plain libtorch matmuls at the
+ * same shapes, and the heap a large synthetic checkpoint needs to load. Prints a table and, with
+ * {@code --output}, writes the numbers as JSON.
+ */
+@Command(name = "bench", description = {
+        "Benchmark forward tokens/s of models against plain matmuls of their layer shapes, and the",
+        "heap needed to load a large synthetic checkpoint (--load-synthetic)."})
+final class BenchCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", paramLabel = "DIR", description = "Model folder to benchmark (repeatable).")
+    List<Path> models = new ArrayList<>();
+
+    @Option(names = "--batch-size", defaultValue = "4", paramLabel = "N", description = "Sequences per forward (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--seq-len", defaultValue = "128", paramLabel = "N", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--iterations", defaultValue = "10", paramLabel = "N", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
+    int iterations;
+
+    @Option(names = "--warmup", defaultValue = "3", paramLabel = "N", description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--load-synthetic", paramLabel = "LAYERS",
+            description = "Write a TinyLlama-1.1B-shaped BF16 checkpoint with this many layers (22 = 1.1B parameters) to a temporary"
+                    + " folder, load it and report time and peak heap; the folder is deleted afterwards.")
+    Integer syntheticLayers;
+
+    @Option(names = "--work-dir", paramLabel = "DIR", description = "Where the synthetic checkpoint goes (default: the system temp folder).")
+    Path workDir;
+
+    @Option(names = "--output", paramLabel = "FILE", description = "Also write the results as JSON (atomically).")
+    Path output;
+
+    @Override
+    public Integer call() throws Exception {
+        if (models.isEmpty() && syntheticLayers == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "nothing to benchmark: pass --model DIR and/or --load-synthetic LAYERS");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        Map<String, Object> results = new LinkedHashMap<>();
+        List<Map<String, Object>> forward = new ArrayList<>();
+        for (Path dir : models) {
+            try (TransformerModel model = ModelLoader.load(dir, false)) {
+                forward.add(ForwardBenchmark.run(model, batch, seqLen, warmup, iterations));
+            }
+        }
+        if (!forward.isEmpty()) {
+            results.put("forward", forward);
+            out.printf("%-40s %6s %10s %12s %10s %12s %8s%n", "MODEL", "B×T", "FWD ms", "FWD tok/s", "GEMM ms", "GEMM GFLOP/s", "GEMM %");
+            for (Map<String, Object> r : forward) {
+                out.printf("%-40s %6s %10.2f %12.0f %10.2f %12.1f %7.0f%%%n", shorten((String) r.get("model")), batch + "×" + seqLen,
+                        r.get("forward_ms"), r.get("forward_tokens_per_second"), r.get("matmul_only_ms"), r.get("matmul_only_gflops"),
+                        100 * (double) r.get("matmul_share_of_forward"));
+            }
+        }
+        if (syntheticLayers != null) {
+            Map<String, Object> load = loadSynthetic(syntheticLayers, out);
+            results.put("load", load);
+        }
+        if (output != null) {
+            Path tmp = output.toAbsolutePath().resolveSibling("." + output.getFileName() + ".tmp");
+            Files.writeString(tmp, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(results));
+            Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return 0;
+    }
+
+    private Map<String, Object> loadSynthetic(int layers, PrintWriter out) throws IOException {
+        SyntheticCheckpoint.Shape base = SyntheticCheckpoint.ONE_B;
+        SyntheticCheckpoint.Shape shape = new SyntheticCheckpoint.Shape(base.vocab(), base.hidden(), base.intermediate(), layers,
+                base.heads(), base.kvHeads());
+        Path parent = Files.createTempDirectory(workDir == null ? Path.of(System.getProperty("java.io.tmpdir")) : workDir, "fmsmo-bench-");
+        Path dir = parent.resolve("synthetic-llama");
+        try {
+            long t0 = System.nanoTime();
+            SyntheticCheckpoint.write(dir, shape, 1L << 30);
+            long t1 = System.nanoTime();
+            System.gc();
+            long heapBefore = heapUsed();
+            List<MemoryPoolMXBean> heapPools = ManagementFactory.getMemoryPoolMXBeans().stream()
+                    .filter(p -> p.getType() == MemoryType.HEAP).toList();
+            heapPools.forEach(MemoryPoolMXBean::resetPeakUsage);
+            long t2 = System.nanoTime();
+            long params;
+            long nativeBytes;
+            try (TransformerModel model = ModelLoader.load(dir, false)) {
+                params = model.parameterCount();
+                nativeBytes = model.parameterBytes();
+            }
+            long t3 = System.nanoTime();
+            long peak = heapPools.stream().mapToLong(p -> p.getPeakUsage().getUsed()).sum();
+            long largest = 4L * shape.vocab() * shape.hidden();
+            Map<String, Object> r = new LinkedHashMap<>();
+            r.put("parameters", params);
+            r.put("checkpoint_bytes", org.fmsmo.core.eval.Evaluator.weightBytesOnDisk(dir));
+            r.put("write_seconds", (t1 - t0) / 1e9);
+            r.put("load_seconds", (t3 - t2) / 1e9);
+            r.put("loaded_f32_bytes", nativeBytes);
+            r.put("largest_tensor_f32_bytes", largest);
+            r.put("heap_used_before_load", heapBefore);
+            r.put("heap_peak_during_load", peak);
+            r.put("max_heap", Runtime.getRuntime().maxMemory());
+            out.printf("synthetic Llama: %,d parameters, %.2f GB BF16 on disk, written in %.1f s%n", params,
+                    (long) r.get("checkpoint_bytes") / 1e9, r.get("write_seconds"));
+            out.printf("load: %.1f s into %.2f GB of native FLOAT32; heap peak %.1f MB (before %.1f MB, max heap %.0f MB,"
+                            + " largest tensor %.0f MB as F32)%n", r.get("load_seconds"), nativeBytes / 1e9, peak / 1e6, heapBefore / 1e6,
+                    Runtime.getRuntime().maxMemory() / 1e6, largest / 1e6);
+            return r;
+        } finally {
+            try (Stream<Path> walk = Files.walk(parent)) {
+                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    private static long heapUsed() {
+        return ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+    }
+
+    private static String shorten(String s) {
+        return s.length() <= 40 ? s : "…" + s.substring(s.length() - 39);
+    }
+}

@@ -1,0 +1,58 @@
+package org.fmsmo.core.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.fmsmo.core.eval.Evaluator;
+import org.fmsmo.core.session.ConsoleProgress;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code fmsmo eval}: perplexity or embedding fidelity, size and throughput of a model folder. */
+@Command(name = "eval", description = {
+        "Evaluate a model folder: perplexity over a text file (causal LMs) or sentence-embedding cosine",
+        "against --reference over one sentence per line (encoders); size and tokens/s for both."})
+final class EvalCommand implements Callable<Integer> {
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder.")
+    Path model;
+
+    @Option(names = "--data", required = true, paramLabel = "FILE", description = "UTF-8 text (LM) or one sentence per line (encoder).")
+    Path data;
+
+    @Option(names = "--reference", paramLabel = "DIR", description = "A model to compare with (e.g. the unquantized original).")
+    Path reference;
+
+    @Option(names = "--seq-len", defaultValue = "128", paramLabel = "N",
+            description = "Perplexity window: non-overlapping windows of N tokens (default: ${DEFAULT-VALUE}).")
+    int seqLen;
+
+    @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N", description = "Windows or sentences per forward (default: ${DEFAULT-VALUE}).")
+    int batchSize;
+
+    @Option(names = "--max-tokens", defaultValue = "256", paramLabel = "N", description = "Encoder sentence length cap (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--json", description = "Print one JSON object.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        PrintWriter out = spec.commandLine().getOut();
+        ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
+        Map<String, Object> r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens), progress);
+        if (json) {
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r));
+        } else {
+            r.forEach((k, v) -> out.printf("%-22s %s%n", k, v));
+        }
+        return 0;
+    }
+}
