@@ -132,6 +132,30 @@ class DistributionCliTest {
         assertTrue(r.err().contains("future-spi") && r.err().contains("strict"), r.err());
     }
 
+    /** The acceptance command: the reference perplexity of tiny-llama on eval.txt, as JSON. */
+    @Test
+    void evalPrintsTheReferencePerplexityOfTinyLlama() throws Exception {
+        Path shared = Fixtures.property("fmsmo.shared").resolve("fixtures");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shared.resolve("tiny-llama")),
+                "skipped: " + shared + " is absent (../shared is not mounted)");
+        Result r = fmsmo("eval", "--model", shared.resolve("tiny-llama").toString(), "--data", shared.resolve("text/eval.txt").toString(),
+                "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        double expected = new ObjectMapper().readTree(shared.resolve("tiny-llama/reference.json").toFile()).at("/perplexity/value").asDouble();
+        assertEquals(expected, json.get("perplexity").asDouble(), expected * 1e-4);
+        assertEquals(87_296, json.get("tokens").asLong());
+        assertTrue(json.get("tokens_per_second").asDouble() > 0 && json.get("model_bytes").asLong() > 3_900_000, r.out());
+        assertTrue(r.err().contains("perplexity: ") && r.err().contains("tokens/s"), "progress lines on stderr: " + r.err());
+    }
+
+    @Test
+    void evalOfAMissingFolderFailsWithoutAStackTrace() throws Exception {
+        Result r = fmsmo("eval", "--model", home.resolve("no-such-model").toString(), "--data", home.resolve("none.txt").toString());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("no-such-model") && !r.err().contains("\tat "), r.err());
+    }
+
     @Test
     void unknownCommandsAndOptionsFailWithUsage() throws Exception {
         Result r = fmsmo("plugins", "--no-such-option");

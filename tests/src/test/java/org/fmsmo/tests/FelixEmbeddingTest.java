@@ -26,11 +26,28 @@ import org.osgi.framework.launch.FrameworkFactory;
  */
 class FelixEmbeddingTest {
 
-    /** Host packages the bundles import (DJL and core's libraries are not bundles here). */
-    private static final String SYSTEM_PACKAGES = String.join(",",
-            "ai.djl.ndarray;version=0.35.1", "ai.djl.ndarray.types;version=0.35.1",
-            "org.pf4j;version=3.14.1", "picocli;version=4.7.7", "com.fasterxml.jackson.core;version=2.18.2",
-            "com.fasterxml.jackson.databind;version=2.18.2", "com.fasterxml.jackson.databind.node;version=2.18.2");
+    /**
+     * Host packages the bundles import: DJL and core's libraries are not bundles here, so the
+     * system bundle exports whatever third-party package core's manifest imports, at the lowest
+     * version its range accepts.
+     */
+    static String systemPackages(Path coreJar) throws java.io.IOException {
+        String imports;
+        try (java.util.jar.JarFile jar = new java.util.jar.JarFile(coreJar.toFile())) {
+            imports = jar.getManifest().getMainAttributes().getValue("Import-Package");
+        }
+        List<String> out = new java.util.ArrayList<>();
+        // Clauses are separated by commas outside quotes: pkg;version="[2.18,3)",next
+        for (String clause : imports.split(",(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)")) {
+            String pkg = clause.split(";")[0].trim();
+            if (pkg.startsWith("org.fmsmo.") || pkg.startsWith("org.osgi.")) {
+                continue;
+            }
+            java.util.regex.Matcher v = java.util.regex.Pattern.compile("version=\"[\\[(]?([0-9.]+)").matcher(clause);
+            out.add(v.find() ? pkg + ";version=" + v.group(1) : pkg);
+        }
+        return String.join(",", out);
+    }
 
     @Test
     void pluginBundleProvidesItsMethodThroughTheServiceRegistry() throws Exception {
@@ -38,7 +55,7 @@ class FelixEmbeddingTest {
         Map<String, String> config = new HashMap<>();
         config.put(Constants.FRAMEWORK_STORAGE, Fixtures.freshDir("felix").toString());
         config.put(Constants.FRAMEWORK_STORAGE_CLEAN, Constants.FRAMEWORK_STORAGE_CLEAN_ONFIRSTINIT);
-        config.put(Constants.FRAMEWORK_SYSTEMPACKAGES_EXTRA, SYSTEM_PACKAGES);
+        config.put(Constants.FRAMEWORK_SYSTEMPACKAGES_EXTRA, systemPackages(Fixtures.onlyJarNamed(dist.resolve("lib"), "fmsmo-core")));
         Framework felix = ServiceLoader.load(FrameworkFactory.class).findFirst().orElseThrow().newFramework(config);
         felix.start();
         try {

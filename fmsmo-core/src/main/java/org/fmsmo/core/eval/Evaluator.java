@@ -36,6 +36,9 @@ public final class Evaluator {
     }
 
     public static Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
+        if (!Files.isDirectory(modelDir)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + modelDir + " does not exist or is not a folder");
+        }
         String text = readText(o.data());
         Map<String, Object> r = new LinkedHashMap<>();
         try (TransformerModel model = ModelLoader.load(modelDir)) {
