@@ -136,7 +136,9 @@ public final class SafetensorsWriter {
                 Files.writeString(tmp.resolve(INDEX), json.writeValueAsString(index));
             }
             for (Map.Entry<String, Path> e : extraFiles.entrySet()) {
-                Files.copy(e.getValue(), tmp.resolve(e.getKey()));
+                Path target = tmp.resolve(e.getKey());
+                Files.createDirectories(target.getParent());
+                Files.copy(e.getValue(), target);
             }
             for (Map.Entry<String, String> e : textFiles.entrySet()) {
                 Path target = tmp.resolve(e.getKey()).normalize();

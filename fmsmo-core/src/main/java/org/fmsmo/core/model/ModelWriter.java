@@ -1,0 +1,68 @@
+package org.fmsmo.core.model;
+
+import ai.djl.ndarray.NDArray;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsWriter;
+import org.fmsmo.core.io.safetensors.TensorData;
+
+/**
+ * Saves a model as a Hugging Face folder: its parameters under their checkpoint names (a tied
+ * head is left out, as HF does), the original {@code config.json} (with {@code torch_dtype}
+ * updated), and the companion files a loader or serving engine expects beside the weights
+ * (tokenizer, generation config …) copied through. Written atomically; the source folder is
+ * never written.
+ */
+public final class ModelWriter {
+
+    /** Files copied from the source folder when present. */
+    public static final List<String> COMPANION_FILES = List.of("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+            "generation_config.json", "vocab.txt", "merges.txt", "tokenizer.model", "added_tokens.json", "modules.json",
+            "sentence_bert_config.json", "1_Pooling/config.json");
+
+    private ModelWriter() {
+    }
+
+    /**
+     * @param dtype         F32, F16 or BF16 (rounded to nearest even)
+     * @param maxShardBytes shard size limit ({@code Long.MAX_VALUE} for one file)
+     */
+    public static Path save(TransformerModel model, Path output, Dtype dtype, long maxShardBytes) {
+        if (dtype != Dtype.F32 && dtype != Dtype.F16 && dtype != Dtype.BF16) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "models are saved as F32, F16 or BF16, not " + dtype);
+        }
+        Path source = model.dir().toAbsolutePath().normalize();
+        if (output.toAbsolutePath().normalize().startsWith(source)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output " + output + " is inside the source folder " + source
+                    + "; inputs are never written");
+        }
+        List<TensorData> tensors = new ArrayList<>();
+        for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+            NDArray a = e.getValue();
+            // One tensor's floats at a time: the writer asks for them when it reaches this tensor.
+            tensors.add(new TensorData(e.getKey(), dtype, a.getShape().getShape(),
+                    ch -> TensorData.ofFloats(e.getKey(), dtype, a.getShape().getShape(), a.toFloatArray()).source().writeTo(ch)));
+        }
+        Map<String, Path> copies = new LinkedHashMap<>();
+        for (String f : COMPANION_FILES) {
+            if (Files.isRegularFile(source.resolve(f))) {
+                copies.put(f, source.resolve(f));
+            }
+        }
+        var config = model.config().json();
+        config.put("torch_dtype", switch (dtype) {
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+            default -> "float32";
+        });
+        return SafetensorsWriter.writeModel(output, tensors, Map.of("format", "pt"), maxShardBytes, copies,
+                Map.of("config.json", config.toPrettyString()));
+    }
+}
