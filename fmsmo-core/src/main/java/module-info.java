@@ -30,6 +30,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.model.llama;
     exports org.fmsmo.core.model.bert;
     exports org.fmsmo.core.eval;
+    exports org.fmsmo.core.recipe;
 
     opens org.fmsmo.core.cli to info.picocli;
 

@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "fmsmo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "FMS Model Optimizer for the JVM: quantize models, list plugins, evaluate.",
-        subcommands = {PluginsCommand.class, EvalCommand.class, ImportOnnxCommand.class, BenchCommand.class,
+        subcommands = {PluginsCommand.class, EvalCommand.class, ImportOnnxCommand.class, BenchCommand.class, RecipesCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

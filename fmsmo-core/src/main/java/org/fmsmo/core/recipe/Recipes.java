@@ -1,0 +1,115 @@
+package org.fmsmo.core.recipe;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.QuantConfig;
+
+/**
+ * {@code qconfig_init}: a recipe's settings with the user's overrides on top, every key and value
+ * checked against {@link ConfigSchema}. Recipes are JSON: built-in ones ({@code qat_int8},
+ * {@code ptq_int8}, {@code dq}) ship as resources; any file of the same shape works too. A config
+ * is saved beside every output ({@link #write}) and reads back equal ({@link #read}).
+ */
+public final class Recipes {
+
+    /** The built-in recipe names. */
+    public static final List<String> BUILT_IN = List.of("qat_int8", "ptq_int8", "dq");
+
+    /** The file name a config is saved under in an output folder. */
+    public static final String CONFIG_FILE = "fms_quant_config.json";
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private Recipes() {
+    }
+
+    /**
+     * @param recipe    a built-in name or the path of a recipe JSON file
+     * @param overrides keys that win over the recipe's
+     * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} for an unknown recipe; {@link ErrorCode#INVALID_ARGUMENT}
+     *         for an unknown key or a value outside the allowed set (the message lists what is allowed)
+     */
+    public static QuantConfig qconfigInit(String recipe, Map<String, ?> overrides) {
+        Map<String, Object> settings = new LinkedHashMap<>(checked(recipeJson(recipe).get("config"), "recipe " + recipe));
+        overrides.forEach((k, v) -> settings.put(k, ConfigSchema.key(k, "override").check(v, "override")));
+        return new QuantConfig(settings);
+    }
+
+    /** A recipe's one-line description. */
+    public static String description(String recipe) {
+        return recipeJson(recipe).path("description").asText("");
+    }
+
+    /** Writes a config as flat JSON, atomically. */
+    public static void write(QuantConfig config, Path file) {
+        try {
+            Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + ".tmp");
+            Files.writeString(tmp, JSON.writeValueAsString(config.settings()));
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Reads a config written by {@link #write}, checking it like a recipe. */
+    public static QuantConfig read(Path file) {
+        try {
+            return new QuantConfig(checked(JSON.readTree(Files.readString(file)), file.toString()));
+        } catch (JsonProcessingException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " is not valid JSON: " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static JsonNode recipeJson(String recipe) {
+        try {
+            JsonNode root;
+            if (BUILT_IN.contains(recipe)) {
+                try (InputStream in = Recipes.class.getResourceAsStream(recipe + ".json")) {
+                    if (in == null) {
+                        throw new FmsmoException(ErrorCode.INTERNAL, "built-in recipe " + recipe + " is missing from the fmsmo-core jar");
+                    }
+                    root = JSON.readTree(in);
+                }
+            } else if (recipe.endsWith(".json") && Files.isRegularFile(Path.of(recipe))) {
+                root = JSON.readTree(Files.readString(Path.of(recipe)));
+            } else {
+                throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "unknown recipe '" + recipe + "'; built-in: " + BUILT_IN
+                        + ", or the path of a .json recipe file");
+            }
+            if (!root.path("config").isObject()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": expected {\"description\": …, \"config\": {…}}");
+            }
+            return root;
+        } catch (JsonProcessingException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + " is not valid JSON: " + e.getOriginalMessage(), e);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read recipe " + recipe + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, Object> checked(JsonNode object, String where) {
+        if (object == null || !object.isObject()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + ": expected a JSON object of config keys");
+        }
+        Map<String, Object> out = new LinkedHashMap<>();
+        object.fields().forEachRemaining(e -> {
+            Object raw = JSON.convertValue(e.getValue(), Object.class);
+            out.put(e.getKey(), ConfigSchema.key(e.getKey(), where).check(raw, where));
+        });
+        return out;
+    }
+}

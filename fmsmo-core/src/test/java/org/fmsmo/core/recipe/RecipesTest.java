@@ -1,0 +1,99 @@
+package org.fmsmo.core.recipe;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.core.cli.Main;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class RecipesTest {
+
+    @TempDir
+    Path tmp;
+
+    @Test
+    void builtInRecipesLoadWithTheirFmsMoKeys() {
+        QuantConfig qat = Recipes.qconfigInit("qat_int8", Map.of());
+        assertEquals(8, qat.getInt("nbits_w", 0));
+        assertEquals("sawb+", qat.getString("qw_mode", null));
+        assertEquals("pact+", qat.getString("qa_mode", null));
+        QuantConfig dq = Recipes.qconfigInit("dq", Map.of());
+        assertTrue(dq.getBoolean("smoothq", false));
+        assertEquals(0.65, dq.getDouble("smoothq_alpha", 0));
+        assertEquals("pertokenmax", dq.getString("qa_mode", null));
+        assertEquals("maxperCh", Recipes.qconfigInit("ptq_int8", Map.of()).getString("qw_mode", null));
+    }
+
+    @Test
+    void overridesWinAndAreCanonicalised() {
+        QuantConfig c = Recipes.qconfigInit("ptq_int8", Map.of("nbits_w", "4", "qw_mode", "sawb+", "smoothq_alpha", "0.5",
+                "qskip_layer_name", "lm_head, model.layers.0.mlp.down_proj",
+                "qspecial_layers", Map.of("model.layers.3.mlp.down_proj", Map.of("nbits_w", 8))));
+        assertEquals(4, c.settings().get("nbits_w"));
+        assertEquals(0.5, c.settings().get("smoothq_alpha"));
+        assertEquals(List.of("lm_head", "model.layers.0.mlp.down_proj"), c.settings().get("qskip_layer_name"));
+        assertEquals(Map.of("model.layers.3.mlp.down_proj", Map.of("nbits_w", 8)), c.settings().get("qspecial_layers"));
+    }
+
+    @Test
+    void unknownKeysAndValuesListWhatIsAllowed() {
+        FmsmoException key = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("nbit_w", 4)));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, key.code());
+        assertTrue(key.getMessage().contains("unknown config key 'nbit_w'") && key.getMessage().contains("nbits_w"), key.getMessage());
+
+        FmsmoException mode = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("qa_mode", "pactplus")));
+        assertTrue(mode.getMessage().contains("'qa_mode' must be one of [pact, pact+"), mode.getMessage());
+
+        FmsmoException bits = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("nbits_a", 9)));
+        assertTrue(bits.getMessage().contains("[2, 3, 4, 5, 6, 7, 8, 32]"), bits.getMessage());
+
+        FmsmoException alpha = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("smoothq_alpha", 1.5)));
+        assertTrue(alpha.getMessage().contains("[0.0, 1.0]"), alpha.getMessage());
+
+        FmsmoException special = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq",
+                Map.of("qspecial_layers", Map.of("lm_head", Map.of("smoothq", true)))));
+        assertTrue(special.getMessage().contains("may override"), special.getMessage());
+
+        FmsmoException recipe = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("int3_magic", Map.of()));
+        assertEquals(ErrorCode.UNKNOWN_NAME, recipe.code());
+        assertTrue(recipe.getMessage().contains("[qat_int8, ptq_int8, dq]"), recipe.getMessage());
+    }
+
+    @Test
+    void savedConfigsReloadIdenticallyAndUserRecipeFilesWork() throws Exception {
+        QuantConfig c = Recipes.qconfigInit("qat_int8", Map.of("qskip_layer_name", List.of("lm_head"),
+                "qspecial_layers", Map.of("model.layers.0.self_attn.q_proj", Map.of("nbits_w", 4, "qw_mode", "maxperGp"))));
+        Path file = tmp.resolve(Recipes.CONFIG_FILE);
+        Recipes.write(c, file);
+        assertEquals(c, Recipes.read(file));
+
+        Path mine = Files.writeString(tmp.resolve("mine.json"), "{\"description\": \"w4a8\", \"config\": {\"nbits_w\": 4, \"qw_mode\": \"sawb+\"}}");
+        assertEquals(4, Recipes.qconfigInit(mine.toString(), Map.of()).getInt("nbits_w", 0));
+        Path broken = Files.writeString(tmp.resolve("broken.json"), "{\"config\": {\"nbits_w\": 4,");
+        assertEquals(ErrorCode.CORRUPT_INPUT, assertThrows(FmsmoException.class, () -> Recipes.qconfigInit(broken.toString(), Map.of())).code());
+    }
+
+    @Test
+    void recipesCommandShowsAConfigWithOverrides() {
+        StringWriter out = new StringWriter();
+        int status = Main.run(new String[] {"recipes", "dq", "-s", "smoothq_alpha=0.5", "--json"}, new PrintWriter(out, true),
+                new PrintWriter(new StringWriter(), true));
+        assertEquals(0, status);
+        assertTrue(out.toString().contains("\"smoothq_alpha\" : 0.5"), out.toString());
+        StringWriter err = new StringWriter();
+        assertEquals(2, Main.run(new String[] {"recipes", "dq", "-s", "qa_mode=nope"}, new PrintWriter(new StringWriter()),
+                new PrintWriter(err, true)));
+        assertTrue(err.toString().startsWith("error: "), err.toString());
+    }
+}
