@@ -32,9 +32,7 @@ import org.fmsmo.core.model.Linear;
  */
 public final class Weights {
 
-    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final SafetensorsModel checkpoint;
     private final NDManager manager;
@@ -128,13 +126,7 @@ public final class Weights {
                 MemorySegment.copy(src, 0, dst, 0, n * 4);
             } else {
                 for (long i = 0; i < n; i++) {
-                    float v = switch (dtype) {
-                        case F64 -> (float) src.getAtIndex(DOUBLE_LE, i);
-                        case F16 -> FloatConversions.f16ToFloat(src.getAtIndex(SHORT_LE, i));
-                        case BF16 -> FloatConversions.bf16ToFloat(src.getAtIndex(SHORT_LE, i));
-                        default -> FloatConversions.f8ToFloat(dtype, src.get(ValueLayout.JAVA_BYTE, i));
-                    };
-                    dst.setAtIndex(FLOAT_LE, i, v);
+                    dst.setAtIndex(FLOAT_LE, i, FloatConversions.read(dtype, src, i));
                 }
             }
             NDArray aliased = manager.create(dst.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(info.shape()), DataType.FLOAT32);

@@ -1,10 +1,9 @@
 package org.fmsmo.core.io.onnx;
 
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.TensorInfo;
 
@@ -68,23 +67,19 @@ public final class OnnxTensor {
         long n = TensorInfo.elements(shape);
         float[] out;
         if (raw != null) {
-            int size = switch (dataType) {
-                case FLOAT -> 4;
-                case FLOAT16, BFLOAT16 -> 2;
-                case DOUBLE -> 8;
+            Dtype dtype = switch (dataType) {
+                case FLOAT -> Dtype.F32;
+                case FLOAT16 -> Dtype.F16;
+                case BFLOAT16 -> Dtype.BF16;
+                case DOUBLE -> Dtype.F64;
                 default -> throw notFloat();
             };
-            if (raw.byteSize() != n * size) {
-                throw mismatch(raw.byteSize() + " raw bytes", n * size + " bytes");
+            if (raw.byteSize() != n * dtype.size()) {
+                throw mismatch(raw.byteSize() + " raw bytes", n * dtype.size() + " bytes");
             }
             out = new float[(int) n];
             for (int i = 0; i < n; i++) {
-                out[i] = switch (dataType) {
-                    case FLOAT -> raw.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i);
-                    case FLOAT16 -> FloatConversions.f16ToFloat(raw.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i));
-                    case BFLOAT16 -> FloatConversions.bf16ToFloat(raw.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i));
-                    default -> (float) raw.getAtIndex(ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), i);
-                };
+                out[i] = FloatConversions.read(dtype, raw, i);
             }
         } else if (dataType == FLOAT && floatData != null) {
             out = floatData.clone();

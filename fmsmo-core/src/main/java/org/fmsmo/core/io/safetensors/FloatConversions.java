@@ -1,5 +1,8 @@
 package org.fmsmo.core.io.safetensors;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import org.fmsmo.api.quant.Fp8Format;
 
 /**
@@ -8,7 +11,28 @@ import org.fmsmo.api.quant.Fp8Format;
  */
 public final class FloatConversions {
 
+    private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     private FloatConversions() {
+    }
+
+    /**
+     * Element {@code i} of little-endian float data of type {@code dtype} as F32: F64 narrowed,
+     * F16, BF16 and FP8 widened exactly.
+     *
+     * @throws IllegalArgumentException for integer dtypes
+     */
+    public static float read(Dtype dtype, MemorySegment data, long i) {
+        return switch (dtype) {
+            case F32 -> data.getAtIndex(FLOAT_LE, i);
+            case F64 -> (float) data.getAtIndex(DOUBLE_LE, i);
+            case F16 -> f16ToFloat(data.getAtIndex(SHORT_LE, i));
+            case BF16 -> bf16ToFloat(data.getAtIndex(SHORT_LE, i));
+            case F8_E4M3, F8_E5M2 -> f8ToFloat(dtype, data.get(ValueLayout.JAVA_BYTE, i));
+            default -> throw new IllegalArgumentException(dtype + " is not a float dtype");
+        };
     }
 
     /** bfloat16 bits to float: the bits are the upper half of an F32. */

@@ -38,7 +38,6 @@ public final class SafetensorsFile implements AutoCloseable {
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfDouble DOUBLE_LE = ValueLayout.JAVA_DOUBLE_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final Path path;
     private final Arena arena;
@@ -210,27 +209,11 @@ public final class SafetensorsFile implements AutoCloseable {
         int n = elementCount(t);
         MemorySegment s = bytes(name);
         float[] out = new float[n];
-        switch (t.dtype()) {
-            case F32 -> MemorySegment.copy(s, FLOAT_LE, 0, out, 0, n);
-            case F64 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = (float) s.getAtIndex(DOUBLE_LE, i);
-                }
-            }
-            case F16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = FloatConversions.f16ToFloat(s.getAtIndex(SHORT_LE, i));
-                }
-            }
-            case BF16 -> {
-                for (int i = 0; i < n; i++) {
-                    out[i] = FloatConversions.bf16ToFloat(s.getAtIndex(SHORT_LE, i));
-                }
-            }
-            default -> { // FP8
-                for (int i = 0; i < n; i++) {
-                    out[i] = FloatConversions.f8ToFloat(t.dtype(), s.get(ValueLayout.JAVA_BYTE, i));
-                }
+        if (t.dtype() == Dtype.F32) {
+            MemorySegment.copy(s, FLOAT_LE, 0, out, 0, n);
+        } else {
+            for (int i = 0; i < n; i++) {
+                out[i] = FloatConversions.read(t.dtype(), s, i);
             }
         }
         return out;
