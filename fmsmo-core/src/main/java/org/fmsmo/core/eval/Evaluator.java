@@ -58,11 +58,7 @@ public final class Evaluator {
                     r.put("tokens", p.tokens());
                     r.put("tokens_per_second", p.tokensPerSecond());
                     if (o.reference() != null) {
-                        try (TransformerModel ref = ModelLoader.load(o.reference())) {
-                            if (!(ref instanceof CausalLM refLm)) {
-                                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "reference " + o.reference() + " is a "
-                                        + ref.architecture() + ", not a causal LM like " + modelDir);
-                            }
+                        try (CausalLM refLm = loadReference(o.reference(), CausalLM.class, "a causal LM", modelDir)) {
                             r.put("reference_perplexity", Perplexity.evaluate(refLm, refLm.tokenizer().encode(text, false),
                                     o.seqLen(), o.batchSize(), progress).perplexity());
                         }
@@ -78,11 +74,7 @@ public final class Evaluator {
                     r.put("tokens", e.tokens());
                     r.put("tokens_per_second", e.tokensPerSecond());
                     if (o.reference() != null) {
-                        try (TransformerModel ref = ModelLoader.load(o.reference())) {
-                            if (!(ref instanceof SentenceEncoder refEnc)) {
-                                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "reference " + o.reference() + " is a "
-                                        + ref.architecture() + ", not a sentence encoder like " + modelDir);
-                            }
+                        try (SentenceEncoder refEnc = loadReference(o.reference(), SentenceEncoder.class, "a sentence encoder", modelDir)) {
                             EmbeddingFidelity.Result c = EmbeddingFidelity.compare(e.vectors(),
                                     EmbeddingFidelity.embed(refEnc, sentences, o.batchSize(), o.maxTokens(), progress).vectors());
                             r.put("cosine", c.mean());
@@ -94,6 +86,17 @@ public final class Evaluator {
             }
         }
         return r;
+    }
+
+    /** Loads the model to compare with, which must be of the same kind as the evaluated one. */
+    private static <T extends TransformerModel> T loadReference(Path reference, Class<T> kind, String kindName, Path modelDir) {
+        TransformerModel ref = ModelLoader.load(reference);
+        if (!kind.isInstance(ref)) {
+            ref.close();
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "reference " + reference + " is a " + ref.architecture()
+                    + ", not " + kindName + " like " + modelDir);
+        }
+        return kind.cast(ref);
     }
 
     private static String readText(Path data) {

@@ -51,21 +51,14 @@ public final class LayerTable implements QuantizableModel {
     public LinearLayer linear(String name) {
         LinearLayer l = layers.get(name);
         if (l == null) {
-            List<String> known = layers.keySet().stream().limit(8).toList();
-            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no linear layer '" + name + "' in " + architecture + "; known: "
-                    + known + (layers.size() > known.size() ? " and " + (layers.size() - known.size()) + " more" : ""));
+            throw LinearLayers.unknown(name, architecture, layers.keySet());
         }
         return l;
     }
 
     @Override
     public void replace(String name, LinearLayer replacement) {
-        LinearLayer old = linear(name);
-        if (!replacement.name().equals(name) || replacement.inFeatures() != old.inFeatures() || replacement.outFeatures() != old.outFeatures()) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "replacement for " + name + " must keep its name and shape ["
-                    + old.outFeatures() + ", " + old.inFeatures() + "], found " + replacement.name() + " ["
-                    + replacement.outFeatures() + ", " + replacement.inFeatures() + "]");
-        }
+        LinearLayers.checkReplacement(linear(name), replacement);
         layers.put(name, replacement);
     }
 

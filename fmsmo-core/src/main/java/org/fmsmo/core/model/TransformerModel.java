@@ -79,22 +79,14 @@ public abstract class TransformerModel extends Module implements QuantizableMode
         forEachLinear("", all::put);
         LinearLayer l = all.get(name);
         if (l == null) {
-            List<String> known = all.keySet().stream().limit(8).toList();
-            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no linear layer '" + name + "' in " + architecture() + "; known: " + known
-                    + (all.size() > known.size() ? " and " + (all.size() - known.size()) + " more" : ""));
+            throw LinearLayers.unknown(name, architecture(), all.keySet());
         }
         return l;
     }
 
     @Override
     public void replace(String name, LinearLayer replacement) {
-        LinearLayer old = linear(name);
-        if (!replacement.name().equals(name) || replacement.inFeatures() != old.inFeatures()
-                || replacement.outFeatures() != old.outFeatures()) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "replacement for " + name + " must keep its name and shape ["
-                    + old.outFeatures() + ", " + old.inFeatures() + "], found " + replacement.name() + " ["
-                    + replacement.outFeatures() + ", " + replacement.inFeatures() + "]");
-        }
+        LinearLayers.checkReplacement(linear(name), replacement);
         replaceLinear(name, replacement);
     }
 
