@@ -9,18 +9,16 @@ import java.lang.management.MemoryPoolMXBean;
 import java.lang.management.MemoryType;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.stream.Stream;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.eval.ForwardBenchmark;
 import org.fmsmo.core.eval.SyntheticCheckpoint;
+import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
 import picocli.CommandLine.Command;
@@ -93,9 +91,7 @@ final class BenchCommand implements Callable<Integer> {
             results.put("load", load);
         }
         if (output != null) {
-            Path tmp = output.toAbsolutePath().resolveSibling("." + output.getFileName() + ".tmp");
-            Files.writeString(tmp, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(results));
-            Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            OutputFiles.writeString(output, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(results));
         }
         return 0;
     }
@@ -142,9 +138,7 @@ final class BenchCommand implements Callable<Integer> {
                     Runtime.getRuntime().maxMemory() / 1e6, largest / 1e6);
             return r;
         } finally {
-            try (Stream<Path> walk = Files.walk(parent)) {
-                walk.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-            }
+            OutputFiles.deleteTree(parent);
         }
     }
 

@@ -8,13 +8,13 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.core.io.OutputFiles;
 
 /**
  * {@code qconfig_init}: a recipe's settings with the user's overrides on top, every key and value
@@ -55,11 +55,9 @@ public final class Recipes {
     /** Writes a config as flat JSON, atomically. */
     public static void write(QuantConfig config, Path file) {
         try {
-            Path tmp = file.toAbsolutePath().resolveSibling("." + file.getFileName() + ".tmp");
-            Files.writeString(tmp, JSON.writeValueAsString(config.settings()));
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + file + ": " + e.getMessage(), e);
+            OutputFiles.writeString(file, JSON.writeValueAsString(config.settings()));
+        } catch (JsonProcessingException e) {
+            throw new FmsmoException(ErrorCode.INTERNAL, "cannot serialise the config: " + e.getMessage(), e);
         }
     }
 

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.OutputFiles;
 
 /**
  * Writes safetensors files and Hugging Face model folders ({@code model.safetensors}, or shards
@@ -110,8 +111,7 @@ public final class SafetensorsWriter {
         if (Files.exists(dir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + dir + " already exists; choose a new one");
         }
-        Path parent = dir.toAbsolutePath().getParent();
-        Path tmp = parent.resolve("." + dir.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        Path tmp = OutputFiles.temporarySibling(dir);
         try {
             Files.createDirectories(tmp);
             List<List<TensorData>> shards = shard(tensors, maxShardBytes);
@@ -153,7 +153,7 @@ public final class SafetensorsWriter {
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + dir + ": " + e.getMessage(), e);
         } finally {
-            deleteQuietly(tmp);
+            OutputFiles.deleteTree(tmp);
         }
     }
 
@@ -174,16 +174,4 @@ public final class SafetensorsWriter {
         return shards;
     }
 
-    private static void deleteQuietly(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        } catch (IOException ignored) {
-            // best effort: a leftover hidden .tmp folder is never mistaken for a model
-        }
-    }
 }
