@@ -52,11 +52,6 @@ public final class HfConfig {
         }
     }
 
-    /** Wraps an in-memory config (for models built by code). */
-    public static HfConfig of(Path file, ObjectNode root) {
-        return new HfConfig(file, root.deepCopy());
-    }
-
     public Path file() {
         return file;
     }

@@ -22,7 +22,7 @@ public final class RotaryEmbedding {
     /**
      * @param invFreq the {@code headDim/2} inverse frequencies, after any scaling
      */
-    public RotaryEmbedding(NDManager manager, float[] invFreq, int maxPositions, float attentionScaling) {
+    public RotaryEmbedding(NDManager manager, float[] invFreq, int maxPositions) {
         int half = invFreq.length;
         int dim = 2 * half;
         float[] c = new float[maxPositions * dim];
@@ -31,8 +31,8 @@ public final class RotaryEmbedding {
             for (int i = 0; i < half; i++) {
                 // HF multiplies float32 position by float32 frequency, then takes cos/sin in float32.
                 float angle = (float) p * invFreq[i];
-                float cv = (float) Math.cos(angle) * attentionScaling;
-                float sv = (float) Math.sin(angle) * attentionScaling;
+                float cv = (float) Math.cos(angle);
+                float sv = (float) Math.sin(angle);
                 c[p * dim + i] = cv;
                 c[p * dim + half + i] = cv;
                 s[p * dim + i] = sv;

@@ -12,7 +12,7 @@ import org.fmsmo.core.nn.RotaryEmbedding;
  */
 public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int intermediateSize, int numLayers, int numHeads,
                           int numKvHeads, int headDim, int maxPositions, double rmsNormEps, double ropeTheta,
-                          float[] inverseFrequencies, float attentionScaling, boolean tieWordEmbeddings,
+                          float[] inverseFrequencies, boolean tieWordEmbeddings,
                           boolean attentionBias, boolean outputBias, boolean mlpBias) {
 
     /** Reads and checks the keys HF's Llama, Mistral and Qwen2 configs use. */
@@ -34,12 +34,12 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         }
         double theta = c.number("rope_theta", 10000.0);
         float[] invFreq = RotaryEmbedding.defaultInverseFrequencies(headDim, theta);
-        float scaling = RopeScaling.apply(c, invFreq);
+        RopeScaling.apply(c, invFreq);
         boolean qwen = type.equals("qwen2");
         boolean attnBias = qwen || c.bool("attention_bias", false);
         return new LlamaConfig(type, c.positive("vocab_size"), hidden, c.positive("intermediate_size"),
                 c.positive("num_hidden_layers"), heads, kvHeads, headDim, c.positive("max_position_embeddings", 2048),
-                c.number("rms_norm_eps", 1e-6), theta, invFreq, scaling, c.bool("tie_word_embeddings", false),
+                c.number("rms_norm_eps", 1e-6), theta, invFreq, c.bool("tie_word_embeddings", false),
                 attnBias, attnBias && !qwen, c.bool("mlp_bias", false));
     }
 
@@ -48,23 +48,21 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         private RopeScaling() {
         }
 
-        /** @return the attention scaling factor the variant asks for (1 for all supported ones) */
-        static float apply(HfConfig c, float[] invFreq) {
+        static void apply(HfConfig c, float[] invFreq) {
             JsonNode s = c.object("rope_scaling");
             if (s == null) {
-                return 1f;
+                return;
             }
             String type = s.path("rope_type").asText(s.path("type").asText("default"));
             switch (type) {
                 case "default" -> {
-                    return 1f;
+                    // HF's frequencies as computed
                 }
                 case "linear" -> {
                     double factor = s.path("factor").asDouble(1.0);
                     for (int i = 0; i < invFreq.length; i++) {
                         invFreq[i] = (float) (invFreq[i] / factor);
                     }
-                    return 1f;
                 }
                 case "llama3" -> {
                     // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
@@ -83,7 +81,6 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
                             invFreq[i] = (float) ((1 - smooth) * invFreq[i] / factor + smooth * invFreq[i]);
                         }
                     }
-                    return 1f;
                 }
                 default -> throw c.invalid("rope_scaling", "type '" + type + "' is not supported; supported: default, linear, llama3");
             }

@@ -48,7 +48,7 @@ public final class LlamaForCausalLM extends CausalLM {
         } else {
             addLinear("lm_head", w.linear("lm_head", c.hiddenSize(), c.vocabSize(), false));
         }
-        this.rope = new RotaryEmbedding(w.manager(), c.inverseFrequencies(), c.maxPositions(), c.attentionScaling());
+        this.rope = new RotaryEmbedding(w.manager(), c.inverseFrequencies(), c.maxPositions());
     }
 
     public LlamaConfig llamaConfig() {
