@@ -1,13 +1,10 @@
 package org.fmsmo.core.io.onnx;
 
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -15,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.MappedFiles;
 
 /**
  * The parts of an ONNX model that weight import needs: the graph's nodes (name, op type, inputs,
@@ -45,35 +43,28 @@ public final class OnnxModel implements AutoCloseable {
      * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} naming the file and the message that is malformed
      */
     public static OnnxModel open(Path path) {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        return MappedFiles.parse(path, (arena, all) -> {
             List<Node> nodes = new ArrayList<>();
             Map<String, OnnxTensor> tensors = new LinkedHashMap<>();
             ProtoReader model = new ProtoReader(all, path.toString());
             boolean sawGraph = false;
-            while (model.next()) {
-                if (model.field() == 7) { // ModelProto.graph
-                    readGraph(model.message("graph"), nodes, tensors);
-                    sawGraph = true;
-                } else {
-                    model.skip();
+            try {
+                while (model.next()) {
+                    if (model.field() == 7) { // ModelProto.graph
+                        readGraph(model.message("graph"), nodes, tensors);
+                        sawGraph = true;
+                    } else {
+                        model.skip();
+                    }
                 }
+            } catch (ProtoReader.OnnxFormatException e) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "not a valid ONNX model: " + e.getMessage(), e);
             }
             if (!sawGraph) {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, path + ": no graph found; expected an ONNX ModelProto");
             }
             return new OnnxModel(path, arena, Collections.unmodifiableList(nodes), Collections.unmodifiableMap(tensors));
-        } catch (ProtoReader.OnnxFormatException e) {
-            arena.close();
-            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "not a valid ONNX model: " + e.getMessage(), e);
-        } catch (IOException e) {
-            arena.close();
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read " + path + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        });
     }
 
     private static void readGraph(ProtoReader g, List<Node> nodes, Map<String, OnnxTensor> tensors) {

@@ -3,15 +3,12 @@ package org.fmsmo.core.io.safetensors;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -21,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.MappedFiles;
 
 /**
  * One {@code .safetensors} file, memory-mapped (any size: FFM segments are not limited to 2 GiB)
@@ -60,13 +58,11 @@ public final class SafetensorsFile implements AutoCloseable {
      *         {@link ErrorCode#IO_ERROR} when it cannot be read
      */
     public static SafetensorsFile open(Path path) {
-        Arena arena = Arena.ofShared();
-        try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            long size = ch.size();
+        return MappedFiles.parse(path, (arena, all) -> {
+            long size = all.byteSize();
             if (size < 8) {
                 throw corrupt(path, "file is " + size + " bytes; a safetensors file starts with an 8-byte header length");
             }
-            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
             long headerLength = all.get(LONG_LE, 0);
             if (headerLength < 2 || headerLength > MAX_HEADER_BYTES || headerLength > size - 8) {
                 throw corrupt(path, "header length " + headerLength + " is impossible: expected 2.." + Math.min(MAX_HEADER_BYTES, size - 8)
@@ -77,13 +73,7 @@ public final class SafetensorsFile implements AutoCloseable {
             Map<String, String> metadata = new LinkedHashMap<>();
             Map<String, TensorInfo> tensors = parseHeader(path, new String(header, StandardCharsets.UTF_8), data.byteSize(), metadata);
             return new SafetensorsFile(path, arena, data, tensors, Collections.unmodifiableMap(metadata));
-        } catch (IOException e) {
-            arena.close();
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read " + path + ": " + e.getMessage(), e);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        });
     }
 
     private static Map<String, TensorInfo> parseHeader(Path path, String json, long dataSize, Map<String, String> metadata) {
