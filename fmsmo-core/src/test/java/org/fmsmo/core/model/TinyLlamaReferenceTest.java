@@ -19,6 +19,7 @@ import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.model.llama.LlamaForCausalLM;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
@@ -36,9 +37,17 @@ class TinyLlamaReferenceTest {
 
     @BeforeAll
     void load() throws Exception {
-        dir = SharedFixtures.require("tiny-llama");
-        reference = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
-        model = assertInstanceOf(LlamaForCausalLM.class, ModelLoader.load(dir));
+        // Skipping here would hide the reason (JUnit reports no tests at all); each test skips in @BeforeEach instead.
+        dir = SharedFixtures.path("tiny-llama");
+        if (Files.isDirectory(dir)) {
+            reference = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
+            model = assertInstanceOf(LlamaForCausalLM.class, ModelLoader.load(dir));
+        }
+    }
+
+    @BeforeEach
+    void requireFixture() {
+        SharedFixtures.require("tiny-llama");
     }
 
     @AfterAll

@@ -17,7 +17,6 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -185,8 +184,7 @@ class SafetensorsTest {
     /** The shared tiny-llama fixture: its README states 988,288 parameters, all F32. */
     @Test
     void readsTheTinyLlamaFixture() {
-        Path dir = Path.of(System.getProperty("fmsmo.shared", "../../shared"), "fixtures", "tiny-llama").toAbsolutePath().normalize();
-        Assumptions.assumeTrue(Files.isDirectory(dir), "skipped: fixture " + dir + " is absent (../shared is not mounted)");
+        Path dir = org.fmsmo.core.SharedFixtures.require("tiny-llama");
         try (SafetensorsModel m = SafetensorsModel.open(dir)) {
             long params = 0;
             for (String n : m.names()) {
