@@ -4,4 +4,6 @@ module org.fmsmo.analyzer {
     requires org.fmsmo.core;
 
     exports org.fmsmo.analyzer;
+
+    provides org.fmsmo.core.session.ModelAnalyzer with org.fmsmo.analyzer.TracingAnalyzer;
 }

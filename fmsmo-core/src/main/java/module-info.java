@@ -39,11 +39,34 @@ module org.fmsmo.core {
     uses LayerWrapperProvider;
     uses DeployBackendProvider;
     uses CheckpointFormatProvider;
+    uses org.fmsmo.core.session.ModelAnalyzer;
 
     provides QuantizerProvider with
+            org.fmsmo.core.quant.QuantizerModes.Pact,
+            org.fmsmo.core.quant.QuantizerModes.PactPlus,
+            org.fmsmo.core.quant.QuantizerModes.PactSym,
+            org.fmsmo.core.quant.QuantizerModes.PactSymPlus,
+            org.fmsmo.core.quant.QuantizerModes.LsqPlus,
+            org.fmsmo.core.quant.QuantizerModes.PerTokenMax,
+            org.fmsmo.core.quant.QuantizerModes.Fix,
+            org.fmsmo.core.quant.QuantizerModes.SawbMode,
+            org.fmsmo.core.quant.QuantizerModes.SawbPlus,
+            org.fmsmo.core.quant.QuantizerModes.SawbPerCh,
+            org.fmsmo.core.quant.QuantizerModes.SawbPlusPerCh,
             org.fmsmo.core.quant.QuantizerModes.Max,
+            org.fmsmo.core.quant.QuantizerModes.MaxSym,
+            org.fmsmo.core.quant.QuantizerModes.MaxPerCh,
+            org.fmsmo.core.quant.QuantizerModes.MaxPerGp,
             org.fmsmo.core.quant.QuantizerModes.MinMax,
+            org.fmsmo.core.quant.QuantizerModes.MinMaxPerCh,
+            org.fmsmo.core.quant.QuantizerModes.MinMaxPerGp,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E4m3Sat,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E5m2Sat,
             org.fmsmo.core.quant.QuantizerModes.Fp8E4m3Scale,
-            org.fmsmo.core.quant.QuantizerModes.Fp8E5m2Scale;
+            org.fmsmo.core.quant.QuantizerModes.Fp8E5m2Scale,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E4m3ScalePerCh,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E5m2ScalePerCh,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E4m3ScalePerToken,
+            org.fmsmo.core.quant.QuantizerModes.Fp8E5m2ScalePerToken;
     provides LayerWrapperProvider with org.fmsmo.core.quant.QLinear.Provider;
 }

@@ -22,6 +22,13 @@ public interface LayerWrapper extends LinearLayer {
     /** The input (activation) quantizer; empty for weight-only quantization. */
     Optional<Quantizer> inputQuantizer();
 
+    /**
+     * Calibration mode: the quantizers observe what passes and the layer computes in float (so
+     * later layers calibrate on float activations). Off by default.
+     */
+    default void setCalibrating(boolean calibrating) {
+    }
+
     /** Whether {@link #freeze()} has run. */
     boolean isFrozen();
 

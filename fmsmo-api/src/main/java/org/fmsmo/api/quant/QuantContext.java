@@ -1,5 +1,8 @@
 package org.fmsmo.api.quant;
 
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
 import org.fmsmo.api.Experimental;
 import org.fmsmo.api.Stable;
 import org.fmsmo.api.model.QuantizableModel;
@@ -41,4 +44,44 @@ public interface QuantContext {
 
     /** Where to report progress; never null. */
     ProgressListener progress();
+
+    /**
+     * {@code qmodel_prep}: wraps every linear layer and attention matmul the plan quantizes with
+     * quantizers of its planned modes and specs, then calibrates for the config's
+     * {@code qmodel_calibration} batches (all the host has when the key is absent). Afterwards the
+     * model is ready to train or to freeze.
+     *
+     * @return the wrappers of the linear layers, in forward order
+     */
+    List<LayerWrapper> prepare();
+
+    /**
+     * Runs the host's calibration examples through the model as it now is: every wrapper first
+     * goes into calibration mode (its quantizers observe, it computes in float), then the
+     * quantizers end calibration (ranges fixed) and the wrappers return to quantized mode.
+     *
+     * @return the number of batches run; 0 when the host has no calibration examples
+     */
+    int calibrate();
+
+    /**
+     * Per input channel, {@code max |x|} of each named linear layer's input over the calibration
+     * examples, from one pass of the model as it now is (SmoothQuant's statistics).
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} when
+     *         the host has no calibration examples
+     */
+    Map<String, float[]> inputChannelAbsMax(Collection<String> layers);
+
+    /**
+     * Smooths a set of layers that share one input: their input is divided by {@code s} per
+     * channel and their weights' columns multiplied by {@code s}, so the float model computes the
+     * same function. The division is folded into the norm that produces the input when the plan's
+     * {@link InputGroup} says that is possible; otherwise each layer's wrapper divides its input at
+     * run time. Call before the layers are wrapped.
+     *
+     * @param layers every layer of one input group
+     * @param s      one positive factor per input channel
+     */
+    void smooth(List<String> layers, float[] s);
 }

@@ -7,19 +7,37 @@ import org.fmsmo.api.Stable;
 /**
  * The analyzer's answer to "which layers, how": one decision per layer, in forward order.
  *
- * @param layers not null; copied
+ * @param layers      not null; copied; linear layers and attention matmuls ({@code kind} {@code bmm})
+ * @param inputGroups the linear layers grouped by the input they read; empty when the model was
+ *                    not traced
  */
 @Stable(since = "1.0")
-public record QuantPlan(List<LayerDecision> layers) {
+public record QuantPlan(List<LayerDecision> layers, List<InputGroup> inputGroups) {
 
-    /** Copies the list. */
+    /** Copies the lists. */
     public QuantPlan {
         layers = List.copyOf(layers);
+        inputGroups = List.copyOf(inputGroups);
     }
 
-    /** The layers to quantize, in order. */
+    /** A plan without input groups. */
+    public QuantPlan(List<LayerDecision> layers) {
+        this(layers, List.of());
+    }
+
+    /** The input group a layer belongs to, if the plan has one. */
+    public Optional<InputGroup> inputGroup(String layer) {
+        return inputGroups.stream().filter(g -> g.layers().contains(layer)).findFirst();
+    }
+
+    /** The linear layers to quantize, in order. */
     public List<LayerDecision> quantized() {
-        return layers.stream().filter(LayerDecision::quantize).toList();
+        return layers.stream().filter(d -> d.quantize() && d.kind().equals(LayerDecision.LINEAR)).toList();
+    }
+
+    /** The attention matmuls to quantize, in order. */
+    public List<LayerDecision> quantizedBmms() {
+        return layers.stream().filter(d -> d.quantize() && d.kind().equals(LayerDecision.BMM)).toList();
     }
 
     /** The decision for a layer, if the plan has one. */

@@ -37,4 +37,19 @@ public record QuantReport(String method, List<LayerResult> layers, double second
             metrics = Map.copyOf(metrics);
         }
     }
+
+    /**
+     * A frozen layer's weight error: {@code weight_rel_error} = ‖W − Ŵ‖_F / ‖W‖_F and
+     * {@code weight_max_abs_error} = max |W − Ŵ|.
+     */
+    public static LayerResult frozenLayerResult(LayerWrapper layer) {
+        ai.djl.ndarray.NDArray w = layer.weight();
+        try (ai.djl.ndarray.NDArray deq = layer.frozenWeight().dequantize(); ai.djl.ndarray.NDArray diff = w.sub(deq)) {
+            double errNorm = Math.sqrt(diff.square().sum().getFloat());
+            double wNorm = Math.sqrt(w.square().sum().getFloat());
+            double maxAbs = diff.abs().max().getFloat();
+            return new LayerResult(layer.name(), layer.weightQuantizer().spec(),
+                    Map.of("weight_rel_error", wNorm == 0 ? 0 : errNorm / wNorm, "weight_max_abs_error", maxAbs));
+        }
+    }
 }

@@ -1,6 +1,7 @@
 package org.fmsmo.api.quant;
 
 import ai.djl.ndarray.NDArray;
+import java.util.Map;
 import org.fmsmo.api.Stable;
 
 /**
@@ -13,10 +14,16 @@ import org.fmsmo.api.Stable;
  * when it has observed nothing it computes the range from the tensor it is given (the usual case
  * for weights). DYNAMIC quantizers compute the range of every input anew.
  *
- * <p>Not thread-safe: a quantizer belongs to one layer, driven by one thread at a time.
+ * <p>Gradients: {@link #fakeQuantize} is differentiable under DJL autograd. Its value is always
+ * the dequantized frozen form; its gradient is the one the mode defines (straight-through,
+ * PACT's clip gradient, LSQ's scaled step gradient), reaching the input and the arrays of
+ * {@link #parameters()}.
+ *
+ * <p>Not thread-safe: a quantizer belongs to one layer, driven by one thread at a time. It may own
+ * native arrays (clips); {@link #close()} frees them.
  */
 @Stable(since = "1.0")
-public interface Quantizer {
+public interface Quantizer extends AutoCloseable {
 
     /** The spec this quantizer produces; never null. */
     QuantSpec spec();
@@ -43,4 +50,54 @@ public interface Quantizer {
      * bit for bit. Arrays are created in {@code x}'s manager.
      */
     QuantizedTensor quantize(NDArray x);
+
+    /**
+     * Fixes the range from what {@link #observe} saw: static modes keep it, learned modes start
+     * from it. Without observations nothing changes. Calling it again after more observations
+     * recomputes the range.
+     */
+    default void endCalibration() {
+    }
+
+    /**
+     * The learnable parameters (PACT clips, LSQ step and offset) by name, for an optimizer; they
+     * require gradients. Empty for modes that learn nothing, and before the first range is known.
+     */
+    default Map<String, NDArray> parameters() {
+        return Map.of();
+    }
+
+    /**
+     * Training mode: weight modes that follow {@code max|w|} update their clip as an exponential
+     * moving average (0.1) instead of recomputing it. Off by default.
+     */
+    default void setTraining(boolean training) {
+    }
+
+    /**
+     * The calibrated or learned state by the fms-mo names ({@code clip_val}, {@code clip_valn},
+     * {@code scale}…), to be saved with a checkpoint. Empty when the range comes from each tensor.
+     */
+    default Map<String, float[]> state() {
+        return Map.of();
+    }
+
+    /**
+     * Restores what {@link #state()} returned, or sets a clip by hand ({@code clip_val} and
+     * optionally {@code clip_valn} for the {@code fix} mode).
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} for an
+     *         unknown name or a wrong number of values
+     */
+    default void loadState(Map<String, float[]> state) {
+        if (!state.isEmpty()) {
+            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.INVALID_ARGUMENT,
+                    "quantizer '" + mode() + "' keeps no state, found " + state.keySet());
+        }
+    }
+
+    /** Frees the native arrays the quantizer owns. */
+    @Override
+    default void close() {
+    }
 }

@@ -13,6 +13,7 @@ public final class Linear implements LinearLayer {
     private final String name;
     private final NDArray weight;
     private final NDArray bias;
+    private NDArray inputDivisor;
 
     /**
      * @param name   module path
@@ -57,9 +58,29 @@ public final class Linear implements LinearLayer {
         return Optional.ofNullable(bias);
     }
 
+    /**
+     * SmoothQuant without a norm to fold into: the input is divided by {@code s} per channel at
+     * run time (the weight's columns have been multiplied by it).
+     *
+     * @param s {@code [in]}, positive; owned by the model's manager; null to remove
+     */
+    public void setInputDivisor(NDArray s) {
+        this.inputDivisor = s;
+    }
+
+    /** The per-channel input divisor, if SmoothQuant set one. */
+    public Optional<NDArray> inputDivisor() {
+        return Optional.ofNullable(inputDivisor);
+    }
+
+    /** {@code x}, divided by the input divisor when there is one. */
+    public NDArray prepareInput(NDArray x) {
+        return inputDivisor == null ? x : x.div(inputDivisor);
+    }
+
     @Override
     public NDArray forward(NDArray x) {
-        NDArray y = x.matMul(weight.transpose());
+        NDArray y = prepareInput(x).matMul(weight.transpose());
         return bias == null ? y : y.addi(bias);
     }
 }

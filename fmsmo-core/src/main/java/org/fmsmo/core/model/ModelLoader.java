@@ -1,5 +1,7 @@
 package org.fmsmo.core.model;
 
+import org.fmsmo.core.session.NativeCheckpoint;
+
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,9 +75,13 @@ public final class ModelLoader {
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
             Weights weights = new Weights(checkpoint, manager, List.of("bert."));
             TransformerModel model = factory.apply(config, weights);
+            model.assignPaths("");
+            if (NativeCheckpoint.isNative(dir)) {
+                NativeCheckpoint.restore(model, checkpoint);
+            }
             model.setTokenizer(tokenizer);
             Set<String> unexpected = weights.untaken().stream()
-                    .filter(n -> KNOWN_UNUSED.stream().noneMatch(n::contains)).collect(Collectors.toCollection(java.util.TreeSet::new));
+                    .filter(n -> KNOWN_UNUSED.stream().noneMatch(n::contains) && !NativeCheckpoint.isStateTensor(n)).collect(Collectors.toCollection(java.util.TreeSet::new));
             if (!unexpected.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "{0}: {1} stored tensors are not used by {2}: {3}", dir, unexpected.size(), type,
                         unexpected.stream().limit(10).toList());

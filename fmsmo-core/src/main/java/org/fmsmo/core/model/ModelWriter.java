@@ -35,6 +35,15 @@ public final class ModelWriter {
      * @param maxShardBytes shard size limit ({@code Long.MAX_VALUE} for one file)
      */
     public static Path save(TransformerModel model, Path output, Dtype dtype, long maxShardBytes) {
+        return save(model, output, dtype, maxShardBytes, List.of(), Map.of());
+    }
+
+    /**
+     * Saves the model with more tensors (quantizer state) and generated text files in the same
+     * atomic write.
+     */
+    public static Path save(TransformerModel model, Path output, Dtype dtype, long maxShardBytes, List<TensorData> extraTensors,
+                            Map<String, String> extraText) {
         if (dtype != Dtype.F32 && dtype != Dtype.F16 && dtype != Dtype.BF16) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "models are saved as F32, F16 or BF16, not " + dtype);
         }
@@ -50,6 +59,7 @@ public final class ModelWriter {
             tensors.add(new TensorData(e.getKey(), dtype, a.getShape().getShape(),
                     ch -> TensorData.ofFloats(e.getKey(), dtype, a.getShape().getShape(), a.toFloatArray()).source().writeTo(ch)));
         }
+        tensors.addAll(extraTensors);
         Map<String, Path> copies = new LinkedHashMap<>();
         for (String f : COMPANION_FILES) {
             if (Files.isRegularFile(source.resolve(f))) {
@@ -62,7 +72,8 @@ public final class ModelWriter {
             case BF16 -> "bfloat16";
             default -> "float32";
         });
-        return SafetensorsWriter.writeModel(output, tensors, Map.of("format", "pt"), maxShardBytes, copies,
-                Map.of("config.json", config.toPrettyString()));
+        Map<String, String> text = new LinkedHashMap<>(extraText);
+        text.put("config.json", config.toPrettyString());
+        return SafetensorsWriter.writeModel(output, tensors, Map.of("format", "pt"), maxShardBytes, copies, text);
     }
 }

@@ -19,19 +19,23 @@ public final class Attention {
      * @param k    {@code [B, Hkv, S, D]}
      * @param v    {@code [B, Hkv, S, D]}
      * @param mask additive, broadcastable to {@code [B, H, T, S]}, or null
+     * @param qk   computes {@code q·kᵀ} ({@code bmm1})
+     * @param av   computes {@code softmax(…)·v} ({@code bmm2})
      * @return {@code [B, H, T, D]}
      */
-    public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask, float scale) {
+    public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask, float scale, Bmm qk, Bmm av) {
         long groups = q.getShape().get(1) / k.getShape().get(1);
         if (groups > 1) {
             k = k.repeat(1, groups);
             v = v.repeat(1, groups);
         }
-        NDArray scores = q.matMul(k.transpose(0, 1, 3, 2)).muli(scale);
+        NDArray kt = k.transpose(0, 1, 3, 2);
+        NDArray scores = Trace.call("bmm", qk.name(), qk.apply(q, kt), q, kt).mul(scale);
         if (mask != null) {
             scores = scores.addi(mask);
         }
-        return scores.softmax(-1).matMul(v);
+        NDArray p = scores.softmax(-1);
+        return Trace.call("bmm", av.name(), av.apply(p, v), p, v);
     }
 
     /** {@code [T, T]}: 0 on and below the diagonal, −∞ above it (a token sees itself and the past). */

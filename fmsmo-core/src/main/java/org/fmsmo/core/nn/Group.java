@@ -18,4 +18,10 @@ public final class Group extends Module {
         addLinear(name, layer);
         return this;
     }
+
+    /** Adds an attention matmul slot named after this group's path and returns this group. */
+    public Group addBmm(String name, String fullName) {
+        addBmm(name, Bmm.plain(fullName));
+        return this;
+    }
 }

@@ -10,6 +10,16 @@ public final class LayerNorm extends Module {
     private final NDArray bias;
     private final float eps;
 
+    /** The gain, which SmoothQuant may rescale in place. */
+    public NDArray weight() {
+        return weight;
+    }
+
+    /** The bias, rescaled together with the gain. */
+    public NDArray bias() {
+        return bias;
+    }
+
     public LayerNorm(NDArray weight, NDArray bias, double eps) {
         this.weight = addParameter("weight", weight);
         this.bias = addParameter("bias", bias);
@@ -18,6 +28,6 @@ public final class LayerNorm extends Module {
 
     public NDArray forward(NDArray x) {
         Shape normalized = new Shape(x.getShape().get(x.getShape().dimension() - 1));
-        return x.getNDArrayInternal().layerNorm(x, normalized, weight, bias, eps).singletonOrThrow();
+        return Trace.call("norm", path(), x.getNDArrayInternal().layerNorm(x, normalized, weight, bias, eps).singletonOrThrow(), x);
     }
 }

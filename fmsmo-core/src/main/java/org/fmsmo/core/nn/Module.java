@@ -18,8 +18,97 @@ import org.fmsmo.api.model.LinearLayer;
  */
 public abstract class Module {
 
-    /** Sub-modules ({@link Module}), linear slots ({@link LinearLayer}) and parameters ({@link NDArray}). */
+    /** Sub-modules ({@link Module}), linear slots ({@link LinearLayer}), matmul slots ({@link Bmm}) and parameters ({@link NDArray}). */
     private final Map<String, Object> members = new LinkedHashMap<>();
+
+    /** This module's full path from the model root, set by {@link #assignPaths}. */
+    private String path = "";
+
+    /** The module's path from the model root ({@code model.layers.0.input_layernorm}); "" for the root. */
+    public final String path() {
+        return path;
+    }
+
+    /** Gives this module and every descendant its full path; the model calls it once built. */
+    public final void assignPaths(String prefix) {
+        this.path = prefix;
+        members.forEach((n, m) -> {
+            if (m instanceof Module child) {
+                child.assignPaths(join(prefix, n));
+            }
+        });
+    }
+
+    /**
+     * The descendant module at {@code modulePath} (relative to this one).
+     *
+     * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} when there is none
+     */
+    public final Module module(String modulePath) {
+        if (modulePath.isEmpty()) {
+            return this;
+        }
+        int dot = modulePath.indexOf('.');
+        Object m = members.get(dot < 0 ? modulePath : modulePath.substring(0, dot));
+        if (m instanceof Module child) {
+            return dot < 0 ? child : child.module(modulePath.substring(dot + 1));
+        }
+        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no module at '" + modulePath + "'");
+    }
+
+    /** Runs the linear layer in a slot on {@code x}, reporting the call to a running {@link Trace}. */
+    protected final NDArray linear(String slotPath, NDArray x) {
+        LinearLayer l = slot(slotPath);
+        return Trace.call("linear", l.name(), l.forward(x), x);
+    }
+
+    /** Registers an attention matmul slot under a local name ({@code bmm1}); its name is this module's path plus it. */
+    protected final void addBmm(String name, Bmm bmm) {
+        register(name, bmm);
+    }
+
+    /** The matmul now in a slot; {@code path} may go through children. */
+    protected final Bmm bmm(String slotPath) {
+        int dot = slotPath.indexOf('.');
+        Object m = members.get(dot < 0 ? slotPath : slotPath.substring(0, dot));
+        if (dot >= 0 && m instanceof Module child) {
+            return child.bmm(slotPath.substring(dot + 1));
+        }
+        if (dot < 0 && m instanceof Bmm b) {
+            return b;
+        }
+        throw new IllegalStateException("no bmm slot '" + slotPath + "' in " + getClass().getSimpleName());
+    }
+
+    /**
+     * Swaps the matmul in a slot, given its full path from this module.
+     *
+     * @return what was there
+     * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} when no slot has that path
+     */
+    public final Bmm replaceBmm(String slotPath, Bmm replacement) {
+        int dot = slotPath.indexOf('.');
+        Object m = members.get(dot < 0 ? slotPath : slotPath.substring(0, dot));
+        if (dot >= 0 && m instanceof Module child) {
+            return child.replaceBmm(slotPath.substring(dot + 1), replacement);
+        }
+        if (dot < 0 && m instanceof Bmm old) {
+            members.put(slotPath, Objects.requireNonNull(replacement));
+            return old;
+        }
+        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no attention matmul at '" + slotPath + "'");
+    }
+
+    /** Visits every matmul slot depth-first in forward order with its full path. */
+    public final void forEachBmm(String prefix, BiConsumer<String, Bmm> visitor) {
+        members.forEach((n, m) -> {
+            if (m instanceof Bmm b) {
+                visitor.accept(join(prefix, n), b);
+            } else if (m instanceof Module child) {
+                child.forEachBmm(join(prefix, n), visitor);
+            }
+        });
+    }
 
     /** Registers a sub-module under a local name ({@code self_attn}, {@code 0}). */
     protected final <M extends Module> M addModule(String name, M module) {
@@ -93,14 +182,17 @@ public abstract class Module {
     /** Visits every float parameter with its checkpoint name, a linear slot's as {@code name.weight} and {@code name.bias}. */
     public final void forEachParameter(String prefix, BiConsumer<String, NDArray> visitor) {
         members.forEach((n, m) -> {
-            String path = join(prefix, n);
+            String full = join(prefix, n);
             switch (m) {
-                case NDArray p -> visitor.accept(path, p);
+                case NDArray p -> visitor.accept(full, p);
                 case LinearLayer l -> {
-                    visitor.accept(path + ".weight", l.weight());
-                    l.bias().ifPresent(b -> visitor.accept(path + ".bias", b));
+                    visitor.accept(full + ".weight", l.weight());
+                    l.bias().ifPresent(b -> visitor.accept(full + ".bias", b));
                 }
-                case Module child -> child.forEachParameter(path, visitor);
+                case Module child -> child.forEachParameter(full, visitor);
+                case Bmm ignored -> {
+                    // no parameters
+                }
                 default -> throw new IllegalStateException("unexpected member " + m.getClass());
             }
         });

@@ -8,6 +8,11 @@ public final class RmsNorm extends Module {
     private final NDArray weight;
     private final float eps;
 
+    /** The gain, which SmoothQuant may rescale in place. */
+    public NDArray weight() {
+        return weight;
+    }
+
     public RmsNorm(NDArray weight, double eps) {
         this.weight = addParameter("weight", weight);
         this.eps = (float) eps;
@@ -16,6 +21,6 @@ public final class RmsNorm extends Module {
     /** {@code x · rsqrt(mean(x²) + ε) · g}, computed in FLOAT32 as HF does. */
     public NDArray forward(NDArray x) {
         NDArray ms = x.square().mean(new int[] {-1}, true);
-        return x.mul(ms.add(eps).sqrt().pow(-1)).mul(weight);
+        return Trace.call("norm", path(), x.mul(ms.add(eps).sqrt().pow(-1)).mul(weight), x);
     }
 }

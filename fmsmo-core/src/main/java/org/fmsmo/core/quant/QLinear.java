@@ -9,17 +9,22 @@ import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
+import org.fmsmo.core.model.Linear;
 
 /**
- * A linear layer with simulated quantization: {@code y = Q_in(x)·Q_w(W)ᵀ + b}, computed in float.
- * Before {@link #freeze()} the weight is fake-quantized on every call (so learned or calibrated
- * ranges take effect); after it, the frozen codes' dequantized value is cached and used.
+ * A linear layer with simulated quantization: {@code y = Q_in(x / s)·Q_w(W·s)ᵀ + b}, computed in
+ * float, where {@code s} is a SmoothQuant scale the wrapped {@link Linear} holds when it could
+ * not be folded into a norm (its weight already carries the {@code ·s}). Before {@link #freeze()}
+ * the weight is fake-quantized on every call (so learned or calibrated ranges take effect);
+ * after it, the frozen codes' dequantized value is cached and used. In calibration mode the input
+ * quantizer observes and the layer computes in float.
  */
 public final class QLinear implements LayerWrapper {
 
     private final LinearLayer wrapped;
     private final Quantizer weightQuantizer;
     private final Quantizer inputQuantizer;
+    private boolean calibrating;
     private QuantizedTensor frozen;
     private NDArray frozenValue;
 
@@ -53,7 +58,7 @@ public final class QLinear implements LayerWrapper {
         return wrapped.outFeatures();
     }
 
-    /** The original float weight (the frozen form is {@link #frozenWeight()}). */
+    /** The float weight (with any SmoothQuant scale in it); the frozen form is {@link #frozenWeight()}. */
     @Override
     public NDArray weight() {
         return wrapped.weight();
@@ -66,17 +71,26 @@ public final class QLinear implements LayerWrapper {
 
     @Override
     public NDArray forward(NDArray x) {
-        NDArray in = inputQuantizer == null ? x : inputQuantizer.fakeQuantize(x);
+        if (calibrating) {
+            if (inputQuantizer != null) {
+                inputQuantizer.observe(wrapped instanceof Linear l ? l.prepareInput(x) : x);
+            }
+            return wrapped.forward(x);
+        }
+        NDArray scaled = wrapped instanceof Linear l ? l.prepareInput(x) : x;
+        NDArray in = inputQuantizer == null ? scaled : inputQuantizer.fakeQuantize(scaled);
         NDArray w = frozenValue != null ? frozenValue : weightQuantizer.fakeQuantize(wrapped.weight());
         NDArray y = in.matMul(w.transpose());
-        if (frozenValue == null) {
+        if (frozenValue == null && !w.hasGradient()) {
             w.close();
         }
-        if (in != x) {
-            in.close();
-        }
         Optional<NDArray> b = wrapped.bias();
-        return b.isPresent() ? y.addi(b.get()) : y;
+        return b.isPresent() ? y.add(b.get()) : y;
+    }
+
+    @Override
+    public void setCalibrating(boolean calibrating) {
+        this.calibrating = calibrating;
     }
 
     @Override

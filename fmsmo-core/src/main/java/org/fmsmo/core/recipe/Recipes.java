@@ -54,8 +54,13 @@ public final class Recipes {
 
     /** Writes a config as flat JSON, atomically. */
     public static void write(QuantConfig config, Path file) {
+        OutputFiles.writeString(file, toJson(config));
+    }
+
+    /** The flat JSON {@link #read} reads back to an equal config. */
+    public static String toJson(QuantConfig config) {
         try {
-            OutputFiles.writeString(file, JSON.writeValueAsString(config.settings()));
+            return JSON.writerWithDefaultPrettyPrinter().writeValueAsString(config.settings());
         } catch (JsonProcessingException e) {
             throw new FmsmoException(ErrorCode.INTERNAL, "cannot serialise the config: " + e.getMessage(), e);
         }

@@ -1,7 +1,20 @@
 package org.fmsmo.core.session;
 
+import ai.djl.ndarray.NDArray;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.InputGroup;
+import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.LayerWrapperProvider;
 import org.fmsmo.api.quant.ProgressListener;
@@ -11,12 +24,21 @@ import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.api.quant.QuantizerProvider;
+import org.fmsmo.api.quant.RangeSource;
+import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Bmm;
+import org.fmsmo.core.nn.LayerNorm;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.RmsNorm;
 import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.quant.QBmm;
 import org.fmsmo.core.quant.QuantizerModes;
 
 /**
  * The host's {@link QuantContext}: quantizers and wrappers come from the registry, so a plugin
- * method uses whatever quantizer plugins are installed.
+ * method uses whatever quantizer plugins are installed; calibration runs the session's examples
+ * through the model.
  */
 public final class DefaultQuantContext implements QuantContext {
 
@@ -28,15 +50,23 @@ public final class DefaultQuantContext implements QuantContext {
     private final QuantConfig config;
     private final PluginRegistry registry;
     private final ProgressListener progress;
+    private final CalibrationData calibration;
 
-    /** All arguments required. */
+    /** A context without calibration examples. */
     public DefaultQuantContext(QuantizableModel model, QuantPlan plan, QuantConfig config, PluginRegistry registry,
                                ProgressListener progress) {
+        this(model, plan, config, registry, progress, null);
+    }
+
+    /** @param calibration null when there are no calibration examples */
+    public DefaultQuantContext(QuantizableModel model, QuantPlan plan, QuantConfig config, PluginRegistry registry,
+                               ProgressListener progress, CalibrationData calibration) {
         this.model = Objects.requireNonNull(model, "model");
         this.plan = Objects.requireNonNull(plan, "plan");
         this.config = Objects.requireNonNull(config, "config");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.progress = Objects.requireNonNull(progress, "progress");
+        this.calibration = calibration;
     }
 
     @Override
@@ -57,7 +87,11 @@ public final class DefaultQuantContext implements QuantContext {
     @Override
     public Quantizer quantizer(String mode, QuantSpec spec) {
         String m = mode == null ? QuantizerModes.defaultMode(spec) : mode;
-        return registry.get(QuantizerProvider.class, m).create(spec);
+        Quantizer q = registry.get(QuantizerProvider.class, m).create(spec);
+        if (spec.rangeSource() == RangeSource.PERCENTILE) {
+            QuantizerModes.setPercentile(q, config.getDouble("qa_percentile", 99.9));
+        }
+        return q;
     }
 
     @Override
@@ -71,5 +105,198 @@ public final class DefaultQuantContext implements QuantContext {
     @Override
     public ProgressListener progress() {
         return progress;
+    }
+
+    @Override
+    public List<LayerWrapper> prepare() {
+        List<LayerWrapper> wrappers = new ArrayList<>();
+        for (LayerDecision d : plan.quantized()) {
+            Quantizer w = quantizer(d.weightMode(), d.weightSpec());
+            Quantizer in = d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec());
+            wrappers.add(wrap(d.name(), w, in));
+        }
+        TransformerModel tm = plan.quantizedBmms().isEmpty() ? null : transformer();
+        for (LayerDecision d : plan.quantizedBmms()) {
+            Bmm old = bmm(tm, d.name());
+            tm.replaceBmm(d.name(), new QBmm(old, quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec())));
+        }
+        int limit = config.getInt("qmodel_calibration", Integer.MAX_VALUE);
+        if (calibration != null && limit > 0) {
+            CalibrationData all = calibration;
+            CalibrationData used = all.firstBatches(limit);
+            DefaultQuantContext limited = new DefaultQuantContext(model, plan, config, registry, progress, used);
+            limited.calibrate();
+        }
+        return wrappers;
+    }
+
+    private static Bmm bmm(TransformerModel tm, String name) {
+        Bmm[] found = new Bmm[1];
+        tm.forEachBmm("", (n, b) -> {
+            if (n.equals(name)) {
+                found[0] = b;
+            }
+        });
+        if (found[0] == null) {
+            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no attention matmul '" + name + "' in " + tm.architecture());
+        }
+        return found[0];
+    }
+
+    @Override
+    public int calibrate() {
+        if (calibration == null) {
+            return 0;
+        }
+        TransformerModel tm = transformer();
+        List<LayerWrapper> wrappers = new ArrayList<>();
+        for (LinearLayer l : model.linearLayers()) {
+            if (l instanceof LayerWrapper w) {
+                wrappers.add(w);
+            }
+        }
+        List<QBmm> bmms = new ArrayList<>();
+        tm.forEachBmm("", (n, b) -> {
+            if (b instanceof QBmm q) {
+                bmms.add(q);
+            }
+        });
+        wrappers.forEach(w -> w.setCalibrating(true));
+        bmms.forEach(b -> b.setCalibrating(true));
+        try {
+            calibration.run(tm, progress);
+        } finally {
+            wrappers.forEach(w -> w.setCalibrating(false));
+            bmms.forEach(b -> b.setCalibrating(false));
+        }
+        for (LayerWrapper w : wrappers) {
+            w.inputQuantizer().ifPresent(Quantizer::endCalibration);
+        }
+        for (QBmm b : bmms) {
+            b.first().endCalibration();
+            b.second().endCalibration();
+        }
+        return calibration.batches();
+    }
+
+    @Override
+    public Map<String, float[]> inputChannelAbsMax(Collection<String> layers) {
+        if (calibration == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "input statistics need calibration examples; give a calibration file");
+        }
+        Map<String, InputStatsLinear> probes = new LinkedHashMap<>();
+        for (String name : layers) {
+            InputStatsLinear probe = new InputStatsLinear(model.linear(name));
+            probes.put(name, probe);
+            model.replace(name, probe);
+        }
+        try {
+            calibration.run(transformer(), progress);
+        } finally {
+            probes.forEach((name, probe) -> model.replace(name, probe.wrapped()));
+        }
+        Map<String, float[]> out = new LinkedHashMap<>();
+        probes.forEach((name, probe) -> out.put(name, probe.absMax()));
+        return out;
+    }
+
+    @Override
+    public void smooth(List<String> layers, float[] s) {
+        for (float f : s) {
+            if (!(f > 0) || !Float.isFinite(f)) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "smoothing factors must be positive and finite, found " + f);
+            }
+        }
+        TransformerModel tm = transformer();
+        NDArray scale = tm.manager().create(s);
+        Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
+        boolean fold = group.isPresent() && group.get().foldable() && new HashSet<>(group.get().layers()).equals(new HashSet<>(layers));
+        for (String name : layers) {
+            LinearLayer l = model.linear(name);
+            if (l.inFeatures() != s.length) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name + " has " + l.inFeatures() + " inputs, smoothing has " + s.length);
+            }
+            if (!(l instanceof Linear plain)) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name + " must be smoothed before it is wrapped");
+            }
+            plain.weight().muli(scale);
+            if (!fold) {
+                plain.setInputDivisor(scale);
+            }
+        }
+        if (fold) {
+            Module norm = tm.module(group.get().producer());
+            switch (norm) {
+                case RmsNorm r -> r.weight().divi(scale);
+                case LayerNorm n -> {
+                    n.weight().divi(scale);
+                    n.bias().divi(scale);
+                }
+                default -> throw new IllegalStateException("producer " + group.get().producer() + " is not a norm");
+            }
+        }
+    }
+
+    private TransformerModel transformer() {
+        if (model instanceof TransformerModel tm) {
+            return tm;
+        }
+        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "calibration needs a model loaded by fmsmo, found " + model.getClass().getName());
+    }
+
+    /** Passes through, recording max |x| per input channel. */
+    private static final class InputStatsLinear implements LinearLayer {
+        private final LinearLayer wrapped;
+        private float[] absMax;
+
+        InputStatsLinear(LinearLayer wrapped) {
+            this.wrapped = wrapped;
+        }
+
+        LinearLayer wrapped() {
+            return wrapped;
+        }
+
+        float[] absMax() {
+            return absMax;
+        }
+
+        @Override
+        public String name() {
+            return wrapped.name();
+        }
+
+        @Override
+        public long inFeatures() {
+            return wrapped.inFeatures();
+        }
+
+        @Override
+        public long outFeatures() {
+            return wrapped.outFeatures();
+        }
+
+        @Override
+        public NDArray weight() {
+            return wrapped.weight();
+        }
+
+        @Override
+        public Optional<NDArray> bias() {
+            return wrapped.bias();
+        }
+
+        @Override
+        public NDArray forward(NDArray x) {
+            float[] batch = x.abs().reshape(-1, wrapped.inFeatures()).max(new int[] {0}).toFloatArray();
+            if (absMax == null) {
+                absMax = batch;
+            } else {
+                for (int i = 0; i < batch.length; i++) {
+                    absMax[i] = Math.max(absMax[i], batch[i]);
+                }
+            }
+            return wrapped.forward(x);
+        }
     }
 }

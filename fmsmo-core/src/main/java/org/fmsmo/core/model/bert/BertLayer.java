@@ -5,6 +5,7 @@ import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Group;
 import org.fmsmo.core.nn.LayerNorm;
 import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -26,7 +27,9 @@ final class BertLayer extends Module {
         attention.add("self", new Group())
                 .add("query", w.linear(p + ".attention.self.query", h, h, true))
                 .add("key", w.linear(p + ".attention.self.key", h, h, true))
-                .add("value", w.linear(p + ".attention.self.value", h, h, true));
+                .add("value", w.linear(p + ".attention.self.value", h, h, true))
+                .addBmm("bmm1", p + ".attention.self.bmm1")
+                .addBmm("bmm2", p + ".attention.self.bmm2");
         Group attentionOutput = attention.add("output", new Group()).add("dense", w.linear(p + ".attention.output.dense", h, h, true));
         this.attentionNorm = attentionOutput.add("LayerNorm", layerNorm(w, p + ".attention.output.LayerNorm", h, c.layerNormEps()));
         addModule("intermediate", new Group()).add("dense", w.linear(p + ".intermediate.dense", h, c.intermediateSize(), true));
@@ -45,15 +48,18 @@ final class BertLayer extends Module {
     NDArray forward(NDArray x, NDArray mask) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
-        NDArray q = split(slot("attention.self.query").forward(x), b, t);
-        NDArray k = split(slot("attention.self.key").forward(x), b, t);
-        NDArray v = split(slot("attention.self.value").forward(x), b, t);
-        NDArray context = Attention.scaledDotProduct(q, k, v, mask, (float) (1.0 / Math.sqrt(headDim)))
+        NDArray q = split(linear("attention.self.query", x), b, t);
+        NDArray k = split(linear("attention.self.key", x), b, t);
+        NDArray v = split(linear("attention.self.value", x), b, t);
+        NDArray context = Attention.scaledDotProduct(q, k, v, mask, (float) (1.0 / Math.sqrt(headDim)),
+                        bmm("attention.self.bmm1"), bmm("attention.self.bmm2"))
                 .transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim);
-        NDArray h = attentionNorm.forward(slot("attention.output.dense").forward(context).add(x));
-        NDArray inner = slot("intermediate.dense").forward(h);
+        NDArray attended = linear("attention.output.dense", context);
+        NDArray h = attentionNorm.forward(Trace.call("add", path(), attended.add(x), attended, x));
+        NDArray inner = linear("intermediate.dense", h);
         NDArray act = inner.getNDArrayInternal().gelu(); // exact GELU (erf), as HF's "gelu"
-        return outputNorm.forward(slot("output.dense").forward(act).add(h));
+        NDArray out = linear("output.dense", act);
+        return outputNorm.forward(Trace.call("add", path(), out.add(h), out, h));
     }
 
     private NDArray split(NDArray x, long b, long t) {

@@ -2,6 +2,7 @@ package org.fmsmo.core.model.llama;
 
 import ai.djl.ndarray.NDArray;
 import org.fmsmo.core.nn.Attention;
+import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Weights;
@@ -21,6 +22,8 @@ final class LlamaAttention extends Module {
         addLinear("k_proj", w.linear(prefix + ".k_proj", c.hiddenSize(), (long) kvHeads * headDim, c.attentionBias()));
         addLinear("v_proj", w.linear(prefix + ".v_proj", c.hiddenSize(), (long) kvHeads * headDim, c.attentionBias()));
         addLinear("o_proj", w.linear(prefix + ".o_proj", (long) heads * headDim, c.hiddenSize(), c.outputBias()));
+        addBmm("bmm1", Bmm.plain(prefix + ".bmm1"));
+        addBmm("bmm2", Bmm.plain(prefix + ".bmm2"));
     }
 
     /**
@@ -30,10 +33,10 @@ final class LlamaAttention extends Module {
     NDArray forward(NDArray x, RotaryEmbedding rope, NDArray mask) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
-        NDArray q = slot("q_proj").forward(x).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
-        NDArray k = slot("k_proj").forward(x).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
-        NDArray v = slot("v_proj").forward(x).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
-        NDArray o = Attention.scaledDotProduct(rope.apply(q), rope.apply(k), v, mask, (float) (1.0 / Math.sqrt(headDim)));
-        return slot("o_proj").forward(o.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim));
+        NDArray q = linear("q_proj", x).reshape(b, t, heads, headDim).transpose(0, 2, 1, 3);
+        NDArray k = linear("k_proj", x).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray v = linear("v_proj", x).reshape(b, t, kvHeads, headDim).transpose(0, 2, 1, 3);
+        NDArray o = Attention.scaledDotProduct(rope.apply(q), rope.apply(k), v, mask, (float) (1.0 / Math.sqrt(headDim)), bmm("bmm1"), bmm("bmm2"));
+        return linear("o_proj", o.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim));
     }
 }

@@ -2,6 +2,7 @@ package org.fmsmo.core.model.llama;
 
 import ai.djl.ndarray.NDArray;
 import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.RmsNorm;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Weights;
@@ -24,7 +25,9 @@ final class LlamaDecoderLayer extends Module {
     }
 
     NDArray forward(NDArray x, RotaryEmbedding rope, NDArray mask) {
-        NDArray h = x.add(attention.forward(inputNorm.forward(x), rope, mask));
-        return h.add(mlp.forward(postAttentionNorm.forward(h)));
+        NDArray a = attention.forward(inputNorm.forward(x), rope, mask);
+        NDArray h = Trace.call("add", path(), x.add(a), x, a);
+        NDArray m = mlp.forward(postAttentionNorm.forward(h));
+        return Trace.call("add", path(), h.add(m), h, m);
     }
 }

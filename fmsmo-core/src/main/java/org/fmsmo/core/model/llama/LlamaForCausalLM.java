@@ -69,7 +69,7 @@ public final class LlamaForCausalLM extends CausalLM {
                 x = Scopes.step(() -> layer.forward(in, rope, mask));
                 in.close();
             }
-            NDArray logits = slot("lm_head").forward(norm.forward(x));
+            NDArray logits = linear("lm_head", norm.forward(x));
             return Scopes.keep(logits, out);
         }
     }

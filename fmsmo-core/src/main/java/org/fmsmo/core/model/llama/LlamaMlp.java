@@ -15,8 +15,8 @@ final class LlamaMlp extends Module {
     }
 
     NDArray forward(NDArray x) {
-        NDArray g = slot("gate_proj").forward(x);
+        NDArray g = linear("gate_proj", x);
         NDArray silu = g.mul(Activation.sigmoid(g));
-        return slot("down_proj").forward(silu.mul(slot("up_proj").forward(x)));
+        return linear("down_proj", silu.mul(linear("up_proj", x)));
     }
 }

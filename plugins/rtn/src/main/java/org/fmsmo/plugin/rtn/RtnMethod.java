@@ -41,23 +41,12 @@ final class RtnMethod implements QuantMethod {
                 Quantizer iq = d.inputSpec() == null ? null : context.quantizer(inputMode, d.inputSpec());
                 LayerWrapper layer = context.wrap(d.name(), wq, iq);
                 layer.freeze();
-                results.add(new QuantReport.LayerResult(d.name(), d.weightSpec(), errors(layer)));
+                results.add(QuantReport.frozenLayerResult(layer));
                 progress.advance(1);
             }
         } finally {
             progress.end();
         }
         return new QuantReport("rtn", results, (System.nanoTime() - start) / 1e9);
-    }
-
-    /** ‖W − Ŵ‖_F / ‖W‖_F and max |W − Ŵ|. */
-    private static Map<String, Double> errors(LayerWrapper layer) {
-        NDArray w = layer.weight();
-        try (NDArray deq = layer.frozenWeight().dequantize(); NDArray diff = w.sub(deq)) {
-            double errNorm = Math.sqrt(diff.square().sum().getFloat());
-            double wNorm = Math.sqrt(w.square().sum().getFloat());
-            double maxAbs = diff.abs().max().getFloat();
-            return Map.of("weight_rel_error", wNorm == 0 ? 0 : errNorm / wNorm, "weight_max_abs_error", maxAbs);
-        }
     }
 }

@@ -1,0 +1,102 @@
+package org.fmsmo.analyzer;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.InputGroup;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.SentenceEncoder;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Trace;
+import org.fmsmo.core.session.ModelAnalyzer;
+
+/**
+ * Traces one forward pass of a model on a short example and reads its data flow: every linear
+ * layer, the attention matmuls, which linears read the same tensor (q/k/v; gate/up), which
+ * module produced that tensor, and whether a norm's output feeds only those linears — the case
+ * where SmoothQuant can fold its scale into the norm. A post-norm block (BERT) feeds the norm's
+ * output to the residual add too, so there it cannot fold. Weight magnitudes are measured for the
+ * outlier rule. The plan itself comes from {@link QuantPlanner}.
+ */
+public final class TracingAnalyzer implements ModelAnalyzer {
+
+    /** The example text traced (any text works; the flow does not depend on it). */
+    static final String EXAMPLE = "Call me Ishmael. Some years ago, never mind how long precisely, I thought I would sail about.";
+
+    @Override
+    public QuantPlan plan(TransformerModel model, QuantConfig config) {
+        List<Trace.Event> events;
+        try (NDManager m = model.manager().newSubManager()) {
+            events = Trace.record(() -> forward(model, m).close());
+        }
+        List<String> linears = new ArrayList<>();
+        List<String> bmms = new ArrayList<>();
+        Map<NDArray, Trace.Event> producer = new IdentityHashMap<>();
+        Map<NDArray, List<Trace.Event>> consumers = new IdentityHashMap<>();
+        for (Trace.Event e : events) {
+            switch (e.kind()) {
+                case "linear" -> linears.add(e.name());
+                case "bmm" -> bmms.add(e.name());
+                default -> {
+                    // norms, adds and embeddings matter only as producers and consumers
+                }
+            }
+            producer.putIfAbsent(e.output(), e);
+            for (NDArray in : e.inputs()) {
+                consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(e);
+            }
+        }
+        return QuantPlanner.plan(linears, bmms, groups(events, producer, consumers), magnitudes(model), config);
+    }
+
+    private static List<InputGroup> groups(List<Trace.Event> events, Map<NDArray, Trace.Event> producer,
+                                           Map<NDArray, List<Trace.Event>> consumers) {
+        Map<NDArray, List<String>> byInput = new LinkedHashMap<>();
+        Map<NDArray, Boolean> seen = new IdentityHashMap<>();
+        List<NDArray> order = new ArrayList<>();
+        for (Trace.Event e : events) {
+            if (e.kind().equals("linear")) {
+                NDArray in = e.inputs().getFirst();
+                if (seen.put(in, Boolean.TRUE) == null) {
+                    order.add(in);
+                }
+            }
+        }
+        List<InputGroup> groups = new ArrayList<>();
+        for (NDArray in : order) {
+            List<Trace.Event> readers = consumers.get(in);
+            List<String> layers = readers.stream().filter(r -> r.kind().equals("linear")).map(Trace.Event::name).distinct().toList();
+            Trace.Event from = producer.get(in);
+            boolean norm = from != null && from.kind().equals("norm");
+            boolean onlyLinears = readers.stream().allMatch(r -> r.kind().equals("linear"));
+            groups.add(new InputGroup(layers, from == null ? "" : from.name(), norm && onlyLinears));
+        }
+        return groups;
+    }
+
+    private static Map<String, Double> magnitudes(TransformerModel model) {
+        Map<String, Double> out = new LinkedHashMap<>();
+        for (LinearLayer l : model.linearLayers()) {
+            out.put(l.name(), (double) l.weight().abs().max().getFloat());
+        }
+        return out;
+    }
+
+    private static NDArray forward(TransformerModel model, NDManager m) {
+        long[] ids = model.tokenizer() != null ? model.tokenizer().encode(EXAMPLE, true) : new long[] {1, 2, 3, 4, 5, 6, 7, 8};
+        NDArray input = m.create(ids, new Shape(1, ids.length));
+        return switch (model) {
+            case CausalLM lm -> lm.logits(input);
+            case SentenceEncoder enc -> enc.hiddenStates(input, m.ones(new Shape(1, ids.length), ai.djl.ndarray.types.DataType.INT64));
+            default -> throw new IllegalArgumentException("cannot trace a " + model.architecture());
+        };
+    }
+}

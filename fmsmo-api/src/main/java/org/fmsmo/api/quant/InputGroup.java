@@ -1,0 +1,28 @@
+package org.fmsmo.api.quant;
+
+import java.util.List;
+import java.util.Objects;
+import org.fmsmo.api.Stable;
+
+/**
+ * Linear layers that read the same input tensor (q/k/v; gate/up), as the analyzer's trace found
+ * them, with the operation that produced the input.
+ *
+ * @param layers   the layers, in forward order; not empty
+ * @param producer the module that produced the input ({@code model.layers.0.input_layernorm}), or
+ *                 {@code ""} when it was not a traced module
+ * @param foldable whether a per-channel scale of the input can be folded into the producer: it is
+ *                 a norm with a gain and its output feeds only these layers
+ */
+@Stable(since = "1.0")
+public record InputGroup(List<String> layers, String producer, boolean foldable) {
+
+    /** Copies and validates. */
+    public InputGroup {
+        layers = List.copyOf(layers);
+        Objects.requireNonNull(producer, "producer");
+        if (layers.isEmpty()) {
+            throw new IllegalArgumentException("an input group needs at least one layer");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package org.fmsmo.core.session;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.SentenceEncoder;
+import org.fmsmo.core.model.TransformerModel;
+
+/**
+ * Calibration examples: token sequences run through a model in batches.
+ * <ul>
+ *   <li>Decoders: the file is tokenized as one text and cut into consecutive windows of
+ *       {@code seqLen} tokens from the start (the first {@code numSamples} of them).</li>
+ *   <li>Encoders: each non-empty line is a sample (truncated to {@code seqLen} tokens), the first
+ *       {@code numSamples} lines, padded per batch with an attention mask.</li>
+ * </ul>
+ */
+public final class CalibrationData {
+
+    private final List<long[]> samples;
+    private final int batchSize;
+
+    /** @param samples token ids per sample; @param batchSize samples per forward pass */
+    public CalibrationData(List<long[]> samples, int batchSize) {
+        if (samples.isEmpty()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "calibration data has no samples");
+        }
+        this.samples = List.copyOf(samples);
+        this.batchSize = Math.max(1, batchSize);
+    }
+
+    /** Reads and tokenizes a calibration text for {@code model} (see the class comment). */
+    public static CalibrationData fromText(TransformerModel model, Path file, int numSamples, int seqLen, int batchSize) {
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cannot read calibration file " + file + ": " + e.getMessage(), e);
+        }
+        HfTokenizer tok = model.tokenizer();
+        List<long[]> samples = new ArrayList<>();
+        if (model instanceof SentenceEncoder) {
+            for (String line : text.split("\n")) {
+                if (!line.isBlank() && samples.size() < numSamples) {
+                    long[] ids = tok.encode(line.strip(), true);
+                    samples.add(Arrays.copyOf(ids, Math.min(ids.length, seqLen)));
+                }
+            }
+        } else {
+            long[] ids = tok.encode(text, true);
+            for (int start = 0; start + seqLen <= ids.length && samples.size() < numSamples; start += seqLen) {
+                samples.add(Arrays.copyOfRange(ids, start, start + seqLen));
+            }
+        }
+        if (samples.isEmpty()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "calibration file " + file + " gives no sample of " + seqLen
+                    + " tokens (it has " + text.length() + " characters)");
+        }
+        return new CalibrationData(samples, batchSize);
+    }
+
+    /** The first {@code n} batches of these examples (all of them when there are fewer). */
+    public CalibrationData firstBatches(int n) {
+        long keep = Math.min((long) n * batchSize, samples.size());
+        return new CalibrationData(samples.subList(0, (int) keep), batchSize);
+    }
+
+    /** Number of forward passes {@link #run} makes. */
+    public int batches() {
+        return (samples.size() + batchSize - 1) / batchSize;
+    }
+
+    /** Number of samples. */
+    public int size() {
+        return samples.size();
+    }
+
+    /** Runs every batch through the model, discarding the outputs. */
+    public void run(TransformerModel model, ProgressListener progress) {
+        progress.begin("calibration", batches(), "batches");
+        try (NDManager scope = model.manager().newSubManager()) {
+            for (int from = 0; from < samples.size(); from += batchSize) {
+                List<long[]> batch = samples.subList(from, Math.min(samples.size(), from + batchSize));
+                try (NDManager step = scope.newSubManager()) {
+                    forward(model, batch, step).close();
+                }
+                progress.advance(1);
+            }
+        } finally {
+            progress.end();
+        }
+    }
+
+    private static NDArray forward(TransformerModel model, List<long[]> batch, NDManager m) {
+        int t = batch.stream().mapToInt(a -> a.length).max().orElseThrow();
+        long[] ids = new long[batch.size() * t];
+        long[] mask = new long[ids.length];
+        for (int b = 0; b < batch.size(); b++) {
+            long[] s = batch.get(b);
+            System.arraycopy(s, 0, ids, b * t, s.length);
+            Arrays.fill(mask, b * t, b * t + s.length, 1L);
+        }
+        NDArray idArray = m.create(ids, new Shape(batch.size(), t));
+        return switch (model) {
+            case CausalLM lm -> lm.logits(idArray);
+            case SentenceEncoder enc -> enc.hiddenStates(idArray, m.create(mask, new Shape(batch.size(), t)));
+            default -> throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot calibrate a " + model.architecture());
+        };
+    }
+}

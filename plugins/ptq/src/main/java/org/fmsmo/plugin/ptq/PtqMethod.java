@@ -1,0 +1,50 @@
+package org.fmsmo.plugin.ptq;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.LayerDecision;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.QuantContext;
+import org.fmsmo.api.quant.QuantMethod;
+import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.api.quant.RangeSource;
+
+/**
+ * Post-training quantization with static activation ranges: {@code qmodel_prep} wraps the planned
+ * layers, calibration runs the examples through the float model while each input quantizer's
+ * observer ({@code qa_mode_calib}: minmax, moving_minmax, percentile, MSE or entropy) collects
+ * its range, then every weight is quantized and frozen. Dynamic (per-token) activation specs need
+ * no calibration but are allowed.
+ */
+final class PtqMethod implements QuantMethod {
+
+    @Override
+    public QuantReport quantize(QuantContext context) {
+        long start = System.nanoTime();
+        boolean needsRanges = context.plan().quantized().stream().map(LayerDecision::inputSpec)
+                .anyMatch(s -> s != null && s.rangeSource() != RangeSource.DYNAMIC);
+        List<LayerWrapper> layers = context.prepare();
+        if (needsRanges && layers.stream().allMatch(l -> l.inputQuantizer().map(q -> q.state().isEmpty()).orElse(true))) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "ptq with static activation ranges needs calibration examples "
+                    + "(give a calibration file and qmodel_calibration > 0)");
+        }
+        List<QuantReport.LayerResult> results = new ArrayList<>();
+        context.progress().begin("ptq freeze", layers.size(), "layers");
+        try {
+            for (LayerWrapper l : layers) {
+                if (context.progress().isCancelled()) {
+                    throw new CancellationException("ptq cancelled before layer " + l.name());
+                }
+                l.freeze();
+                results.add(QuantReport.frozenLayerResult(l));
+                context.progress().advance(1);
+            }
+        } finally {
+            context.progress().end();
+        }
+        return new QuantReport("ptq", results, (System.nanoTime() - start) / 1e9);
+    }
+}
