@@ -132,15 +132,20 @@ class DistributionCliTest {
         assertTrue(r.err().contains("future-spi") && r.err().contains("strict"), r.err());
     }
 
-    /** The acceptance command: the reference perplexity of tiny-llama on eval.txt, as JSON. */
-    @Test
-    void evalPrintsTheReferencePerplexityOfTinyLlama() throws Exception {
+    private static Path sharedFixtures() {
         Path shared = Fixtures.property("fmsmo.shared").resolve("fixtures");
         if (!Files.isDirectory(shared.resolve("tiny-llama"))) {
             String reason = "skipped: " + shared + " is absent (../shared is not mounted)";
             System.out.println(reason); // visible in the build log, not only in Surefire's reports
             org.junit.jupiter.api.Assumptions.abort(reason);
         }
+        return shared;
+    }
+
+    /** The acceptance command: the reference perplexity of tiny-llama on eval.txt, as JSON. */
+    @Test
+    void evalPrintsTheReferencePerplexityOfTinyLlama() throws Exception {
+        Path shared = sharedFixtures();
         Result r = fmsmo("eval", "--model", shared.resolve("tiny-llama").toString(), "--data", shared.resolve("text/eval.txt").toString(),
                 "--json");
         assertEquals(0, r.exit(), r.err());
@@ -150,6 +155,58 @@ class DistributionCliTest {
         assertEquals(87_296, json.get("tokens").asLong());
         assertTrue(json.get("tokens_per_second").asDouble() > 0 && json.get("model_bytes").asLong() > 3_900_000, r.out());
         assertTrue(r.err().contains("perplexity: ") && r.err().contains("tokens/s"), "progress lines on stderr: " + r.err());
+    }
+
+    /** The analyzer's trace of tiny-llama: 28 linears to quantize, lm_head skipped, 8 attention matmuls, q/k/v and gate/up foldable. */
+    @Test
+    void analyzeTinyLlamaFindsLinearsMatmulsAndFoldableNorms() throws Exception {
+        Path shared = sharedFixtures();
+        Result r = fmsmo("analyze", "--model", shared.resolve("tiny-llama").toString(), "--set", "QBmm=true", "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        int linears = 0;
+        int bmms = 0;
+        for (JsonNode l : json.get("layers")) {
+            boolean q = l.get("action").asText().equals("quantize");
+            if (l.get("kind").asText().equals("linear") && q) {
+                linears++;
+            } else if (l.get("kind").asText().equals("bmm") && q) {
+                bmms++;
+            } else {
+                assertEquals("lm_head", l.get("name").asText(), "only lm_head is skipped");
+            }
+        }
+        assertEquals(28, linears);
+        assertEquals(8, bmms);
+        assertTrue(r.out().contains("\"model.layers.0.self_attn.q_proj\""), r.out());
+        int foldable = 0;
+        for (JsonNode g : json.get("input_groups")) {
+            if (g.get("foldable").asBoolean() && g.get("producer").asText().startsWith("model.layers.")) {
+                foldable++;
+                assertTrue(g.get("layers").size() == 3 || g.get("layers").size() == 2, g.toString());
+            }
+        }
+        assertEquals(8, foldable, "input_layernorm → q/k/v and post_attention_layernorm → gate/up in 4 layers");
+    }
+
+    /** dq and ptq W8A8 on tiny-llama, written in the native format and evaluated after reloading it. */
+    @Test
+    void quantizeTinyLlamaWithDqAndPtqThenEvaluateTheNativeCheckpoint() throws Exception {
+        Path shared = sharedFixtures();
+        double fp32 = new ObjectMapper().readTree(shared.resolve("tiny-llama/reference.json").toFile()).at("/perplexity/value").asDouble();
+        for (String method : List.of("dq", "ptq")) {
+            Path out = home.resolve("q-" + method);
+            Result q = fmsmo("quantize", "--model", shared.resolve("tiny-llama").toString(), "--method", method, "--calibration",
+                    shared.resolve("text/calib.txt").toString(), "--num-samples", "32", "--output", out.toString(), "--json");
+            assertEquals(0, q.exit(), q.err());
+            assertEquals(28, new ObjectMapper().readTree(q.out()).get("layers_quantized").asInt(), q.out());
+            assertTrue(Files.isRegularFile(out.resolve("fms_quant_config.json")) && Files.isRegularFile(out.resolve("fms_quant_layers.json")));
+            Result e = fmsmo("eval", "--model", out.toString(), "--data", shared.resolve("text/eval.txt").toString(), "--json");
+            assertEquals(0, e.exit(), e.err());
+            double ppl = new ObjectMapper().readTree(e.out()).get("perplexity").asDouble();
+            double bound = method.equals("dq") ? 1.02 : 1.05;
+            assertTrue(ppl > fp32 && ppl < fp32 * bound, method + " perplexity " + ppl + " vs FP32 " + fp32);
+        }
     }
 
     @Test

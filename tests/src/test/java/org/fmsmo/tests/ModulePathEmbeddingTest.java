@@ -56,7 +56,7 @@ class ModulePathEmbeddingTest {
 
         assertTrue(out.contains("plugin rtn BUILT_IN ACTIVE rtn"), out);
         assertTrue(out.contains("plugin stochastic-rtn MODULE_PATH ACTIVE stochastic-rtn"), out);
-        assertTrue(out.contains("plugin fmsmo-core BUILT_IN ACTIVE max,minmax,fp8_e4m3_scale,fp8_e5m2_scale,qlinear"), out);
+        assertTrue(out.contains("plugin fmsmo-core BUILT_IN ACTIVE " + String.join(",", org.fmsmo.core.quant.QuantizerModes.NAMES) + ",qlinear"), out);
         // The planner skips lm_head, so one of the two layers is quantized and frozen.
         assertTrue(out.contains("ran rtn layers=1 frozen=1"), out);
         assertTrue(out.contains("ran stochastic-rtn layers=1 frozen=1"), out);

@@ -14,8 +14,8 @@ import org.fmsmo.api.Stable;
 public interface NamedProvider {
 
     /**
-     * The name users select this provider by ({@code rtn}, {@code cpu-reference}); lower case
-     * letters, digits, {@code -}, {@code _}, {@code +} and {@code .}; unique per kind across all
+     * The name users select this provider by ({@code rtn}, {@code cpu-reference}, {@code maxperCh}):
+     * letters (matched case-sensitively), digits, {@code -}, {@code _}, {@code +} and {@code .}; unique per kind across all
      * installed plugins. Never null.
      */
     String name();

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.fmsmo.api.quant.QuantConfig;
@@ -141,9 +140,5 @@ final class QuantizeCommand implements Callable<Integer> {
         if (value != null) {
             o.put(key, value);
         }
-    }
-
-    static List<String> methods() {
-        return List.of("ptq", "dq", "rtn");
     }
 }

@@ -213,7 +213,7 @@ final class IntQuantizer extends BlockQuantizer {
 
     @Override
     QuantizedTensor quantizeBlocks(NDArray x, NDManager scope, NDManager owner) {
-        NDArray[] range = range(x, scope);
+        NDArray[] range = range(x, scope, true);
         QuantSpec spec = spec();
         Shape shape = x.getShape();
         NDArray codes;
@@ -249,8 +249,11 @@ final class IntQuantizer extends BlockQuantizer {
         return new QuantizedTensor(spec, codes, scale, zeroPoint);
     }
 
-    /** The clip range per block, detached, in {@code scope}: {lo, hi}; for symmetric grids hi = α and lo = −α. */
-    private NDArray[] range(NDArray x, NDManager scope) {
+    /**
+     * The clip range per block, detached, in {@code scope}: {lo, hi}; for symmetric grids hi = α
+     * and lo = −α. {@code advance}: a training call moves an EMA clip (once per forward).
+     */
+    private NDArray[] range(NDArray x, NDManager scope, boolean advance) {
         if (hi == null && rule.clip() == Clip.FIXED) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "quantizer 'fix' needs a clip: set clip_val (and clip_valn) first");
         }
@@ -264,7 +267,7 @@ final class IntQuantizer extends BlockQuantizer {
         if (hi == null) {
             return rangeFromData(x, scope);
         }
-        if (followsMaxByEma()) {
+        if (advance && followsMaxByEma()) {
             float updated = (1 - EMA) * hi.getFloat(0) + EMA * x.abs().max().getFloat();
             loadState(Map.of("clip_val", new float[] {updated}));
         }
@@ -319,7 +322,7 @@ final class IntQuantizer extends BlockQuantizer {
             try (NDManager scope = x.getManager().newSubManager()) {
                 NDArray d = x.stopGradient();
                 d.attach(scope);
-                r = range(d, scope);
+                r = range(d, scope, false); // the clip quantize() just used
                 r[0] = QuantizedTensor.broadcast(r[0], spec(), x.getShape());
                 r[1] = QuantizedTensor.broadcast(r[1], spec(), x.getShape());
                 r[0].attach(x.getManager());

@@ -44,11 +44,12 @@ class QuantizersTest {
 
     @Test
     void symmetricInt4PerChannel() {
-        // Row 0: amax 1.4 → s = 0.2; x/s = 5, −2.5, 1, 7 → rint: 5, −2 (half to even), 1, 7.
-        // Row 1: amax 7 → s = 1; x/s = −7, 0.5, 3.5, 2 → −7, 0, 4, 2.
+        // max uses the zero-aligned grid (n = 14): q = round((x/α + 1)/2 · 14) − 7, s = 2α/14.
+        // Row 0: α 1.4 → z = 12, 4.5, 8, 14 → 12, 4 (half to even), 8, 14 → 5, −3, 1, 7.
+        // Row 1: α 7 → z = 0, 7.5, 10.5, 9 → 0, 8, 10, 9 → −7, 1, 3, 2 (rint(x/s) would give 0 and 4).
         NDArray x = m.create(new float[] {1.0f, -0.5f, 0.2f, 1.4f, -7f, 0.5f, 3.5f, 2f}, new Shape(2, 4));
         QuantizedTensor t = q("max", "int4-sym-channel").quantize(x);
-        assertArrayEquals(new byte[] {5, -2, 1, 7, -7, 0, 4, 2}, t.codes().toByteArray());
+        assertArrayEquals(new byte[] {5, -3, 1, 7, -7, 1, 3, 2}, t.codes().toByteArray());
         assertArrayEquals(new float[] {1.4f / 7, 1f}, t.scale().toFloatArray(), 0f);
         assertEquals(new Shape(2, 1), t.scale().getShape());
         NDArray fake = q("max", "int4-sym-channel").fakeQuantize(x);
@@ -80,8 +81,8 @@ class QuantizersTest {
         QuantizedTensor t = q("max", "int8-sym-group2").quantize(x);
         assertEquals(new Shape(1, 3), t.scale().getShape());
         assertArrayEquals(new float[] {2f / 127, 0.5f / 127, 4f / 127}, t.scale().toFloatArray(), 0f);
-        assertArrayEquals(new byte[] {127, (byte) Math.rint(-1f / (2f / 127)), 127, (byte) Math.rint(0.25f / (0.5f / 127)), -127},
-                t.codes().toByteArray());
+        // Zero-aligned grid, n = 254: −1/2 → z = 63.5 → 64 → −63; 0.25/0.5 → z = 190.5 → 190 → 63.
+        assertArrayEquals(new byte[] {127, -63, 127, 63, -127}, t.codes().toByteArray());
     }
 
     @Test

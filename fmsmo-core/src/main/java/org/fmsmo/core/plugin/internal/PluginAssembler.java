@@ -21,7 +21,7 @@ import org.fmsmo.core.plugin.PluginSource;
  */
 public final class PluginAssembler {
 
-    private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9._+-]*");
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]*");
 
     /**
      * A provider class a plugin declares, not yet instantiated.
@@ -78,7 +78,7 @@ public final class PluginAssembler {
             String name = safeName(p);
             if (name == null || !NAME.matcher(name).matches()) {
                 return DiscoveredPlugin.skipped(withProvides(base, provided).skipped(c.kind().label() + " provider " + c.className()
-                        + " has an invalid name '" + name + "': expected lower case letters, digits, '.', '_', '+', '-'"));
+                        + " has an invalid name '" + name + "': expected letters, digits, '.', '_', '+', '-'"));
             }
             if (!seen.add(c.kind() + "/" + name)) {
                 return DiscoveredPlugin.skipped(withProvides(base, provided).skipped(

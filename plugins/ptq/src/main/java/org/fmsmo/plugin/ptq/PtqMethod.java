@@ -16,7 +16,8 @@ import org.fmsmo.api.quant.RangeSource;
  * Post-training quantization with static activation ranges: {@code qmodel_prep} wraps the planned
  * layers, calibration runs the examples through the float model while each input quantizer's
  * observer ({@code qa_mode_calib}: minmax, moving_minmax, percentile, MSE or entropy) collects
- * its range, then every weight is quantized and frozen. Dynamic (per-token) activation specs need
+ * its range, then every weight is quantized and frozen. With {@code smoothq} the SmoothQuant
+ * scales are applied first, which static per-tensor ranges need on models with outlier channels. Dynamic (per-token) activation specs need
  * no calibration but are allowed.
  */
 final class PtqMethod implements QuantMethod {
@@ -26,6 +27,9 @@ final class PtqMethod implements QuantMethod {
         long start = System.nanoTime();
         boolean needsRanges = context.plan().quantized().stream().map(LayerDecision::inputSpec)
                 .anyMatch(s -> s != null && s.rangeSource() != RangeSource.DYNAMIC);
+        if (context.config().getBoolean("smoothq", false)) {
+            context.smoothQuant(context.config().getDouble("smoothq_alpha", 0.5));
+        }
         List<LayerWrapper> layers = context.prepare();
         if (needsRanges && layers.stream().allMatch(l -> l.inputQuantizer().map(q -> q.state().isEmpty()).orElse(true))) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "ptq with static activation ranges needs calibration examples "

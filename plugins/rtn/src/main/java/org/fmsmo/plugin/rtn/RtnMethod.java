@@ -1,9 +1,7 @@
 package org.fmsmo.plugin.rtn;
 
-import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.CancellationException;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.LayerWrapper;
