@@ -12,7 +12,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.io.safetensors.SafetensorsWriter;
+import org.fmsmo.core.io.safetensors.TensorData;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -207,6 +212,27 @@ class DistributionCliTest {
             double bound = method.equals("dq") ? 1.02 : 1.05;
             assertTrue(ppl > fp32 && ppl < fp32 * bound, method + " perplexity " + ppl + " vs FP32 " + fp32);
         }
+    }
+
+    /** qdq on a file the test writes: fix, 4 bits, clip 1 → s = 1/7; 0.6 → round(4.2) = 4, −3 → clamp −7, 0.3 → round(2.1) = 2. */
+    @Test
+    void qdqAppliesOneModeToEveryTensorAndLeavesTheInputAlone() throws Exception {
+        Path in = home.resolve("in.safetensors");
+        SafetensorsWriter.writeFile(in, List.of(TensorData.ofFloats("w", Dtype.F32, new long[] {1, 3}, new float[] {0.6f, -3f, 0.3f})), Map.of());
+        byte[] before = Files.readAllBytes(in);
+        Path out = home.resolve("out.safetensors");
+        Result r = fmsmo("qdq", "--mode", "fix", "--bits", "4", "--clip", "1", "--input", in.toString(), "--output", out.toString());
+        assertEquals(0, r.exit(), r.err());
+        try (SafetensorsFile f = SafetensorsFile.open(out)) {
+            float[] y = f.floats("w");
+            assertEquals(4f / 7, y[0], 1e-6f);
+            assertEquals(-1f, y[1], 1e-6f);
+            assertEquals(2f / 7, y[2], 1e-6f);
+        }
+        assertTrue(java.util.Arrays.equals(before, Files.readAllBytes(in)), "input unchanged");
+        Result again = fmsmo("qdq", "--mode", "fix", "--bits", "4", "--clip", "1", "--input", in.toString(), "--output", out.toString());
+        assertEquals(2, again.exit(), again.err());
+        assertTrue(again.err().contains("exists"), again.err());
     }
 
     @Test

@@ -76,6 +76,9 @@ final class QdqCommand implements Callable<Integer> {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--clipn needs --clip");
         }
         QuantSpec qspec = QuantizerModes.specFor(mode, bits, group, RangeSource.MINMAX);
+        if (mode.equals("fix") && clipn != null) {
+            qspec = qspec.withSymmetric(false); // fix takes either grid; a lower clip asks for the asymmetric one
+        }
         List<TensorData> tensors = new ArrayList<>();
         try (PluginRegistry registry = plugins.openRegistry(); SafetensorsFile file = SafetensorsFile.open(input);
              NDManager manager = NDManager.newBaseManager()) {

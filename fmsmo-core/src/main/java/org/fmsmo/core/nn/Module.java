@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.function.BiConsumer;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
@@ -69,15 +70,12 @@ public abstract class Module {
 
     /** The matmul now in a slot; {@code path} may go through children. */
     protected final Bmm bmm(String slotPath) {
-        int dot = slotPath.indexOf('.');
-        Object m = members.get(dot < 0 ? slotPath : slotPath.substring(0, dot));
-        if (dot >= 0 && m instanceof Module child) {
-            return child.bmm(slotPath.substring(dot + 1));
-        }
-        if (dot < 0 && m instanceof Bmm b) {
-            return b;
-        }
-        throw new IllegalStateException("no bmm slot '" + slotPath + "' in " + getClass().getSimpleName());
+        return findBmm(slotPath).orElseThrow(() -> new IllegalStateException("no bmm slot '" + slotPath + "' in " + getClass().getSimpleName()));
+    }
+
+    /** The matmul at a full path from this module ({@code model.layers.0.self_attn.bmm1}), if there is one. */
+    public final Optional<Bmm> findBmm(String slotPath) {
+        return Optional.ofNullable(memberAt(slotPath, Bmm.class));
     }
 
     /**
@@ -87,27 +85,12 @@ public abstract class Module {
      * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} when no slot has that path
      */
     public final Bmm replaceBmm(String slotPath, Bmm replacement) {
-        int dot = slotPath.indexOf('.');
-        Object m = members.get(dot < 0 ? slotPath : slotPath.substring(0, dot));
-        if (dot >= 0 && m instanceof Module child) {
-            return child.replaceBmm(slotPath.substring(dot + 1), replacement);
-        }
-        if (dot < 0 && m instanceof Bmm old) {
-            members.put(slotPath, Objects.requireNonNull(replacement));
-            return old;
-        }
-        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no attention matmul at '" + slotPath + "'");
+        return swap(slotPath, Bmm.class, replacement, "attention matmul");
     }
 
     /** Visits every matmul slot depth-first in forward order with its full path. */
     public final void forEachBmm(String prefix, BiConsumer<String, Bmm> visitor) {
-        members.forEach((n, m) -> {
-            if (m instanceof Bmm b) {
-                visitor.accept(join(prefix, n), b);
-            } else if (m instanceof Module child) {
-                child.forEachBmm(join(prefix, n), visitor);
-            }
-        });
+        forEachMember(prefix, Bmm.class, visitor);
     }
 
     /** Registers a sub-module under a local name ({@code self_attn}, {@code 0}). */
@@ -138,15 +121,11 @@ public abstract class Module {
      * children ({@code attention.self.query}).
      */
     protected final LinearLayer slot(String path) {
-        int dot = path.indexOf('.');
-        Object m = members.get(dot < 0 ? path : path.substring(0, dot));
-        if (dot >= 0 && m instanceof Module child) {
-            return child.slot(path.substring(dot + 1));
+        LinearLayer l = memberAt(path, LinearLayer.class);
+        if (l == null) {
+            throw new IllegalStateException("no linear slot '" + path + "' in " + getClass().getSimpleName());
         }
-        if (dot < 0 && m instanceof LinearLayer l) {
-            return l;
-        }
-        throw new IllegalStateException("no linear slot '" + path + "' in " + getClass().getSimpleName());
+        return l;
     }
 
     /**
@@ -156,25 +135,45 @@ public abstract class Module {
      * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} when no slot has that path
      */
     public final LinearLayer replaceLinear(String path, LinearLayer replacement) {
-        int dot = path.indexOf('.');
-        Object m = members.get(dot < 0 ? path : path.substring(0, dot));
-        if (dot >= 0 && m instanceof Module child) {
-            return child.replaceLinear(path.substring(dot + 1), replacement);
-        }
-        if (dot < 0 && m instanceof LinearLayer old) {
-            members.put(path, Objects.requireNonNull(replacement));
-            return old;
-        }
-        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no linear layer at '" + path + "'");
+        return swap(path, LinearLayer.class, replacement, "linear layer");
     }
 
     /** Visits every linear slot depth-first in registration (= forward) order with its full path. */
     public final void forEachLinear(String prefix, BiConsumer<String, LinearLayer> visitor) {
+        forEachMember(prefix, LinearLayer.class, visitor);
+    }
+
+    /** The member of {@code type} at {@code path} (through children), or null. */
+    private <T> T memberAt(String path, Class<T> type) {
+        int dot = path.indexOf('.');
+        Object m = members.get(dot < 0 ? path : path.substring(0, dot));
+        if (dot >= 0 && m instanceof Module child) {
+            return child.memberAt(path.substring(dot + 1), type);
+        }
+        return dot < 0 && type.isInstance(m) ? type.cast(m) : null;
+    }
+
+    /** Replaces the member of {@code type} at {@code path} (through children) and returns the old one. */
+    private <T> T swap(String path, Class<T> type, T replacement, String what) {
+        int dot = path.indexOf('.');
+        Object m = members.get(dot < 0 ? path : path.substring(0, dot));
+        if (dot >= 0 && m instanceof Module child) {
+            return child.swap(path.substring(dot + 1), type, replacement, what);
+        }
+        if (dot < 0 && type.isInstance(m)) {
+            members.put(path, Objects.requireNonNull(replacement));
+            return type.cast(m);
+        }
+        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no " + what + " at '" + path + "'");
+    }
+
+    /** Visits the members of {@code type} depth-first in registration order with their full paths. */
+    private <T> void forEachMember(String prefix, Class<T> type, BiConsumer<String, T> visitor) {
         members.forEach((n, m) -> {
-            if (m instanceof LinearLayer l) {
-                visitor.accept(join(prefix, n), l);
+            if (type.isInstance(m)) {
+                visitor.accept(join(prefix, n), type.cast(m));
             } else if (m instanceof Module child) {
-                child.forEachLinear(join(prefix, n), visitor);
+                child.forEachMember(join(prefix, n), type, visitor);
             }
         });
     }

@@ -87,19 +87,31 @@ public final class QuantizerModes {
      * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} listing the built-in modes
      */
     public static Quantizer create(String mode, QuantSpec spec) {
-        for (Class<?> c : QuantizerModes.class.getDeclaredClasses()) {
-            if (Base.class.isAssignableFrom(c) && c != Base.class) {
-                try {
-                    Base b = (Base) c.getDeclaredConstructor().newInstance();
-                    if (b.name().equals(mode)) {
-                        return b.create(spec);
+        Base provider = BuiltIn.BY_NAME.get(mode);
+        if (provider == null) {
+            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "unknown quantizer mode '" + mode + "'; built-in modes: " + NAMES);
+        }
+        return provider.create(spec);
+    }
+
+    /** The built-in providers by mode name, built once on first use. */
+    private static final class BuiltIn {
+        static final java.util.Map<String, Base> BY_NAME = byName();
+
+        private static java.util.Map<String, Base> byName() {
+            java.util.Map<String, Base> m = new java.util.HashMap<>();
+            for (Class<?> c : QuantizerModes.class.getDeclaredClasses()) {
+                if (Base.class.isAssignableFrom(c) && !java.lang.reflect.Modifier.isAbstract(c.getModifiers())) {
+                    try {
+                        Base b = (Base) c.getDeclaredConstructor().newInstance();
+                        m.put(b.name(), b);
+                    } catch (ReflectiveOperationException e) {
+                        throw new IllegalStateException(e);
                     }
-                } catch (ReflectiveOperationException e) {
-                    throw new IllegalStateException(e);
                 }
             }
+            return java.util.Map.copyOf(m);
         }
-        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "unknown quantizer mode '" + mode + "'; built-in modes: " + NAMES);
     }
 
     /** Sets the percentile a percentile-calibrated built-in quantizer uses (99.9 means 0.1 / 99.9); others ignore it. */

@@ -117,37 +117,23 @@ public final class DefaultQuantContext implements QuantContext {
         }
         TransformerModel tm = plan.quantizedBmms().isEmpty() ? null : transformer();
         for (LayerDecision d : plan.quantizedBmms()) {
-            Bmm old = bmm(tm, d.name());
+            Bmm old = tm.findBmm(d.name()).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
+                    "no attention matmul '" + d.name() + "' in " + tm.architecture()));
             tm.replaceBmm(d.name(), new QBmm(old, quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec())));
         }
         int limit = config.getInt("qmodel_calibration", Integer.MAX_VALUE);
         if (calibration != null && limit > 0) {
-            CalibrationData all = calibration;
-            CalibrationData used = all.firstBatches(limit);
-            DefaultQuantContext limited = new DefaultQuantContext(model, plan, config, registry, progress, used);
-            limited.calibrate();
+            calibrate(calibration.firstBatches(limit));
         }
         return wrappers;
     }
 
-    private static Bmm bmm(TransformerModel tm, String name) {
-        Bmm[] found = new Bmm[1];
-        tm.forEachBmm("", (n, b) -> {
-            if (n.equals(name)) {
-                found[0] = b;
-            }
-        });
-        if (found[0] == null) {
-            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no attention matmul '" + name + "' in " + tm.architecture());
-        }
-        return found[0];
-    }
-
     @Override
     public int calibrate() {
-        if (calibration == null) {
-            return 0;
-        }
+        return calibration == null ? 0 : calibrate(calibration);
+    }
+
+    private int calibrate(CalibrationData data) {
         TransformerModel tm = transformer();
         List<LayerWrapper> wrappers = new ArrayList<>();
         for (LinearLayer l : model.linearLayers()) {
@@ -164,7 +150,7 @@ public final class DefaultQuantContext implements QuantContext {
         wrappers.forEach(w -> w.setCalibrating(true));
         bmms.forEach(b -> b.setCalibrating(true));
         try {
-            calibration.run(tm, progress);
+            data.run(tm, progress);
         } finally {
             wrappers.forEach(w -> w.setCalibrating(false));
             bmms.forEach(b -> b.setCalibrating(false));
@@ -176,7 +162,7 @@ public final class DefaultQuantContext implements QuantContext {
             b.first().endCalibration();
             b.second().endCalibration();
         }
-        return calibration.batches();
+        return data.batches();
     }
 
     @Override

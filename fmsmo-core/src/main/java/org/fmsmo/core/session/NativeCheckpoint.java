@@ -146,16 +146,9 @@ public final class NativeCheckpoint {
                     q.freeze();
                 }
                 case "bmm" -> {
-                    Bmm[] old = new Bmm[1];
-                    model.forEachBmm("", (n, b) -> {
-                        if (n.equals(name)) {
-                            old[0] = b;
-                        }
-                    });
-                    if (old[0] == null) {
-                        throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": no attention matmul " + name + " in " + model.architecture());
-                    }
-                    model.replaceBmm(name, new QBmm(old[0], quantizer(e, "input", file, checkpoint, name + ".quantize_m1"),
+                    Bmm old = model.findBmm(name).orElseThrow(() -> new FmsmoException(ErrorCode.CORRUPT_INPUT,
+                            file + ": no attention matmul " + name + " in " + model.architecture()));
+                    model.replaceBmm(name, new QBmm(old, quantizer(e, "input", file, checkpoint, name + ".quantize_m1"),
                             quantizer(e, "weight", file, checkpoint, name + ".quantize_m2")));
                 }
                 default -> throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer " + name + " has unknown kind " + e.get("kind"));
