@@ -1,12 +1,14 @@
 package org.fmsmo.api.format;
 
-import java.nio.file.Path;
+import java.util.Map;
 import org.fmsmo.api.Experimental;
 import org.fmsmo.api.model.QuantizableModel;
 
 /**
- * Writes a quantized model as a checkpoint folder that other tools load (compressed-tensors,
- * GPTQ, GGUF). Not thread-safe.
+ * A checkpoint layout other tools load (compressed-tensors, GPTQ …): how frozen layers become
+ * stored tensors and a {@code quantization_config}, and back. The host does the file work — it
+ * copies the unquantized tensors in their original dtype, the tokenizer and companion files, and
+ * commits the folder atomically — so a format only names, packs and describes. Not thread-safe.
  */
 @Experimental(since = "1.0")
 public interface CheckpointFormat {
@@ -18,13 +20,30 @@ public interface CheckpointFormat {
     boolean canWrite(QuantizableModel model);
 
     /**
-     * Writes {@code model} to {@code outputDir} atomically: into a temporary sibling folder that
-     * is renamed when complete, so an interrupted write never leaves a folder that looks whole.
+     * Describes {@code model}'s frozen layers to {@code sink}: each quantized linear's tensors
+     * (which replace its float weight), the {@code quantization_config} and any extra files.
      *
-     * @param model     with its quantized layers frozen
-     * @param outputDir must not exist yet or be an empty folder; never the model's input folder
-     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} or
-     *         {@link org.fmsmo.api.ErrorCode#IO_ERROR}
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} naming
+     *         the first layer the format cannot hold
      */
-    void write(QuantizableModel model, Path outputDir);
+    void write(QuantizableModel model, CheckpointSink sink);
+
+    /**
+     * Whether a folder whose {@code config.json} holds this {@code quantization_config} (as JSON
+     * text) is in this format.
+     */
+    default boolean canRead(String quantizationConfigJson) {
+        return false;
+    }
+
+    /**
+     * Dequantizes every quantized linear of a checkpoint in this format.
+     *
+     * @return layer name → its float weight, row-major {@code [out, in]}
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#CORRUPT_INPUT} naming the
+     *         tensor and what was expected
+     */
+    default Map<String, float[]> read(CheckpointSource source) {
+        throw new UnsupportedOperationException(getClass().getName() + " does not read checkpoints");
+    }
 }

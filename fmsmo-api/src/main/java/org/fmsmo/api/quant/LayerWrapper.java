@@ -39,6 +39,19 @@ public interface LayerWrapper extends LinearLayer {
     void freeze();
 
     /**
+     * Freezes with codes a method computed itself (GPTQ's error-compensated rounding) instead of
+     * the weight quantizer's rounding of the float weight; from then on the layer computes with
+     * their dequantized value.
+     *
+     * @param codes shaped as the weight, with a spec of the weight quantizer's type and bits
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} when
+     *         already frozen or the codes do not fit the layer
+     */
+    default void freeze(QuantizedTensor codes) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot take precomputed codes");
+    }
+
+    /**
      * The frozen weight.
      *
      * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} when not frozen

@@ -39,6 +39,10 @@ public interface ProgressListener {
     /** The current task ended (normally or not). */
     void end();
 
+    /** Names the item now being worked on (a layer), for listeners that show it; optional. */
+    default void item(String name) {
+    }
+
     /**
      * Whether the user asked to stop. Methods check it between units of work and then throw
      * {@link java.util.concurrent.CancellationException} without writing partial output.

@@ -86,6 +86,43 @@ public interface QuantContext {
     void smooth(List<String> layers, float[] s);
 
     /**
+     * Quantizes layer by layer in forward order, each stage from the inputs it sees once every
+     * earlier stage is quantized (GPTQ's sequential mode). The host runs the calibration examples
+     * one transformer block at a time (memory does not grow with depth); within a block, each
+     * stage is the planned layers that read one input (q/k/v, gate/up, or a single layer), so
+     * layers sharing an input share one capture. For each stage it calls
+     * {@code stage.quantize(layers, inputs)}; the method must leave those layers quantized (wrapped
+     * and frozen) before returning, as later stages are computed through them.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} without
+     *         calibration examples; {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} for a model
+     *         the host cannot run block by block
+     */
+    default void sequential(Stage stage) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot quantize sequentially");
+    }
+
+    /** One step of {@link #sequential}. */
+    @FunctionalInterface
+    interface Stage {
+        /**
+         * @param layers the planned layers that read this input, in forward order
+         * @param inputs their input over the calibration examples
+         */
+        void quantize(List<String> layers, LayerInputs inputs);
+    }
+
+    /** The input a stage's layers read, over every calibration example. */
+    interface LayerInputs {
+        /**
+         * Runs the block on every calibration batch and gives {@code batch} each batch's input as
+         * a FLOAT32 {@code [tokens, inFeatures]} array of real (not padding) tokens; the array is
+         * freed when {@code batch} returns.
+         */
+        void forEach(java.util.function.Consumer<ai.djl.ndarray.NDArray> batch);
+    }
+
+    /**
      * SmoothQuant over the plan (QUANTIZERS.md): for every input group whose layers are all
      * quantized with quantized inputs, {@code s_j = max|X_j|^α / max|W_{:,j}|^(1−α)} from the
      * calibration examples' per-channel input maxima and the group's weight column maxima, applied

@@ -24,6 +24,9 @@ import org.fmsmo.api.Stable;
  *       need 2-D codes {@code [rows, cols]}.</li>
  *   <li>{@code zeroPoint}: {@link DataType#INT32}, same shape as {@code scale}; present exactly
  *       when the spec is asymmetric.</li>
+ *   <li>{@code groupIndex} (GROUP only, optional): {@link DataType#INT32} {@code [cols]}, the group
+ *       of each input column when groups are not contiguous (GPTQ's act-order {@code g_idx});
+ *       absent, column {@code j} is in group {@code j / groupSize}.</li>
  * </ul>
  * The arrays are not owned by this object: they live in their creator's {@code NDManager}.
  * Immutable; safe to read from several threads when the arrays are.
@@ -35,6 +38,7 @@ public final class QuantizedTensor {
     private final NDArray codes;
     private final NDArray scale;
     private final NDArray zeroPoint;
+    private final NDArray groupIndex;
 
     /**
      * @param spec      the spec the codes follow; not null
@@ -44,6 +48,16 @@ public final class QuantizedTensor {
      * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} when a dtype or shape does not match the layout
      */
     public QuantizedTensor(QuantSpec spec, NDArray codes, NDArray scale, NDArray zeroPoint) {
+        this(spec, codes, scale, zeroPoint, null);
+    }
+
+    /**
+     * With a group index (see the class comment).
+     *
+     * @param groupIndex null for contiguous groups; else INT32 {@code [cols]} with values below the number of groups
+     */
+    public QuantizedTensor(QuantSpec spec, NDArray codes, NDArray scale, NDArray zeroPoint, NDArray groupIndex) {
+        this.groupIndex = groupIndex;
         this.spec = Objects.requireNonNull(spec, "spec");
         this.codes = Objects.requireNonNull(codes, "codes");
         this.scale = Objects.requireNonNull(scale, "scale");
@@ -58,6 +72,14 @@ public final class QuantizedTensor {
         if (zeroPoint != null) {
             check(zeroPoint.getDataType() == DataType.INT32, "zero point dtype INT32", zeroPoint.getDataType());
             check(zeroPoint.getShape().equals(expectedScale), "zero point shape " + expectedScale, zeroPoint.getShape());
+        }
+        if (groupIndex != null) {
+            check(spec.granularity() == Granularity.GROUP, "no group index (granularity " + spec.granularity() + ")", "one");
+            check(groupIndex.getDataType() == DataType.INT32 && groupIndex.getShape().equals(new Shape(codes.getShape().get(1))),
+                    "group index INT32 [" + codes.getShape().get(1) + "]", groupIndex.getDataType() + " " + groupIndex.getShape());
+            for (int g : groupIndex.toIntArray()) {
+                check(g >= 0 && g < expectedScale.get(1), "group indices in [0, " + expectedScale.get(1) + ")", g);
+            }
         }
     }
 
@@ -116,6 +138,30 @@ public final class QuantizedTensor {
         return Optional.ofNullable(zeroPoint);
     }
 
+    /** The group of each input column, when groups are not contiguous (act-order). */
+    public Optional<NDArray> groupIndex() {
+        return Optional.ofNullable(groupIndex);
+    }
+
+    /** The per-element form of a per-block array for this tensor, following {@link #groupIndex()} when present. */
+    private NDArray perElement(NDArray perBlock) {
+        if (groupIndex == null) {
+            return broadcast(perBlock, spec, codes.getShape());
+        }
+        int rows = Math.toIntExact(codes.getShape().get(0));
+        int cols = Math.toIntExact(codes.getShape().get(1));
+        int groups = Math.toIntExact(perBlock.getShape().get(1));
+        float[] blocks = perBlock.toType(DataType.FLOAT32, false).toFloatArray();
+        int[] g = groupIndex.toIntArray();
+        float[] out = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[r * cols + c] = blocks[r * groups + g[c]];
+            }
+        }
+        return perBlock.getManager().create(out, codes.getShape());
+    }
+
     /** The shape of the original tensor. */
     public Shape shape() {
         return codes.getShape();
@@ -137,10 +183,10 @@ public final class QuantizedTensor {
         } else {
             values = codes.toType(DataType.FLOAT32, false);
             if (zeroPoint != null) {
-                values = values.subi(broadcast(zeroPoint.toType(DataType.FLOAT32, false), spec, codes.getShape()));
+                values = values.subi(perElement(zeroPoint.toType(DataType.FLOAT32, false)));
             }
         }
-        return values.muli(broadcast(scale, spec, codes.getShape()));
+        return values.muli(perElement(scale));
     }
 
     private static void check(boolean ok, String expected, Object found) {

@@ -90,6 +90,31 @@ public abstract class TransformerModel extends Module implements QuantizableMode
         replaceLinear(name, replacement);
     }
 
+    /**
+     * What enters the first block for one batch: hidden states {@code [B, T, H]} and the additive
+     * attention mask the blocks take.
+     */
+    public record BlockInput(NDArray hidden, NDArray mask) {
+    }
+
+    /**
+     * The layer-by-layer view (GPTQ's sequential path): the embeddings of a batch, to be run
+     * through {@link #runBlock} for each of {@link #blocks()} in turn, then {@link #head}.
+     *
+     * @param inputIds      INT64 {@code [B, T]}
+     * @param attentionMask INT64 {@code [B, T]}, 1 for real tokens; null for none
+     */
+    public abstract BlockInput blockInput(NDArray inputIds, NDArray attentionMask);
+
+    /** The transformer blocks in forward order. */
+    public abstract List<? extends Module> blocks();
+
+    /** Runs block {@code i} on {@code hidden}; the arrays it creates are the caller's to free. */
+    public abstract NDArray runBlock(int i, NDArray hidden, NDArray mask);
+
+    /** What follows the last block (final norm and {@code lm_head}; nothing for an encoder). */
+    public abstract NDArray head(NDArray hidden);
+
     /** Every float parameter by checkpoint name; a tied weight appears once, under its first name. */
     public Map<String, NDArray> parameters() {
         Map<String, NDArray> out = new LinkedHashMap<>();

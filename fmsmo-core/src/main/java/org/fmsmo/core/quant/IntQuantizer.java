@@ -24,6 +24,8 @@ import org.fmsmo.api.quant.RangeSource;
  *   <li>SAWB: the zero-aligned grid of {@code n+1 = 2^b−1} levels,
  *       {@code q = round((clamp(x/α, −1, 1) + 1)/2 · n) − n/2}, {@code s = 2α/n} (its ties differ
  *       from SYMMETRIC's when {@code n/2} is odd);</li>
+ *   <li>FULL (GPTQ's and compressed-tensors' symmetric grid): {@code s = α/((2^b − 1)/2)},
+ *       {@code q = clamp(round(x/s), −2^(b−1), 2^(b−1)−1)} — all 2^b codes, −8…7 at 4 bits;</li>
  *   <li>ASYMMETRIC: {@code s = (β⁺ − β⁻)/(2^b − 1)}, {@code zp = round(−β⁻/s)},
  *       {@code q = clamp(round(x/s) + zp, 0, 2^b − 1)}; the range is widened to contain 0 so that
  *       0 is exactly representable (an LSQ offset therefore snaps to the integer zero point).</li>
@@ -31,7 +33,7 @@ import org.fmsmo.api.quant.RangeSource;
  */
 final class IntQuantizer extends BlockQuantizer {
 
-    enum Grid { SYMMETRIC, SAWB, ASYMMETRIC }
+    enum Grid { SYMMETRIC, SAWB, FULL, ASYMMETRIC }
 
     enum Clip {
         /** α = max|x| per block (EMA 0.1 in training); static after calibration. */
@@ -224,6 +226,12 @@ final class IntQuantizer extends BlockQuantizer {
                 float qmax = (1 << (spec.bits() - 1)) - 1;
                 scale = Blocks.nonZero(range[1].div(qmax));
                 codes = x.div(QuantizedTensor.broadcast(scale, spec, shape)).round().clip(-qmax, qmax).toType(DataType.INT8, false);
+            }
+            case FULL -> {
+                float half = ((1 << spec.bits()) - 1) / 2f;
+                scale = Blocks.nonZero(range[1].div(half));
+                float lo = -(1 << (spec.bits() - 1));
+                codes = x.div(QuantizedTensor.broadcast(scale, spec, shape)).round().clip(lo, -lo - 1).toType(DataType.INT8, false);
             }
             case SAWB -> {
                 float n = (1 << spec.bits()) - 2;

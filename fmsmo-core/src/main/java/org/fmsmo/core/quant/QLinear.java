@@ -7,6 +7,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.core.model.Linear;
@@ -27,6 +28,7 @@ public final class QLinear implements LayerWrapper {
     private boolean calibrating;
     private QuantizedTensor frozen;
     private NDArray frozenValue;
+    private boolean precomputed;
 
     /**
      * @param wrapped         the layer to wrap; not itself a wrapper
@@ -119,6 +121,30 @@ public final class QLinear implements LayerWrapper {
             frozen = weightQuantizer.quantize(wrapped.weight());
             frozenValue = frozen.dequantize();
         }
+    }
+
+    @Override
+    public void freeze(QuantizedTensor codes) {
+        if (frozen != null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name() + " is already frozen");
+        }
+        QuantSpec mine = weightQuantizer.spec();
+        if (!codes.shape().equals(wrapped.weight().getShape()) || codes.spec().type() != mine.type() || codes.spec().bits() != mine.bits()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name() + ": expected codes of shape " + wrapped.weight().getShape()
+                    + " and type " + mine.type() + " " + mine.bits() + " bits, found " + codes.shape() + " " + codes.spec());
+        }
+        frozen = codes;
+        frozenValue = codes.dequantize();
+        precomputed = true;
+    }
+
+    /**
+     * Whether the frozen codes came from a method ({@link #freeze(QuantizedTensor)}) rather than
+     * from the weight quantizer, so that they must be stored: re-quantizing the float weight
+     * would not give them back.
+     */
+    public boolean hasPrecomputedCodes() {
+        return precomputed;
     }
 
     @Override

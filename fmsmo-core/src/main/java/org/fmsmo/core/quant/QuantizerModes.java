@@ -25,7 +25,7 @@ import org.fmsmo.core.quant.IntQuantizer.Grid;
 public final class QuantizerModes {
 
     /** Every built-in mode name, in documentation order. */
-    public static final List<String> NAMES = List.of("pact", "pact+", "pactsym", "pactsym+", "lsq+", "pertokenmax", "fix", "sawb", "sawb+", "sawbperCh", "sawb+perCh", "max", "maxsym", "maxperCh", "maxperGp", "minmax", "minmaxperCh", "minmaxperGp", "fp8_e4m3_sat", "fp8_e5m2_sat", "fp8_e4m3_scale", "fp8_e5m2_scale", "fp8_e4m3_scale_perCh", "fp8_e5m2_scale_perCh", "fp8_e4m3_scale_perToken", "fp8_e5m2_scale_perToken");
+    public static final List<String> NAMES = List.of("pact", "pact+", "pactsym", "pactsym+", "lsq+", "pertokenmax", "fix", "sawb", "sawb+", "sawbperCh", "sawb+perCh", "max", "maxsym", "maxperCh", "maxperGp", "minmax", "minmaxperCh", "minmaxperGp", "maxfull", "maxfullperCh", "maxfullperGp", "fp8_e4m3_sat", "fp8_e5m2_sat", "fp8_e4m3_scale", "fp8_e5m2_scale", "fp8_e4m3_scale_perCh", "fp8_e5m2_scale_perCh", "fp8_e4m3_scale_perToken", "fp8_e5m2_scale_perToken");
 
     private QuantizerModes() {
     }
@@ -307,6 +307,36 @@ public final class QuantizerModes {
             super("maxperGp", "symmetric INT2-8, alpha = max|w| per group of input columns",
                     s -> symInt(s) && s.granularity() == Granularity.GROUP,
                     (n, s) -> new IntQuantizer(n, s, rule(Grid.SAWB, Clip.ABS_MAX, Gradient.STE_CLIPPED, false)));
+        }
+    }
+
+    /** {@code maxfull}: symmetric INT2-8 on the full grid (GPTQ, compressed-tensors): s = max|x|/((2^b-1)/2), codes -2^(b-1)..2^(b-1)-1. */
+    public static final class MaxFull extends Base {
+        /** Creates the provider. */
+        public MaxFull() {
+            super("maxfull", "symmetric INT2-8 on the full grid (GPTQ, compressed-tensors): s = max|x|/((2^b-1)/2), codes -2^(b-1)..2^(b-1)-1",
+                    s -> symInt(s),
+                    (n, s) -> new IntQuantizer(n, s, rule(Grid.FULL, Clip.ABS_MAX, Gradient.STE_CLIPPED, false)));
+        }
+    }
+
+    /** {@code maxfullperCh}: full-grid symmetric INT2-8 per output channel. */
+    public static final class MaxFullPerCh extends Base {
+        /** Creates the provider. */
+        public MaxFullPerCh() {
+            super("maxfullperCh", "full-grid symmetric INT2-8 per output channel",
+                    s -> symInt(s) && s.granularity() == Granularity.CHANNEL,
+                    (n, s) -> new IntQuantizer(n, s, rule(Grid.FULL, Clip.ABS_MAX, Gradient.STE_CLIPPED, false)));
+        }
+    }
+
+    /** {@code maxfullperGp}: full-grid symmetric INT2-8 per group of input columns. */
+    public static final class MaxFullPerGp extends Base {
+        /** Creates the provider. */
+        public MaxFullPerGp() {
+            super("maxfullperGp", "full-grid symmetric INT2-8 per group of input columns",
+                    s -> symInt(s) && s.granularity() == Granularity.GROUP,
+                    (n, s) -> new IntQuantizer(n, s, rule(Grid.FULL, Clip.ABS_MAX, Gradient.STE_CLIPPED, false)));
         }
     }
 

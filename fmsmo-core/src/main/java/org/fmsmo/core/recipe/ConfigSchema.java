@@ -29,7 +29,7 @@ public final class ConfigSchema {
 
     /** Weight quantizer modes (QUANTIZERS.md). */
     public static final List<String> WEIGHT_MODES = List.of("sawb", "sawb+", "sawbperCh", "sawb+perCh", "max", "maxsym", "maxperCh",
-            "maxperGp", "minmax", "minmaxperCh", "minmaxperGp", "pact", "pact+", "fp8_e4m3_sat", "fp8_e4m3_scale",
+            "maxperGp", "maxfull", "maxfullperCh", "maxfullperGp", "minmax", "minmaxperCh", "minmaxperGp", "pact", "pact+", "fp8_e4m3_sat", "fp8_e4m3_scale",
             "fp8_e4m3_scale_perCh", "fp8_e5m2_sat", "fp8_e5m2_scale", "fp8_e5m2_scale_perCh");
 
     /** Calibration observers. */
@@ -61,6 +61,11 @@ public final class ConfigSchema {
         add(ConfigKey.ints("nbits_bmm2", "bits of AV operands", BITS));
         add(ConfigKey.range("pact_a_lr", NUMBER, 0, 10, "learning rate of activation clips"));
         add(ConfigKey.range("pact_w_lr", NUMBER, 0, 10, "learning rate of weight clips"));
+        add(ConfigKey.range("damp_percent", NUMBER, 1e-6, 0.999, "GPTQ dampening: λ in H + λ·mean(diag H)·I (raised ×10 on a failed factorisation)"));
+        add(ConfigKey.of("desc_act", BOOL, "GPTQ act-order: quantize columns by descending Hessian diagonal (records g_idx)"));
+        add(ConfigKey.of("static_groups", BOOL, "GPTQ: fix every group's scale from the original weights before any update"));
+        add(ConfigKey.of("true_sequential", BOOL, "GPTQ: within a block, later layers see earlier ones quantized (default false: each sees the block's float layers; the block output is still quantized)"));
+        add(ConfigKey.range("gptq_block_size", INT, 1, 1 << 16, "GPTQ columns per lazy-update block"));
         add(ConfigKey.of("qw_spec", STRING, "explicit weight QuantSpec (int4-sym-group128 …), overriding bits/mode"));
         add(ConfigKey.of("qa_spec", STRING, "explicit activation QuantSpec, overriding bits/mode"));
     }

@@ -10,6 +10,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
@@ -103,7 +104,22 @@ public final class CalibrationData {
         }
     }
 
-    private static NDArray forward(TransformerModel model, List<long[]> batch, NDManager m) {
+    /**
+     * Gives each batch as token ids {@code [B, T]} and its attention mask (1 for real tokens; null
+     * when no sample of the batch is padded), created in {@code m}.
+     */
+    public void forEachBatch(NDManager m, BiConsumer<NDArray, NDArray> batch) {
+        for (int from = 0; from < samples.size(); from += batchSize) {
+            List<long[]> b = samples.subList(from, Math.min(samples.size(), from + batchSize));
+            int t = b.stream().mapToInt(a -> a.length).max().orElseThrow();
+            boolean padded = b.stream().anyMatch(a -> a.length < t);
+            NDArray[] arrays = arrays(b, m);
+            batch.accept(arrays[0], padded ? arrays[1] : null);
+        }
+    }
+
+    /** Ids and mask of a batch, padded to its longest sample. */
+    private static NDArray[] arrays(List<long[]> batch, NDManager m) {
         int t = batch.stream().mapToInt(a -> a.length).max().orElseThrow();
         long[] ids = new long[batch.size() * t];
         long[] mask = new long[ids.length];
@@ -112,10 +128,15 @@ public final class CalibrationData {
             System.arraycopy(s, 0, ids, b * t, s.length);
             Arrays.fill(mask, b * t, b * t + s.length, 1L);
         }
-        NDArray idArray = m.create(ids, new Shape(batch.size(), t));
+        return new NDArray[] {m.create(ids, new Shape(batch.size(), t)), m.create(mask, new Shape(batch.size(), t))};
+    }
+
+    private static NDArray forward(TransformerModel model, List<long[]> batch, NDManager m) {
+        NDArray[] arrays = arrays(batch, m);
+        NDArray idArray = arrays[0];
         return switch (model) {
             case CausalLM lm -> lm.logits(idArray);
-            case SentenceEncoder enc -> enc.hiddenStates(idArray, m.create(mask, new Shape(batch.size(), t)));
+            case SentenceEncoder enc -> enc.hiddenStates(idArray, arrays[1]);
             default -> throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot calibrate a " + model.architecture());
         };
     }

@@ -19,6 +19,7 @@ public final class ConsoleProgress implements ProgressListener {
     private long done;
     private long start;
     private long lastPrint;
+    private String item;
 
     public ConsoleProgress(PrintWriter out, long intervalMillis) {
         this.out = out;
@@ -33,6 +34,12 @@ public final class ConsoleProgress implements ProgressListener {
         this.done = 0;
         this.start = System.nanoTime();
         this.lastPrint = start;
+        this.item = null;
+    }
+
+    @Override
+    public void item(String name) {
+        this.item = name;
     }
 
     @Override
@@ -67,6 +74,9 @@ public final class ConsoleProgress implements ProgressListener {
             line.append(String.format(Locale.ROOT, ", %.1f s", seconds));
         } else if (total > 0 && rate > 0) {
             line.append(String.format(Locale.ROOT, ", ETA %.0f s", (total - done) / rate));
+        }
+        if (item != null && !last) {
+            line.append(" · ").append(item);
         }
         out.println(line);
         out.flush();

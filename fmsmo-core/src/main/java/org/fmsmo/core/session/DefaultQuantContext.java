@@ -223,6 +223,14 @@ public final class DefaultQuantContext implements QuantContext {
         }
     }
 
+    @Override
+    public void sequential(Stage stage) {
+        if (calibration == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sequential quantization needs calibration examples; give a calibration file");
+        }
+        new SequentialRunner(transformer(), plan, calibration, config.getBoolean("true_sequential", false)).run(stage);
+    }
+
     private TransformerModel transformer() {
         if (model instanceof TransformerModel tm) {
             return tm;

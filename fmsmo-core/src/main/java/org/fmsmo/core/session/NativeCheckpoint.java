@@ -4,6 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,10 +19,12 @@ import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.io.safetensors.TensorInfo;
 import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.model.ModelWriter;
 import org.fmsmo.core.model.TransformerModel;
@@ -71,7 +76,12 @@ public final class NativeCheckpoint {
             if (l instanceof QLinear q) {
                 ObjectNode e = entry(layers, l.name(), "linear");
                 describe(e, "weight", q.weightQuantizer());
-                addState(state, l.name() + ".quantize_weight", q.weightQuantizer());
+                if (q.hasPrecomputedCodes()) {
+                    e.put("weight_frozen", "codes");
+                    addCodes(state, l.name() + ".quantize_weight", q.frozenWeight());
+                } else {
+                    addState(state, l.name() + ".quantize_weight", q.weightQuantizer());
+                }
                 q.inputQuantizer().ifPresent(iq -> {
                     describe(e, "input", iq);
                     addState(state, l.name() + ".quantize_feature", iq);
@@ -107,6 +117,48 @@ public final class NativeCheckpoint {
         e.put(role + "_spec", q.spec().toString());
     }
 
+    /** Codes a method computed (GPTQ) are stored as they are: codes, scale, zero point, group index. */
+    private static void addCodes(List<TensorData> out, String prefix, QuantizedTensor t) {
+        long[] shape = t.shape().getShape();
+        out.add(TensorData.ofBytes(prefix + ".codes", t.spec().symmetric() ? Dtype.I8 : Dtype.U8, shape, t.codes().toByteArray()));
+        out.add(TensorData.ofFloats(prefix + ".scale", Dtype.F32, t.scale().getShape().getShape(), t.scale().toFloatArray()));
+        t.zeroPoint().ifPresent(z -> out.add(ints(prefix + ".zero_point", z.getShape().getShape(), z.toIntArray())));
+        t.groupIndex().ifPresent(g -> out.add(ints(prefix + ".g_idx", g.getShape().getShape(), g.toIntArray())));
+    }
+
+    private static TensorData ints(String name, long[] shape, int[] v) {
+        long[] l = new long[v.length];
+        for (int i = 0; i < v.length; i++) {
+            l[i] = v[i];
+        }
+        return TensorData.ofLongs(name, Dtype.I32, shape, l);
+    }
+
+    /** The stored codes of a layer frozen by its method. */
+    private static QuantizedTensor readCodes(TransformerModel model, SafetensorsModel checkpoint, String prefix, QuantSpec spec, Path file) {
+        var m = model.manager();
+        String codesName = prefix + ".codes";
+        if (!checkpoint.names().contains(codesName) || !checkpoint.names().contains(prefix + ".scale")) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer frozen from codes needs " + codesName + " and " + prefix + ".scale");
+        }
+        TensorInfo info = checkpoint.info(codesName);
+        byte[] raw = checkpoint.file(codesName).bytes(codesName).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        NDArray codes = m.create(java.nio.ByteBuffer.wrap(raw), new Shape(info.shape()), spec.symmetric() ? DataType.INT8 : DataType.UINT8);
+        NDArray scale = m.create(checkpoint.floats(prefix + ".scale"), new Shape(checkpoint.info(prefix + ".scale").shape()));
+        NDArray zero = checkpoint.names().contains(prefix + ".zero_point") ? intArray(m, checkpoint, prefix + ".zero_point") : null;
+        NDArray gIdx = checkpoint.names().contains(prefix + ".g_idx") ? intArray(m, checkpoint, prefix + ".g_idx") : null;
+        return new QuantizedTensor(spec, codes, scale, zero, gIdx);
+    }
+
+    private static NDArray intArray(ai.djl.ndarray.NDManager m, SafetensorsModel checkpoint, String name) {
+        long[] v = checkpoint.file(name).longs(name);
+        int[] i = new int[v.length];
+        for (int k = 0; k < v.length; k++) {
+            i[k] = Math.toIntExact(v[k]);
+        }
+        return m.create(i, new Shape(checkpoint.info(name).shape()));
+    }
+
     private static void addState(List<TensorData> out, String prefix, Quantizer q) {
         q.state().forEach((k, v) -> out.add(TensorData.ofFloats(prefix + "." + k, Dtype.F32, new long[] {v.length}, v)));
     }
@@ -139,11 +191,17 @@ public final class NativeCheckpoint {
             String name = text(e, "name", file);
             switch (text(e, "kind", file)) {
                 case "linear" -> {
-                    Quantizer w = quantizer(e, "weight", file, checkpoint, name + ".quantize_weight");
+                    boolean codes = "codes".equals(e.path("weight_frozen").asText());
+                    Quantizer w = codes ? QuantizerModes.create(text(e, "weight_mode", file), QuantSpec.parse(text(e, "weight_spec", file)))
+                            : quantizer(e, "weight", file, checkpoint, name + ".quantize_weight");
                     Quantizer in = e.has("input_mode") ? quantizer(e, "input", file, checkpoint, name + ".quantize_feature") : null;
                     QLinear q = new QLinear(model.linear(name), w, in);
                     model.replace(name, q);
-                    q.freeze();
+                    if (codes) {
+                        q.freeze(readCodes(model, checkpoint, name + ".quantize_weight", w.spec(), file));
+                    } else {
+                        q.freeze();
+                    }
                 }
                 case "bmm" -> {
                     Bmm old = model.findBmm(name).orElseThrow(() -> new FmsmoException(ErrorCode.CORRUPT_INPUT,

@@ -64,16 +64,42 @@ public final class BertModel extends SentenceEncoder {
         }
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            NDArray positionIds = out.arange(0, (int) t, 1, DataType.INT64).broadcast(b, t);
-            NDArray typeIds = out.zeros(inputIds.getShape(), DataType.INT64);
-            NDArray x = embeddingNorm.forward(words.forward(inputIds).add(positions.forward(positionIds)).add(tokenTypes.forward(typeIds)));
-            NDArray mask = Attention.paddingMask(attentionMask);
-            for (BertLayer layer : layers) {
-                NDArray in = x;
-                x = Scopes.step(() -> layer.forward(in, mask));
-                in.close();
+            BlockInput in = blockInput(inputIds, attentionMask);
+            NDArray x = in.hidden();
+            for (int i = 0; i < layers.size(); i++) {
+                NDArray prev = x;
+                int block = i;
+                x = Scopes.step(() -> runBlock(block, prev, in.mask()));
+                prev.close();
             }
             return Scopes.keep(x, out);
         }
+    }
+
+    @Override
+    public BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
+        NDManager m = inputIds.getManager();
+        long b = inputIds.getShape().get(0);
+        long t = inputIds.getShape().get(1);
+        NDArray positionIds = m.arange(0, (int) t, 1, DataType.INT64).broadcast(b, t);
+        NDArray typeIds = m.zeros(inputIds.getShape(), DataType.INT64);
+        NDArray x = embeddingNorm.forward(words.forward(inputIds).add(positions.forward(positionIds)).add(tokenTypes.forward(typeIds)));
+        NDArray keep = attentionMask != null ? attentionMask : m.ones(inputIds.getShape(), DataType.INT64);
+        return new BlockInput(x, Attention.paddingMask(keep));
+    }
+
+    @Override
+    public List<? extends org.fmsmo.core.nn.Module> blocks() {
+        return layers;
+    }
+
+    @Override
+    public NDArray runBlock(int i, NDArray hidden, NDArray mask) {
+        return layers.get(i).forward(hidden, mask);
+    }
+
+    @Override
+    public NDArray head(NDArray hidden) {
+        return hidden;
     }
 }

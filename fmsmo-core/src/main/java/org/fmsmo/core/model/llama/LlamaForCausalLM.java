@@ -60,17 +60,38 @@ public final class LlamaForCausalLM extends CausalLM {
         NDManager out = inputIds.getManager();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            int t = Math.toIntExact(inputIds.getShape().get(1));
-            NDArray mask = Attention.causalMask(out, t);
-            NDArray x = embedTokens.forward(inputIds);
-            for (LlamaDecoderLayer layer : layers) {
+            BlockInput in = blockInput(inputIds, null);
+            NDArray x = in.hidden();
+            for (int i = 0; i < layers.size(); i++) {
                 // Each block's intermediates are freed as soon as it is done: memory does not grow with depth.
-                NDArray in = x;
-                x = Scopes.step(() -> layer.forward(in, rope, mask));
-                in.close();
+                NDArray prev = x;
+                int block = i;
+                x = Scopes.step(() -> runBlock(block, prev, in.mask()));
+                prev.close();
             }
-            NDArray logits = linear("lm_head", norm.forward(x));
-            return Scopes.keep(logits, out);
+            return Scopes.keep(head(x), out);
         }
+    }
+
+    /** The causal mask serves every batch; a padding mask is not used (calibration windows are full). */
+    @Override
+    public BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
+        int t = Math.toIntExact(inputIds.getShape().get(1));
+        return new BlockInput(embedTokens.forward(inputIds), Attention.causalMask(inputIds.getManager(), t));
+    }
+
+    @Override
+    public List<? extends org.fmsmo.core.nn.Module> blocks() {
+        return layers;
+    }
+
+    @Override
+    public NDArray runBlock(int i, NDArray hidden, NDArray mask) {
+        return layers.get(i).forward(hidden, rope, mask);
+    }
+
+    @Override
+    public NDArray head(NDArray hidden) {
+        return linear("lm_head", norm.forward(hidden));
     }
 }

@@ -1,0 +1,156 @@
+package org.fmsmo.plugin.gptq;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.LayerDecision;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantContext;
+import org.fmsmo.api.quant.QuantMethod;
+import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantType;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.api.quant.Quantizer;
+import org.fmsmo.api.quant.RangeSource;
+
+/**
+ * GPTQ over a model: the host runs the calibration examples block by block
+ * ({@link QuantContext#sequential}), this method builds each stage's Hessian once from the
+ * captured inputs (q/k/v share one), runs {@link Gptq} on every layer of the stage and freezes it
+ * with the resulting codes, so later layers see the quantized ones.
+ *
+ * <p>Config: the planned weight spec (INT, per channel or group, sym/asym) and
+ * {@code damp_percent} (0.01), {@code desc_act} (false), {@code static_groups} (false),
+ * {@code gptq_block_size} (128). Activations are left in float unless the plan gives them a
+ * dynamic per-token spec.
+ */
+final class GptqMethod implements QuantMethod {
+
+    @Override
+    public QuantReport quantize(QuantContext context) {
+        long start = System.nanoTime();
+        QuantConfig cfg = context.config();
+        List<LayerDecision> todo = context.plan().quantized();
+        Map<String, LayerDecision> decisions = new HashMap<>();
+        for (LayerDecision d : todo) {
+            check(d);
+            decisions.put(d.name(), d);
+        }
+        double damp = cfg.getDouble("damp_percent", 0.01);
+        boolean descAct = cfg.getBoolean("desc_act", false);
+        boolean staticGroups = cfg.getBoolean("static_groups", false);
+        int blockSize = cfg.getInt("gptq_block_size", 128);
+        ProgressListener progress = context.progress();
+        List<QuantReport.LayerResult> results = new ArrayList<>();
+        progress.begin("gptq", todo.size(), "layers");
+        try {
+            context.sequential((layers, inputs) -> {
+                long t0 = System.nanoTime();
+                progress.item(layers.getFirst() + " (capturing inputs)");
+                Hessian h = new Hessian(Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures()));
+                inputs.forEach(h::add);
+                double[] hessian = h.value();
+                double captureSeconds = (System.nanoTime() - t0) / 1e9;
+                for (String name : layers) {
+                    if (progress.isCancelled()) {
+                        throw new CancellationException("gptq cancelled before layer " + name);
+                    }
+                    progress.item(name);
+                    long t1 = System.nanoTime();
+                    LayerDecision d = decisions.get(name);
+                    QuantSpec spec = d.weightSpec();
+                    LinearLayer layer = context.model().linear(name);
+                    int out = Math.toIntExact(layer.outFeatures());
+                    int in = Math.toIntExact(layer.inFeatures());
+                    Gptq.Options o = new Gptq.Options(spec.bits(), spec.symmetric(),
+                            spec.granularity() == Granularity.GROUP ? spec.groupSize() : -1, damp, descAct, staticGroups, blockSize);
+                    Gptq.Result r;
+                    try (NDManager work = context.model().manager().newSubManager()) {
+                        r = Gptq.quantize(layer.weight().toFloatArray(), out, in, hessian, o, work);
+                    }
+                    double outputError = outputError(layer.weight().toFloatArray(), r.dequantized(), hessian, out, in, context.model().manager());
+                    Quantizer wq = context.quantizer(gridMode(spec), spec);
+                    Quantizer iq = d.inputSpec() == null ? null : context.quantizer(d.inputMode(), d.inputSpec());
+                    LayerWrapper w = context.wrap(name, wq, iq);
+                    w.freeze(frozen(r, spec, out, in, context.model().manager()));
+                    QuantReport.LayerResult base = QuantReport.frozenLayerResult(w);
+                    Map<String, Double> metrics = new HashMap<>(base.metrics());
+                    metrics.put("output_rel_error", outputError);
+                    metrics.put("damp_percent", r.damp());
+                    metrics.put("calibration_tokens", (double) h.rows());
+                    metrics.put("seconds", (System.nanoTime() - t1) / 1e9 + captureSeconds / layers.size());
+                    results.add(new QuantReport.LayerResult(name, spec, metrics));
+                    progress.advance(1);
+                }
+            });
+        } finally {
+            progress.end();
+        }
+        return new QuantReport("gptq", results, (System.nanoTime() - start) / 1e9);
+    }
+
+    private static void check(LayerDecision d) {
+        QuantSpec s = d.weightSpec();
+        if (s.type() != QuantType.INT || s.granularity() == Granularity.TENSOR || s.granularity() == Granularity.TOKEN) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "gptq quantizes weights to INT2-8 per channel or per group; layer "
+                    + d.name() + " has weight spec " + s + " (use fp8 or rtn for other specs)");
+        }
+        if (d.inputSpec() != null && d.inputSpec().rangeSource() != RangeSource.DYNAMIC) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "gptq leaves activations in float or quantizes them per token at run time; layer "
+                    + d.name() + " asks for static " + d.inputSpec() + " (use ptq for static activation ranges)");
+        }
+    }
+
+    /** The host quantizer mode with GPTQ's grid, so the wrapper's spec and a later re-freeze agree with the codes. */
+    static String gridMode(QuantSpec s) {
+        String base = s.symmetric() ? "maxfull" : "minmax";
+        return base + (s.granularity() == Granularity.GROUP ? "perGp" : "perCh");
+    }
+
+    /** sqrt(tr(D H Dᵀ) / tr(W H Wᵀ)) with D = W − Ŵ: the relative error of the layer's output on the calibration inputs. */
+    private static double outputError(float[] w, float[] deq, double[] h, int out, int in, NDManager owner) {
+        float[] d = new float[w.length];
+        for (int i = 0; i < d.length; i++) {
+            d[i] = w[i] - deq[i];
+        }
+        float[] hf = new float[h.length];
+        for (int i = 0; i < h.length; i++) {
+            hf[i] = (float) h[i];
+        }
+        try (NDManager m = owner.newSubManager()) {
+            NDArray hm = m.create(hf, new Shape(in, in));
+            NDArray dm = m.create(d, new Shape(out, in));
+            NDArray wm = m.create(w, new Shape(out, in));
+            double num = dm.matMul(hm).mul(dm).sum().toType(DataType.FLOAT64, false).getDouble();
+            double den = wm.matMul(hm).mul(wm).sum().toType(DataType.FLOAT64, false).getDouble();
+            return den > 0 ? Math.sqrt(Math.max(0, num) / den) : 0;
+        }
+    }
+
+    /** The result as the SPI's frozen tensor, in the model's manager. */
+    static QuantizedTensor frozen(Gptq.Result r, QuantSpec spec, int out, int in, NDManager m) {
+        byte[] codes = new byte[r.codes().length];
+        for (int i = 0; i < codes.length; i++) {
+            codes[i] = (byte) r.codes()[i];
+        }
+        DataType codeType = spec.symmetric() ? DataType.INT8 : DataType.UINT8;
+        NDArray c = m.create(java.nio.ByteBuffer.wrap(codes), new Shape(out, in), codeType);
+        NDArray s = m.create(r.scale(), new Shape(out, r.groups()));
+        NDArray z = r.zero() == null ? null : m.create(r.zero(), new Shape(out, r.groups()));
+        NDArray g = r.groupIndex() == null ? null : m.create(r.groupIndex(), new Shape(in));
+        return new QuantizedTensor(spec, c, s, z, g);
+    }
+}

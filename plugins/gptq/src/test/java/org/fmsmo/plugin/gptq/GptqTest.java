@@ -1,0 +1,279 @@
+package org.fmsmo.plugin.gptq;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The blocked, lazily-updated GPTQ against a direct transcription of QUANTIZERS.md in double
+ * precision (explicit H⁻¹ by Gauss–Jordan, its Cholesky factor, one column at a time, every
+ * update applied at once), and the blocked Cholesky against the definition.
+ */
+class GptqTest {
+
+    private static final Random RNG = new Random(7);
+
+    private static float[] randn(int n, double scale) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) (RNG.nextGaussian() * scale);
+        }
+        return a;
+    }
+
+    /** H = (2/N) XᵀX of correlated inputs, with a few loud channels as in real activations. */
+    private static double[] hessian(int n, int rows) {
+        float[] x = randn(rows * n, 1);
+        for (int r = 0; r < rows; r++) {
+            for (int j = 1; j < n; j++) {
+                x[r * n + j] += 0.5f * x[r * n + j - 1];
+            }
+            x[r * n + 3] *= 8;
+        }
+        double[] h = new double[n * n];
+        for (int r = 0; r < rows; r++) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < n; j++) {
+                    h[i * n + j] += 2.0 / rows * x[r * n + i] * x[r * n + j];
+                }
+            }
+        }
+        return h;
+    }
+
+    @Test
+    void blockedInverseFactorSatisfiesUtUEqualsHInverse() throws Exception {
+        int n = 300; // three panels, the last ragged
+        double[] h = hessian(n, 600);
+        try (NDManager m = NDManager.newBaseManager()) {
+            float[] u = Cholesky.inverseUpperFactor(h, n, m);
+            // (UᵀU)·H = I
+            double worst = 0;
+            for (int i = 0; i < n; i += 7) {
+                for (int j = 0; j < n; j += 5) {
+                    double s = 0;
+                    for (int k = 0; k < n; k++) {
+                        double utu = 0;
+                        for (int p = 0; p <= Math.min(i, k); p++) {
+                            utu += (double) u[p * n + i] * u[p * n + k];
+                        }
+                        s += utu * h[k * n + j];
+                    }
+                    worst = Math.max(worst, Math.abs(s - (i == j ? 1 : 0)));
+                }
+            }
+            assertTrue(worst < 2e-3, "max |UᵀU·H − I| = " + worst);
+            for (int i = 1; i < n; i++) {
+                assertEquals(0f, u[i * n + i - 1], "U is upper triangular");
+            }
+        }
+    }
+
+    /** The reference: QUANTIZERS.md's loop, in double, with no blocking. */
+    private static float[] reference(float[] w, int out, int in, double[] h, int bits, boolean sym, int group, double damp) {
+        double[] hd = h.clone();
+        double mean = 0;
+        for (int i = 0; i < in; i++) {
+            mean += hd[i * in + i] / in;
+        }
+        for (int i = 0; i < in; i++) {
+            hd[i * in + i] += damp * mean;
+        }
+        double[] inv = gaussJordanInverse(hd, in);
+        double[] u = upperCholesky(inv, in);
+        double[][] wd = new double[out][in];
+        for (int r = 0; r < out; r++) {
+            for (int c = 0; c < in; c++) {
+                wd[r][c] = w[r * in + c];
+            }
+        }
+        float[] deq = new float[out * in];
+        IntGrid grid = new IntGrid(bits, sym, out);
+        for (int i = 0; i < in; i++) {
+            if (i % group == 0) {
+                float[] cols = new float[in * out];
+                for (int c = i; c < Math.min(in, i + group); c++) {
+                    for (int r = 0; r < out; r++) {
+                        cols[c * out + r] = (float) wd[r][c];
+                    }
+                }
+                grid.fit(cols, out, i, Math.min(in, i + group));
+            }
+            for (int r = 0; r < out; r++) {
+                float v = grid.value(grid.code((float) wd[r][i], r), r);
+                deq[r * in + i] = v;
+                double e = (wd[r][i] - v) / u[i * in + i];
+                for (int j = i + 1; j < in; j++) {
+                    wd[r][j] -= e * u[i * in + j];
+                }
+            }
+        }
+        return deq;
+    }
+
+    private static double[] gaussJordanInverse(double[] a, int n) {
+        double[] m = a.clone();
+        double[] inv = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            inv[i * n + i] = 1;
+        }
+        for (int c = 0; c < n; c++) {
+            double p = m[c * n + c];
+            for (int j = 0; j < n; j++) {
+                m[c * n + j] /= p;
+                inv[c * n + j] /= p;
+            }
+            for (int r = 0; r < n; r++) {
+                if (r != c) {
+                    double f = m[r * n + c];
+                    for (int j = 0; j < n; j++) {
+                        m[r * n + j] -= f * m[c * n + j];
+                        inv[r * n + j] -= f * inv[c * n + j];
+                    }
+                }
+            }
+        }
+        return inv;
+    }
+
+    /** Upper U with A = UᵀU. */
+    private static double[] upperCholesky(double[] a, int n) {
+        double[] u = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = i; j < n; j++) {
+                double s = a[i * n + j];
+                for (int k = 0; k < i; k++) {
+                    s -= u[k * n + i] * u[k * n + j];
+                }
+                u[i * n + j] = i == j ? Math.sqrt(s) : s / u[i * n + i];
+            }
+        }
+        return u;
+    }
+
+    /** The layer-output error GPTQ minimises: tr((W − Ŵ) H (W − Ŵ)ᵀ). */
+    private static double outputError(float[] w, float[] deq, double[] h, int out, int in) {
+        double total = 0;
+        for (int r = 0; r < out; r++) {
+            double[] d = new double[in];
+            for (int c = 0; c < in; c++) {
+                d[c] = w[r * in + c] - deq[r * in + c];
+            }
+            for (int i = 0; i < in; i++) {
+                double s = 0;
+                for (int j = 0; j < in; j++) {
+                    s += h[i * in + j] * d[j];
+                }
+                total += d[i] * s;
+            }
+        }
+        return total;
+    }
+
+    /**
+     * Rounding cascades (one flipped code changes every later update), so the two cannot agree
+     * code for code; they agree up to the first flip, and on the error they reach.
+     */
+    @Test
+    void blockedLazyGptqMatchesTheColumnByColumnDefinition() {
+        int out = 24;
+        int in = 300;
+        float[] w = randn(out * in, 0.05);
+        double[] h = hessian(in, 800);
+        for (boolean sym : new boolean[] {true, false}) {
+            float[] expected = reference(w, out, in, h, 4, sym, 64, 0.01);
+            try (NDManager m = NDManager.newBaseManager()) {
+                Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, sym, 64, 0.01, false, false, 128), m);
+                int firstFlip = in;
+                for (int i = 0; i < expected.length; i++) {
+                    if (expected[i] != r.dequantized()[i]) {
+                        firstFlip = Math.min(firstFlip, i % in);
+                    }
+                }
+                Gptq.Result rtn = Gptq.quantize(w, out, in, identity(in), new Gptq.Options(4, sym, 64, 0.01, false, false, 128), m);
+                double mine = outputError(w, r.dequantized(), h, out, in);
+                double ref = outputError(w, expected, h, out, in);
+                double round = outputError(w, rtn.dequantized(), h, out, in);
+                String what = (sym ? "sym" : "asym") + ": first differing column " + firstFlip + ", error " + mine + " vs reference " + ref
+                        + " vs RTN " + round;
+                System.out.println(what);
+                assertTrue(firstFlip >= 20, what);
+                assertEquals(ref, mine, ref * 0.01, what);
+                assertTrue(mine < 0.7 * round, what);
+                assertEquals(5, r.groups(), "300 columns in groups of 64: four full and one of 44");
+                assertNull(r.groupIndex(), "groups are contiguous without act-order");
+            }
+        }
+    }
+
+    private static double[] identity(int n) {
+        double[] h = new double[n * n];
+        for (int i = 0; i < n; i++) {
+            h[i * n + i] = 1;
+        }
+        return h;
+    }
+
+    @Test
+    void identityHessianIsRoundToNearest() {
+        int out = 5;
+        int in = 40;
+        float[] w = randn(out * in, 1);
+        double[] h = identity(in);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(3, true, 16, 0.01, false, false, 128), m);
+            // U is diagonal, so no error moves: every group is rounded on its own, s = amax/3.5.
+            for (int row = 0; row < out; row++) {
+                for (int c = 0; c < in; c++) {
+                    int g = c / 16;
+                    float amax = 0;
+                    for (int k = g * 16; k < Math.min(in, g * 16 + 16); k++) {
+                        amax = Math.max(amax, Math.abs(w[row * in + k]));
+                    }
+                    float s = amax / 3.5f;
+                    float q = Math.max(-4, Math.min(3, (float) Math.rint(w[row * in + c] / s)));
+                    assertEquals(q * s, r.dequantized()[row * in + c], 0f, "row " + row + " col " + c);
+                }
+            }
+        }
+    }
+
+    @Test
+    void actOrderRecordsTheGroupOfEachColumnAndDeadColumnsAreZero() {
+        int out = 8;
+        int in = 96;
+        float[] w = randn(out * in, 0.1);
+        double[] h = hessian(in, 300);
+        for (int j = 0; j < in; j++) { // input 5 never fires
+            h[5 * in + j] = 0;
+            h[j * in + 5] = 0;
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, false, 32, 0.01, true, false, 32), m);
+            assertNotNull(r.groupIndex(), "act-order groups are not contiguous");
+            int[] count = new int[r.groups()];
+            for (int g : r.groupIndex()) {
+                count[g]++;
+            }
+            assertArrayEquals(new int[] {32, 32, 32}, count);
+            assertEquals(0, r.groupIndex()[3], "the loud input 3 has the largest H_ii and comes first");
+            for (int row = 0; row < out; row++) {
+                assertEquals(0f, r.dequantized()[row * in + 5], "dead column");
+                for (int c = 0; c < in; c++) {
+                    int g = r.groupIndex()[c];
+                    float s = r.scale()[row * r.groups() + g];
+                    int z = r.zero()[row * r.groups() + g];
+                    assertEquals((r.codes()[row * in + c] - z) * s, r.dequantized()[row * in + c], 0f);
+                }
+            }
+            Gptq.Result st = Gptq.quantize(w, out, in, h, new Gptq.Options(4, false, 32, 0.01, true, true, 32), m);
+            assertNull(st.groupIndex(), "static groups keep column j in group j / 32 even with act-order");
+        }
+    }
+}
