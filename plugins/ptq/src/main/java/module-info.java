@@ -2,5 +2,5 @@
 module org.fmsmo.plugin.ptq {
     requires org.fmsmo.api;
 
-    provides org.fmsmo.api.quant.QuantMethodProvider with org.fmsmo.plugin.ptq.PtqMethodProvider;
+    provides org.fmsmo.api.quant.QuantMethodProvider with org.fmsmo.plugin.ptq.PtqMethodProvider, org.fmsmo.plugin.ptq.Fp8MethodProvider;
 }

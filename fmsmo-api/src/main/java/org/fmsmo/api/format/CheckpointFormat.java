@@ -29,10 +29,12 @@ public interface CheckpointFormat {
     void write(QuantizableModel model, CheckpointSink sink);
 
     /**
-     * Whether a folder whose {@code config.json} holds this {@code quantization_config} (as JSON
-     * text) is in this format.
+     * Whether a folder whose {@code config.json} holds this {@code quantization_config} is in
+     * this format.
+     *
+     * @param quantizationConfig the JSON object as maps, lists, strings, numbers, booleans and nulls
      */
-    default boolean canRead(String quantizationConfigJson) {
+    default boolean canRead(Map<String, Object> quantizationConfig) {
         return false;
     }
 

@@ -19,9 +19,13 @@ public interface CheckpointSink {
      */
     void replace(String layer, Map<String, StoredTensor> tensors);
 
-    /** Sets {@code config.json}'s {@code quantization_config} to this JSON object text. */
-    void quantizationConfig(String json);
+    /**
+     * Sets {@code config.json}'s {@code quantization_config}.
+     *
+     * @param config a JSON object as maps (insertion-ordered), lists, strings, numbers, booleans and nulls
+     */
+    void quantizationConfig(Map<String, Object> config);
 
-    /** Writes a UTF-8 text file beside the weights ({@code quantize_config.json}). */
-    void textFile(String name, String content);
+    /** Writes a JSON file beside the weights ({@code quantize_config.json}); values as for {@link #quantizationConfig}. */
+    void jsonFile(String name, Map<String, Object> content);
 }

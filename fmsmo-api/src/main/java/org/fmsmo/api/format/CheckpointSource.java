@@ -10,8 +10,8 @@ public interface CheckpointSource {
     /** Where it is, for messages. */
     String location();
 
-    /** {@code config.json}'s {@code quantization_config}, as JSON text. */
-    String quantizationConfig();
+    /** {@code config.json}'s {@code quantization_config} as maps, lists, strings, numbers, booleans and nulls. */
+    java.util.Map<String, Object> quantizationConfig();
 
     /** Names of every stored tensor. */
     Set<String> names();

@@ -7,6 +7,10 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointFormatProvider;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.api.quant.QuantPlan;
@@ -16,6 +20,7 @@ import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.recipe.Recipes;
 import org.fmsmo.core.session.CalibrationData;
+import org.fmsmo.core.session.CheckpointFormats;
 import org.fmsmo.core.session.ConsoleProgress;
 import org.fmsmo.core.session.DefaultQuantContext;
 import org.fmsmo.core.session.ModelAnalyzer;
@@ -31,8 +36,9 @@ import picocli.CommandLine.Spec;
  * {@code fmsmo eval} loads.
  */
 @Command(name = "quantize", description = {
-        "Quantize a model folder with a method plugin (ptq, dq, rtn …) and write it in the fms native format",
-        "(float weights + quantizer state + fms_quant_config.json), which `fmsmo eval` loads."})
+        "Quantize a model folder with a method plugin (gptq, fp8, rtn, ptq, dq …) and write it in the fms native format",
+        "(float weights + quantizer state + fms_quant_config.json) or a deployable one (--format compressed-tensors|gptq);",
+        "`fmsmo eval` loads all three."})
 final class QuantizeCommand implements Callable<Integer> {
 
     @Spec
@@ -44,11 +50,48 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder.")
     Path model;
 
-    @Option(names = "--method", required = true, paramLabel = "NAME", description = "Method plugin: ptq, dq, rtn …")
+    @Option(names = "--method", required = true, paramLabel = "NAME", description = "Method plugin: gptq, fp8, rtn, ptq, dq …")
     String method;
 
-    @Option(names = "--recipe", paramLabel = "R", description = "Built-in recipe (qat_int8, ptq_int8, dq) or a .json file (default: dq for dq, else ptq_int8).")
+    @Option(names = "--recipe", paramLabel = "R", description = "Built-in recipe (qat_int8, ptq_int8, dq, fp8_dynamic, fp8_static) or a .json file "
+            + "(default: dq for dq, fp8_dynamic for fp8, else ptq_int8).")
     String recipe;
+
+    @Option(names = "--bits", paramLabel = "N", description = "Weight bits for gptq/rtn (default 4): integer grid, with --group-size and --sym/--asym.")
+    Integer bits;
+
+    @Option(names = "--group-size", paramLabel = "N", description = "Input columns per scale for gptq/rtn (default 128; -1: one scale per output channel).")
+    Integer groupSize;
+
+    @Option(names = "--asym", description = "Asymmetric weight grid with zero points (default: symmetric, the full grid).")
+    boolean asym;
+
+    @Option(names = "--sym", description = "Symmetric weight grid (the default).")
+    boolean sym;
+
+    @Option(names = "--desc-act", description = "GPTQ act-order: columns by descending Hessian diagonal (stores g_idx).")
+    boolean descAct;
+
+    @Option(names = "--damp-percent", paramLabel = "X", description = "GPTQ dampening fraction of mean(diag H) (default 0.01).")
+    Double dampPercent;
+
+    @Option(names = "--scheme", paramLabel = "S", description = "fp8 scheme: FP8_DYNAMIC (per-token activations, default) or FP8 (calibrated per-tensor).")
+    String scheme;
+
+    @Option(names = "--ignore", paramLabel = "NAME", arity = "1..*", description = "Layers left in float (added to qskip_layer_name; lm_head is skipped by default).")
+    java.util.List<String> ignore = new java.util.ArrayList<>();
+
+    @Option(names = "--format", defaultValue = "fms", paramLabel = "F", description = "Output format: fms (native, default), compressed-tensors, gptq.")
+    String format;
+
+    @Option(names = "--force", description = "Replace an existing output folder.")
+    boolean force;
+
+    @Option(names = "--shuffle", description = "Take calibration windows at random positions instead of consecutively from the start.")
+    boolean shuffle;
+
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for --shuffle (default: ${DEFAULT-VALUE}).")
+    long seed;
 
     @Option(names = "--nbits-w", paramLabel = "N", description = "Weight bits (overrides the recipe).")
     Integer nbitsW;
@@ -93,15 +136,42 @@ final class QuantizeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
-        QuantConfig cfg = Recipes.qconfigInit(recipe != null ? recipe : method.equals("dq") ? "dq" : "ptq_int8", overrides());
+        QuantConfig cfg = Recipes.qconfigInit(recipe != null ? recipe : defaultRecipe(), overrides());
         long start = System.nanoTime();
-        try (PluginRegistry registry = plugins.openRegistry(); TransformerModel m = ModelLoader.load(model)) {
+        Path target = OutputFolder.check(model, output, force);
+        try (PluginRegistry registry = plugins.openRegistry()) {
             plugins.checkStrict(registry);
             QuantMethodProvider provider = registry.get(QuantMethodProvider.class, method);
+            CheckpointFormat writer = format.equals("fms") ? null : registry.get(CheckpointFormatProvider.class, format).create();
+            try (TransformerModel m = ModelLoader.load(model)) {
             QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
-            CalibrationData calib = calibration == null ? null : CalibrationData.fromText(m, calibration, numSamples, seqLen, batchSize);
+            CalibrationData calib = calibration == null ? null
+                    : CalibrationData.fromText(m, calibration, numSamples, seqLen, batchSize, shuffle ? seed : null);
+            long modelBytes = m.parameterBytes();
             QuantReport report = provider.create().quantize(new DefaultQuantContext(m, plan, cfg, registry, progress, calib));
-            Path written = NativeCheckpoint.save(m, cfg, output);
+            Path written = OutputFolder.replace(output, target, writer == null ? NativeCheckpoint.save(m, cfg, target)
+                    : CheckpointFormats.write(m, writer, target));
+            summary(out, report, plan, calib, start, written, modelBytes, cfg);
+            }
+        }
+        return 0;
+    }
+
+    private String defaultRecipe() {
+        return switch (method) {
+            case "dq" -> "dq";
+            case "fp8" -> scheme == null || scheme.equalsIgnoreCase("FP8_DYNAMIC") ? "fp8_dynamic" : switch (scheme.toUpperCase(java.util.Locale.ROOT)) {
+                case "FP8" -> "fp8_static";
+                default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--scheme " + scheme + ": expected FP8_DYNAMIC or FP8");
+            };
+            default -> "ptq_int8";
+        };
+    }
+
+    private void summary(PrintWriter out, QuantReport report, QuantPlan plan, CalibrationData calib, long start, Path written, long modelBytes,
+                         QuantConfig cfg)
+            throws java.io.IOException {
+        {
             Map<String, Object> summary = new LinkedHashMap<>();
             summary.put("method", method);
             summary.put("output", written.toString());
@@ -109,20 +179,36 @@ final class QuantizeCommand implements Callable<Integer> {
             summary.put("layers_skipped", plan.layers().size() - plan.quantized().size() - plan.quantizedBmms().size());
             summary.put("attention_matmuls_quantized", plan.quantizedBmms().size());
             summary.put("calibration_samples", calib == null ? 0 : calib.size());
+            summary.put("format", format);
             summary.put("seconds", (System.nanoTime() - start) / 1e9);
+            summary.put("size_before_bytes", modelBytes);
+            summary.put("size_after_bytes", OutputFolder.weightBytes(written));
+            summary.put("layers", report.layers().stream().map(l -> {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("name", l.name());
+                e.put("spec", l.spec().toString());
+                e.putAll(l.metrics());
+                return e;
+            }).toList());
             summary.put("mean_weight_rel_error", report.layers().stream().mapToDouble(l -> l.metrics().getOrDefault("weight_rel_error", 0.0))
                     .average().orElse(0));
             summary.put("config", cfg.settings());
             if (json) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
             } else {
+                out.printf("%-44s %-28s %10s %10s %8s%n", "layer", "spec", "w.rel.err", "out.err", "s");
                 for (QuantReport.LayerResult l : report.layers()) {
-                    out.printf("%-48s %-30s rel.err %.5f%n", l.name(), l.spec(), l.metrics().getOrDefault("weight_rel_error", Double.NaN));
+                    out.printf("%-44s %-28s %10.5f %10s %8s%n", l.name(), l.spec(), l.metrics().getOrDefault("weight_rel_error", Double.NaN),
+                            l.metrics().containsKey("output_rel_error") ? String.format(java.util.Locale.ROOT, "%.5f", l.metrics().get("output_rel_error")) : "-",
+                            l.metrics().containsKey("seconds") ? String.format(java.util.Locale.ROOT, "%.2f", l.metrics().get("seconds")) : "-");
                 }
-                summary.forEach((k, v) -> out.printf("%-28s %s%n", k, v));
+                summary.forEach((k, v) -> {
+                    if (!k.equals("layers")) {
+                        out.printf("%-28s %s%n", k, v);
+                    }
+                });
             }
         }
-        return 0;
     }
 
     private Map<String, Object> overrides() {
@@ -133,6 +219,42 @@ final class QuantizeCommand implements Callable<Integer> {
         put(o, "qa_mode", qaMode);
         put(o, "qa_mode_calib", qaModeCalib);
         put(o, "smoothq_alpha", smoothqAlpha);
+        if (sym && asym) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--sym and --asym exclude each other");
+        }
+        boolean intWeights = method.equals("gptq") || method.equals("rtn");
+        if (intWeights && (bits != null || groupSize != null || asym || sym || method.equals("gptq"))) {
+            int b = bits == null ? 4 : bits;
+            if (b < 2 || b > 8) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits " + b + ": expected 2 to 8");
+            }
+            int g = groupSize == null ? 128 : groupSize;
+            if (g == 0 || g < -1) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--group-size " + g + ": expected a positive column count or -1 (per channel)");
+            }
+            String grid = asym ? "minmax" : "maxfull";
+            o.put("qw_spec", "int" + b + "-" + (asym ? "asym" : "sym") + "-" + (g == -1 ? "channel" : "group" + g));
+            o.put("qw_mode", grid + (g == -1 ? "perCh" : "perGp"));
+            o.putIfAbsent("nbits_w", b);
+            if (nbitsA == null) {
+                o.put("nbits_a", 32); // weight-only unless asked
+            }
+        } else if (bits != null || groupSize != null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits and --group-size set gptq's and rtn's weight grid; for " + method
+                    + " use --nbits-w and --qw-mode");
+        }
+        if (descAct) {
+            o.put("desc_act", true);
+        }
+        put(o, "damp_percent", dampPercent);
+        if (!ignore.isEmpty()) {
+            java.util.List<String> skip = new java.util.ArrayList<>(ignore);
+            Object given = o.get("qskip_layer_name");
+            if (given != null) {
+                skip.addAll(java.util.Arrays.asList(given.toString().split(",")));
+            }
+            o.put("qskip_layer_name", skip);
+        }
         return o;
     }
 

@@ -74,6 +74,7 @@ public final class ModelLoader {
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
             Weights weights = new Weights(checkpoint, manager, List.of("bert."));
+            org.fmsmo.core.session.CheckpointFormats.dequantizeInto(config, checkpoint, weights);
             TransformerModel model = factory.apply(config, weights);
             model.assignPaths("");
             if (NativeCheckpoint.isNative(dir)) {

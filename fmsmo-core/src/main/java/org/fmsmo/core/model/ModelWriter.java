@@ -7,6 +7,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.io.safetensors.Dtype;
@@ -47,6 +49,29 @@ public final class ModelWriter {
         if (dtype != Dtype.F32 && dtype != Dtype.F16 && dtype != Dtype.BF16) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "models are saved as F32, F16 or BF16, not " + dtype);
         }
+        var config = model.config().json();
+        config.put("torch_dtype", switch (dtype) {
+            case F16 -> "float16";
+            case BF16 -> "bfloat16";
+            default -> "float32";
+        });
+        return write(model, output, name -> dtype, Map.of(), extraTensors, config, extraText, maxShardBytes);
+    }
+
+    /**
+     * Saves a model whose quantized layers a checkpoint format stores its own way.
+     *
+     * @param dtypeOf  the dtype each float parameter is stored in (the source checkpoint's)
+     * @param replaced per parameter name ({@code L.weight}), the tensors stored instead of it
+     * @param config   the {@code config.json} to write
+     */
+    public static Path save(TransformerModel model, Path output, Function<String, Dtype> dtypeOf, Map<String, List<TensorData>> replaced,
+                            ObjectNode config, Map<String, String> extraText) {
+        return write(model, output, dtypeOf, replaced, List.of(), config, extraText, Long.MAX_VALUE);
+    }
+
+    private static Path write(TransformerModel model, Path output, Function<String, Dtype> dtypeOf, Map<String, List<TensorData>> replaced,
+                              List<TensorData> extraTensors, ObjectNode config, Map<String, String> extraText, long maxShardBytes) {
         Path source = model.dir().toAbsolutePath().normalize();
         if (output.toAbsolutePath().normalize().startsWith(source)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output " + output + " is inside the source folder " + source
@@ -54,7 +79,13 @@ public final class ModelWriter {
         }
         List<TensorData> tensors = new ArrayList<>();
         for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
+            List<TensorData> instead = replaced.get(e.getKey());
+            if (instead != null) {
+                tensors.addAll(instead);
+                continue;
+            }
             NDArray a = e.getValue();
+            Dtype dtype = dtypeOf.apply(e.getKey());
             // One tensor's floats at a time: the writer asks for them when it reaches this tensor.
             tensors.add(new TensorData(e.getKey(), dtype, a.getShape().getShape(),
                     ch -> TensorData.ofFloats(e.getKey(), dtype, a.getShape().getShape(), a.toFloatArray()).source().writeTo(ch)));
@@ -66,12 +97,6 @@ public final class ModelWriter {
                 copies.put(f, source.resolve(f));
             }
         }
-        var config = model.config().json();
-        config.put("torch_dtype", switch (dtype) {
-            case F16 -> "float16";
-            case BF16 -> "bfloat16";
-            default -> "float32";
-        });
         Map<String, String> text = new LinkedHashMap<>(extraText);
         text.put("config.json", config.toPrettyString());
         return SafetensorsWriter.writeModel(output, tensors, Map.of("format", "pt"), maxShardBytes, copies, text);

@@ -38,6 +38,8 @@ public final class Weights {
     private final NDManager manager;
     private final List<String> optionalPrefixes;
     private final Set<String> taken = new HashSet<>();
+    private final java.util.Map<String, float[]> dequantized = new java.util.HashMap<>();
+    private final Set<String> formatTensors = new HashSet<>();
 
     /**
      * @param optionalPrefixes prefixes a checkpoint may put before every name ({@code bert.}), tried when
@@ -53,8 +55,17 @@ public final class Weights {
         return manager;
     }
 
+    /**
+     * Float weights a checkpoint format decoded from its own tensors (packed codes, scales …):
+     * {@code take("L.weight")} returns these, and {@code storedTensors} count as used.
+     */
+    public void addDequantized(java.util.Map<String, float[]> weights, Set<String> storedTensors) {
+        dequantized.putAll(weights);
+        formatTensors.addAll(storedTensors);
+    }
+
     public boolean has(String name) {
-        return resolve(name) != null;
+        return dequantized.containsKey(name) || resolve(name) != null;
     }
 
     /**
@@ -70,6 +81,14 @@ public final class Weights {
 
     /** A tensor that some configurations have (biases): empty when absent, checked when present. */
     public Optional<NDArray> find(String name, long... shape) {
+        float[] decoded = dequantized.get(name);
+        if (decoded != null) {
+            if (decoded.length != Arrays.stream(shape).reduce(1, (a, b) -> a * b)) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ", layer weight '" + name + "': expected shape "
+                        + Arrays.toString(shape) + " from config.json, the quantized tensors give " + decoded.length + " values");
+            }
+            return Optional.of(manager.create(decoded, new Shape(shape)));
+        }
         String stored = resolve(name);
         if (stored == null) {
             return Optional.empty();
@@ -99,6 +118,7 @@ public final class Weights {
     public Set<String> untaken() {
         Set<String> rest = new TreeSet<>(checkpoint.names());
         rest.removeAll(taken);
+        rest.removeAll(formatTensors);
         return rest;
     }
 

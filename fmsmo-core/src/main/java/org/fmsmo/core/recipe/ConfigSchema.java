@@ -64,7 +64,7 @@ public final class ConfigSchema {
         add(ConfigKey.range("damp_percent", NUMBER, 1e-6, 0.999, "GPTQ dampening: λ in H + λ·mean(diag H)·I (raised ×10 on a failed factorisation)"));
         add(ConfigKey.of("desc_act", BOOL, "GPTQ act-order: quantize columns by descending Hessian diagonal (records g_idx)"));
         add(ConfigKey.of("static_groups", BOOL, "GPTQ: fix every group's scale from the original weights before any update"));
-        add(ConfigKey.of("true_sequential", BOOL, "GPTQ: within a block, later layers see earlier ones quantized (default false: each sees the block's float layers; the block output is still quantized)"));
+        add(ConfigKey.of("true_sequential", BOOL, "GPTQ: within a block, later layers see earlier ones quantized (false: each sees the block's float layers; the block output is still quantized)"));
         add(ConfigKey.range("gptq_block_size", INT, 1, 1 << 16, "GPTQ columns per lazy-update block"));
         add(ConfigKey.of("qw_spec", STRING, "explicit weight QuantSpec (int4-sym-group128 …), overriding bits/mode"));
         add(ConfigKey.of("qa_spec", STRING, "explicit activation QuantSpec, overriding bits/mode"));

@@ -25,7 +25,7 @@ import org.fmsmo.core.io.OutputFiles;
 public final class Recipes {
 
     /** The built-in recipe names. */
-    public static final List<String> BUILT_IN = List.of("qat_int8", "ptq_int8", "dq");
+    public static final List<String> BUILT_IN = List.of("qat_int8", "ptq_int8", "dq", "fp8_dynamic", "fp8_static");
 
     /** The file name a config is saved under in an output folder. */
     public static final String CONFIG_FILE = "fms_quant_config.json";

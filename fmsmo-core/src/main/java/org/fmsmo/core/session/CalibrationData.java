@@ -44,6 +44,15 @@ public final class CalibrationData {
 
     /** Reads and tokenizes a calibration text for {@code model} (see the class comment). */
     public static CalibrationData fromText(TransformerModel model, Path file, int numSamples, int seqLen, int batchSize) {
+        return fromText(model, file, numSamples, seqLen, batchSize, null);
+    }
+
+    /**
+     * As {@link #fromText(TransformerModel, Path, int, int, int)}; with a {@code shuffleSeed}, a
+     * decoder's windows start at random token positions (reproducible for the seed) instead of
+     * consecutively from the start, and an encoder's lines are drawn at random.
+     */
+    public static CalibrationData fromText(TransformerModel model, Path file, int numSamples, int seqLen, int batchSize, Long shuffleSeed) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
@@ -52,8 +61,13 @@ public final class CalibrationData {
         }
         HfTokenizer tok = model.tokenizer();
         List<long[]> samples = new ArrayList<>();
+        java.util.Random random = shuffleSeed == null ? null : new java.util.Random(shuffleSeed);
         if (model instanceof SentenceEncoder) {
-            for (String line : text.split("\n")) {
+            List<String> lines = new ArrayList<>(Arrays.asList(text.split("\n")));
+            if (random != null) {
+                java.util.Collections.shuffle(lines, random);
+            }
+            for (String line : lines) {
                 if (!line.isBlank() && samples.size() < numSamples) {
                     long[] ids = tok.encode(line.strip(), true);
                     samples.add(Arrays.copyOf(ids, Math.min(ids.length, seqLen)));
@@ -61,6 +75,10 @@ public final class CalibrationData {
             }
         } else {
             long[] ids = tok.encode(text, true);
+            for (int k = 0; random != null && ids.length >= seqLen && k < numSamples; k++) {
+                int start = random.nextInt(ids.length - seqLen + 1);
+                samples.add(Arrays.copyOfRange(ids, start, start + seqLen));
+            }
             for (int start = 0; start + seqLen <= ids.length && samples.size() < numSamples; start += seqLen) {
                 samples.add(Arrays.copyOfRange(ids, start, start + seqLen));
             }

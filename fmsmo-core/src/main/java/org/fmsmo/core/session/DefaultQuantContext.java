@@ -228,7 +228,7 @@ public final class DefaultQuantContext implements QuantContext {
         if (calibration == null) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sequential quantization needs calibration examples; give a calibration file");
         }
-        new SequentialRunner(transformer(), plan, calibration, config.getBoolean("true_sequential", false)).run(stage);
+        new SequentialRunner(transformer(), plan, calibration, config.getBoolean("true_sequential", true)).run(stage);
     }
 
     private TransformerModel transformer() {

@@ -22,7 +22,7 @@ final class Gptq {
 
     /** What the algorithm needs besides the weight and the Hessian. */
     record Options(int bits, boolean symmetric, int groupSize, double dampPercent, boolean descAct, boolean staticGroups,
-                   int blockSize) {
+                   int blockSize, boolean halfScales) {
         Options {
             if (dampPercent <= 0 || dampPercent >= 1) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "damp_percent must be in (0, 1), found " + dampPercent);
@@ -66,7 +66,7 @@ final class Gptq {
         if (o.staticGroups() && o.groupSize() > 0) {
             staticGrids = new IntGrid[groups];
             for (int g = 0; g < groups; g++) {
-                staticGrids[g] = new IntGrid(o.bits(), o.symmetric(), out);
+                staticGrids[g] = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
                 staticGrids[g].fit(wt, out, g * group, Math.min(in, (g + 1) * group));
             }
         }
@@ -98,7 +98,7 @@ final class Gptq {
         int[] zero = o.symmetric() ? null : new int[out * groups];
         int[] groupIndex = new int[in];
         float[] deq = new float[out * in];
-        IntGrid grid = new IntGrid(o.bits(), o.symmetric(), out);
+        IntGrid grid = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
         if (o.groupSize() <= 0) {
             grid.fit(wt, out, 0, in);
         }

@@ -76,7 +76,7 @@ final class GptqMethod implements QuantMethod {
                     int out = Math.toIntExact(layer.outFeatures());
                     int in = Math.toIntExact(layer.inFeatures());
                     Gptq.Options o = new Gptq.Options(spec.bits(), spec.symmetric(),
-                            spec.granularity() == Granularity.GROUP ? spec.groupSize() : -1, damp, descAct, staticGroups, blockSize);
+                            spec.granularity() == Granularity.GROUP ? spec.groupSize() : -1, damp, descAct, staticGroups, blockSize, true);
                     Gptq.Result r;
                     try (NDManager work = context.model().manager().newSubManager()) {
                         r = Gptq.quantize(layer.weight().toFloatArray(), out, in, hessian, o, work);

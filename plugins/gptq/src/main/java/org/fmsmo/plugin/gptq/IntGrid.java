@@ -15,13 +15,20 @@ final class IntGrid {
 
     private final int bits;
     private final boolean symmetric;
+    private final boolean halfScales;
     final float[] scale;
     final int[] zero;
 
-    /** Parameters for {@code rows} output rows, found by {@link #fit}. */
-    IntGrid(int bits, boolean symmetric, int rows) {
+    /**
+     * Parameters for {@code rows} output rows, found by {@link #fit}.
+     *
+     * @param halfScales round each scale to the nearest F16 value (GPTQ checkpoints store F16
+     *                   scales; rounding here keeps the stored model equal to the computed one)
+     */
+    IntGrid(int bits, boolean symmetric, int rows, boolean halfScales) {
         this.bits = bits;
         this.symmetric = symmetric;
+        this.halfScales = halfScales;
         this.scale = new float[rows];
         this.zero = symmetric ? null : new int[rows];
     }
@@ -47,14 +54,22 @@ final class IntGrid {
         for (int r = 0; r < rows; r++) {
             if (symmetric) {
                 float amax = Math.max(Math.abs(min[r]), Math.abs(max[r]));
-                scale[r] = nonZero(amax / (levels / 2f));
+                scale[r] = half(nonZero(amax / (levels / 2f)));
             } else {
                 float lo = Math.min(min[r], 0f);
                 float hi = Math.max(max[r], 0f);
-                scale[r] = nonZero((hi - lo) / levels);
+                scale[r] = half(nonZero((hi - lo) / levels));
                 zero[r] = (int) Math.min(Math.max(Math.rint(-lo / scale[r]), 0), levels);
             }
         }
+    }
+
+    private float half(float s) {
+        if (!halfScales) {
+            return s;
+        }
+        float h = Float.float16ToFloat(Float.floatToFloat16(s));
+        return h == 0f ? Float.float16ToFloat((short) 1) : h; // the smallest F16 subnormal rather than 0
     }
 
     private static float nonZero(float s) {
@@ -78,7 +93,7 @@ final class IntGrid {
 
     /** A copy of the current parameters (a group's, kept for the frozen tensor). */
     IntGrid copy() {
-        IntGrid g = new IntGrid(bits, symmetric, scale.length);
+        IntGrid g = new IntGrid(bits, symmetric, scale.length, halfScales);
         System.arraycopy(scale, 0, g.scale, 0, scale.length);
         if (zero != null) {
             System.arraycopy(zero, 0, g.zero, 0, zero.length);

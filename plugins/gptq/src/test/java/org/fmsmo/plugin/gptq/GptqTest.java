@@ -94,7 +94,7 @@ class GptqTest {
             }
         }
         float[] deq = new float[out * in];
-        IntGrid grid = new IntGrid(bits, sym, out);
+        IntGrid grid = new IntGrid(bits, sym, out, false);
         for (int i = 0; i < in; i++) {
             if (i % group == 0) {
                 float[] cols = new float[in * out];
@@ -189,14 +189,14 @@ class GptqTest {
         for (boolean sym : new boolean[] {true, false}) {
             float[] expected = reference(w, out, in, h, 4, sym, 64, 0.01);
             try (NDManager m = NDManager.newBaseManager()) {
-                Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, sym, 64, 0.01, false, false, 128), m);
+                Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, sym, 64, 0.01, false, false, 128, false), m);
                 int firstFlip = in;
                 for (int i = 0; i < expected.length; i++) {
                     if (expected[i] != r.dequantized()[i]) {
                         firstFlip = Math.min(firstFlip, i % in);
                     }
                 }
-                Gptq.Result rtn = Gptq.quantize(w, out, in, identity(in), new Gptq.Options(4, sym, 64, 0.01, false, false, 128), m);
+                Gptq.Result rtn = Gptq.quantize(w, out, in, identity(in), new Gptq.Options(4, sym, 64, 0.01, false, false, 128, false), m);
                 double mine = outputError(w, r.dequantized(), h, out, in);
                 double ref = outputError(w, expected, h, out, in);
                 double round = outputError(w, rtn.dequantized(), h, out, in);
@@ -227,7 +227,7 @@ class GptqTest {
         float[] w = randn(out * in, 1);
         double[] h = identity(in);
         try (NDManager m = NDManager.newBaseManager()) {
-            Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(3, true, 16, 0.01, false, false, 128), m);
+            Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(3, true, 16, 0.01, false, false, 128, false), m);
             // U is diagonal, so no error moves: every group is rounded on its own, s = amax/3.5.
             for (int row = 0; row < out; row++) {
                 for (int c = 0; c < in; c++) {
@@ -255,7 +255,7 @@ class GptqTest {
             h[j * in + 5] = 0;
         }
         try (NDManager m = NDManager.newBaseManager()) {
-            Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, false, 32, 0.01, true, false, 32), m);
+            Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, false, 32, 0.01, true, false, 32, false), m);
             assertNotNull(r.groupIndex(), "act-order groups are not contiguous");
             int[] count = new int[r.groups()];
             for (int g : r.groupIndex()) {
@@ -272,7 +272,7 @@ class GptqTest {
                     assertEquals((r.codes()[row * in + c] - z) * s, r.dequantized()[row * in + c], 0f);
                 }
             }
-            Gptq.Result st = Gptq.quantize(w, out, in, h, new Gptq.Options(4, false, 32, 0.01, true, true, 32), m);
+            Gptq.Result st = Gptq.quantize(w, out, in, h, new Gptq.Options(4, false, 32, 0.01, true, true, 32, false), m);
             assertNull(st.groupIndex(), "static groups keep column j in group j / 32 even with act-order");
         }
     }

@@ -1,0 +1,77 @@
+package org.fmsmo.core.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.stream.Stream;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+
+/**
+ * The rules for a command's output folder, checked before any work: never the input folder or
+ * inside it; an existing non-empty folder only with {@code --force}, and then the new folder is
+ * written beside it and swapped in when complete, so a failed run leaves the old one intact.
+ */
+final class OutputFolder {
+
+    private OutputFolder() {
+    }
+
+    /** Validates {@code output} and returns the folder to write into (itself, or a fresh sibling under --force). */
+    static Path check(Path input, Path output, boolean force) {
+        Path in = input.toAbsolutePath().normalize();
+        Path out = output.toAbsolutePath().normalize();
+        if (out.equals(in) || out.startsWith(in) || in.startsWith(out)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + output + " overlaps the input folder " + input
+                    + "; inputs are never written: choose another output");
+        }
+        if (!Files.exists(out)) {
+            return out;
+        }
+        if (!Files.isDirectory(out)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output " + output + " exists and is a file, not a folder");
+        }
+        try (Stream<Path> entries = Files.list(out)) {
+            if (entries.findAny().isEmpty()) {
+                Files.delete(out);
+                return out;
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read output folder " + output + ": " + e.getMessage(), e);
+        }
+        if (!force) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + output + " exists and is not empty; choose a new one or pass --force");
+        }
+        return out.resolveSibling(out.getFileName() + ".fmsmo-new");
+    }
+
+    /** Moves a --force run's finished folder over the old one. */
+    static Path replace(Path output, Path target, Path written) throws IOException {
+        Path out = output.toAbsolutePath().normalize();
+        if (written.equals(out)) {
+            return out;
+        }
+        Path old = out.resolveSibling(out.getFileName() + ".fmsmo-old");
+        Files.move(out, old, StandardCopyOption.ATOMIC_MOVE);
+        Files.move(written, out, StandardCopyOption.ATOMIC_MOVE);
+        try (Stream<Path> walk = Files.walk(old)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+        return out;
+    }
+
+    /** Bytes of the safetensors files in a folder. */
+    static long weightBytes(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            long total = 0;
+            for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList()) {
+                total += Files.size(f);
+            }
+            return total;
+        }
+    }
+}

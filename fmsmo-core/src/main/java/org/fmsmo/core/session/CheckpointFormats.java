@@ -1,0 +1,190 @@
+package org.fmsmo.core.session;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.format.CheckpointSink;
+import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.ModelWriter;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Weights;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.plugin.RegisteredProvider;
+
+/**
+ * The host side of {@link CheckpointFormat} plugins: gives a format a {@link CheckpointSink} and
+ * writes what it said — unquantized tensors in the dtype the source checkpoint had, companion
+ * files, {@code config.json} with the {@code quantization_config} — atomically; and on loading, asks
+ * the installed formats which one reads a folder's {@code quantization_config} and takes its
+ * dequantized weights.
+ */
+public final class CheckpointFormats {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** System property the launcher sets to the distribution folder (its {@code plugins/} holds the formats). */
+    private static final String HOME_PROPERTY = "fmsmo.home";
+
+    private CheckpointFormats() {
+    }
+
+    /** Writes {@code model} in {@code format} to {@code out} (which must not exist). */
+    public static Path write(TransformerModel model, CheckpointFormat format, Path out) {
+        if (!format.canWrite(model)) {
+            format.write(model, new Collector()); // throws, naming the first layer it cannot hold
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, format.getClass().getSimpleName() + " cannot write this model");
+        }
+        Collector sink = new Collector();
+        format.write(model, sink);
+        Map<String, List<TensorData>> replaced = new LinkedHashMap<>();
+        sink.replaced.forEach((layer, tensors) -> {
+            List<TensorData> list = new ArrayList<>();
+            tensors.forEach((name, t) -> {
+                ByteBuffer b = t.bytes();
+                byte[] raw = new byte[b.remaining()];
+                b.get(raw);
+                list.add(TensorData.ofBytes(name, Dtype.parse(t.dtype(), name), t.shape(), raw));
+            });
+            replaced.put(layer + ".weight", list);
+        });
+        ObjectNode config = model.config().json();
+        if (sink.quantizationConfig == null) {
+            throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
+        }
+        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig));
+        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text);
+    }
+
+    /** Each float parameter's dtype in the source checkpoint (F32 when it is not stored there as F32, F16 or BF16). */
+    private static Function<String, Dtype> sourceDtypes(TransformerModel model) {
+        Map<String, Dtype> dtypes = new LinkedHashMap<>();
+        try (SafetensorsModel src = SafetensorsModel.open(model.dir())) {
+            for (String n : src.names()) {
+                Dtype d = src.info(n).dtype();
+                if (d == Dtype.F16 || d == Dtype.BF16 || d == Dtype.F32) {
+                    dtypes.put(n, d);
+                }
+            }
+        }
+        return name -> dtypes.getOrDefault(name, dtypes.getOrDefault("bert." + name, Dtype.F32));
+    }
+
+    /**
+     * When {@code config.json} has a {@code quantization_config}, finds the installed format that
+     * reads it and gives {@code weights} its dequantized layer weights.
+     *
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
+     */
+    public static void dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights) {
+        JsonNode qc = config.json().get("quantization_config");
+        if (qc == null || qc.isNull()) {
+            return;
+        }
+        String home = System.getProperty(HOME_PROPERTY);
+        try (PluginRegistry registry = PluginRegistry.standard(home == null ? null : Path.of(home, "plugins"))) {
+            List<String> installed = new ArrayList<>();
+            for (RegisteredProvider<CheckpointFormatProvider> p : registry.providers(CheckpointFormatProvider.class)) {
+                installed.add(p.provider().name());
+                CheckpointFormat f = p.provider().create();
+                Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
+                if (f.canRead(qcMap)) {
+                    Source source = new Source(config.file().toString(), qcMap, checkpoint);
+                    Map<String, float[]> layers = f.read(source);
+                    Map<String, float[]> byWeight = new LinkedHashMap<>();
+                    layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
+                    weights.addDequantized(byWeight, source.read);
+                    return;
+                }
+            }
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": quantization_config with quant_method '"
+                    + qc.path("quant_method").asText("?") + "' and format '" + qc.path("format").asText("?")
+                    + "' is not read by any installed checkpoint format (installed: " + installed + ")");
+        }
+    }
+
+    /** What a format said while writing. */
+    private static final class Collector implements CheckpointSink {
+        final Map<String, Map<String, StoredTensor>> replaced = new LinkedHashMap<>();
+        final Map<String, String> text = new LinkedHashMap<>();
+        Map<String, Object> quantizationConfig;
+
+        @Override
+        public void replace(String layer, Map<String, StoredTensor> tensors) {
+            if (replaced.put(layer, new LinkedHashMap<>(tensors)) != null) {
+                throw new IllegalStateException("layer " + layer + " was replaced twice");
+            }
+        }
+
+        @Override
+        public void quantizationConfig(Map<String, Object> config) {
+            this.quantizationConfig = config;
+        }
+
+        @Override
+        public void jsonFile(String name, Map<String, Object> content) {
+            if (name.equals("config.json") || name.contains("..") || name.contains("/") || !name.endsWith(".json")) {
+                throw new IllegalArgumentException("a format may write JSON files beside the weights, not " + name);
+            }
+            text.put(name, JSON.valueToTree(content).toPrettyString());
+        }
+    }
+
+    /** A stored checkpoint as a format reads it; remembers which tensors it read. */
+    private static final class Source implements CheckpointSource {
+        private final String location;
+        private final Map<String, Object> qc;
+        private final SafetensorsModel checkpoint;
+        final Set<String> read = new HashSet<>();
+
+        Source(String location, Map<String, Object> qc, SafetensorsModel checkpoint) {
+            this.location = location;
+            this.qc = qc;
+            this.checkpoint = checkpoint;
+        }
+
+        @Override
+        public String location() {
+            return location;
+        }
+
+        @Override
+        public Map<String, Object> quantizationConfig() {
+            return qc;
+        }
+
+        @Override
+        public Set<String> names() {
+            return checkpoint.names();
+        }
+
+        @Override
+        public StoredTensor tensor(String name) {
+            if (!checkpoint.names().contains(name)) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ": tensor '" + name + "' is missing");
+            }
+            TensorInfo info = checkpoint.info(name);
+            byte[] raw = checkpoint.file(name).bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            read.add(name);
+            return new StoredTensor(info.dtype().name(), info.shape(), ByteBuffer.wrap(raw));
+        }
+    }
+}

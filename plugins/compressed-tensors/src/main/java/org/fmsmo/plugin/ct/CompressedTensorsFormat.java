@@ -1,0 +1,303 @@
+package org.fmsmo.plugin.ct;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.format.CheckpointSink;
+import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantType;
+
+/**
+ * compressed-tensors as vLLM and Hugging Face read it. One checkpoint uses one of three formats:
+ * <ul>
+ *   <li>{@code float-quantized} (FP8 e4m3): {@code L.weight} F8_E4M3, {@code L.weight_scale}
+ *       [out, 1] or [1], {@code L.input_scale} [1] for static activations;</li>
+ *   <li>{@code int-quantized} (symmetric INT8 W8A8): {@code L.weight} I8, {@code L.weight_scale} [out, 1];</li>
+ *   <li>{@code pack-quantized} (weight-only INT2/4/8): {@code L.weight_packed} I32
+ *       [out, in/(32/b)] holding code + 2^(b−1) (compressed-tensors keeps codes in the signed
+ *       range, asymmetric ones too), {@code L.weight_shape}, {@code L.weight_scale}
+ *       [out, groups], {@code L.weight_zero_point} packed along the output rows when asymmetric,
+ *       {@code L.weight_g_idx} with act-order.</li>
+ * </ul>
+ * Layers sharing a spec form one config group; the unquantized linear layers are listed in {@code ignore}.
+ */
+public final class CompressedTensorsFormat implements CheckpointFormat {
+
+    static final String VERSION = "0.10.2";
+
+    @Override
+    public boolean canWrite(QuantizableModel model) {
+        try {
+            formatOf(FrozenLayers.of(model));
+            return true;
+        } catch (FmsmoException e) {
+            return false;
+        }
+    }
+
+    /** The one compressed-tensors format all frozen layers fit; an error naming the first that does not. */
+    private static String formatOf(List<FrozenLayers.Layer> layers) {
+        if (layers.isEmpty()) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no layer is quantized (frozen); nothing to write in compressed-tensors");
+        }
+        String format = null;
+        for (FrozenLayers.Layer l : layers) {
+            String f = layerFormat(l);
+            if (format != null && !format.equals(f)) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "compressed-tensors holds one format per checkpoint; layer " + l.name()
+                        + " needs " + f + " but earlier layers need " + format);
+            }
+            format = f;
+        }
+        return format;
+    }
+
+    private static String layerFormat(FrozenLayers.Layer l) {
+        QuantSpec w = l.spec();
+        if (w.type() == QuantType.FP8_E4M3) {
+            if (w.granularity() == Granularity.GROUP || l.input() != null && l.input().type() != QuantType.FP8_E4M3) {
+                throw unsupported(l, "FP8 weights per tensor or channel with FP8 or float activations");
+            }
+            return "float-quantized";
+        }
+        if (w.type() != QuantType.INT) {
+            throw unsupported(l, "INT or FP8 e4m3 weights");
+        }
+        if (l.input() != null) {
+            if (w.bits() != 8 || !w.symmetric() || w.granularity() == Granularity.GROUP || l.input().type() != QuantType.INT
+                    || l.input().bits() != 8) {
+                throw unsupported(l, "symmetric INT8 weights per tensor or channel with INT8 activations (W8A8), or weight-only INT");
+            }
+            return "int-quantized";
+        }
+        if (w.bits() != 2 && w.bits() != 4 && w.bits() != 8) {
+            throw unsupported(l, "2, 4 or 8 weight bits to pack into int32 words");
+        }
+        if (w.granularity() == Granularity.TENSOR && !w.symmetric()) {
+            throw unsupported(l, "asymmetric packed weights per channel or group");
+        }
+        return "pack-quantized";
+    }
+
+    private static FmsmoException unsupported(FrozenLayers.Layer l, String expected) {
+        return new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "compressed-tensors: layer " + l.name() + " has weights " + l.spec()
+                + (l.input() == null ? " and float activations" : " and activations " + l.input()) + "; expected " + expected);
+    }
+
+    @Override
+    public void write(QuantizableModel model, CheckpointSink sink) {
+        List<FrozenLayers.Layer> layers = FrozenLayers.of(model);
+        String format = formatOf(layers);
+        Map<String, List<String>> groups = new LinkedHashMap<>();
+        Map<String, FrozenLayers.Layer> example = new LinkedHashMap<>();
+        for (FrozenLayers.Layer l : layers) {
+            String key = l.spec() + "|" + l.input() + "|" + (l.groupIndex() != null);
+            groups.computeIfAbsent(key, k -> new ArrayList<>()).add(l.name());
+            example.putIfAbsent(key, l);
+            sink.replace(l.name(), tensors(l, format));
+        }
+        Map<String, Object> configGroups = new LinkedHashMap<>();
+        int i = 0;
+        for (Map.Entry<String, List<String>> g : groups.entrySet()) {
+            FrozenLayers.Layer l = example.get(g.getKey());
+            Map<String, Object> group = new LinkedHashMap<>();
+            group.put("targets", groups.size() == 1 ? List.of("Linear") : g.getValue());
+            group.put("weights", args(l.spec(), l.groupIndex() != null));
+            group.put("input_activations", l.input() == null ? null : args(l.input(), false));
+            group.put("output_activations", null);
+            configGroups.put("group_" + i++, group);
+        }
+        Map<String, Object> qc = new LinkedHashMap<>();
+        qc.put("quant_method", "compressed-tensors");
+        qc.put("format", format);
+        qc.put("config_groups", configGroups);
+        qc.put("ignore", FrozenLayers.floatLayers(model));
+        qc.put("quantization_status", "compressed");
+        qc.put("kv_cache_scheme", null);
+        qc.put("version", VERSION);
+        sink.quantizationConfig(qc);
+    }
+
+    /** compressed-tensors' QuantizationArgs for a spec. */
+    static Map<String, Object> args(QuantSpec s, boolean actOrder) {
+        Map<String, Object> a = new LinkedHashMap<>();
+        a.put("num_bits", s.bits());
+        a.put("type", s.type() == QuantType.INT ? "int" : "float");
+        a.put("strategy", switch (s.granularity()) {
+            case TENSOR -> "tensor";
+            case CHANNEL -> "channel";
+            case GROUP -> "group";
+            case TOKEN -> "token";
+        });
+        a.put("group_size", s.granularity() == Granularity.GROUP ? s.groupSize() : null);
+        a.put("symmetric", s.symmetric());
+        a.put("dynamic", s.granularity() == Granularity.TOKEN);
+        a.put("observer", s.granularity() == Granularity.TOKEN ? null : "minmax");
+        a.put("actorder", actOrder ? "group" : null);
+        return a;
+    }
+
+    private static Map<String, StoredTensor> tensors(FrozenLayers.Layer l, String format) {
+        Map<String, StoredTensor> t = new LinkedHashMap<>();
+        String n = l.name();
+        long[] scaleShape = l.spec().granularity() == Granularity.TENSOR ? new long[] {1} : new long[] {l.out(), l.groups()};
+        switch (format) {
+            case "float-quantized", "int-quantized" -> {
+                byte[] b = new byte[l.codes().length];
+                for (int i = 0; i < b.length; i++) {
+                    b[i] = (byte) l.codes()[i];
+                }
+                t.put(n + ".weight", StoredTensor.ofBytes(format.equals("float-quantized") ? "F8_E4M3" : "I8", new long[] {l.out(), l.in()}, b));
+                t.put(n + ".weight_scale", StoredTensor.ofFloats(scaleShape, l.scale()));
+            }
+            default -> {
+                int bits = l.spec().bits();
+                int offset = 1 << (bits - 1);
+                int[] unsigned = new int[l.codes().length];
+                for (int i = 0; i < unsigned.length; i++) {
+                    unsigned[i] = l.spec().symmetric() ? l.codes()[i] + offset : l.codes()[i];
+                }
+                int per = Packing.perWord(bits);
+                t.put(n + ".weight_packed", StoredTensor.ofInts(new long[] {l.out(), (l.in() + per - 1) / per},
+                        Packing.packRows(unsigned, l.out(), l.in(), bits)));
+                t.put(n + ".weight_shape", StoredTensor.ofInts(new long[] {2}, new int[] {l.out(), l.in()}));
+                t.put(n + ".weight_scale", StoredTensor.ofFloats(scaleShape, l.scale()));
+                if (l.zero() != null) {
+                    int groups = l.groups();
+                    t.put(n + ".weight_zero_point", StoredTensor.ofInts(new long[] {(l.out() + per - 1) / per, groups},
+                            Packing.packColumns(l.zero(), l.out(), groups, bits)));
+                }
+                if (l.groupIndex() != null) {
+                    t.put(n + ".weight_g_idx", StoredTensor.ofInts(new long[] {l.in()}, l.groupIndex()));
+                }
+            }
+        }
+        if (l.inputScale() != null) {
+            t.put(n + ".input_scale", StoredTensor.ofFloats(new long[] {1}, new float[] {l.inputScale()}));
+        }
+        return t;
+    }
+
+    @Override
+    public boolean canRead(Map<String, Object> qc) {
+        return "compressed-tensors".equals(qc.get("quant_method"));
+    }
+
+    @Override
+    public Map<String, float[]> read(CheckpointSource source) {
+        Map<String, Object> qc = source.quantizationConfig();
+        Object format = qc.get("format");
+        if (!List.of("float-quantized", "int-quantized", "pack-quantized").contains(format)) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, source.location() + ": compressed-tensors format '" + format
+                    + "' is not supported; expected float-quantized, int-quantized or pack-quantized");
+        }
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (String name : source.names()) {
+            if (name.endsWith(".weight_scale")) {
+                String layer = name.substring(0, name.length() - ".weight_scale".length());
+                out.put(layer, format.equals("pack-quantized") ? readPacked(source, layer, qc) : readUnpacked(source, layer));
+            }
+        }
+        return out;
+    }
+
+    private static float[] readUnpacked(CheckpointSource source, String layer) {
+        StoredTensor w = source.tensor(layer + ".weight");
+        if (!w.dtype().equals("I8") && !w.dtype().equals("F8_E4M3")) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight: expected I8 or F8_E4M3, found " + w.dtype());
+        }
+        long[] shape = w.shape();
+        float[] values = w.toFloats();
+        float[] scale = source.tensor(layer + ".weight_scale").toFloats();
+        int out = (int) shape[0];
+        int in = (int) shape[1];
+        if (scale.length != 1 && scale.length != out) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight_scale has " + scale.length
+                    + " values; expected 1 (tensor) or " + out + " (channel)");
+        }
+        for (int r = 0; r < out; r++) {
+            float s = scale[scale.length == 1 ? 0 : r];
+            for (int c = 0; c < in; c++) {
+                values[r * in + c] *= s;
+            }
+        }
+        return values;
+    }
+
+    private static float[] readPacked(CheckpointSource source, String layer, Map<String, Object> qc) {
+        int[] shape = source.tensor(layer + ".weight_shape").toInts();
+        int out = shape[0];
+        int in = shape[1];
+        int bits = weightBits(qc, source);
+        int[] unsigned = Packing.unpackRows(source.tensor(layer + ".weight_packed").toInts(), out, in, bits);
+        StoredTensor scaleT = source.tensor(layer + ".weight_scale");
+        float[] scale = scaleT.toFloats();
+        int groups = scale.length == 1 ? 1 : scale.length / out;
+        int groupSize = groups == 1 ? in : weightArg(qc, "group_size", source);
+        int[] gIdx = source.names().contains(layer + ".weight_g_idx") ? source.tensor(layer + ".weight_g_idx").toInts() : null;
+        int[] zero = source.names().contains(layer + ".weight_zero_point")
+                ? Packing.unpackColumns(source.tensor(layer + ".weight_zero_point").toInts(), out, groups, bits) : null;
+        int offset = 1 << (bits - 1);
+        float[] w = new float[out * in];
+        for (int r = 0; r < out; r++) {
+            for (int c = 0; c < in; c++) {
+                int g = scale.length == 1 ? 0 : gIdx != null ? gIdx[c] : c / groupSize;
+                int block = scale.length == 1 ? 0 : r * groups + g;
+                int q = unsigned[r * in + c];
+                float code = zero == null ? q - offset : q - zero[block];
+                w[r * in + c] = code * scale[block];
+            }
+        }
+        return w;
+    }
+
+    private static int weightBits(Map<String, Object> qc, CheckpointSource source) {
+        return weightArg(qc, "num_bits", source);
+    }
+
+    /** A numeric weights argument, one value across the config groups. */
+    private static int weightArg(Map<String, Object> qc, String key, CheckpointSource source) {
+        Integer bits = null;
+        if (qc.get("config_groups") instanceof Map<?, ?> groups) {
+            for (Object g : groups.values()) {
+                if (g instanceof Map<?, ?> group && group.get("weights") instanceof Map<?, ?> w && w.get(key) instanceof Number n) {
+                    if (bits != null && bits != n.intValue()) {
+                        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, source.location() + ": packed groups with different " + key);
+                    }
+                    bits = n.intValue();
+                }
+            }
+        }
+        if (bits == null) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": quantization_config.config_groups.*.weights." + key + " is missing");
+        }
+        return bits;
+    }
+
+    /** {@code compressed-tensors}. */
+    public static final class Provider implements CheckpointFormatProvider {
+        @Override
+        public String name() {
+            return "compressed-tensors";
+        }
+
+        @Override
+        public String description() {
+            return "compressed-tensors (vLLM, HF): FP8 float-quantized, INT8 int-quantized, INT2/4/8 pack-quantized weights";
+        }
+
+        @Override
+        public CheckpointFormat create() {
+            return new CompressedTensorsFormat();
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package org.fmsmo.plugin.ct;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.api.quant.Quantizer;
+import org.fmsmo.api.quant.RangeSource;
+
+/** A model's frozen layers as plain arrays, the form the writers lay out. */
+final class FrozenLayers {
+
+    /**
+     * One frozen linear layer.
+     *
+     * @param codes      {@code [out, in]}: signed for symmetric INT, unsigned for asymmetric INT, raw bytes for FP8
+     * @param scale      {@code [out, groups]} (channel: groups = 1; tensor: one value)
+     * @param zero       {@code [out, groups]}, null when symmetric
+     * @param groupIndex null unless act-order
+     * @param input      the input quantizer's spec, null for weight-only
+     * @param inputScale the static input scale, null unless static
+     */
+    record Layer(String name, QuantSpec spec, int out, int in, int[] codes, float[] scale, int[] zero, int[] groupIndex,
+                 QuantSpec input, Float inputScale) {
+        int groups() {
+            return scale.length / (spec.granularity() == org.fmsmo.api.quant.Granularity.TENSOR ? 1 : out) ;
+        }
+    }
+
+    private FrozenLayers() {
+    }
+
+    /** The frozen layers in forward order; the other linear layers are left out. */
+    static List<Layer> of(QuantizableModel model) {
+        List<Layer> out = new ArrayList<>();
+        for (LinearLayer l : model.linearLayers()) {
+            if (l instanceof LayerWrapper w && w.isFrozen()) {
+                out.add(layer(w, model.manager()));
+            }
+        }
+        return out;
+    }
+
+    /** Names of the linear layers that are not frozen (written as float). */
+    static List<String> floatLayers(QuantizableModel model) {
+        List<String> out = new ArrayList<>();
+        for (LinearLayer l : model.linearLayers()) {
+            if (!(l instanceof LayerWrapper w && w.isFrozen())) {
+                out.add(l.name());
+            }
+        }
+        return out;
+    }
+
+    private static Layer layer(LayerWrapper w, NDManager manager) {
+        QuantizedTensor t = w.frozenWeight();
+        int out = Math.toIntExact(t.shape().get(0));
+        int in = Math.toIntExact(t.shape().get(1));
+        int[] codes;
+        if (t.codes().getDataType() == DataType.INT8) {
+            byte[] b = t.codes().toByteArray();
+            codes = new int[b.length];
+            for (int i = 0; i < b.length; i++) {
+                codes[i] = b[i];
+            }
+        } else {
+            byte[] b = t.codes().toByteArray();
+            codes = new int[b.length];
+            for (int i = 0; i < b.length; i++) {
+                codes[i] = b[i] & 0xff;
+            }
+        }
+        float[] scale = t.scale().toFloatArray();
+        int[] zero = t.zeroPoint().map(NDArray::toIntArray).orElse(null);
+        int[] gIdx = t.groupIndex().map(NDArray::toIntArray).orElse(null);
+        QuantSpec input = w.inputQuantizer().map(Quantizer::spec).orElse(null);
+        Float inputScale = null;
+        if (input != null && input.rangeSource() != RangeSource.DYNAMIC) {
+            inputScale = staticScale(w.name(), w.inputQuantizer().get(), manager);
+        }
+        return new Layer(w.name(), t.spec(), out, in, codes, scale, zero, gIdx, input, inputScale);
+    }
+
+    /** The calibrated scale of a static input quantizer: the scale it gives any tensor. */
+    private static float staticScale(String layer, Quantizer q, NDManager manager) {
+        if (!q.spec().symmetric()) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + layer + ": asymmetric static input " + q.spec()
+                    + " has a zero point these formats do not carry; use a symmetric activation mode");
+        }
+        try (NDManager m = manager.newSubManager()) {
+            QuantizedTensor probe = q.quantize(m.zeros(new Shape(1, 1)));
+            return probe.scale().toFloatArray()[0];
+        }
+    }
+}

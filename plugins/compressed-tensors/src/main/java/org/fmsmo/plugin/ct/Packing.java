@@ -1,0 +1,78 @@
+package org.fmsmo.plugin.ct;
+
+/**
+ * Packing of unsigned b-bit codes into little-endian int32 words, {@code 32 / b} per word, the
+ * first element in the lowest bits — the layout both compressed-tensors' {@code pack-quantized}
+ * (along the input dimension) and GPTQ's {@code qweight} / {@code qzeros} use.
+ */
+final class Packing {
+
+    private Packing() {
+    }
+
+    /** Codes per int32 word. */
+    static int perWord(int bits) {
+        if (32 % bits != 0) {
+            throw new IllegalArgumentException(bits + "-bit codes do not pack evenly into int32 words");
+        }
+        return 32 / bits;
+    }
+
+    /**
+     * Packs a row-major {@code [rows, cols]} matrix of codes in {@code [0, 2^b)} along its rows
+     * (each row's columns into {@code ceil(cols / perWord)} words).
+     */
+    static int[] packRows(int[] codes, int rows, int cols, int bits) {
+        int per = perWord(bits);
+        int words = (cols + per - 1) / per;
+        int[] out = new int[rows * words];
+        int mask = (1 << bits) - 1;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[r * words + c / per] |= (codes[r * cols + c] & mask) << (bits * (c % per));
+            }
+        }
+        return out;
+    }
+
+    /** The inverse of {@link #packRows}. */
+    static int[] unpackRows(int[] words, int rows, int cols, int bits) {
+        int per = perWord(bits);
+        int perRow = (cols + per - 1) / per;
+        int[] out = new int[rows * cols];
+        int mask = (1 << bits) - 1;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[r * cols + c] = (words[r * perRow + c / per] >>> (bits * (c % per))) & mask;
+            }
+        }
+        return out;
+    }
+
+    /** Packs along the columns of a row-major {@code [rows, cols]} matrix: word {@code [r / per, c]}. */
+    static int[] packColumns(int[] codes, int rows, int cols, int bits) {
+        int per = perWord(bits);
+        int wordRows = (rows + per - 1) / per;
+        int[] out = new int[wordRows * cols];
+        int mask = (1 << bits) - 1;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[(r / per) * cols + c] |= (codes[r * cols + c] & mask) << (bits * (r % per));
+            }
+        }
+        return out;
+    }
+
+    /** The inverse of {@link #packColumns}. */
+    static int[] unpackColumns(int[] words, int rows, int cols, int bits) {
+        int per = perWord(bits);
+        int[] out = new int[rows * cols];
+        int mask = (1 << bits) - 1;
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                out[r * cols + c] = (words[(r / per) * cols + c] >>> (bits * (r % per))) & mask;
+            }
+        }
+        return out;
+    }
+}
