@@ -276,6 +276,62 @@ class DistributionCliTest {
         }
     }
 
+    /** GPTQ W4 g128 beats RTN at the same grid, FP8 dynamic stays within 1% of FP32; both written in deployable formats and evaluated from them. */
+    @Test
+    void gptqBeatsRtnAndFp8StaysCloseInDeployableFormats() throws Exception {
+        Path shared = sharedFixtures();
+        double fp32 = new ObjectMapper().readTree(shared.resolve("tiny-llama/reference.json").toFile()).at("/perplexity/value").asDouble();
+        Map<String, Double> ppl = new java.util.LinkedHashMap<>();
+        for (String[] run : new String[][] {{"gptq", "gptq"}, {"rtn", "compressed-tensors"}, {"fp8", "compressed-tensors"}}) {
+            Path out = home.resolve(run[0] + "-" + run[1]);
+            List<String> args = new ArrayList<>(List.of("quantize", "--model", shared.resolve("tiny-llama").toString(), "--method", run[0],
+                    "--format", run[1], "--output", out.toString(), "--json"));
+            if (!run[0].equals("rtn")) {
+                args.addAll(List.of("--calibration", shared.resolve("text/calib.txt").toString()));
+            } else {
+                args.addAll(List.of("--bits", "4", "--group-size", "128"));
+            }
+            Result q = fmsmo(args.toArray(String[]::new));
+            assertEquals(0, q.exit(), q.err());
+            JsonNode summary = new ObjectMapper().readTree(q.out());
+            assertEquals(28, summary.get("layers_quantized").asInt(), q.out());
+            assertTrue(summary.get("size_after_bytes").asLong() < summary.get("size_before_bytes").asLong(), q.out());
+            Result e = fmsmo("eval", "--model", out.toString(), "--data", shared.resolve("text/eval.txt").toString(), "--json");
+            assertEquals(0, e.exit(), e.err());
+            ppl.put(run[0], new ObjectMapper().readTree(e.out()).get("perplexity").asDouble());
+        }
+        assertTrue(ppl.get("gptq") < ppl.get("rtn"), "GPTQ must beat RTN at W4 g128: " + ppl);
+        assertTrue(ppl.get("fp8") < fp32 * 1.01, "FP8 dynamic within 1% of FP32 " + fp32 + ": " + ppl);
+    }
+
+    /** Bad quantize requests fail with the reason and write nothing (a format that cannot hold the layers is found when writing). */
+    @Test
+    void badQuantizeRequestsFailClearlyAndWriteNothing() throws Exception {
+        Path shared = sharedFixtures();
+        String model = shared.resolve("tiny-llama").toString();
+        Path out = home.resolve("never");
+        Map<String[], String> cases = new java.util.LinkedHashMap<>();
+        cases.put(new String[] {"--method", "gptq", "--bits", "9", "--output", out.toString()}, "--bits 9");
+        cases.put(new String[] {"--method", "rtn", "--format", "gguf", "--output", out.toString()}, "gguf");
+        cases.put(new String[] {"--method", "rtn", "--output", model}, "overlaps the input folder");
+        cases.put(new String[] {"--method", "gptq", "--bits", "3", "--format", "gptq", "--calibration",
+            shared.resolve("text/calib.txt").toString(), "--num-samples", "4", "--output", out.toString()}, "2, 4 or 8 bits");
+        for (Map.Entry<String[], String> c : cases.entrySet()) {
+            List<String> args = new ArrayList<>(List.of("quantize", "--model", model));
+            args.addAll(List.of(c.getKey()));
+            Result r = fmsmo(args.toArray(String[]::new));
+            assertTrue(r.exit() == 2 || r.exit() == 4, "usage (2) or unsupported spec (4) for " + String.join(" ", c.getKey()) + ": " + r.err());
+            assertTrue(r.err().contains(c.getValue()) && !r.err().contains("\tat "), r.err());
+            assertFalse(Files.exists(out), "nothing written for " + String.join(" ", c.getKey()));
+        }
+        Files.createDirectories(out);
+        Files.writeString(out.resolve("keep.txt"), "mine");
+        Result r = fmsmo("quantize", "--model", model, "--method", "rtn", "--output", out.toString());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().contains("--force"), r.err());
+        assertEquals("mine", Files.readString(out.resolve("keep.txt")));
+    }
+
     /** qdq on a file the test writes: fix, 4 bits, clip 1 → s = 1/7; 0.6 → round(4.2) = 4, −3 → clamp −7, 0.3 → round(2.1) = 2. */
     @Test
     void qdqAppliesOneModeToEveryTensorAndLeavesTheInputAlone() throws Exception {

@@ -1,0 +1,148 @@
+package org.fmsmo.tests;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantMethodProvider;
+import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.model.ModelLoader;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.recipe.Recipes;
+import org.fmsmo.core.session.CalibrationData;
+import org.fmsmo.core.session.CheckpointFormats;
+import org.fmsmo.core.session.DefaultQuantContext;
+import org.fmsmo.core.session.ModelAnalyzer;
+import org.junit.jupiter.api.Test;
+
+/**
+ * GPTQ on tiny-llama written as compressed-tensors and as GPTQ v1, then decoded by a reader
+ * written here from the format descriptions alone (bit fields, offsets, zero − 1, F16 scales) —
+ * not the plugin's reader — and compared with the weights the quantized model computes with, bit
+ * for bit. Then the formats' own readers: loading each folder gives those weights again.
+ */
+class QuantizedFormatsTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @Test
+    void gptqCheckpointsDecodeToExactlyTheInMemoryWeights() throws Exception {
+        Path shared = Fixtures.property("fmsmo.shared").resolve("fixtures");
+        if (!Files.isDirectory(shared.resolve("tiny-llama"))) {
+            String reason = "skipped: " + shared + " is absent (../shared is not mounted)";
+            System.out.println(reason);
+            org.junit.jupiter.api.Assumptions.abort(reason);
+        }
+        Path work = Fixtures.freshDir("formats-" + System.nanoTime());
+        try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
+             TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
+            QuantConfig cfg = Recipes.qconfigInit("ptq_int8", Map.of("nbits_a", 32, "qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp",
+                    "desc_act", true));
+            QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
+            CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
+            registry.get(QuantMethodProvider.class, "gptq").create()
+                    .quantize(new DefaultQuantContext(m, plan, cfg, registry, ProgressListener.NONE, calib));
+            Map<String, float[]> inMemory = new LinkedHashMap<>();
+            for (LinearLayer l : m.linearLayers()) {
+                if (l instanceof LayerWrapper w && w.isFrozen()) {
+                    inMemory.put(l.name(), w.frozenWeight().dequantize().toFloatArray());
+                }
+            }
+            assertEquals(28, inMemory.size());
+            Path ct = CheckpointFormats.write(m, registry.get(CheckpointFormatProvider.class, "compressed-tensors").create(), work.resolve("ct"));
+            Path gptq = CheckpointFormats.write(m, registry.get(CheckpointFormatProvider.class, "gptq").create(), work.resolve("gptq"));
+
+            JsonNode ctConfig = JSON.readTree(ct.resolve("config.json").toFile()).get("quantization_config");
+            assertEquals("pack-quantized", ctConfig.get("format").asText());
+            assertEquals("group", ctConfig.at("/config_groups/group_0/weights/actorder").asText());
+            assertEquals("lm_head", ctConfig.get("ignore").get(0).asText());
+            JsonNode qc = JSON.readTree(gptq.resolve("quantize_config.json").toFile());
+            assertEquals(4, qc.get("bits").asInt());
+            assertEquals(64, qc.get("group_size").asInt());
+            assertTrue(qc.get("desc_act").asBoolean());
+            try (SafetensorsFile ctFile = SafetensorsFile.open(ct.resolve("model.safetensors"));
+                 SafetensorsFile gFile = SafetensorsFile.open(gptq.resolve("model.safetensors"))) {
+                for (Map.Entry<String, float[]> e : inMemory.entrySet()) {
+                    assertArrayEquals(e.getValue(), decodeCompressedTensors(ctFile, e.getKey(), 64), e.getKey() + " (compressed-tensors)");
+                    assertArrayEquals(e.getValue(), decodeGptq(gFile, e.getKey()), e.getKey() + " (gptq)");
+                }
+                assertEquals("F32", ctFile.info("model.norm.weight").dtype().name(), "unquantized tensors keep their dtype");
+            }
+            // The loader finds the format plugins where the launcher says the distribution is.
+            System.setProperty("fmsmo.home", Fixtures.distribution().toString());
+            for (Path folder : new Path[] {ct, gptq}) {
+                try (TransformerModel back = ModelLoader.load(folder)) {
+                    for (Map.Entry<String, float[]> e : inMemory.entrySet()) {
+                        assertArrayEquals(e.getValue(), back.linear(e.getKey()).weight().toFloatArray(), folder.getFileName() + " " + e.getKey());
+                    }
+                }
+            }
+        }
+    }
+
+    private static int[] ints(SafetensorsFile f, String name) {
+        long[] v = f.longs(name);
+        int[] out = new int[v.length];
+        for (int i = 0; i < v.length; i++) {
+            out[i] = (int) v[i];
+        }
+        return out;
+    }
+
+    /** pack-quantized: 8 nibbles per int32 along the row, low nibble first, value = code + 8; groups from g_idx. */
+    private static float[] decodeCompressedTensors(SafetensorsFile f, String layer, int groupSize) {
+        int[] shape = ints(f, layer + ".weight_shape");
+        int rows = shape[0];
+        int cols = shape[1];
+        int[] packed = ints(f, layer + ".weight_packed");
+        float[] scale = f.floats(layer + ".weight_scale");
+        int groups = scale.length / rows;
+        int[] gIdx = ints(f, layer + ".weight_g_idx");
+        float[] w = new float[rows * cols];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                int word = packed[r * (cols / 8) + c / 8];
+                int nibble = (word >> (4 * (c % 8))) & 0xF;
+                w[r * cols + c] = (nibble - 8) * scale[r * groups + gIdx[c]];
+            }
+        }
+        return w;
+    }
+
+    /** GPTQ v1: qweight [in/8, out] packed along the input; qzeros [groups, out/8] store zero − 1; scales F16 [groups, out]. */
+    private static float[] decodeGptq(SafetensorsFile f, String layer) {
+        int[] qweight = ints(f, layer + ".qweight");
+        int[] qzeros = ints(f, layer + ".qzeros");
+        int[] gIdx = ints(f, layer + ".g_idx");
+        long[] sShape = f.info(layer + ".scales").shape();
+        int out = (int) sShape[1];
+        int in = gIdx.length;
+        ByteBuffer half = f.bytes(layer + ".scales").asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        float[] w = new float[out * in];
+        for (int c = 0; c < in; c++) {
+            int g = gIdx[c];
+            for (int r = 0; r < out; r++) {
+                int q = (qweight[(c / 8) * out + r] >>> (4 * (c % 8))) & 0xF;
+                int zero = ((qzeros[g * (out / 8) + r / 8] >>> (4 * (r % 8))) & 0xF) + 1;
+                float s = Float.float16ToFloat(half.getShort((g * out + r) * 2));
+                w[r * in + c] = (q - zero) * s;
+            }
+        }
+        return w;
+    }
+}
