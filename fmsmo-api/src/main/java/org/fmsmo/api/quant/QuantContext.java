@@ -98,11 +98,13 @@ public interface QuantContext {
      *         calibration examples; {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} for a model
      *         the host cannot run block by block
      */
+    @Experimental(since = "1.0")
     default void sequential(Stage stage) {
         throw new UnsupportedOperationException(getClass().getName() + " cannot quantize sequentially");
     }
 
     /** One step of {@link #sequential}. */
+    @Experimental(since = "1.0")
     @FunctionalInterface
     interface Stage {
         /**
@@ -113,6 +115,7 @@ public interface QuantContext {
     }
 
     /** The input a stage's layers read, over every calibration example. */
+    @Experimental(since = "1.0")
     interface LayerInputs {
         /**
          * Runs the block on every calibration batch and gives {@code batch} each batch's input as

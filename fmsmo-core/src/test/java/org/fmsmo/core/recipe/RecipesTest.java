@@ -67,7 +67,7 @@ class RecipesTest {
 
         FmsmoException recipe = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("int3_magic", Map.of()));
         assertEquals(ErrorCode.UNKNOWN_NAME, recipe.code());
-        assertTrue(recipe.getMessage().contains("[qat_int8, ptq_int8, dq]"), recipe.getMessage());
+        assertTrue(recipe.getMessage().contains("[qat_int8, ptq_int8, dq, fp8_dynamic, fp8_static]"), recipe.getMessage());
     }
 
     @Test
