@@ -115,6 +115,21 @@ public abstract class TransformerModel extends Module implements QuantizableMode
     /** What follows the last block (final norm and {@code lm_head}; nothing for an encoder). */
     public abstract NDArray head(NDArray hidden);
 
+    /**
+     * Runs {@code in} through every block; each block's intermediates are freed as soon as it is
+     * done, so memory does not grow with depth. Call inside the caller's {@code NDScope}.
+     */
+    protected final NDArray runBlocks(BlockInput in) {
+        NDArray x = in.hidden();
+        for (int i = 0; i < blocks().size(); i++) {
+            NDArray prev = x;
+            int block = i;
+            x = org.fmsmo.core.nn.Scopes.step(() -> runBlock(block, prev, in.mask()));
+            prev.close();
+        }
+        return x;
+    }
+
     /** Every float parameter by checkpoint name; a tied weight appears once, under its first name. */
     public Map<String, NDArray> parameters() {
         Map<String, NDArray> out = new LinkedHashMap<>();

@@ -110,13 +110,10 @@ public final class CalibrationData {
     public void run(TransformerModel model, ProgressListener progress) {
         progress.begin("calibration", batches(), "batches");
         try (NDManager scope = model.manager().newSubManager()) {
-            for (int from = 0; from < samples.size(); from += batchSize) {
-                List<long[]> batch = samples.subList(from, Math.min(samples.size(), from + batchSize));
-                try (NDManager step = scope.newSubManager()) {
-                    forward(model, batch, step).close();
-                }
+            forEachBatch(scope, (ids, mask) -> {
+                forward(model, ids, mask).close();
                 progress.advance(1);
-            }
+            });
         } finally {
             progress.end();
         }
@@ -124,37 +121,32 @@ public final class CalibrationData {
 
     /**
      * Gives each batch as token ids {@code [B, T]} and its attention mask (1 for real tokens; null
-     * when no sample of the batch is padded), created in {@code m}.
+     * when no sample of the batch is padded), in a sub-manager of {@code m} that is closed when
+     * {@code batch} returns (attach what must outlive it elsewhere).
      */
     public void forEachBatch(NDManager m, BiConsumer<NDArray, NDArray> batch) {
         for (int from = 0; from < samples.size(); from += batchSize) {
             List<long[]> b = samples.subList(from, Math.min(samples.size(), from + batchSize));
             int t = b.stream().mapToInt(a -> a.length).max().orElseThrow();
+            long[] ids = new long[b.size() * t];
+            long[] mask = new long[ids.length];
+            for (int k = 0; k < b.size(); k++) {
+                long[] s = b.get(k);
+                System.arraycopy(s, 0, ids, k * t, s.length);
+                Arrays.fill(mask, k * t, k * t + s.length, 1L);
+            }
             boolean padded = b.stream().anyMatch(a -> a.length < t);
-            NDArray[] arrays = arrays(b, m);
-            batch.accept(arrays[0], padded ? arrays[1] : null);
+            try (NDManager step = m.newSubManager()) {
+                batch.accept(step.create(ids, new Shape(b.size(), t)), padded ? step.create(mask, new Shape(b.size(), t)) : null);
+            }
         }
     }
 
-    /** Ids and mask of a batch, padded to its longest sample. */
-    private static NDArray[] arrays(List<long[]> batch, NDManager m) {
-        int t = batch.stream().mapToInt(a -> a.length).max().orElseThrow();
-        long[] ids = new long[batch.size() * t];
-        long[] mask = new long[ids.length];
-        for (int b = 0; b < batch.size(); b++) {
-            long[] s = batch.get(b);
-            System.arraycopy(s, 0, ids, b * t, s.length);
-            Arrays.fill(mask, b * t, b * t + s.length, 1L);
-        }
-        return new NDArray[] {m.create(ids, new Shape(batch.size(), t)), m.create(mask, new Shape(batch.size(), t))};
-    }
-
-    private static NDArray forward(TransformerModel model, List<long[]> batch, NDManager m) {
-        NDArray[] arrays = arrays(batch, m);
-        NDArray idArray = arrays[0];
+    /** @param mask null when no sample is padded */
+    private static NDArray forward(TransformerModel model, NDArray ids, NDArray mask) {
         return switch (model) {
-            case CausalLM lm -> lm.logits(idArray);
-            case SentenceEncoder enc -> enc.hiddenStates(idArray, arrays[1]);
+            case CausalLM lm -> lm.logits(ids);
+            case SentenceEncoder enc -> enc.hiddenStates(ids, mask != null ? mask : ids.onesLike());
             default -> throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot calibrate a " + model.architecture());
         };
     }

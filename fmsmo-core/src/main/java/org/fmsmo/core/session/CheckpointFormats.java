@@ -47,12 +47,11 @@ public final class CheckpointFormats {
     private CheckpointFormats() {
     }
 
-    /** Writes {@code model} in {@code format} to {@code out} (which must not exist). */
+    /**
+     * Writes {@code model} in {@code format} to {@code out} (which must not exist). The format's
+     * {@code write} refuses a layer it cannot hold, naming it, before anything is written.
+     */
     public static Path write(TransformerModel model, CheckpointFormat format, Path out) {
-        if (!format.canWrite(model)) {
-            format.write(model, new Collector()); // throws, naming the first layer it cannot hold
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, format.getClass().getSimpleName() + " cannot write this model");
-        }
         Collector sink = new Collector();
         format.write(model, sink);
         Map<String, List<TensorData>> replaced = new LinkedHashMap<>();

@@ -239,16 +239,11 @@ public final class DefaultQuantContext implements QuantContext {
     }
 
     /** Passes through, recording max |x| per input channel. */
-    private static final class InputStatsLinear implements LinearLayer {
-        private final LinearLayer wrapped;
+    private static final class InputStatsLinear extends PassThroughLinear {
         private float[] absMax;
 
         InputStatsLinear(LinearLayer wrapped) {
-            this.wrapped = wrapped;
-        }
-
-        LinearLayer wrapped() {
-            return wrapped;
+            super(wrapped);
         }
 
         float[] absMax() {
@@ -256,33 +251,8 @@ public final class DefaultQuantContext implements QuantContext {
         }
 
         @Override
-        public String name() {
-            return wrapped.name();
-        }
-
-        @Override
-        public long inFeatures() {
-            return wrapped.inFeatures();
-        }
-
-        @Override
-        public long outFeatures() {
-            return wrapped.outFeatures();
-        }
-
-        @Override
-        public NDArray weight() {
-            return wrapped.weight();
-        }
-
-        @Override
-        public Optional<NDArray> bias() {
-            return wrapped.bias();
-        }
-
-        @Override
-        public NDArray forward(NDArray x) {
-            float[] batch = x.abs().reshape(-1, wrapped.inFeatures()).max(new int[] {0}).toFloatArray();
+        void observe(NDArray x) {
+            float[] batch = x.abs().reshape(-1, inFeatures()).max(new int[] {0}).toFloatArray();
             if (absMax == null) {
                 absMax = batch;
             } else {
@@ -290,7 +260,6 @@ public final class DefaultQuantContext implements QuantContext {
                     absMax[i] = Math.max(absMax[i], batch[i]);
                 }
             }
-            return wrapped.forward(x);
         }
     }
 }

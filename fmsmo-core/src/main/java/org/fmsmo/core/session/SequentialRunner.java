@@ -178,46 +178,19 @@ final class SequentialRunner {
     }
 
     /** Passes through, giving the method each batch's input rows (padding left out). */
-    private static final class Tap implements LinearLayer {
-        private final LinearLayer wrapped;
+    private static final class Tap extends PassThroughLinear {
         private final Consumer<NDArray> consumer;
         private NDArray realTokens;
 
         Tap(LinearLayer wrapped, Consumer<NDArray> consumer) {
-            this.wrapped = wrapped;
+            super(wrapped);
             this.consumer = consumer;
         }
 
         @Override
-        public String name() {
-            return wrapped.name();
-        }
-
-        @Override
-        public long inFeatures() {
-            return wrapped.inFeatures();
-        }
-
-        @Override
-        public long outFeatures() {
-            return wrapped.outFeatures();
-        }
-
-        @Override
-        public NDArray weight() {
-            return wrapped.weight();
-        }
-
-        @Override
-        public Optional<NDArray> bias() {
-            return wrapped.bias();
-        }
-
-        @Override
-        public NDArray forward(NDArray x) {
-            NDArray rows = x.reshape(-1, wrapped.inFeatures());
+        void observe(NDArray x) {
+            NDArray rows = x.reshape(-1, inFeatures());
             consumer.accept(realTokens == null ? rows : rows.booleanMask(realTokens));
-            return wrapped.forward(x);
         }
     }
 }

@@ -64,15 +64,7 @@ public final class BertModel extends SentenceEncoder {
         }
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            BlockInput in = blockInput(inputIds, attentionMask);
-            NDArray x = in.hidden();
-            for (int i = 0; i < layers.size(); i++) {
-                NDArray prev = x;
-                int block = i;
-                x = Scopes.step(() -> runBlock(block, prev, in.mask()));
-                prev.close();
-            }
-            return Scopes.keep(x, out);
+            return Scopes.keep(runBlocks(blockInput(inputIds, attentionMask)), out);
         }
     }
 

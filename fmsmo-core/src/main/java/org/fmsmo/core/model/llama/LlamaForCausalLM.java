@@ -60,16 +60,7 @@ public final class LlamaForCausalLM extends CausalLM {
         NDManager out = inputIds.getManager();
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            BlockInput in = blockInput(inputIds, null);
-            NDArray x = in.hidden();
-            for (int i = 0; i < layers.size(); i++) {
-                // Each block's intermediates are freed as soon as it is done: memory does not grow with depth.
-                NDArray prev = x;
-                int block = i;
-                x = Scopes.step(() -> runBlock(block, prev, in.mask()));
-                prev.close();
-            }
-            return Scopes.keep(head(x), out);
+            return Scopes.keep(head(runBlocks(blockInput(inputIds, null))), out);
         }
     }
 
