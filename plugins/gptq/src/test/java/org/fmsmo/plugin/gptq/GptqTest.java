@@ -186,30 +186,59 @@ class GptqTest {
         int in = 300;
         float[] w = randn(out * in, 0.05);
         double[] h = hessian(in, 800);
+        // groups inside blocks (64 in 128), and groups that reach past the block (96 with blocks of 64)
+        for (int[] groupAndBlock : new int[][] {{64, 128}, {96, 64}})
         for (boolean sym : new boolean[] {true, false}) {
-            float[] expected = reference(w, out, in, h, 4, sym, 64, 0.01);
+            int group = groupAndBlock[0];
+            float[] expected = reference(w, out, in, h, 4, sym, group, 0.01);
             try (NDManager m = NDManager.newBaseManager()) {
-                Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, sym, 64, 0.01, false, false, 128, false), m);
+                Gptq.Result r = Gptq.quantize(w, out, in, h, new Gptq.Options(4, sym, group, 0.01, false, false, groupAndBlock[1], false), m);
                 int firstFlip = in;
                 for (int i = 0; i < expected.length; i++) {
                     if (expected[i] != r.dequantized()[i]) {
                         firstFlip = Math.min(firstFlip, i % in);
                     }
                 }
-                Gptq.Result rtn = Gptq.quantize(w, out, in, identity(in), new Gptq.Options(4, sym, 64, 0.01, false, false, 128, false), m);
+                Gptq.Result rtn = Gptq.quantize(w, out, in, identity(in), new Gptq.Options(4, sym, group, 0.01, false, false, 128, false), m);
                 double mine = outputError(w, r.dequantized(), h, out, in);
                 double ref = outputError(w, expected, h, out, in);
                 double round = outputError(w, rtn.dequantized(), h, out, in);
-                String what = (sym ? "sym" : "asym") + ": first differing column " + firstFlip + ", error " + mine + " vs reference " + ref
+                String what = (sym ? "sym" : "asym") + " g" + group + " block " + groupAndBlock[1] + ": first differing column " + firstFlip + ", error " + mine + " vs reference " + ref
                         + " vs RTN " + round;
                 System.out.println(what);
                 assertTrue(firstFlip >= 20, what);
                 assertEquals(ref, mine, ref * 0.01, what);
                 assertTrue(mine < 0.7 * round, what);
-                assertEquals(5, r.groups(), "300 columns in groups of 64: four full and one of 44");
+                assertEquals((in + group - 1) / group, r.groups(), "300 columns in groups of " + group + ", the last ragged");
                 assertNull(r.groupIndex(), "groups are contiguous without act-order");
             }
         }
+    }
+
+    /** The Hessian of inputs added in two batches equals (2/N) XᵀX summed in double. */
+    @Test
+    void hessianOfWideInputsEqualsTheDefinition() {
+        int n = 1100;
+        int rows = 64;
+        float[] x = randn(rows * n, 1);
+        Hessian h = new Hessian(n);
+        try (NDManager m = NDManager.newBaseManager()) {
+            h.add(m.create(java.util.Arrays.copyOfRange(x, 0, 40 * n), new ai.djl.ndarray.types.Shape(40, n)));
+            h.add(m.create(java.util.Arrays.copyOfRange(x, 40 * n, rows * n), new ai.djl.ndarray.types.Shape(rows - 40, n)));
+        }
+        double[] got = h.value();
+        double worst = 0;
+        for (int i = 0; i < n; i += 3) {
+            for (int j = 0; j < n; j += 7) {
+                double s = 0;
+                for (int r = 0; r < rows; r++) {
+                    s += (double) x[r * n + i] * x[r * n + j];
+                }
+                worst = Math.max(worst, Math.abs(got[i * n + j] - 2 * s / rows));
+            }
+        }
+        assertTrue(worst < 1e-4, "max |H − (2/N)XᵀX| = " + worst);
+        assertEquals(rows, h.rows());
     }
 
     private static double[] identity(int n) {

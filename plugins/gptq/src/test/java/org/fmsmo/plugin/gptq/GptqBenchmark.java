@@ -1,0 +1,200 @@
+package org.fmsmo.plugin.gptq;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+
+/**
+ * GPTQ time per layer for square synthetic layers (not a unit test; run by {@code bench/gptq.sh}).
+ *
+ * <p>For each size n: 8,192 calibration rows {@code X [tokens, n]} with correlated columns and a
+ * few loud channels (as real activations have), a Gaussian weight {@code [n, n]}, then the three
+ * phases a layer costs in a real run, timed separately — the Hessian {@code (2/N)XᵀX}, the
+ * factorisation (blocked Cholesky of the damped H and its triangular inverse) and the blocked
+ * quantization with lazy updates (which repeats the factorisation inside {@link Gptq#quantize}, so
+ * quantization time = that call − the factorisation). W4, group 128, symmetric, block 128, damp
+ * 0.01. Each size runs once untimed first, then the median of {@code --repeat} runs is reported.
+ *
+ * <p>Peak memory: the process's resident high-water mark (VmHWM, reset before each size through
+ * {@code /proc/self/clear_refs}) — this includes the native buffers of the DJL engine — and the
+ * Java heap committed (which the JVM grows to the peak it needed).
+ *
+ * <p>Arguments: {@code [--sizes 1024,2048,4096] [--tokens 8192] [--repeat 3] [--output FILE]}.
+ */
+public final class GptqBenchmark {
+
+    private GptqBenchmark() {
+    }
+
+    record Row(int n, int tokens, double hessianS, double factorS, double quantizeS, double totalS, long peakRssBytes, long peakHeapBytes) {
+    }
+
+    public static void main(String[] args) throws Exception {
+        int[] sizes = {1024, 2048, 4096};
+        int tokens = 8192;
+        int repeat = 3;
+        Path output = null;
+        for (int i = 0; i < args.length; i += 2) {
+            String value = i + 1 < args.length ? args[i + 1] : "";
+            switch (args[i]) {
+                case "--sizes" -> sizes = java.util.Arrays.stream(value.split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--tokens" -> tokens = Integer.parseInt(value);
+                case "--repeat" -> repeat = Integer.parseInt(value);
+                case "--output" -> output = Path.of(value);
+                default -> throw new IllegalArgumentException("unknown argument " + args[i]
+                        + "; expected --sizes N,N,… --tokens N --repeat N --output FILE");
+            }
+        }
+        List<Row> rows = new ArrayList<>();
+        System.out.printf(Locale.ROOT, "GPTQ W4 g128 sym, block 128, damp 0.01; %d calibration tokens; %d cores%n", tokens,
+                Runtime.getRuntime().availableProcessors());
+        System.out.printf(Locale.ROOT, "%6s %10s %10s %10s %10s %12s %12s%n", "n", "hessian_s", "factor_s", "quant_s", "total_s", "peak_rss_MB",
+                "heap_MB");
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (int n : sizes) {
+                Row row = measure(n, tokens, repeat, m);
+                rows.add(row);
+                System.out.printf(Locale.ROOT, "%6d %10.3f %10.3f %10.3f %10.3f %12.0f %12.0f%n", n, row.hessianS(), row.factorS(), row.quantizeS(),
+                        row.totalS(), row.peakRssBytes() / 1048576.0, row.peakHeapBytes() / 1048576.0);
+            }
+        }
+        if (output != null) {
+            write(rows, output);
+            System.out.println("wrote " + output);
+        }
+    }
+
+    private static Row measure(int n, int tokens, int repeat, NDManager m) throws Exception {
+        Random rng = new Random(n);
+        float[] x = inputs(tokens, n, rng);
+        float[] w = new float[n * n];
+        for (int i = 0; i < w.length; i++) {
+            w[i] = (float) (rng.nextGaussian() * 0.02);
+        }
+        Gptq.Options o = new Gptq.Options(4, true, 128, 0.01, false, false, 128, true);
+        resetPeaks();
+        double[] hs = new double[repeat];
+        double[] fs = new double[repeat];
+        double[] qs = new double[repeat];
+        for (int r = -1; r < repeat; r++) { // r = -1: warm-up
+            try (NDManager step = m.newSubManager()) {
+                long t0 = System.nanoTime();
+                double[] h = hessian(x, tokens, n, step);
+                long t1 = System.nanoTime();
+                Cholesky.inverseUpperFactor(dampedCopy(h, n), n, step);
+                long t2 = System.nanoTime();
+                Gptq.quantize(w, n, n, h, o, step);
+                long t3 = System.nanoTime();
+                if (r >= 0) {
+                    hs[r] = (t1 - t0) / 1e9;
+                    fs[r] = (t2 - t1) / 1e9;
+                    qs[r] = (t3 - t2) / 1e9 - fs[r];
+                }
+            }
+        }
+        double hessian = median(hs);
+        double factor = median(fs);
+        double quant = median(qs);
+        return new Row(n, tokens, hessian, factor, quant, hessian + factor + quant, peakRss(), peakHeap());
+    }
+
+    /** The Hessian the way a run builds it: batches of 2,048 rows (a calibration batch), summed in double. */
+    private static double[] hessian(float[] x, int tokens, int n, NDManager m) {
+        Hessian h = new Hessian(n);
+        int batch = 2048;
+        for (int start = 0; start < tokens; start += batch) {
+            int rows = Math.min(batch, tokens - start);
+            try (NDManager step = m.newSubManager()) {
+                float[] part = java.util.Arrays.copyOfRange(x, start * n, (start + rows) * n);
+                NDArray a = step.create(part, new Shape(rows, n));
+                h.add(a);
+            }
+        }
+        return h.value();
+    }
+
+    private static double[] dampedCopy(double[] h, int n) {
+        double mean = 0;
+        for (int i = 0; i < n; i++) {
+            mean += h[i * n + i];
+        }
+        double[] d = h.clone();
+        for (int i = 0; i < n; i++) {
+            d[i * n + i] += 0.01 * mean / n;
+        }
+        return d;
+    }
+
+    /** Correlated columns (each leaks into the next) with every 97th channel 10× louder. */
+    private static float[] inputs(int tokens, int n, Random rng) {
+        float[] x = new float[tokens * n];
+        for (int t = 0; t < tokens; t++) {
+            float previous = 0;
+            for (int j = 0; j < n; j++) {
+                float v = (float) rng.nextGaussian() + 0.5f * previous;
+                previous = v;
+                x[t * n + j] = j % 97 == 0 ? 10 * v : v;
+            }
+        }
+        return x;
+    }
+
+    private static double median(double[] v) {
+        double[] s = v.clone();
+        java.util.Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    private static void resetPeaks() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5"); // resets VmHWM (Linux)
+        } catch (IOException | UnsupportedOperationException e) {
+            // not Linux or not permitted: the high-water mark then covers the whole run
+        }
+    }
+
+    /** Heap committed after the runs: the JVM grows it to what the peak needed (the module reads no java.management). */
+    private static long peakHeap() {
+        return Runtime.getRuntime().totalMemory();
+    }
+
+    private static long peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    return Long.parseLong(line.replaceAll("\\D", "")) * 1024;
+                }
+            }
+        } catch (IOException e) {
+            // not Linux
+        }
+        return -1;
+    }
+
+    private static void write(List<Row> rows, Path output) throws IOException {
+        StringBuilder json = new StringBuilder("{\n  \"benchmark\": \"gptq\",\n  \"bits\": 4,\n  \"group_size\": 128,\n  \"cores\": ")
+                .append(Runtime.getRuntime().availableProcessors()).append(",\n  \"layers\": [\n");
+        for (int i = 0; i < rows.size(); i++) {
+            Row r = rows.get(i);
+            json.append(String.format(Locale.ROOT,
+                    "    {\"n\": %d, \"tokens\": %d, \"hessian_s\": %.4f, \"factor_s\": %.4f, \"quantize_s\": %.4f, \"total_s\": %.4f,"
+                            + " \"peak_rss_bytes\": %d, \"heap_committed_bytes\": %d}%s%n",
+                    r.n(), r.tokens(), r.hessianS(), r.factorS(), r.quantizeS(), r.totalS(), r.peakRssBytes(), r.peakHeapBytes(),
+                    i + 1 < rows.size() ? "," : ""));
+        }
+        json.append("  ]\n}\n");
+        Path parent = output.toAbsolutePath().getParent();
+        Files.createDirectories(parent);
+        Path tmp = Files.createTempFile(parent, ".gptq-bench", ".tmp");
+        Files.writeString(tmp, json);
+        Files.move(tmp, output, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    }
+}
