@@ -95,6 +95,67 @@ class QuantizedFormatsTest {
         }
     }
 
+    /**
+     * W8A8 checkpoints carry their activation scheme: a model loaded from compressed-tensors
+     * quantizes its inputs as the engine would (FP8 per token, FP8 or INT8 with the stored static
+     * input_scale), so its logits equal those of the model that wrote it (measured: bit for bit). Tolerance 1e-4 of the
+     * largest logit: the static scale goes through one float multiply and back.
+     */
+    @Test
+    void w8a8CheckpointsReloadWithTheirActivationQuantization() throws Exception {
+        Path shared = Fixtures.property("fmsmo.shared").resolve("fixtures");
+        if (!Files.isDirectory(shared.resolve("tiny-llama"))) {
+            String reason = "skipped: " + shared + " is absent (../shared is not mounted)";
+            System.out.println(reason);
+            org.junit.jupiter.api.Assumptions.abort(reason);
+        }
+        Path work = Fixtures.freshDir("w8a8-" + System.nanoTime());
+        System.setProperty("fmsmo.home", Fixtures.distribution().toString());
+        Map<String, QuantConfig> cases = new LinkedHashMap<>();
+        cases.put("fp8-dynamic", Recipes.qconfigInit("fp8_dynamic", Map.of()));
+        cases.put("fp8-static", Recipes.qconfigInit("fp8_static", Map.of()));
+        cases.put("int8-static", Recipes.qconfigInit("ptq_int8", Map.of("qw_mode", "maxperCh", "qa_mode", "maxsym", "qmodel_calibration", 8,
+                "smoothq_fold_only", true)));
+        try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"))) {
+            for (Map.Entry<String, QuantConfig> c : cases.entrySet()) {
+                try (TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
+                    QuantPlan plan = ModelAnalyzer.find().plan(m, c.getValue());
+                    CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
+                    registry.get(QuantMethodProvider.class, "ptq").create()
+                            .quantize(new DefaultQuantContext(m, plan, c.getValue(), registry, ProgressListener.NONE, calib));
+                    Path out = CheckpointFormats.write(m, registry.get(CheckpointFormatProvider.class, "compressed-tensors").create(),
+                            work.resolve(c.getKey()));
+                    JsonNode input = JSON.readTree(out.resolve("config.json").toFile()).at("/quantization_config/config_groups/group_0/input_activations");
+                    assertEquals(c.getKey().equals("fp8-dynamic"), input.get("dynamic").asBoolean(), c.getKey() + ": " + input);
+                    float[] expected = logits(m);
+                    try (TransformerModel back = ModelLoader.load(out)) {
+                        float[] got = logits(back);
+                        float worst = 0;
+                        float largest = 0;
+                        for (int i = 0; i < expected.length; i++) {
+                            worst = Math.max(worst, Math.abs(expected[i] - got[i]));
+                            largest = Math.max(largest, Math.abs(expected[i]));
+                        }
+                        System.out.println(c.getKey() + ": max |Δlogit| " + worst + " of max |logit| " + largest);
+                        assertTrue(worst <= 1e-4 * largest, c.getKey() + ": max |Δlogit| " + worst + " of " + largest);
+                        assertTrue(back.linear("model.layers.0.mlp.down_proj") instanceof org.fmsmo.core.quant.InputQuantizedLinear,
+                                "the loaded layer quantizes its input");
+                    }
+                }
+            }
+        }
+    }
+
+    private static float[] logits(TransformerModel model) {
+        try (ai.djl.ndarray.NDManager m = model.manager().newSubManager()) {
+            long[] ids = new long[48];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = 1 + (i * 37) % 500;
+            }
+            return ((org.fmsmo.core.model.CausalLM) model).logits(m.create(ids, new ai.djl.ndarray.types.Shape(1, ids.length))).toFloatArray();
+        }
+    }
+
     private static int[] ints(SafetensorsFile f, String name) {
         long[] v = f.longs(name);
         int[] out = new int[v.length];

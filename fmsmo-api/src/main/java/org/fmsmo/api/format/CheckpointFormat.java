@@ -48,4 +48,18 @@ public interface CheckpointFormat {
     default Map<String, float[]> read(CheckpointSource source) {
         throw new UnsupportedOperationException(getClass().getName() + " does not read checkpoints");
     }
+
+    /**
+     * The input quantization a serving engine applies to each quantized layer of a checkpoint in
+     * this format (from its {@code quantization_config} and stored input scales); the host wraps
+     * those layers so that evaluating the loaded model simulates it. Layers absent from the map
+     * run with float inputs.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} for an
+     *         activation scheme the host cannot simulate, {@link org.fmsmo.api.ErrorCode#CORRUPT_INPUT}
+     *         for a missing scale
+     */
+    default Map<String, InputQuantization> inputQuantization(CheckpointSource source) {
+        return Map.of();
+    }
 }

@@ -78,7 +78,9 @@ public interface QuantContext {
      * channel and their weights' columns multiplied by {@code s}, so the float model computes the
      * same function. The division is folded into the norm that produces the input when the plan's
      * {@link InputGroup} says that is possible; otherwise each layer's wrapper divides its input at
-     * run time. Call before the layers are wrapped.
+     * run time — unless the config's {@code smoothq_fold_only} is true (deployable formats hold
+     * no run-time divisor), in which case such a group is left as it is. Call before the layers
+     * are wrapped.
      *
      * @param layers every layer of one input group
      * @param s      one positive factor per input channel

@@ -247,6 +247,10 @@ final class QuantizeCommand implements Callable<Integer> {
             o.put("desc_act", true);
         }
         put(o, "damp_percent", dampPercent);
+        if (!format.equals("fms")) {
+            // HF/vLLM checkpoints have nowhere to keep a run-time input divisor: smooth only what folds into a norm.
+            o.putIfAbsent("smoothq_fold_only", true);
+        }
         if (!ignore.isEmpty()) {
             java.util.List<String> skip = new java.util.ArrayList<>(ignore);
             Object given = o.get("qskip_layer_name");

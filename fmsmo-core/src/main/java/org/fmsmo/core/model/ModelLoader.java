@@ -1,5 +1,6 @@
 package org.fmsmo.core.model;
 
+import org.fmsmo.core.session.CheckpointFormats;
 import org.fmsmo.core.session.NativeCheckpoint;
 
 import ai.djl.ndarray.NDManager;
@@ -13,6 +14,7 @@ import java.util.function.BiFunction;
 import java.util.stream.Collectors;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -74,9 +76,10 @@ public final class ModelLoader {
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
             Weights weights = new Weights(checkpoint, manager, List.of("bert."));
-            org.fmsmo.core.session.CheckpointFormats.dequantizeInto(config, checkpoint, weights);
+            Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights);
             TransformerModel model = factory.apply(config, weights);
             model.assignPaths("");
+            CheckpointFormats.quantizeInputs(model, inputs);
             if (NativeCheckpoint.isNative(dir)) {
                 NativeCheckpoint.restore(model, checkpoint);
             }

@@ -51,6 +51,7 @@ public final class ConfigSchema {
         add(ConfigKey.range("qa_percentile", NUMBER, 50, 100, "upper percentile for the percentile observer (lower is 100 − it)"));
         add(ConfigKey.of("smoothq", BOOL, "SmoothQuant: migrate activation outliers into the weights"));
         add(ConfigKey.range("smoothq_alpha", NUMBER, 0, 1, "SmoothQuant migration strength α"));
+        add(ConfigKey.of("smoothq_fold_only", BOOL, "smooth only layers whose scale folds into the preceding norm (deployable formats hold no run-time input divisor)"));
         add(ConfigKey.of("qskip_layer_name", STRING_LIST, "layers never quantized (HF names)"));
         add(ConfigKey.of("qlayer_name_pattern", STRING_LIST, "when set, only layers matching one of these regexes are quantized"));
         add(ConfigKey.of("qspecial_layers", LAYER_OVERRIDES, "per-layer overrides: {\"name\": {\"nbits_w\": 8, …}}"));

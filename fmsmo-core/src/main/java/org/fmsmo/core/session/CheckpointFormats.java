@@ -18,6 +18,7 @@ import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.CheckpointFormatProvider;
 import org.fmsmo.api.format.CheckpointSink;
 import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.Dtype;
@@ -29,6 +30,12 @@ import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Weights;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.plugin.RegisteredProvider;
+import org.fmsmo.core.quant.InputQuantizedLinear;
+import org.fmsmo.core.quant.QuantizerModes;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantType;
+import org.fmsmo.api.quant.Quantizer;
 
 /**
  * The host side of {@link CheckpointFormat} plugins: gives a format a {@link CheckpointSink} and
@@ -52,6 +59,14 @@ public final class CheckpointFormats {
      * {@code write} refuses a layer it cannot hold, naming it, before anything is written.
      */
     public static Path write(TransformerModel model, CheckpointFormat format, Path out) {
+        for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
+            org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
+            if (inner instanceof org.fmsmo.core.model.Linear plain && plain.inputDivisor().isPresent()) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
+                        + " which a deployable checkpoint cannot hold; set smoothq_fold_only=true (the quantize CLI does for deployable formats),"
+                        + " smoothq=false, or write --format fms");
+            }
+        }
         Collector sink = new Collector();
         format.write(model, sink);
         Map<String, List<TensorData>> replaced = new LinkedHashMap<>();
@@ -91,12 +106,14 @@ public final class CheckpointFormats {
      * When {@code config.json} has a {@code quantization_config}, finds the installed format that
      * reads it and gives {@code weights} its dequantized layer weights.
      *
+     * @return the input quantization the format's serving engines apply, by layer (see
+     *         {@link #quantizeInputs}); empty without a {@code quantization_config}
      * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
      */
-    public static void dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights) {
+    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights) {
         JsonNode qc = config.json().get("quantization_config");
         if (qc == null || qc.isNull()) {
-            return;
+            return Map.of();
         }
         String home = System.getProperty(HOME_PROPERTY);
         try (PluginRegistry registry = PluginRegistry.standard(home == null ? null : Path.of(home, "plugins"))) {
@@ -110,13 +127,36 @@ public final class CheckpointFormats {
                     Map<String, float[]> layers = f.read(source);
                     Map<String, float[]> byWeight = new LinkedHashMap<>();
                     layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
+                    Map<String, InputQuantization> inputs = f.inputQuantization(source);
                     weights.addDequantized(byWeight, source.read);
-                    return;
+                    return inputs;
                 }
             }
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": quantization_config with quant_method '"
                     + qc.path("quant_method").asText("?") + "' and format '" + qc.path("format").asText("?")
                     + "' is not read by any installed checkpoint format (installed: " + installed + ")");
+        }
+    }
+
+    /**
+     * Wraps each named layer of a freshly loaded model so that its input is quantized as the
+     * checkpoint's serving engine would: per-token FP8 or INT, or per tensor with the stored
+     * static scale (or each tensor's own when none is stored).
+     */
+    public static void quantizeInputs(TransformerModel model, Map<String, InputQuantization> inputs) {
+        for (Map.Entry<String, InputQuantization> e : inputs.entrySet()) {
+            QuantSpec spec = e.getValue().spec();
+            boolean fp8 = spec.type() == QuantType.FP8_E4M3;
+            boolean token = spec.granularity() == Granularity.TOKEN;
+            String mode = fp8 ? (token ? "fp8_e4m3_scale_perToken" : "fp8_e4m3_scale") : (token ? "pertokenmax" : "maxsym");
+            Quantizer q = QuantizerModes.create(mode, spec);
+            Float scale = e.getValue().scale();
+            if (scale != null) {
+                // The modes' scale is amax / 448 (FP8) and clip / (2^(b−1) − 1) (symmetric INT).
+                float range = scale * (fp8 ? spec.type().fp8Format().orElseThrow().max() : (1 << (spec.bits() - 1)) - 1);
+                q.loadState(Map.of(fp8 ? "amax" : "clip_val", new float[] {range}));
+            }
+            model.replace(e.getKey(), new InputQuantizedLinear(model.linear(e.getKey()), q));
         }
     }
 

@@ -197,6 +197,9 @@ public final class DefaultQuantContext implements QuantContext {
         NDArray scale = tm.manager().create(s);
         Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
         boolean fold = group.isPresent() && group.get().foldable() && new HashSet<>(group.get().layers()).equals(new HashSet<>(layers));
+        if (!fold && config.getBoolean("smoothq_fold_only", false)) {
+            return; // the scale would stay a run-time input divisor, which HF/vLLM checkpoints cannot hold
+        }
         for (String name : layers) {
             LinearLayer l = model.linear(name);
             if (l.inFeatures() != s.length) {

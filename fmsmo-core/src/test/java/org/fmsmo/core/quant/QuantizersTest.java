@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.Fp8Format;
@@ -97,6 +98,27 @@ class QuantizersTest {
             assertEquals(Fp8Format.E4M3.encode(xs[i] / s, true), codes[i], "element " + i);
         }
         assertEquals(Fp8Format.E4M3.decode(codes[2]) * s, t.dequantize().getFloat(2), 0f);
+    }
+
+    /** A calibrated per-tensor FP8 scale (compressed-tensors' static input_scale) is amax/448 of what was observed, and saturates beyond. */
+    @Test
+    void fp8StaticScaleComesFromCalibrationAndSaturates() {
+        Quantizer q = q("fp8", "fp8_e4m3-tensor-minmax");
+        q.observe(m.create(new float[] {0.5f, -2f}));
+        q.observe(m.create(new float[] {4f, 1f}));
+        q.endCalibration();
+        assertArrayEquals(new float[] {4f}, q.state().get("amax"), 0f);
+        QuantizedTensor t = q.quantize(m.create(new float[] {1f, 9f, -0.001f}));
+        float s = 4f / 448f;
+        assertEquals(s, t.scale().getFloat(0), 0f, "the stored scale, not this tensor's amax (9)");
+        assertEquals(4f, t.dequantize().getFloat(1), 0f, "9 saturates at amax");
+        assertEquals(Fp8Format.E4M3.decode(Fp8Format.E4M3.encode(1f / s, true)) * s, t.dequantize().getFloat(0), 0f);
+        Quantizer reloaded = q("fp8", "fp8_e4m3-tensor-minmax");
+        reloaded.loadState(q.state());
+        assertEquals(s, reloaded.quantize(m.create(new float[] {0.1f})).scale().getFloat(0), 0f);
+        assertThrows(FmsmoException.class, () -> reloaded.loadState(Map.of("clip_val", new float[] {1f})));
+        assertThrows(FmsmoException.class, () -> q("fp8", "fp8_e4m3-token").loadState(Map.of("amax", new float[] {1f})),
+                "per-token scales are dynamic: no state");
     }
 
     @Test

@@ -10,6 +10,7 @@ import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.CheckpointFormatProvider;
 import org.fmsmo.api.format.CheckpointSink;
 import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Granularity;
@@ -100,7 +101,7 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         Map<String, List<String>> groups = new LinkedHashMap<>();
         Map<String, FrozenLayers.Layer> example = new LinkedHashMap<>();
         for (FrozenLayers.Layer l : layers) {
-            String key = l.spec() + "|" + l.input() + "|" + (l.groupIndex() != null);
+            String key = l.spec() + "|" + l.input() + "|" + (l.inputScale() != null) + "|" + (l.groupIndex() != null);
             groups.computeIfAbsent(key, k -> new ArrayList<>()).add(l.name());
             example.putIfAbsent(key, l);
             sink.replace(l.name(), tensors(l, format));
@@ -112,7 +113,7 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
             Map<String, Object> group = new LinkedHashMap<>();
             group.put("targets", groups.size() == 1 ? List.of("Linear") : g.getValue());
             group.put("weights", args(l.spec(), l.groupIndex() != null));
-            group.put("input_activations", l.input() == null ? null : args(l.input(), false));
+            group.put("input_activations", l.input() == null ? null : activationArgs(l));
             group.put("output_activations", null);
             configGroups.put("group_" + i++, group);
         }
@@ -125,6 +126,16 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         qc.put("kv_cache_scheme", null);
         qc.put("version", VERSION);
         sink.quantizationConfig(qc);
+    }
+
+    /** The input's QuantizationArgs: dynamic unless a static scale was calibrated. */
+    private static Map<String, Object> activationArgs(FrozenLayers.Layer l) {
+        Map<String, Object> a = args(l.input(), false);
+        if (l.inputScale() == null) {
+            a.put("dynamic", true);
+            a.put("observer", null);
+        }
+        return a;
     }
 
     /** compressed-tensors' QuantizationArgs for a spec. */
@@ -208,6 +219,87 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
             }
         }
         return out;
+    }
+
+    /**
+     * The {@code input_activations} of each config group, applied to the layers its
+     * {@code targets} name ({@code Linear} = all, {@code re:…} = a regular expression on the
+     * layer name, else the exact name): per-token dynamic, or per tensor with the stored
+     * {@code L.input_scale} (static) or without (dynamic per tensor). Symmetric only: these
+     * formats carry no input zero point.
+     */
+    @Override
+    public Map<String, InputQuantization> inputQuantization(CheckpointSource source) {
+        Map<String, Object> qc = source.quantizationConfig();
+        List<String> layers = new ArrayList<>();
+        for (String name : source.names()) {
+            if (name.endsWith(".weight_scale")) {
+                layers.add(name.substring(0, name.length() - ".weight_scale".length()));
+            }
+        }
+        Map<String, InputQuantization> out = new LinkedHashMap<>();
+        if (!(qc.get("config_groups") instanceof Map<?, ?> groups)) {
+            return out;
+        }
+        for (Map.Entry<?, ?> g : groups.entrySet()) {
+            if (!(g.getValue() instanceof Map<?, ?> group) || !(group.get("input_activations") instanceof Map<?, ?> a)) {
+                continue;
+            }
+            String where = source.location() + ": quantization_config.config_groups." + g.getKey() + ".input_activations";
+            QuantSpec spec = activationSpec(a, where);
+            List<?> targets = group.get("targets") instanceof List<?> t ? t : List.of();
+            for (String layer : layers) {
+                if (targets.stream().anyMatch(t -> matches(String.valueOf(t), layer))) {
+                    Float scale = null;
+                    if (!Boolean.TRUE.equals(a.get("dynamic"))) {
+                        if (!source.names().contains(layer + ".input_scale")) {
+                            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + " is static but " + layer + ".input_scale is missing");
+                        }
+                        float[] v = source.tensor(layer + ".input_scale").toFloats();
+                        if (v.length != 1 || !(v[0] > 0) || Float.isInfinite(v[0])) {
+                            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer
+                                    + ".input_scale: expected one finite value > 0, found " + java.util.Arrays.toString(v));
+                        }
+                        scale = v[0];
+                    }
+                    out.put(layer, new InputQuantization(spec, scale));
+                }
+            }
+        }
+        return out;
+    }
+
+    private static boolean matches(String target, String layer) {
+        return target.equals("Linear") || target.equals(layer)
+                || target.startsWith("re:") && java.util.regex.Pattern.compile(target.substring(3)).matcher(layer).matches();
+    }
+
+    /** An activation spec from compressed-tensors' QuantizationArgs. */
+    private static QuantSpec activationSpec(Map<?, ?> a, String where) {
+        Object bits = a.get("num_bits");
+        Object type = a.get("type");
+        Object strategy = a.get("strategy");
+        boolean dynamic = Boolean.TRUE.equals(a.get("dynamic"));
+        if (Boolean.FALSE.equals(a.get("symmetric"))) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": asymmetric activations are not simulated; expected symmetric: true");
+        }
+        String t;
+        if ("float".equals(type) && bits instanceof Number n && n.intValue() == 8) {
+            t = "fp8_e4m3";
+        } else if ("int".equals(type) && bits instanceof Number n && n.intValue() >= 2 && n.intValue() <= 8) {
+            t = "int" + n.intValue() + "-sym";
+        } else {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": expected type float with num_bits 8 or type int with 2-8 bits, found type "
+                    + type + ", num_bits " + bits);
+        }
+        if ("token".equals(strategy) && dynamic) {
+            return QuantSpec.parse(t + "-token");
+        }
+        if ("tensor".equals(strategy)) {
+            return QuantSpec.parse(t + "-tensor-minmax");
+        }
+        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": expected strategy token (dynamic) or tensor, found strategy "
+                + strategy + ", dynamic " + dynamic);
     }
 
     private static float[] readUnpacked(CheckpointSource source, String layer) {

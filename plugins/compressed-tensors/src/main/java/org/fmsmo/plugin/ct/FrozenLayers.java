@@ -84,7 +84,8 @@ final class FrozenLayers {
         int[] gIdx = t.groupIndex().map(NDArray::toIntArray).orElse(null);
         QuantSpec input = w.inputQuantizer().map(Quantizer::spec).orElse(null);
         Float inputScale = null;
-        if (input != null && input.rangeSource() != RangeSource.DYNAMIC) {
+        // A calibrated quantizer keeps its range as state; without one each tensor brings its own (dynamic per tensor).
+        if (input != null && input.rangeSource() != RangeSource.DYNAMIC && !w.inputQuantizer().get().state().isEmpty()) {
             inputScale = staticScale(w.name(), w.inputQuantizer().get(), manager);
         }
         return new Layer(w.name(), t.spec(), out, in, codes, scale, zero, gIdx, input, inputScale);
