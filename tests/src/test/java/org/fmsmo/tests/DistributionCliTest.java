@@ -304,7 +304,7 @@ class DistributionCliTest {
         assertTrue(ppl.get("fp8") < fp32 * 1.01, "FP8 dynamic within 1% of FP32 " + fp32 + ": " + ppl);
     }
 
-    /** Bad quantize requests fail with the reason and write nothing (a format that cannot hold the layers is found when writing). */
+    /** Bad quantize requests fail with the reason and write nothing (a format that cannot hold the planned layers refuses before quantizing). */
     @Test
     void badQuantizeRequestsFailClearlyAndWriteNothing() throws Exception {
         Path shared = sharedFixtures();

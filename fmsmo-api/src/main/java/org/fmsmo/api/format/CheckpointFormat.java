@@ -20,6 +20,18 @@ public interface CheckpointFormat {
     boolean canWrite(QuantizableModel model);
 
     /**
+     * Checks before anything is quantized that layers quantized as {@code plan} says could be
+     * written in this format (bits, granularity, activations, shapes), so that a long run does not
+     * end in a refusal. {@link #write} still checks what was actually frozen (for example
+     * F16-exact scales). The default accepts every plan.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} naming
+     *         the first planned layer the format cannot hold and what it expects
+     */
+    default void checkPlan(QuantizableModel model, org.fmsmo.api.quant.QuantPlan plan) {
+    }
+
+    /**
      * Describes {@code model}'s frozen layers to {@code sink}: each quantized linear's tensors
      * (which replace its float weight), the {@code quantization_config} and any extra files.
      *

@@ -145,6 +145,9 @@ final class QuantizeCommand implements Callable<Integer> {
             CheckpointFormat writer = format.equals("fms") ? null : registry.get(CheckpointFormatProvider.class, format).create();
             try (TransformerModel m = ModelLoader.load(model)) {
             QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
+            if (writer != null) {
+                writer.checkPlan(m, plan); // refuse now, not after a long run
+            }
             CalibrationData calib = calibration == null ? null
                     : CalibrationData.fromText(m, calibration, numSamples, seqLen, batchSize, shuffle ? seed : null);
             long modelBytes = m.parameterBytes();

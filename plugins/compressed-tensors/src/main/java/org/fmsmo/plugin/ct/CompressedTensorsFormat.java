@@ -14,6 +14,7 @@ import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantType;
 
@@ -43,6 +44,11 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         } catch (FmsmoException e) {
             return false;
         }
+    }
+
+    @Override
+    public void checkPlan(QuantizableModel model, QuantPlan plan) {
+        formatOf(FrozenLayers.planned(model, plan));
     }
 
     /** The one compressed-tensors format all frozen layers fit; an error naming the first that does not. */

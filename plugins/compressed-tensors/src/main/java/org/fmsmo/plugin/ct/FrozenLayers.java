@@ -10,7 +10,9 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
@@ -22,7 +24,7 @@ final class FrozenLayers {
     /**
      * One frozen linear layer.
      *
-     * @param codes      {@code [out, in]}: signed for symmetric INT, unsigned for asymmetric INT, raw bytes for FP8
+     * @param codes      {@code [out, in]} (null, as scale, for a layer only planned): signed for symmetric INT, unsigned for asymmetric INT, raw bytes for FP8
      * @param scale      {@code [out, groups]} (channel: groups = 1; tensor: one value)
      * @param zero       {@code [out, groups]}, null when symmetric
      * @param groupIndex null unless act-order
@@ -89,6 +91,17 @@ final class FrozenLayers {
             inputScale = staticScale(w.name(), w.inputQuantizer().get(), manager);
         }
         return new Layer(w.name(), t.spec(), out, in, codes, scale, zero, gIdx, input, inputScale);
+    }
+
+    /** The layers {@code plan} will quantize, as they will look once frozen, without codes or scales yet. */
+    static List<Layer> planned(QuantizableModel model, QuantPlan plan) {
+        List<Layer> out = new ArrayList<>();
+        for (LayerDecision d : plan.quantized()) {
+            LinearLayer l = model.linear(d.name());
+            out.add(new Layer(d.name(), d.weightSpec(), Math.toIntExact(l.outFeatures()), Math.toIntExact(l.inFeatures()), null, null, null, null,
+                    d.inputSpec(), null));
+        }
+        return out;
     }
 
     /** The calibrated scale of a static input quantizer: the scale it gives any tensor. */

@@ -12,6 +12,7 @@ import org.fmsmo.api.format.CheckpointSource;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantType;
 
 /**
@@ -36,6 +37,11 @@ public final class GptqFormat implements CheckpointFormat {
         }
     }
 
+    @Override
+    public void checkPlan(QuantizableModel model, QuantPlan plan) {
+        check(FrozenLayers.planned(model, plan));
+    }
+
     private static FrozenLayers.Layer check(List<FrozenLayers.Layer> layers) {
         if (layers.isEmpty()) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no layer is quantized (frozen); nothing to write in gptq format");
@@ -53,7 +59,7 @@ public final class GptqFormat implements CheckpointFormat {
                 why = "the same spec as " + first.name() + " (" + first.spec() + "): one quantize_config per model";
             } else if (l.in() % Packing.perWord(l.spec().bits()) != 0 || l.out() % Packing.perWord(l.spec().bits()) != 0) {
                 why = "in and out features divisible by " + Packing.perWord(l.spec().bits()) + " to pack " + l.spec().bits() + "-bit codes";
-            } else {
+            } else if (l.scale() != null) { // planned layers have no scales yet
                 for (float s : l.scale()) {
                     if (Float.float16ToFloat(Float.floatToFloat16(s)) != s) {
                         why = "scales exact in F16 (found " + s + "); quantize with --method gptq, which keeps them so";
