@@ -282,7 +282,7 @@ class DistributionCliTest {
         Path shared = sharedFixtures();
         double fp32 = new ObjectMapper().readTree(shared.resolve("tiny-llama/reference.json").toFile()).at("/perplexity/value").asDouble();
         Map<String, Double> ppl = new java.util.LinkedHashMap<>();
-        for (String[] run : new String[][] {{"gptq", "gptq"}, {"rtn", "compressed-tensors"}, {"fp8", "compressed-tensors"}}) {
+        for (String[] run : new String[][] {{"gptq", "gptq"}, {"rtn", "gptq"}, {"fp8", "compressed-tensors"}}) {
             Path out = home.resolve(run[0] + "-" + run[1]);
             List<String> args = new ArrayList<>(List.of("quantize", "--model", shared.resolve("tiny-llama").toString(), "--method", run[0],
                     "--format", run[1], "--output", out.toString(), "--json"));

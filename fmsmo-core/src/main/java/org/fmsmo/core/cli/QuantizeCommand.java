@@ -254,6 +254,9 @@ final class QuantizeCommand implements Callable<Integer> {
             // HF/vLLM checkpoints have nowhere to keep a run-time input divisor: smooth only what folds into a norm.
             o.putIfAbsent("smoothq_fold_only", true);
         }
+        if (format.equals("gptq")) {
+            o.putIfAbsent("scale_dtype", "float16"); // GPTQ v1 stores F16 scales
+        }
         if (!ignore.isEmpty()) {
             java.util.List<String> skip = new java.util.ArrayList<>(ignore);
             Object given = o.get("qskip_layer_name");

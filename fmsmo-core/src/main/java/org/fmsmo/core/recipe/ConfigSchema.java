@@ -46,6 +46,8 @@ public final class ConfigSchema {
         add(ConfigKey.choice("qa_mode", "activation quantizer mode", ACTIVATION_MODES.toArray(String[]::new)));
         add(ConfigKey.range("qw_group_size", INT, 1, 1 << 20, "input columns per group for the perGp weight modes"));
         add(ConfigKey.range("qmodel_calibration", INT, 0, 1 << 20, "calibration batches run before training or freezing (0: none)"));
+        add(ConfigKey.choice("scale_dtype", "precision of stored INT weight scales (float16: rounded so GPTQ v1 checkpoints hold them exactly)",
+                "float32", "float16"));
         add(ConfigKey.choice("qa_mode_calib", "observer that initialises activation clips", OBSERVERS.toArray(String[]::new)));
         add(ConfigKey.choice("qw_mode_calib", "how weight clips are initialised", "max", "sawb", "percentile", "mse"));
         add(ConfigKey.range("qa_percentile", NUMBER, 50, 100, "upper percentile for the percentile observer (lower is 100 − it)"));

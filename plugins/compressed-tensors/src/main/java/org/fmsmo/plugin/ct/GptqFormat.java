@@ -62,7 +62,7 @@ public final class GptqFormat implements CheckpointFormat {
             } else if (l.scale() != null) { // planned layers have no scales yet
                 for (float s : l.scale()) {
                     if (Float.float16ToFloat(Float.floatToFloat16(s)) != s) {
-                        why = "scales exact in F16 (found " + s + "); quantize with --method gptq, which keeps them so";
+                        why = "scales exact in F16 (found " + s + "); set scale_dtype=float16 (quantize --format gptq does; gptq always does)";
                         break;
                     }
                 }
