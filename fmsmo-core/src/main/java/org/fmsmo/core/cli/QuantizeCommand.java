@@ -47,7 +47,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     PluginOptions plugins;
 
-    @Option(names = "--model", required = true, paramLabel = "DIR", description = "Hugging Face model folder.")
+    @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: the built-in all-MiniLM-L6-v2, with built-in calibration sentences).")
     Path model;
 
     @Option(names = "--method", required = true, paramLabel = "NAME", description = "Method plugin: gptq, fp8, rtn, ptq, dq …")
@@ -138,6 +138,14 @@ final class QuantizeCommand implements Callable<Integer> {
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
         QuantConfig cfg = Recipes.qconfigInit(recipe != null ? recipe : defaultRecipe(), overrides());
         long start = System.nanoTime();
+        if (model == null) {
+            model = DefaultModel.folder();
+            if (calibration == null) {
+                calibration = DefaultModel.calibration();
+            }
+            spec.commandLine().getErr().println("no --model: quantizing the built-in default model " + DefaultModel.NAME + " (" + model + ")"
+                    + " with calibration " + calibration);
+        }
         Path target = OutputFolder.check(model, output, force);
         try (PluginRegistry registry = plugins.openRegistry()) {
             plugins.checkStrict(registry);

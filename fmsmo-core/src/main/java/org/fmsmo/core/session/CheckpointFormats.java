@@ -141,14 +141,15 @@ public final class CheckpointFormats {
     /**
      * Wraps each named layer of a freshly loaded model so that its input is quantized as the
      * checkpoint's serving engine would: per-token FP8 or INT, or per tensor with the stored
-     * static scale (or each tensor's own when none is stored).
+     * static scale (or each tensor's own range, symmetric or not, when none is stored).
      */
     public static void quantizeInputs(TransformerModel model, Map<String, InputQuantization> inputs) {
         for (Map.Entry<String, InputQuantization> e : inputs.entrySet()) {
             QuantSpec spec = e.getValue().spec();
             boolean fp8 = spec.type() == QuantType.FP8_E4M3;
             boolean token = spec.granularity() == Granularity.TOKEN;
-            String mode = fp8 ? (token ? "fp8_e4m3_scale_perToken" : "fp8_e4m3_scale") : (token ? "pertokenmax" : "maxsym");
+            String mode = fp8 ? (token ? "fp8_e4m3_scale_perToken" : "fp8_e4m3_scale")
+                    : token ? "pertokenmax" : spec.symmetric() ? "maxsym" : "minmax";
             Quantizer q = QuantizerModes.create(mode, spec);
             Float scale = e.getValue().scale();
             if (scale != null) {

@@ -190,7 +190,13 @@ final class SequentialRunner {
         @Override
         void observe(NDArray x) {
             NDArray rows = x.reshape(-1, inFeatures());
-            consumer.accept(realTokens == null ? rows : rows.booleanMask(realTokens));
+            if (realTokens == null) {
+                consumer.accept(rows);
+                return;
+            }
+            // A mask of the rows' own shape selects elements in row-major order: the real rows, flattened.
+            NDArray wide = realTokens.reshape(-1, 1).broadcast(rows.getShape());
+            consumer.accept(rows.booleanMask(wide).reshape(-1, inFeatures()));
         }
     }
 }

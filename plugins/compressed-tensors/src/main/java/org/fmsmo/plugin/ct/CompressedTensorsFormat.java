@@ -231,8 +231,8 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
      * The {@code input_activations} of each config group, applied to the layers its
      * {@code targets} name ({@code Linear} = all, {@code re:…} = a regular expression on the
      * layer name, else the exact name): per-token dynamic, or per tensor with the stored
-     * {@code L.input_scale} (static) or without (dynamic per tensor). Symmetric only: these
-     * formats carry no input zero point.
+     * {@code L.input_scale} (static) or without (dynamic per tensor). Asymmetric only when
+     * dynamic INT: these formats carry no input zero point.
      */
     @Override
     public Map<String, InputQuantization> inputQuantization(CheckpointSource source) {
@@ -286,19 +286,21 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         Object type = a.get("type");
         Object strategy = a.get("strategy");
         boolean dynamic = Boolean.TRUE.equals(a.get("dynamic"));
-        if (Boolean.FALSE.equals(a.get("symmetric"))) {
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": asymmetric activations are not simulated; expected symmetric: true");
+        boolean symmetric = !Boolean.FALSE.equals(a.get("symmetric"));
+        if (!symmetric && (!dynamic || "float".equals(type))) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": asymmetric activations need a zero point, which is only"
+                    + " computed at run time for dynamic INT; expected symmetric: true or dynamic INT");
         }
         String t;
         if ("float".equals(type) && bits instanceof Number n && n.intValue() == 8) {
             t = "fp8_e4m3";
         } else if ("int".equals(type) && bits instanceof Number n && n.intValue() >= 2 && n.intValue() <= 8) {
-            t = "int" + n.intValue() + "-sym";
+            t = "int" + n.intValue() + (symmetric ? "-sym" : "-asym");
         } else {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": expected type float with num_bits 8 or type int with 2-8 bits, found type "
                     + type + ", num_bits " + bits);
         }
-        if ("token".equals(strategy) && dynamic) {
+        if ("token".equals(strategy) && dynamic && symmetric) {
             return QuantSpec.parse(t + "-token");
         }
         if ("tensor".equals(strategy)) {
