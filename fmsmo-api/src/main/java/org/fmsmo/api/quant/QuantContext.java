@@ -105,6 +105,15 @@ public interface QuantContext {
         throw new UnsupportedOperationException(getClass().getName() + " cannot quantize sequentially");
     }
 
+    /**
+     * The training objective the host set up for this run (training text, optional distillation
+     * teacher, evaluation text), or empty when it was given no training data.
+     */
+    @Experimental(since = "1.0")
+    default java.util.Optional<TrainingObjective> training() {
+        return java.util.Optional.empty();
+    }
+
     /** One step of {@link #sequential}. */
     @Experimental(since = "1.0")
     @FunctionalInterface

@@ -11,14 +11,22 @@ import org.fmsmo.api.Stable;
  * @param method   the method's name; not null
  * @param layers   one entry per quantized layer, in order; copied
  * @param seconds  wall time of the run
+ * @param totals   named measurements of the whole run (a training method's first and last loss,
+ *                 held-out metric before and after …); copied, insertion order kept
  */
 @Stable(since = "1.0")
-public record QuantReport(String method, List<LayerResult> layers, double seconds) {
+public record QuantReport(String method, List<LayerResult> layers, double seconds, Map<String, Double> totals) {
 
-    /** Copies the list. */
+    /** Copies the list and the map. */
     public QuantReport {
         Objects.requireNonNull(method, "method");
         layers = List.copyOf(layers);
+        totals = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(totals));
+    }
+
+    /** A report without run totals. */
+    public QuantReport(String method, List<LayerResult> layers, double seconds) {
+        this(method, layers, seconds, Map.of());
     }
 
     /**

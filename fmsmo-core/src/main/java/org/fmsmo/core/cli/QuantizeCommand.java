@@ -25,6 +25,7 @@ import org.fmsmo.core.session.ConsoleProgress;
 import org.fmsmo.core.session.DefaultQuantContext;
 import org.fmsmo.core.session.ModelAnalyzer;
 import org.fmsmo.core.session.NativeCheckpoint;
+import org.fmsmo.core.session.Training;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -90,7 +91,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--shuffle", description = "Take calibration windows at random positions instead of consecutively from the start.")
     boolean shuffle;
 
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for --shuffle (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for --shuffle and for qat's batch order (default: ${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--nbits-w", paramLabel = "N", description = "Weight bits (overrides the recipe).")
@@ -126,6 +127,24 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--batch-size", defaultValue = "8", paramLabel = "N", description = "Samples per forward pass (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
+    @Option(names = "--train-data", paramLabel = "FILE", description = "qat: training text (decoders: consecutive windows of --seq-len; encoders: one sentence per line).")
+    Path trainData;
+
+    @Option(names = "--eval-data", paramLabel = "FILE", description = "qat: held-out text, evaluated before and after training (and every qat_eval_every steps).")
+    Path evalData;
+
+    @Option(names = "--distill", description = "qat: learn from the float model (KL divergence of next-token distributions; encoders: embedding cosine).")
+    boolean distill;
+
+    @Option(names = "--steps", paramLabel = "N", description = "qat: optimizer steps (qat_steps, default 100).")
+    Integer steps;
+
+    @Option(names = "--lr", paramLabel = "X", description = "qat: AdamW learning rate of the weights (qat_lr, default 1e-4).")
+    Double lr;
+
+    @Option(names = "--clip-lr", paramLabel = "X", description = "qat: learning rate of the quantizers' clips (pact_a_lr and pact_w_lr; default: the recipe's).")
+    Double clipLr;
+
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "Output folder (must not exist).")
     Path output;
 
@@ -156,10 +175,20 @@ final class QuantizeCommand implements Callable<Integer> {
             if (writer != null) {
                 writer.checkPlan(m, plan); // refuse now, not after a long run
             }
-            CalibrationData calib = calibration == null ? null
-                    : CalibrationData.fromText(m, calibration, numSamples, seqLen, batchSize, shuffle ? seed : null);
+            Path calibrationText = calibration != null ? calibration : trainData;
+            CalibrationData calib = calibrationText == null ? null
+                    : CalibrationData.fromText(m, calibrationText, numSamples, seqLen, batchSize, shuffle ? seed : null);
             long modelBytes = m.parameterBytes();
-            QuantReport report = provider.create().quantize(new DefaultQuantContext(m, plan, cfg, registry, progress, calib));
+            QuantReport report;
+            DefaultQuantContext context = new DefaultQuantContext(m, plan, cfg, registry, progress, calib);
+            try (TransformerModel teacher = distill ? ModelLoader.load(model) : null) {
+                if (trainData != null) {
+                    context.withTraining(new Training(m, teacher, trainData, evalData, seqLen, batchSize, seed));
+                } else if (distill || evalData != null) {
+                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
+                }
+                report = provider.create().quantize(context);
+            }
             Path written = OutputFolder.replace(output, target, writer == null ? NativeCheckpoint.save(m, cfg, target)
                     : CheckpointFormats.write(m, writer, target));
             summary(out, report, plan, calib, start, written, modelBytes, cfg);
@@ -171,6 +200,7 @@ final class QuantizeCommand implements Callable<Integer> {
     private String defaultRecipe() {
         return switch (method) {
             case "dq" -> "dq";
+            case "qat" -> "qat_int8";
             case "fp8" -> scheme == null || scheme.equalsIgnoreCase("FP8_DYNAMIC") ? "fp8_dynamic" : switch (scheme.toUpperCase(java.util.Locale.ROOT)) {
                 case "FP8" -> "fp8_static";
                 default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--scheme " + scheme + ": expected FP8_DYNAMIC or FP8");
@@ -192,6 +222,7 @@ final class QuantizeCommand implements Callable<Integer> {
             summary.put("calibration_samples", calib == null ? 0 : calib.size());
             summary.put("format", format);
             summary.put("seconds", (System.nanoTime() - start) / 1e9);
+            summary.putAll(report.totals());
             summary.put("size_before_bytes", modelBytes);
             summary.put("size_after_bytes", OutputFolder.weightBytes(written));
             summary.put("layers", report.layers().stream().map(l -> {
@@ -258,6 +289,12 @@ final class QuantizeCommand implements Callable<Integer> {
             o.put("desc_act", true);
         }
         put(o, "damp_percent", dampPercent);
+        put(o, "qat_steps", steps);
+        put(o, "qat_lr", lr);
+        if (clipLr != null) {
+            o.put("pact_a_lr", clipLr);
+            o.put("pact_w_lr", clipLr);
+        }
         if (!format.equals("fms")) {
             // HF/vLLM checkpoints have nowhere to keep a run-time input divisor: smooth only what folds into a norm.
             o.putIfAbsent("smoothq_fold_only", true);

@@ -336,7 +336,8 @@ final class IntQuantizer extends BlockQuantizer {
                 r[0].attach(x.getManager());
                 r[1].attach(x.getManager());
             }
-            return clamp(x, r[0], r[1]);
+            // The clip is not a parameter here: values at it (the max itself) keep their gradient.
+            return clampKeepingBoundary(x, r[0], r[1]);
         }
         // fakeQuantize has quantized x already, which initialised any learned clip.
         if (rule.gradient() == Gradient.LSQ) {
@@ -369,6 +370,14 @@ final class IntQuantizer extends BlockQuantizer {
     /** {@code round(z)} in value, identity in gradient. */
     private static NDArray steRound(NDArray z) {
         return z.add(z.round().sub(z).stopGradient());
+    }
+
+    /** {@code clamp(x, lower, upper)} with the gradient straight through for {@code lower ≤ x ≤ upper}, 0 strictly outside. */
+    private static NDArray clampKeepingBoundary(NDArray x, NDArray lower, NDArray upper) {
+        NDArray up = upper.broadcast(x.getShape());
+        NDArray low = lower.broadcast(x.getShape());
+        NDArray inner = NDArrays.where(x.lt(low), low, x);
+        return NDArrays.where(x.gt(up), up, inner);
     }
 
     /**

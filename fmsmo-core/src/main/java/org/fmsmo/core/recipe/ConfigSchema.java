@@ -64,6 +64,14 @@ public final class ConfigSchema {
         add(ConfigKey.ints("nbits_bmm2", "bits of AV operands", BITS));
         add(ConfigKey.range("pact_a_lr", NUMBER, 0, 10, "learning rate of activation clips"));
         add(ConfigKey.range("pact_w_lr", NUMBER, 0, 10, "learning rate of weight clips"));
+        add(ConfigKey.range("qat_steps", INT, 1, 1 << 24, "QAT optimizer steps"));
+        add(ConfigKey.range("qat_lr", NUMBER, 0, 1, "QAT learning rate of the weights (AdamW)"));
+        add(ConfigKey.range("qat_weight_decay", NUMBER, 0, 1, "QAT decoupled weight decay of the weights (clips: none)"));
+        add(ConfigKey.range("qat_warmup_steps", INT, 0, 1 << 24, "QAT linear warm-up steps before the schedule"));
+        add(ConfigKey.choice("qat_schedule", "QAT learning-rate schedule after warm-up", "cosine", "linear", "constant"));
+        add(ConfigKey.range("qat_grad_clip", NUMBER, 0, 1e6, "QAT global gradient-norm clip (0: none)"));
+        add(ConfigKey.range("qat_grad_accum", INT, 1, 1 << 16, "QAT micro-batches per optimizer step"));
+        add(ConfigKey.range("qat_eval_every", INT, 0, 1 << 24, "QAT steps between held-out evaluations (0: only at the end)"));
         add(ConfigKey.range("damp_percent", NUMBER, 1e-6, 0.999, "GPTQ dampening: λ in H + λ·mean(diag H)·I (raised ×10 on a failed factorisation)"));
         add(ConfigKey.of("desc_act", BOOL, "GPTQ act-order: quantize columns by descending Hessian diagonal (records g_idx)"));
         add(ConfigKey.of("static_groups", BOOL, "GPTQ: fix every group's scale from the original weights before any update"));

@@ -125,21 +125,39 @@ public final class CalibrationData {
      * {@code batch} returns (attach what must outlive it elsewhere).
      */
     public void forEachBatch(NDManager m, BiConsumer<NDArray, NDArray> batch) {
-        for (int from = 0; from < samples.size(); from += batchSize) {
-            List<long[]> b = samples.subList(from, Math.min(samples.size(), from + batchSize));
-            int t = b.stream().mapToInt(a -> a.length).max().orElseThrow();
-            long[] ids = new long[b.size() * t];
-            long[] mask = new long[ids.length];
-            for (int k = 0; k < b.size(); k++) {
-                long[] s = b.get(k);
-                System.arraycopy(s, 0, ids, k * t, s.length);
-                Arrays.fill(mask, k * t, k * t + s.length, 1L);
-            }
-            boolean padded = b.stream().anyMatch(a -> a.length < t);
+        for (int k = 0; k < batches(); k++) {
             try (NDManager step = m.newSubManager()) {
-                batch.accept(step.create(ids, new Shape(b.size(), t)), padded ? step.create(mask, new Shape(b.size(), t)) : null);
+                Batch b = batch(k, step);
+                batch.accept(b.ids(), b.mask());
             }
         }
+    }
+
+    /**
+     * One batch of samples, padded to its longest.
+     *
+     * @param ids    {@code [B, T]}
+     * @param mask   {@code [B, T]}, 1 for real tokens; null when no sample of the batch is padded
+     * @param tokens real tokens in the batch
+     */
+    public record Batch(NDArray ids, NDArray mask, long tokens) {
+    }
+
+    /** Batch {@code k} (0 ≤ k < {@link #batches()}), created in {@code m}. */
+    public Batch batch(int k, NDManager m) {
+        List<long[]> b = samples.subList(k * batchSize, Math.min(samples.size(), (k + 1) * batchSize));
+        int t = b.stream().mapToInt(a -> a.length).max().orElseThrow();
+        long[] ids = new long[b.size() * t];
+        long[] mask = new long[ids.length];
+        long tokens = 0;
+        for (int i = 0; i < b.size(); i++) {
+            long[] s = b.get(i);
+            System.arraycopy(s, 0, ids, i * t, s.length);
+            Arrays.fill(mask, i * t, i * t + s.length, 1L);
+            tokens += s.length;
+        }
+        boolean padded = b.stream().anyMatch(a -> a.length < t);
+        return new Batch(m.create(ids, new Shape(b.size(), t)), padded ? m.create(mask, new Shape(b.size(), t)) : null, tokens);
     }
 
     /** @param mask null when no sample is padded */

@@ -20,6 +20,7 @@ import org.fmsmo.api.quant.LayerWrapperProvider;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantContext;
+import org.fmsmo.api.quant.TrainingObjective;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.Quantizer;
@@ -51,6 +52,7 @@ public final class DefaultQuantContext implements QuantContext {
     private final PluginRegistry registry;
     private final ProgressListener progress;
     private final CalibrationData calibration;
+    private TrainingObjective training;
 
     /** A context without calibration examples. */
     public DefaultQuantContext(QuantizableModel model, QuantPlan plan, QuantConfig config, PluginRegistry registry,
@@ -67,6 +69,17 @@ public final class DefaultQuantContext implements QuantContext {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.progress = Objects.requireNonNull(progress, "progress");
         this.calibration = calibration;
+    }
+
+    /** Gives a training method ({@code qat}) its objective; returns this. */
+    public DefaultQuantContext withTraining(TrainingObjective objective) {
+        this.training = objective;
+        return this;
+    }
+
+    @Override
+    public java.util.Optional<TrainingObjective> training() {
+        return java.util.Optional.ofNullable(training);
     }
 
     @Override

@@ -1,0 +1,50 @@
+package org.fmsmo.api.quant;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Map;
+import java.util.OptionalDouble;
+import org.fmsmo.api.Experimental;
+
+/**
+ * What a training method (QAT) optimises, provided by the host, which knows the model's forward
+ * pass, the training text and the teacher: the loss of one training batch, the float parameters
+ * that may train besides the quantizers' own, and a held-out evaluation. The method owns the loop
+ * (optimizer, schedule, clipping, accumulation). Not thread-safe.
+ */
+@Experimental(since = "1.0")
+public interface TrainingObjective {
+
+    /**
+     * What the loss measures: {@code kl-distill} (KL divergence of the model's next-token
+     * distribution from the float teacher's), {@code next-token} (cross-entropy on the text) or
+     * {@code embedding-cosine} (1 − cosine to the teacher's sentence embeddings).
+     */
+    String name();
+
+    /** Batches in one pass over the training data. */
+    int batchesPerEpoch();
+
+    /**
+     * The mean loss of training batch {@code step}: batches cycle over the data, each pass in an
+     * order that depends only on the run's seed and the pass number, so a given step always sees
+     * the same batch. Call it inside a gradient collector: the result carries gradients to the
+     * trainable arrays. Its intermediates belong to the caller's current {@code NDScope}.
+     */
+    NDArray loss(long step);
+
+    /** Real (not padding) tokens in training batch {@code step}, for throughput. */
+    long tokens(long step);
+
+    /**
+     * The model's trainable float arrays besides the quantizers' parameters, by name: the weights
+     * and biases of the quantized linear layers (HF names, {@code …q_proj.weight}).
+     */
+    Map<String, NDArray> weights();
+
+    /**
+     * The held-out metric on the evaluation data — perplexity for a causal LM (lower is better),
+     * mean cosine to the teacher for an encoder (higher is better) — or empty without evaluation
+     * data. Runs without recording gradients.
+     */
+    OptionalDouble evaluate();
+}

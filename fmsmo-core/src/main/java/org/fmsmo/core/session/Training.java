@@ -1,0 +1,198 @@
+package org.fmsmo.core.session;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.OptionalDouble;
+import java.util.Random;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.TrainingObjective;
+import org.fmsmo.core.eval.EmbeddingFidelity;
+import org.fmsmo.core.eval.Perplexity;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.SentenceEncoder;
+import org.fmsmo.core.model.TransformerModel;
+
+/**
+ * The host's {@link TrainingObjective}: training batches from a text file (a decoder's
+ * consecutive windows, an encoder's lines), and the loss —
+ * <ul>
+ *   <li>{@code kl-distill} (causal LM with a teacher): mean over tokens of
+ *       {@code KL(p_teacher ‖ p_student) = Σ_v p_t(v)·(log p_t(v) − log p_s(v))};</li>
+ *   <li>{@code next-token} (causal LM without one): mean cross-entropy of token t+1 given the
+ *       window up to t;</li>
+ *   <li>{@code embedding-cosine} (encoder; needs the teacher): mean of {@code 1 − cos(e_s, e_t)}
+ *       between mean-pooled sentence embeddings.</li>
+ * </ul>
+ * Each pass over the batches is shuffled by {@code Random(seed, pass)}, so the batch of a step
+ * depends on nothing else (a resumed run sees what an uninterrupted one would).
+ */
+public final class Training implements TrainingObjective {
+
+    private final TransformerModel student;
+    private final TransformerModel teacher;
+    private final CalibrationData data;
+    private final long seed;
+    private final String name;
+    private final int seqLen;
+    private final int batchSize;
+    private final long[] evalIds;
+    private final List<String> evalSentences;
+    private float[][] teacherEval;
+
+    /**
+     * @param teacher   the float model to distil from (same architecture and tokenizer); null for
+     *                  plain next-token training of a causal LM
+     * @param evalData  held-out text, or null
+     * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} for an encoder without teacher,
+     *                        or unreadable files
+     */
+    public Training(TransformerModel student, TransformerModel teacher, Path trainData, Path evalData, int seqLen, int batchSize,
+                    long seed) {
+        if (teacher == null && !(student instanceof CausalLM)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "training an encoder needs distillation from the float model (--distill):"
+                    + " its loss is 1 − cosine to the teacher's sentence embeddings");
+        }
+        if (teacher != null && teacher.getClass() != student.getClass()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "the teacher is a " + teacher.architecture() + ", the student a "
+                    + student.architecture());
+        }
+        this.student = student;
+        this.teacher = teacher;
+        this.seqLen = seqLen;
+        this.batchSize = batchSize;
+        this.seed = seed;
+        this.data = CalibrationData.fromText(student, trainData, Integer.MAX_VALUE, seqLen, batchSize);
+        this.name = student instanceof CausalLM ? (teacher != null ? "kl-distill" : "next-token") : "embedding-cosine";
+        String eval = evalData == null ? null : read(evalData);
+        this.evalIds = eval != null && student instanceof CausalLM ? student.tokenizer().encode(eval, false) : null;
+        this.evalSentences = eval != null && student instanceof SentenceEncoder
+                ? Arrays.stream(eval.split("\n")).map(String::strip).filter(l -> !l.isEmpty()).toList() : null;
+    }
+
+    private static String read(Path file) {
+        try {
+            return Files.readString(file, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    @Override
+    public int batchesPerEpoch() {
+        return data.batches();
+    }
+
+    /** Which batch step {@code step} trains on: pass {@code step / n} shuffled by (seed, pass). */
+    int batchOf(long step) {
+        int n = data.batches();
+        long pass = step / n;
+        List<Integer> order = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            order.add(i);
+        }
+        Collections.shuffle(order, new Random(seed * 1_000_003L + pass));
+        return order.get((int) (step % n));
+    }
+
+    @Override
+    public NDArray loss(long step) {
+        NDManager m = student.manager();
+        CalibrationData.Batch b = data.batch(batchOf(step), m);
+        return switch (student) {
+            case CausalLM lm when teacher != null -> klDistill(scoped(lm.logits(b.ids())), scoped(((CausalLM) teacher).logits(b.ids())));
+            case CausalLM lm -> nextToken(scoped(lm.logits(b.ids())), b.ids());
+            case SentenceEncoder enc -> {
+                NDArray mask = b.mask() != null ? b.mask() : b.ids().onesLike();
+                yield cosineDistance(scoped(enc.embed(b.ids(), mask)), scoped(((SentenceEncoder) teacher).embed(b.ids(), mask)));
+            }
+            default -> throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot train a " + student.architecture());
+        };
+    }
+
+    /**
+     * Hands a model output to the caller's scope. Forward passes give their result to the input's
+     * manager, outside any scope; left there, each step's output — and through it the step's
+     * whole autograd graph — would live as long as the model.
+     */
+    private static NDArray scoped(NDArray output) {
+        NDScope.register(output);
+        return output;
+    }
+
+    /** Mean over tokens of KL(p_t ‖ p_s). */
+    static NDArray klDistill(NDArray studentLogits, NDArray teacherLogits) {
+        NDArray logPs = studentLogits.logSoftmax(-1);
+        NDArray logPt = teacherLogits.stopGradient().logSoftmax(-1);
+        return logPt.exp().mul(logPt.sub(logPs)).sum(new int[] {-1}).mean();
+    }
+
+    /** Mean cross-entropy of ids[:, t+1] under logits[:, t]. */
+    static NDArray nextToken(NDArray logits, NDArray ids) {
+        long t = ids.getShape().get(1);
+        NDArray logp = logits.get(":, :{}, :", t - 1).logSoftmax(-1);
+        NDArray target = ids.get(":, 1:").expandDims(-1);
+        return logp.gather(target, -1).mean().neg();
+    }
+
+    /** Mean of 1 − cos(a_i, b_i) over rows. */
+    static NDArray cosineDistance(NDArray a, NDArray b) {
+        NDArray bt = b.stopGradient();
+        NDArray dot = a.mul(bt).sum(new int[] {-1});
+        NDArray norms = a.norm(new int[] {-1}).mul(bt.norm(new int[] {-1})).maximum(1e-12f);
+        return dot.div(norms).neg().add(1f).mean();
+    }
+
+    @Override
+    public long tokens(long step) {
+        try (NDManager m = student.manager().newSubManager()) {
+            return data.batch(batchOf(step), m).tokens();
+        }
+    }
+
+    @Override
+    public Map<String, NDArray> weights() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        for (LinearLayer l : student.linearLayers()) {
+            if (l instanceof LayerWrapper w) {
+                out.put(l.name() + ".weight", w.wrapped().weight());
+                w.wrapped().bias().ifPresent(b -> out.put(l.name() + ".bias", b));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public OptionalDouble evaluate() {
+        if (evalIds != null) {
+            return OptionalDouble.of(Perplexity.evaluate((CausalLM) student, evalIds, seqLen, batchSize, ProgressListener.NONE).perplexity());
+        }
+        if (evalSentences != null) {
+            if (teacherEval == null) {
+                teacherEval = EmbeddingFidelity.embed((SentenceEncoder) teacher, evalSentences, batchSize, seqLen, ProgressListener.NONE).vectors();
+            }
+            float[][] mine = EmbeddingFidelity.embed((SentenceEncoder) student, evalSentences, batchSize, seqLen, ProgressListener.NONE).vectors();
+            return OptionalDouble.of(EmbeddingFidelity.compare(mine, teacherEval).mean());
+        }
+        return OptionalDouble.empty();
+    }
+}
