@@ -162,6 +162,9 @@ final class QuantizeCommand implements Callable<Integer> {
             if (calibration == null) {
                 calibration = DefaultModel.calibration();
             }
+            if (trainData == null && method.equals("qat")) {
+                trainData = DefaultModel.calibration(); // the built-in sentences double as training text
+            }
             spec.commandLine().getErr().println("no --model: quantizing the built-in default model " + DefaultModel.NAME + " (" + model + ")"
                     + " with calibration " + calibration);
         }
