@@ -86,6 +86,7 @@ final class QatMethod implements QuantMethod {
         double lastLoss = Double.NaN;
         long tokens = 0;
         progress.begin("qat " + objective.name(), s.steps(), "steps");
+        long loopStart = System.nanoTime();
         try (AdamW adam = new AdamW(groups, 0.9, 0.999, 1e-8, context.model().manager())) {
             for (long step = 0; step < s.steps(); step++) {
                 if (progress.isCancelled()) {
@@ -130,7 +131,7 @@ final class QatMethod implements QuantMethod {
                 lastLoss = loss;
                 progress.advance(1);
                 progress.item(String.format(Locale.ROOT, "step %d loss %.5f lr %.2e %.0f tok/s", step + 1, loss,
-                        s.lr() * schedule.factor(step), tokens / ((System.nanoTime() - start) / 1e9)));
+                        s.lr() * schedule.factor(step), tokens / ((System.nanoTime() - loopStart) / 1e9)));
                 if (s.evalEvery() > 0 && (step + 1) % s.evalEvery() == 0 && step + 1 < s.steps()) {
                     quantizers.forEach(q -> q.setTraining(false));
                     long done = step + 1;
@@ -145,6 +146,7 @@ final class QatMethod implements QuantMethod {
                 p.setRequiresGradient(false);
             }
         }
+        long trainEnd = System.nanoTime();
         List<QuantReport.LayerResult> results = new ArrayList<>();
         for (LayerWrapper w : wrappers) {
             w.freeze();
@@ -154,6 +156,7 @@ final class QatMethod implements QuantMethod {
         totals.put("loss_first", firstLoss);
         totals.put("loss_last", lastLoss);
         totals.put("train_tokens", (double) tokens);
+        totals.put("train_tokens_per_second", tokens / Math.max(1e-9, (trainEnd - loopStart) / 1e9));
         totals.put("skipped_steps", (double) skipped);
         objective.evaluate().ifPresent(v -> totals.put("eval_after", v));
         return new QuantReport("qat", results, (System.nanoTime() - start) / 1e9, totals);
