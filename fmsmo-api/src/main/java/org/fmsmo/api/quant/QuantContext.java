@@ -49,7 +49,9 @@ public interface QuantContext {
      * {@code qmodel_prep}: wraps every linear layer and attention matmul the plan quantizes with
      * quantizers of its planned modes and specs, then calibrates for the config's
      * {@code qmodel_calibration} batches (all the host has when the key is absent). Afterwards the
-     * model is ready to train or to freeze.
+     * model is ready to train or to freeze. Layers that are already wrapped and not frozen (a
+     * model restored from a training checkpoint) are reused with their state, and calibration is
+     * skipped when every layer was ({@code ckpt_reload}).
      *
      * @return the wrappers of the linear layers, in forward order
      */

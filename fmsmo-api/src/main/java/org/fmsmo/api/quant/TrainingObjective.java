@@ -47,4 +47,32 @@ public interface TrainingObjective {
      * data. Runs without recording gradients.
      */
     OptionalDouble evaluate();
+
+    /**
+     * Saves a resumable checkpoint after {@code step} optimizer steps: the model as it now is
+     * (float weights and quantizer state, unfrozen) in the fms native format, with the method's
+     * own state (optimizer moments …) beside it. Written atomically; the host keeps the newest
+     * few. Does nothing when the run has no checkpoint folder.
+     *
+     * @param methodState named FLOAT32 arrays; names are the method's business
+     */
+    default void checkpoint(long step, Map<String, NDArray> methodState) {
+    }
+
+    /**
+     * When this run resumes from a checkpoint: the step it was saved after and the method state
+     * saved with it. The model's weights and quantizer state were restored by the host already
+     * (the layers are wrapped and not frozen, so preparing them again only reuses them).
+     */
+    default java.util.Optional<Resumed> resumed() {
+        return java.util.Optional.empty();
+    }
+
+    /** What a checkpoint gives back to the method. */
+    @Experimental(since = "1.0")
+    record Resumed(long step, Map<String, float[]> methodState) {
+        public Resumed {
+            methodState = Map.copyOf(methodState);
+        }
+    }
 }

@@ -145,6 +145,12 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--clip-lr", paramLabel = "X", description = "qat: learning rate of the quantizers' clips (pact_a_lr and pact_w_lr; default: the recipe's).")
     Double clipLr;
 
+    @Option(names = "--checkpoint-every", paramLabel = "N", description = "qat: save a resumable checkpoint every N steps under <output>.checkpoints/ (always after the last step).")
+    Integer checkpointEvery;
+
+    @Option(names = "--resume", paramLabel = "DIR", description = "qat: go on from a checkpoint (<output>.checkpoints/step-N); --model stays the original (teacher, plan).")
+    Path resume;
+
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "Output folder (must not exist).")
     Path output;
 
@@ -173,7 +179,10 @@ final class QuantizeCommand implements Callable<Integer> {
             plugins.checkStrict(registry);
             QuantMethodProvider provider = registry.get(QuantMethodProvider.class, method);
             CheckpointFormat writer = format.equals("fms") ? null : registry.get(CheckpointFormatProvider.class, format).create();
-            try (TransformerModel m = ModelLoader.load(model)) {
+            if (resume != null && !method.equals("qat")) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--resume continues a qat run; method is " + method);
+            }
+            try (TransformerModel m = resume != null ? ModelLoader.loadForTraining(resume) : ModelLoader.load(model)) {
             QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
             if (writer != null) {
                 writer.checkPlan(m, plan); // refuse now, not after a long run
@@ -186,7 +195,9 @@ final class QuantizeCommand implements Callable<Integer> {
             DefaultQuantContext context = new DefaultQuantContext(m, plan, cfg, registry, progress, calib);
             try (TransformerModel teacher = distill ? ModelLoader.load(model) : null) {
                 if (trainData != null) {
-                    context.withTraining(new Training(m, teacher, trainData, evalData, seqLen, batchSize, seed));
+                    Training training = new Training(m, teacher, trainData, evalData, seqLen, batchSize, seed)
+                            .checkpointTo(output.resolveSibling(output.getFileName() + ".checkpoints"), cfg);
+                    context.withTraining(resume != null ? training.resumeFrom(resume) : training);
                 } else if (distill || evalData != null) {
                     throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
                 }
@@ -293,6 +304,7 @@ final class QuantizeCommand implements Callable<Integer> {
         }
         put(o, "damp_percent", dampPercent);
         put(o, "qat_steps", steps);
+        put(o, "qat_checkpoint_every", checkpointEvery);
         put(o, "qat_lr", lr);
         if (clipLr != null) {
             o.put("pact_a_lr", clipLr);

@@ -61,6 +61,18 @@ public final class ModelLoader {
      *         {@link ErrorCode#CORRUPT_INPUT} for a missing or malformed file, tensor or key
      */
     public static TransformerModel load(Path dir, boolean withTokenizer) {
+        return load(dir, withTokenizer, true);
+    }
+
+    /**
+     * Loads a model to go on training: a native checkpoint's linear wrappers keep their learned
+     * quantizer state but are not frozen.
+     */
+    public static TransformerModel loadForTraining(Path dir) {
+        return load(dir, true, false);
+    }
+
+    private static TransformerModel load(Path dir, boolean withTokenizer, boolean freeze) {
         if (!Files.isDirectory(dir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
         }
@@ -81,7 +93,7 @@ public final class ModelLoader {
             model.assignPaths("");
             CheckpointFormats.quantizeInputs(model, inputs);
             if (NativeCheckpoint.isNative(dir)) {
-                NativeCheckpoint.restore(model, checkpoint);
+                NativeCheckpoint.restore(model, checkpoint, freeze);
             }
             model.setTokenizer(tokenizer);
             Set<String> unexpected = weights.untaken().stream()

@@ -123,7 +123,14 @@ public final class DefaultQuantContext implements QuantContext {
     @Override
     public List<LayerWrapper> prepare() {
         List<LayerWrapper> wrappers = new ArrayList<>();
+        int reused = 0;
         for (LayerDecision d : plan.quantized()) {
+            if (model.linear(d.name()) instanceof LayerWrapper existing && !existing.isFrozen()) {
+                // ckpt_reload: a layer restored from a training checkpoint keeps its learned state.
+                wrappers.add(existing);
+                reused++;
+                continue;
+            }
             Quantizer w = quantizer(d.weightMode(), d.weightSpec());
             Quantizer in = d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec());
             wrappers.add(wrap(d.name(), w, in));
@@ -135,7 +142,7 @@ public final class DefaultQuantContext implements QuantContext {
             tm.replaceBmm(d.name(), new QBmm(old, quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec())));
         }
         int limit = config.getInt("qmodel_calibration", Integer.MAX_VALUE);
-        if (calibration != null && limit > 0) {
+        if (calibration != null && limit > 0 && reused < wrappers.size()) {
             calibrate(calibration.firstBatches(limit));
         }
         return wrappers;

@@ -168,6 +168,14 @@ public final class NativeCheckpoint {
      * state; linear layers end frozen.
      */
     public static void restore(TransformerModel model, SafetensorsModel checkpoint) {
+        restore(model, checkpoint, true);
+    }
+
+    /**
+     * As {@link #restore(TransformerModel, SafetensorsModel)}; with {@code freeze} false the linear
+     * wrappers stay unfrozen with their restored (learned) quantizer state, to go on training.
+     */
+    public static void restore(TransformerModel model, SafetensorsModel checkpoint, boolean freeze) {
         Path file = checkpoint.dir().resolve(LAYERS_FILE);
         JsonNode root;
         try {
@@ -199,7 +207,7 @@ public final class NativeCheckpoint {
                     model.replace(name, q);
                     if (codes) {
                         q.freeze(readCodes(model, checkpoint, name + ".quantize_weight", w.spec(), file));
-                    } else {
+                    } else if (freeze) {
                         q.freeze();
                     }
                 }

@@ -20,7 +20,13 @@ import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.TrainingObjective;
+import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.io.safetensors.SafetensorsWriter;
+import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.eval.EmbeddingFidelity;
 import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.model.CausalLM;
@@ -53,6 +59,14 @@ public final class Training implements TrainingObjective {
     private final long[] evalIds;
     private final List<String> evalSentences;
     private float[][] teacherEval;
+    private Path checkpoints;
+    private QuantConfig config;
+    private Resumed resumed;
+
+    /** Checkpoints kept in the checkpoint folder; older ones are deleted. */
+    static final int KEEP = 2;
+    static final String STATE_TENSORS = "qat_state.safetensors";
+    static final String STATE_JSON = "qat_state.json";
 
     /**
      * @param teacher   the float model to distil from (same architecture and tokenizer); null for
@@ -82,6 +96,77 @@ public final class Training implements TrainingObjective {
         this.evalIds = eval != null && student instanceof CausalLM ? student.tokenizer().encode(eval, false) : null;
         this.evalSentences = eval != null && student instanceof SentenceEncoder
                 ? Arrays.stream(eval.split("\n")).map(String::strip).filter(l -> !l.isEmpty()).toList() : null;
+    }
+
+    /**
+     * Saves resumable checkpoints under {@code folder} ({@code step-<N>}, the newest
+     * {@value #KEEP} kept), each with {@code config}.
+     */
+    public Training checkpointTo(Path folder, QuantConfig config) {
+        this.checkpoints = folder;
+        this.config = config;
+        return this;
+    }
+
+    /**
+     * Resumes from {@code dir}, a checkpoint this class wrote: reads the step and the method
+     * state. The student must have been loaded from it ({@link org.fmsmo.core.model.ModelLoader#loadForTraining}).
+     */
+    public Training resumeFrom(Path dir) {
+        Path json = dir.resolve(STATE_JSON);
+        Path tensors = dir.resolve(STATE_TENSORS);
+        if (!Files.isRegularFile(json) || !Files.isRegularFile(tensors)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--resume " + dir + ": expected a QAT checkpoint folder with " + STATE_JSON
+                    + " and " + STATE_TENSORS + " (step-<N> under <output>.checkpoints)");
+        }
+        try (SafetensorsFile f = SafetensorsFile.open(tensors)) {
+            long step = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json.toFile()).path("step").asLong(-1);
+            if (step < 0) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, json + ": expected {\"step\": N}");
+            }
+            Map<String, float[]> state = new LinkedHashMap<>();
+            for (String name : f.tensors().keySet()) {
+                state.put(name, f.floats(name));
+            }
+            this.resumed = new Resumed(step, state);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "cannot read " + json + ": " + e.getMessage(), e);
+        }
+        return this;
+    }
+
+    @Override
+    public java.util.Optional<Resumed> resumed() {
+        return java.util.Optional.ofNullable(resumed);
+    }
+
+    @Override
+    public void checkpoint(long step, Map<String, NDArray> methodState) {
+        if (checkpoints == null) {
+            return;
+        }
+        try {
+            Files.createDirectories(checkpoints);
+            Path partial = checkpoints.resolve(".step-" + step + ".partial");
+            OutputFiles.deleteTree(partial);
+            NativeCheckpoint.save(student, config, partial);
+            List<TensorData> tensors = new ArrayList<>();
+            methodState.forEach((n, a) -> tensors.add(TensorData.ofFloats(n, Dtype.F32, a.getShape().getShape(), a.toFloatArray())));
+            SafetensorsWriter.writeFile(partial.resolve(STATE_TENSORS), tensors, Map.of());
+            Files.writeString(partial.resolve(STATE_JSON), "{\"step\": " + step + ", \"objective\": \"" + name + "\"}\n");
+            Path done = checkpoints.resolve(String.format(java.util.Locale.ROOT, "step-%08d", step));
+            OutputFiles.deleteTree(done);
+            Files.move(partial, done, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            try (var list = Files.list(checkpoints)) {
+                List<Path> all = list.filter(p -> p.getFileName().toString().startsWith("step-")).sorted().toList();
+                for (int i = 0; i < all.size() - KEEP; i++) {
+                    OutputFiles.deleteTree(all.get(i));
+                }
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the QAT checkpoint of step " + step + " under " + checkpoints + ": "
+                    + e.getMessage(), e);
+        }
     }
 
     private static String read(Path file) {

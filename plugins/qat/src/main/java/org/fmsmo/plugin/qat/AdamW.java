@@ -82,6 +82,42 @@ final class AdamW implements AutoCloseable {
         }
     }
 
+    /** The moments and the step count, by name ({@code <group>.<index>.m|v}, {@code step}), for a checkpoint. */
+    Map<String, NDArray> state() {
+        Map<String, NDArray> out = new java.util.LinkedHashMap<>();
+        for (Group g : groups) {
+            for (int i = 0; i < g.params().size(); i++) {
+                NDArray[] mv = moments.get(g.params().get(i));
+                out.put(g.name() + "." + i + ".m", mv[0]);
+                out.put(g.name() + "." + i + ".v", mv[1]);
+            }
+        }
+        out.put("step", state.create(new float[] {t}));
+        return out;
+    }
+
+    /** Restores what {@link #state()} gave, checking that the parameters are the same. */
+    void load(Map<String, float[]> saved) {
+        for (Group g : groups) {
+            for (int i = 0; i < g.params().size(); i++) {
+                NDArray p = g.params().get(i);
+                NDArray[] mv = moments.get(p);
+                for (int k = 0; k < 2; k++) {
+                    String name = g.name() + "." + i + (k == 0 ? ".m" : ".v");
+                    float[] v = saved.get(name);
+                    if (v == null || v.length != p.size()) {
+                        throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.CORRUPT_INPUT, "the checkpoint's optimizer state "
+                                + name + " is " + (v == null ? "missing" : "of " + v.length + " values") + "; expected " + p.size()
+                                + " (was it written for this model and recipe?)");
+                    }
+                    mv[k].set(java.nio.FloatBuffer.wrap(v));
+                }
+            }
+        }
+        float[] step = saved.get("step");
+        t = step == null ? 0 : (long) step[0];
+    }
+
     @Override
     public void close() {
         state.close();

@@ -36,6 +36,9 @@ import org.fmsmo.api.quant.TrainingObjective;
  *       global gradient-norm clipping and gradient accumulation;</li>
  *   <li>freeze: every weight is quantized once more with its learned clip.</li>
  * </ol>
+ * Every {@code qat_checkpoint_every} steps and after the last, the objective saves a resumable
+ * checkpoint with the optimizer state; a resumed run restores it and goes on from that step
+ * (batch order and schedule depend only on the step, so it ends where an uninterrupted run does).
  * Each step runs in an {@link NDScope}: everything it creates is freed when it ends, so memory
  * does not grow with the number of steps. The data order comes from the objective (seeded).
  */
@@ -87,8 +90,16 @@ final class QatMethod implements QuantMethod {
         long tokens = 0;
         progress.begin("qat " + objective.name(), s.steps(), "steps");
         long loopStart = System.nanoTime();
+        long first = 0;
         try (AdamW adam = new AdamW(groups, 0.9, 0.999, 1e-8, context.model().manager())) {
-            for (long step = 0; step < s.steps(); step++) {
+            if (objective.resumed().isPresent()) {
+                TrainingObjective.Resumed r = objective.resumed().get();
+                adam.load(r.methodState());
+                first = r.step();
+                progress.advance(first);
+                progress.item("resumed after step " + first);
+            }
+            for (long step = first; step < s.steps(); step++) {
                 if (progress.isCancelled()) {
                     throw new CancellationException("qat cancelled at step " + step);
                 }
@@ -112,7 +123,7 @@ final class QatMethod implements QuantMethod {
                         tokens += objective.tokens(batch);
                         collect(all, grads);
                     }
-                    if (Double.isFinite(clipGlobalNorm(grads, s.gradClip()))) {
+                    if (Double.isFinite(clipGlobalNorm(all, grads, s.gradClip()))) {
                         adam.step(grads, schedule.factor(step));
                         badSteps = 0;
                     } else {
@@ -125,8 +136,11 @@ final class QatMethod implements QuantMethod {
                         }
                     }
                 }
-                if (step == 0) {
+                if (step == first) {
                     firstLoss = loss;
+                }
+                if (s.checkpointEvery() > 0 && (step + 1) % s.checkpointEvery() == 0 || step + 1 == s.steps()) {
+                    objective.checkpoint(step + 1, adam.state());
                 }
                 lastLoss = loss;
                 progress.advance(1);
@@ -153,6 +167,7 @@ final class QatMethod implements QuantMethod {
             results.add(QuantReport.frozenLayerResult(w));
         }
         totals.put("steps", (double) s.steps());
+        totals.put("resumed_from_step", (double) first);
         totals.put("loss_first", firstLoss);
         totals.put("loss_last", lastLoss);
         totals.put("train_tokens", (double) tokens);
@@ -190,11 +205,18 @@ final class QatMethod implements QuantMethod {
         return "none";
     }
 
-    /** Scales all gradients by min(1, maxNorm / ‖g‖₂) over every parameter together (0: no clipping). */
-    static double clipGlobalNorm(Map<NDArray, NDArray> grads, double maxNorm) {
+    /**
+     * Scales all gradients by min(1, maxNorm / ‖g‖₂) over every parameter together (0: no
+     * clipping). The squares are summed in the parameters' fixed order, so a run and its resumed
+     * copy clip identically (a hash order would change the last bits from run to run).
+     */
+    static double clipGlobalNorm(List<NDArray> params, Map<NDArray, NDArray> grads, double maxNorm) {
         double sq = 0;
-        for (NDArray g : grads.values()) {
-            sq += g.square().sum().getFloat();
+        for (NDArray p : params) {
+            NDArray g = grads.get(p);
+            if (g != null) {
+                sq += g.square().sum().getFloat();
+            }
         }
         double norm = Math.sqrt(sq);
         if (maxNorm > 0 && norm > maxNorm) {
@@ -206,13 +228,14 @@ final class QatMethod implements QuantMethod {
 
     /** The loop's settings from the config, with their defaults. */
     record Settings(long steps, double lr, double weightDecay, double weightClipLr, double inputClipLr, long warmup, String schedule,
-                    double gradClip, int accumulate, int evalEvery) {
+                    double gradClip, int accumulate, int evalEvery, int checkpointEvery) {
 
         static Settings of(QuantConfig c) {
             double lr = c.getDouble("qat_lr", 1e-4);
             return new Settings(c.getInt("qat_steps", 100), lr, c.getDouble("qat_weight_decay", 0), c.getDouble("pact_w_lr", lr),
                     c.getDouble("pact_a_lr", lr), c.getInt("qat_warmup_steps", 0), c.getString("qat_schedule", "cosine"),
-                    c.getDouble("qat_grad_clip", 1.0), c.getInt("qat_grad_accum", 1), c.getInt("qat_eval_every", 0));
+                    c.getDouble("qat_grad_clip", 1.0), c.getInt("qat_grad_accum", 1), c.getInt("qat_eval_every", 0),
+                    c.getInt("qat_checkpoint_every", 0));
         }
     }
 }
