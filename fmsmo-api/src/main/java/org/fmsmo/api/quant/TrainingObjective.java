@@ -16,8 +16,9 @@ public interface TrainingObjective {
 
     /**
      * What the loss measures: {@code kl-distill} (KL divergence of the model's next-token
-     * distribution from the float teacher's), {@code next-token} (cross-entropy on the text) or
-     * {@code embedding-cosine} (1 − cosine to the teacher's sentence embeddings).
+     * distribution from the float teacher's), {@code next-token} (cross-entropy on the text),
+     * {@code embedding-cosine} (1 − cosine to the teacher's sentence embeddings) or
+     * {@code embedding-mse} (their mean squared difference).
      */
     String name();
 

@@ -196,6 +196,7 @@ final class QuantizeCommand implements Callable<Integer> {
             try (TransformerModel teacher = distill ? ModelLoader.load(model) : null) {
                 if (trainData != null) {
                     Training training = new Training(m, teacher, trainData, evalData, seqLen, batchSize, seed)
+                            .embeddingLoss(cfg.getString("qat_embedding_loss", "cosine"))
                             .checkpointTo(output.resolveSibling(output.getFileName() + ".checkpoints"), cfg);
                     context.withTraining(resume != null ? training.resumeFrom(resume) : training);
                 } else if (distill || evalData != null) {

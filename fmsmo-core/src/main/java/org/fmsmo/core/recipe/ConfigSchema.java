@@ -71,6 +71,7 @@ public final class ConfigSchema {
         add(ConfigKey.choice("qat_schedule", "QAT learning-rate schedule after warm-up", "cosine", "linear", "constant"));
         add(ConfigKey.range("qat_grad_clip", NUMBER, 0, 1e6, "QAT global gradient-norm clip (0: none)"));
         add(ConfigKey.range("qat_grad_accum", INT, 1, 1 << 16, "QAT micro-batches per optimizer step"));
+        add(ConfigKey.choice("qat_embedding_loss", "QAT distillation loss for encoders", "cosine", "mse"));
         add(ConfigKey.range("qat_checkpoint_every", INT, 0, 1 << 24, "QAT steps between resumable checkpoints (0: only after the last step)"));
         add(ConfigKey.range("qat_eval_every", INT, 0, 1 << 24, "QAT steps between held-out evaluations (0: only at the end)"));
         add(ConfigKey.range("damp_percent", NUMBER, 1e-6, 0.999, "GPTQ dampening: λ in H + λ·mean(diag H)·I (raised ×10 on a failed factorisation)"));

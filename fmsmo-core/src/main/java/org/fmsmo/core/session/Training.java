@@ -42,7 +42,8 @@ import org.fmsmo.core.model.TransformerModel;
  *   <li>{@code next-token} (causal LM without one): mean cross-entropy of token t+1 given the
  *       window up to t;</li>
  *   <li>{@code embedding-cosine} (encoder; needs the teacher): mean of {@code 1 − cos(e_s, e_t)}
- *       between mean-pooled sentence embeddings.</li>
+ *       between mean-pooled sentence embeddings; or {@code embedding-mse}, the mean squared
+ *       difference of the embeddings ({@link #embeddingLoss}).</li>
  * </ul>
  * Each pass over the batches is shuffled by {@code Random(seed, pass)}, so the batch of a step
  * depends on nothing else (a resumed run sees what an uninterrupted one would).
@@ -53,7 +54,7 @@ public final class Training implements TrainingObjective {
     private final TransformerModel teacher;
     private final CalibrationData data;
     private final long seed;
-    private final String name;
+    private String name;
     private final int seqLen;
     private final int batchSize;
     private final long[] evalIds;
@@ -96,6 +97,22 @@ public final class Training implements TrainingObjective {
         this.evalIds = eval != null && student instanceof CausalLM ? student.tokenizer().encode(eval, false) : null;
         this.evalSentences = eval != null && student instanceof SentenceEncoder
                 ? Arrays.stream(eval.split("\n")).map(String::strip).filter(l -> !l.isEmpty()).toList() : null;
+    }
+
+    /**
+     * For an encoder: {@code cosine} (default) or {@code mse} between the student's and the
+     * teacher's sentence embeddings.
+     */
+    public Training embeddingLoss(String kind) {
+        if (!(student instanceof SentenceEncoder)) {
+            return this;
+        }
+        switch (kind) {
+            case "cosine" -> name = "embedding-cosine";
+            case "mse" -> name = "embedding-mse";
+            default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "qat_embedding_loss '" + kind + "': expected cosine or mse");
+        }
+        return this;
     }
 
     /**
@@ -208,7 +225,9 @@ public final class Training implements TrainingObjective {
             case CausalLM lm -> nextToken(scoped(lm.logits(b.ids())), b.ids());
             case SentenceEncoder enc -> {
                 NDArray mask = b.mask() != null ? b.mask() : b.ids().onesLike();
-                yield cosineDistance(scoped(enc.embed(b.ids(), mask)), scoped(((SentenceEncoder) teacher).embed(b.ids(), mask)));
+                NDArray mine = scoped(enc.embed(b.ids(), mask));
+                NDArray target = scoped(((SentenceEncoder) teacher).embed(b.ids(), mask));
+                yield name.equals("embedding-mse") ? mine.sub(target.stopGradient()).square().mean() : cosineDistance(mine, target);
             }
             default -> throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot train a " + student.architecture());
         };
