@@ -145,6 +145,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--clip-lr", paramLabel = "X", description = "qat: learning rate of the quantizers' clips (pact_a_lr and pact_w_lr; default: the recipe's).")
     Double clipLr;
 
+    @Option(names = "--eval-every", paramLabel = "N", description = "qat: evaluate on --eval-data every N steps as well (qat_eval_every).")
+    Integer evalEvery;
+
     @Option(names = "--checkpoint-every", paramLabel = "N", description = "qat: save a resumable checkpoint every N steps under <output>.checkpoints/ (always after the last step).")
     Integer checkpointEvery;
 
@@ -306,6 +309,7 @@ final class QuantizeCommand implements Callable<Integer> {
         put(o, "damp_percent", dampPercent);
         put(o, "qat_steps", steps);
         put(o, "qat_checkpoint_every", checkpointEvery);
+        put(o, "qat_eval_every", evalEvery);
         put(o, "qat_lr", lr);
         if (clipLr != null) {
             o.put("pact_a_lr", clipLr);
