@@ -371,6 +371,22 @@ class DistributionCliTest {
         assertEquals(ppl[0], ppl[1], 1e-6 * ppl[0], "resumed vs uninterrupted");
     }
 
+    /** {@code bench --backend} prints the backend's W8A8 GEMM next to DJL f32 at each shape and writes the numbers. */
+    @Test
+    void benchComparesABackendGemmWithFloatMatmul() throws Exception {
+        Path json = home.resolve("gemm.json");
+        Result r = fmsmo("bench", "--backend", "cpu-reference", "--shapes", "16x64x32,8x300x48", "--warmup", "0", "--iterations", "1",
+                "--output", json.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("16x64x32") && r.out().contains("GOP/s"), r.out());
+        JsonNode gemm = new ObjectMapper().readTree(json.toFile()).get("gemm");
+        assertEquals(2, gemm.size());
+        assertTrue(gemm.get(1).get("backend_gops").asDouble() > 0 && gemm.get(1).get("f32_gflops").asDouble() > 0, gemm.toString());
+        Result bad = fmsmo("bench", "--backend", "cpu-reference", "--shapes", "16x64");
+        assertEquals(2, bad.exit(), bad.err());
+        assertTrue(bad.err().contains("expected MxKxN"), bad.err());
+    }
+
     /** The encoder bars: dq W8A8 ≥ 0.998 and static ptq W8A8 ≥ 0.995 mean cosine to FP32 on sentences.txt. */
     @Test
     void quantizeMiniLmWithDqAndPtqKeepsEmbeddingsClose() throws Exception {

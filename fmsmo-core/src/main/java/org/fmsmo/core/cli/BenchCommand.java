@@ -64,10 +64,21 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "FILE", description = "Also write the results as JSON (atomically).")
     Path output;
 
+    @Option(names = "--backend", paramLabel = "NAME", description = "Benchmark a deploy backend's W8A8 linear (quantize, integer GEMM, rescale) against DJL f32 matmul.")
+    String backend;
+
+    @Option(names = "--shapes", split = ",", paramLabel = "MxKxN",
+            description = "GEMM shapes for --backend (default: MiniLM and tiny-llama layers at 512 tokens, 512x4096x4096).")
+    List<String> shapes = new ArrayList<>(List.of("512x384x384", "512x384x1536", "512x1536x384", "512x128x344", "512x344x128",
+            "512x4096x4096"));
+
+    @picocli.CommandLine.Mixin
+    PluginOptions plugins;
+
     @Override
     public Integer call() throws Exception {
-        if (models.isEmpty() && syntheticLayers == null) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "nothing to benchmark: pass --model DIR and/or --load-synthetic LAYERS");
+        if (models.isEmpty() && syntheticLayers == null && backend == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "nothing to benchmark: pass --model DIR, --load-synthetic LAYERS and/or --backend NAME");
         }
         PrintWriter out = spec.commandLine().getOut();
         Map<String, Object> results = new LinkedHashMap<>();
@@ -86,6 +97,9 @@ final class BenchCommand implements Callable<Integer> {
                         100 * (double) r.get("matmul_share_of_forward"));
             }
         }
+        if (backend != null) {
+            results.put("gemm", gemm(out));
+        }
         if (syntheticLayers != null) {
             Map<String, Object> load = loadSynthetic(syntheticLayers, out);
             results.put("load", load);
@@ -94,6 +108,29 @@ final class BenchCommand implements Callable<Integer> {
             OutputFiles.writeString(output, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(results));
         }
         return 0;
+    }
+
+    private List<Map<String, Object>> gemm(PrintWriter out) {
+        List<org.fmsmo.core.eval.GemmBenchmark.GemmShape> parsed = shapes.stream().map(org.fmsmo.core.eval.GemmBenchmark.GemmShape::parse).toList();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
+            org.fmsmo.api.deploy.DeployBackendProvider provider = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, backend);
+            org.fmsmo.api.deploy.Availability availability = provider.availability();
+            if (!availability.available()) {
+                throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, "backend " + backend + " is unavailable: " + availability.reason());
+            }
+            try (org.fmsmo.api.deploy.DeployBackend b = provider.create()) {
+                out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
+                for (org.fmsmo.core.eval.GemmBenchmark.GemmShape s : parsed) {
+                    Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend, s, warmup, iterations);
+                    rows.add(r);
+                    out.printf("%-16s %12.2f %12.1f %12.2f %12.1f %7.2fx%n", s, r.get("backend_ms"), r.get("backend_gops"), r.get("f32_ms"),
+                            r.get("f32_gflops"), r.get("ratio"));
+                    out.flush();
+                }
+            }
+        }
+        return rows;
     }
 
     private Map<String, Object> loadSynthetic(int layers, PrintWriter out) throws IOException {
