@@ -371,6 +371,39 @@ class DistributionCliTest {
         assertEquals(ppl[0], ppl[1], 1e-6 * ppl[0], "resumed vs uninterrupted");
     }
 
+    /**
+     * {@code eval --backend cpu-reference} runs the frozen layers as integer GEMMs: on the built-in
+     * MiniLM quantized with dq (per-token activations) and ptq (static asymmetric activations,
+     * SmoothQuant), every one of the 36 layers moves to the backend and the mean cosine equals the
+     * simulated model's within 1e-3 relative.
+     */
+    @Test
+    void evalOnTheCpuReferenceBackendMatchesTheSimulation() throws Exception {
+        Path models = Fixtures.property("fmsmo.work").resolve("cache").resolve("models");
+        for (String method : List.of("dq", "ptq")) {
+            Path out = home.resolve("backend-" + method);
+            Result q = fmsmo("quantize", "--method", method, "--output", out.toString(), "--json");
+            assertEquals(0, q.exit(), q.err());
+            double[] cosine = new double[2];
+            for (int i = 0; i < 2; i++) {
+                List<String> args = new ArrayList<>(List.of("eval", "--model", out.toString(), "--reference", models.resolve("all-minilm-l6-v2").toString(),
+                        "--data", models.resolve("all-minilm-l6-v2-default-calibration.txt").toString(), "--json"));
+                if (i == 1) {
+                    args.addAll(List.of("--backend", "cpu-reference"));
+                }
+                Result e = fmsmo(args.toArray(String[]::new));
+                assertEquals(0, e.exit(), e.err());
+                JsonNode r = new ObjectMapper().readTree(e.out());
+                cosine[i] = r.get("cosine").asDouble();
+                if (i == 1) {
+                    assertEquals(36, r.get("backend_layers").asInt(), e.out());
+                    assertEquals(0, r.get("simulated_layers").size(), e.out());
+                }
+            }
+            assertEquals(cosine[0], cosine[1], 1e-3 * cosine[0], method + ": simulated vs cpu-reference");
+        }
+    }
+
     /** {@code bench --backend} prints the backend's W8A8 GEMM next to DJL f32 at each shape and writes the numbers. */
     @Test
     void benchComparesABackendGemmWithFloatMatmul() throws Exception {

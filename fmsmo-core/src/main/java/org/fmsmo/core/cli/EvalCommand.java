@@ -43,11 +43,32 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
+    @Option(names = "--backend", paramLabel = "NAME", description = "Run the frozen quantized layers on this deploy backend (e.g. cpu-reference) instead of simulating them.")
+    String backend;
+
+    @picocli.CommandLine.Mixin
+    PluginOptions plugins;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
-        Map<String, Object> r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens), progress);
+        Map<String, Object> r;
+        if (backend == null) {
+            r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens), progress);
+        } else {
+            try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
+                org.fmsmo.api.deploy.DeployBackendProvider provider = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, backend);
+                org.fmsmo.api.deploy.Availability availability = provider.availability();
+                if (!availability.available()) {
+                    throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.BACKEND_UNAVAILABLE, "backend " + backend
+                            + " is unavailable: " + availability.reason());
+                }
+                try (org.fmsmo.api.deploy.DeployBackend b = provider.create()) {
+                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend, b), progress);
+                }
+            }
+        }
         if (json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r));
         } else {

@@ -29,7 +29,14 @@ public final class Evaluator {
      * @param batchSize  windows or sentences per forward pass
      * @param maxTokens  sentence length cap for encoders
      */
-    public record Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens) {
+    /**
+     * @param backend run the frozen quantized layers on this deploy backend (null: simulated)
+     */
+    public record Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
+                          org.fmsmo.api.deploy.DeployBackend backend) {
+        public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens) {
+            this(data, reference, seqLen, batchSize, maxTokens, null, null);
+        }
     }
 
     private Evaluator() {
@@ -48,6 +55,12 @@ public final class Evaluator {
             r.put("model_bytes", weightBytesOnDisk(modelDir));
             r.put("memory_bytes", model.parameterBytes());
             r.put("data", o.data().toString());
+            if (o.backend() != null) {
+                org.fmsmo.core.session.Deployment.Result d = org.fmsmo.core.session.Deployment.apply(model, o.backend());
+                r.put("backend", o.backendName());
+                r.put("backend_layers", d.onBackend());
+                r.put("simulated_layers", d.simulated());
+            }
             switch (model) {
                 case CausalLM lm -> {
                     Perplexity.Result p = Perplexity.evaluate(lm, lm.tokenizer().encode(text, false), o.seqLen(), o.batchSize(), progress);

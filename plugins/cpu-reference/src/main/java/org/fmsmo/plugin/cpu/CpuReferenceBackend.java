@@ -30,8 +30,13 @@ final class CpuReferenceBackend implements DeployBackend {
     static final Scheme W8A8 = new Scheme("W8A8-int", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
             QuantType.INT, EnumSet.of(Granularity.TOKEN, Granularity.TENSOR), false);
 
+    /** Static asymmetric activations (PTQ's minmax ranges): the zero point becomes a per-row correction. */
+    static final Scheme W8A8_ASYMMETRIC_INPUT = new Scheme("W8A8-int-asymmetric-static-input", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
+            QuantType.INT, EnumSet.of(Granularity.TENSOR), true);
+
     private static final BackendCapabilities CAPABILITIES = new BackendCapabilities("cpu", List.of(
             W8A8,
+            W8A8_ASYMMETRIC_INPUT,
             new Scheme("weight-only-int", QuantType.INT, 8, WEIGHT_ALL, true, null, Set.of(), false),
             new Scheme("weight-only-fp8-e4m3", QuantType.FP8_E4M3, 8, WEIGHT_ALL, false, null, Set.of(), false),
             new Scheme("weight-only-fp8-e5m2", QuantType.FP8_E5M2, 8, WEIGHT_ALL, false, null, Set.of(), false)));

@@ -15,6 +15,10 @@ import org.fmsmo.api.quant.QuantSpec;
  * {@code s_x[token] · s_w[row]}. The quantization of the input follows the same formula as the
  * simulated quantizer ({@code s = amax / qmax} in float, {@code round(x / s)} half to even), so
  * the only difference from simulation is float summation order.
+ *
+ * <p>A static asymmetric input ({@code q = clamp(round(x/s) + zp, 0, 2^b − 1)}) keeps the
+ * integer GEMM on the unsigned codes and folds the zero point into a per-row correction,
+ * {@code Σ_k (q_k − zp)·w_k = Σ_k q_k·w_k − zp·Σ_k w_k}, with {@code Σ_k w_k} computed once.
  */
 final class Int8Linear implements PreparedLinear {
 
@@ -26,6 +30,9 @@ final class Int8Linear implements PreparedLinear {
     private final QuantSpec inputSpec;
     private final float staticInputScale;
     private final int inputMax;
+    /** Static asymmetric input: its zero point and the per-row weight sums; otherwise 0 and null. */
+    private final int inputZeroPoint;
+    private final int[] rowSums;
 
     Int8Linear(FrozenLinear layer) {
         Shape s = layer.weight().shape();
@@ -40,7 +47,19 @@ final class Int8Linear implements PreparedLinear {
         bias = layer.bias() == null ? null : layer.bias().toFloatArray();
         inputSpec = layer.inputSpec();
         staticInputScale = inputSpec.granularity() == Granularity.TOKEN ? Float.NaN : layer.inputScale().toFloatArray()[0];
-        inputMax = (1 << (inputSpec.bits() - 1)) - 1;
+        boolean asymmetric = !inputSpec.symmetric();
+        inputMax = asymmetric ? (1 << inputSpec.bits()) - 1 : (1 << (inputSpec.bits() - 1)) - 1;
+        inputZeroPoint = asymmetric ? layer.inputZeroPoint().toIntArray()[0] : 0;
+        rowSums = asymmetric ? new int[out] : null;
+        if (asymmetric) {
+            for (int o = 0; o < out; o++) {
+                int sum = 0;
+                for (int k = 0; k < in; k++) {
+                    sum += weight[o * in + k];
+                }
+                rowSums[o] = sum;
+            }
+        }
     }
 
     @Override
@@ -48,7 +67,7 @@ final class Int8Linear implements PreparedLinear {
         Shape shape = x.getShape();
         int tokens = Math.toIntExact(shape.size() / in);
         float[] xs = x.toFloatArray();
-        byte[] qx = new byte[xs.length];
+        int[] qx = new int[xs.length];
         float[] sx = new float[tokens];
         quantizeInput(xs, tokens, qx, sx);
         int[] acc = accumulate(qx, tokens);
@@ -64,8 +83,8 @@ final class Int8Linear implements PreparedLinear {
         return x.getManager().create(y, new Shape(outShape));
     }
 
-    /** Symmetric input quantization, per token or with the static scale. */
-    void quantizeInput(float[] xs, int tokens, byte[] qx, float[] sx) {
+    /** Input quantization: symmetric per token or with the static scale, or asymmetric with the static scale and zero point. */
+    void quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
         for (int t = 0; t < tokens; t++) {
             float s = staticInputScale;
             if (Float.isNaN(s)) {
@@ -79,15 +98,17 @@ final class Int8Linear implements PreparedLinear {
                 }
             }
             sx[t] = s;
+            int lo = rowSums != null ? 0 : -inputMax;
             for (int k = 0; k < in; k++) {
-                double q = Math.rint(xs[t * in + k] / s);
-                qx[t * in + k] = (byte) Math.max(-inputMax, Math.min(inputMax, q));
+                // float division as the simulated quantizer does, then round half to even
+                double q = Math.rint(xs[t * in + k] / s) + inputZeroPoint;
+                qx[t * in + k] = (int) Math.max(lo, Math.min(inputMax, q));
             }
         }
     }
 
     /** int32 accumulators {@code acc[t][o] = Σ_k qx[t][k]·w[o][k]}, rows of the output in parallel. */
-    int[] accumulate(byte[] qx, int tokens) {
+    int[] accumulate(int[] qx, int tokens) {
         int[] acc = new int[tokens * out];
         IntStream.range(0, tokens).parallel().forEach(t -> {
             int xRow = t * in;
@@ -97,7 +118,7 @@ final class Int8Linear implements PreparedLinear {
                 for (int k = 0; k < in; k++) {
                     sum += qx[xRow + k] * weight[wRow + k];
                 }
-                acc[t * out + o] = sum;
+                acc[t * out + o] = rowSums == null ? sum : sum - inputZeroPoint * rowSums[o];
             }
         });
         return acc;

@@ -37,12 +37,15 @@ class Int8LinearTest {
 
             Int8Linear layer = (Int8Linear) backend.prepare(FrozenLinear.dynamic("l", qw, bias, A));
             float[] xs = x.toFloatArray();
-            byte[] qx = new byte[xs.length];
+            int[] qx = new int[xs.length];
             float[] sx = new float[5];
             layer.quantizeInput(xs, 5, qx, sx);
             // The activation codes equal the simulated per-token quantizer's codes.
             QuantizedTensor simX = new QuantizerModes.Max().create(A).quantize(x);
-            assertArrayEquals(simX.codes().toByteArray(), qx);
+            byte[] simCodes = simX.codes().toByteArray();
+            for (int i = 0; i < qx.length; i++) {
+                assertEquals(simCodes[i], qx[i], "activation code " + i);
+            }
             assertArrayEquals(simX.scale().toFloatArray(), sx, 0f);
 
             int[] acc = layer.accumulate(qx, 5);
@@ -63,6 +66,55 @@ class Int8LinearTest {
             float[] actual = layer.forward(x).toFloatArray();
             for (int i = 0; i < expected.length; i++) {
                 // Same integers on both sides; only float summation order differs.
+                assertEquals(expected[i], actual[i], 2e-5f * Math.max(1f, Math.abs(expected[i])), "output " + i);
+            }
+        }
+    }
+
+    /**
+     * PTQ's static asymmetric activations: codes q = clamp(round(x/s) + zp, 0, 255) equal the
+     * simulated quantizer's, the accumulators equal Σ (q − zp)·w exactly (zero point folded into a
+     * per-row correction), and the outputs equal the simulated layer's to float rounding.
+     */
+    @Test
+    void staticAsymmetricInputsFoldTheZeroPointExactly() {
+        try (NDManager m = NDManager.newBaseManager(); DeployBackend backend = new CpuReferenceProvider().create()) {
+            m.getEngine().setRandomSeed(5);
+            NDArray weight = m.randomNormal(new Shape(40, 200));
+            NDArray x = m.randomNormal(0.7f, 2f, new Shape(6, 200), ai.djl.ndarray.types.DataType.FLOAT32);
+            QuantSpec asym = QuantSpec.parse("int8-asym-tensor-minmax");
+            org.fmsmo.api.quant.Quantizer iq = new QuantizerModes.MinMax().create(asym);
+            iq.observe(x);
+            iq.endCalibration();
+            QuantizedTensor probe = iq.quantize(m.zeros(new Shape(1, 1)));
+            QuantizedTensor qw = new QuantizerModes.Max().create(W).quantize(weight);
+            Int8Linear layer = (Int8Linear) backend.prepare(new FrozenLinear("l", qw, null, asym, probe.scale(), probe.zeroPoint().orElseThrow()));
+            float[] xs = x.toFloatArray();
+            int[] qx = new int[xs.length];
+            float[] sx = new float[6];
+            layer.quantizeInput(xs, 6, qx, sx);
+            QuantizedTensor simX = iq.quantize(x);
+            byte[] simCodes = simX.codes().toByteArray();
+            int zp = probe.zeroPoint().orElseThrow().toIntArray()[0];
+            for (int i = 0; i < qx.length; i++) {
+                assertEquals(simCodes[i] & 0xFF, qx[i], "activation code " + i);
+            }
+            int[] acc = layer.accumulate(qx, 6);
+            byte[] w = qw.codes().toByteArray();
+            for (int t = 0; t < 6; t++) {
+                for (int o = 0; o < 40; o++) {
+                    long ref = 0;
+                    for (int k = 0; k < 200; k++) {
+                        ref += (long) (qx[t * 200 + k] - zp) * w[o * 200 + k];
+                    }
+                    assertEquals(ref, acc[t * 40 + o], "accumulator [" + t + "][" + o + "]");
+                }
+            }
+            QLinear simulated = new QLinear(new Linear("l", weight, null), new QuantizerModes.Max().create(W), iq);
+            simulated.freeze();
+            float[] expected = simulated.forward(x).toFloatArray();
+            float[] actual = layer.forward(x).toFloatArray();
+            for (int i = 0; i < expected.length; i++) {
                 assertEquals(expected[i], actual[i], 2e-5f * Math.max(1f, Math.abs(expected[i])), "output " + i);
             }
         }
