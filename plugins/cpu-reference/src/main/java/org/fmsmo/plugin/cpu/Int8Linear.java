@@ -107,18 +107,25 @@ final class Int8Linear implements PreparedLinear {
         }
     }
 
-    /** int32 accumulators {@code acc[t][o] = Σ_k qx[t][k]·w[o][k]}, rows of the output in parallel. */
+    /**
+     * int32 accumulators {@code acc[t][o] = Σ_k (qx[t][k] − zp)·w[o][k]}, tokens in parallel. The
+     * codes go to the dot kernel as signed bytes: an asymmetric input's unsigned codes shifted by
+     * −128, with the shift and the zero point put back through the row sums,
+     * {@code Σ(q − zp)·w = Σ(q − 128)·w + (128 − zp)·Σw}.
+     */
     int[] accumulate(int[] qx, int tokens) {
+        int shift = rowSums == null ? 0 : 128;
+        byte[] codes = new byte[qx.length];
+        for (int i = 0; i < codes.length; i++) {
+            codes[i] = (byte) (qx[i] - shift);
+        }
+        Int8Dot kernel = Int8Dot.BEST;
         int[] acc = new int[tokens * out];
         IntStream.range(0, tokens).parallel().forEach(t -> {
             int xRow = t * in;
             for (int o = 0; o < out; o++) {
-                int wRow = o * in;
-                int sum = 0;
-                for (int k = 0; k < in; k++) {
-                    sum += qx[xRow + k] * weight[wRow + k];
-                }
-                acc[t * out + o] = rowSums == null ? sum : sum - inputZeroPoint * rowSums[o];
+                int sum = kernel.dot(codes, xRow, weight, o * in, in);
+                acc[t * out + o] = rowSums == null ? sum : sum + (shift - inputZeroPoint) * rowSums[o];
             }
         });
         return acc;
