@@ -373,14 +373,14 @@ class DistributionCliTest {
 
     /**
      * {@code eval --backend cpu-reference} runs the frozen layers as integer GEMMs: on the built-in
-     * MiniLM quantized with dq (per-token activations) and ptq (static asymmetric activations,
-     * SmoothQuant), every one of the 36 layers moves to the backend and the mean cosine equals the
+     * MiniLM quantized with dq (per-token activations), ptq (static asymmetric activations,
+     * SmoothQuant) and fp8 (e4m3 × e4m3, FP32 accumulation), every one of the 36 layers moves to the backend and the mean cosine equals the
      * simulated model's within 1e-3 relative.
      */
     @Test
     void evalOnTheCpuReferenceBackendMatchesTheSimulation() throws Exception {
         Path models = Fixtures.property("fmsmo.work").resolve("cache").resolve("models");
-        for (String method : List.of("dq", "ptq")) {
+        for (String method : List.of("dq", "ptq", "fp8")) {
             Path out = home.resolve("backend-" + method);
             Result q = fmsmo("quantize", "--method", method, "--output", out.toString(), "--json");
             assertEquals(0, q.exit(), q.err());

@@ -18,6 +18,8 @@ import org.fmsmo.api.quant.QuantType;
  * <ul>
  *   <li>{@code W8A8-int}: symmetric INT (≤ 8 bits) weights per tensor or channel × symmetric INT
  *       (≤ 8 bits) activations per token (dynamic) or per tensor (static), exact int32 accumulation;</li>
+ *   <li>{@code W8A8-fp8-e4m3}: e4m3 weights × e4m3 activations (per token or per tensor), products
+ *       exact in FP32, FP32 accumulation;</li>
  *   <li>{@code weight-only}: INT (any symmetry, tensor/channel/group) or FP8 weights, dequantized
  *       once and multiplied in float.</li>
  * </ul>
@@ -34,9 +36,14 @@ final class CpuReferenceBackend implements DeployBackend {
     static final Scheme W8A8_ASYMMETRIC_INPUT = new Scheme("W8A8-int-asymmetric-static-input", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
             QuantType.INT, EnumSet.of(Granularity.TENSOR), true);
 
+    /** FP8 e4m3 weights per tensor or channel × e4m3 inputs per token or per tensor, FP32 accumulation. */
+    static final Scheme W8A8_FP8 = new Scheme("W8A8-fp8-e4m3", QuantType.FP8_E4M3, 8, TENSOR_OR_CHANNEL, false,
+            QuantType.FP8_E4M3, EnumSet.of(Granularity.TOKEN, Granularity.TENSOR), false);
+
     private static final BackendCapabilities CAPABILITIES = new BackendCapabilities("cpu", List.of(
             W8A8,
             W8A8_ASYMMETRIC_INPUT,
+            W8A8_FP8,
             new Scheme("weight-only-int", QuantType.INT, 8, WEIGHT_ALL, true, null, Set.of(), false),
             new Scheme("weight-only-fp8-e4m3", QuantType.FP8_E4M3, 8, WEIGHT_ALL, false, null, Set.of(), false),
             new Scheme("weight-only-fp8-e5m2", QuantType.FP8_E5M2, 8, WEIGHT_ALL, false, null, Set.of(), false)));
@@ -53,7 +60,10 @@ final class CpuReferenceBackend implements DeployBackend {
                     + " with weight " + layer.weight().spec() + " and input " + layer.inputSpec() + "; it runs "
                     + CAPABILITIES.schemes().stream().map(Scheme::name).toList());
         }
-        return layer.inputSpec() == null ? new DequantizedLinear(layer) : new Int8Linear(layer);
+        if (layer.inputSpec() == null) {
+            return new DequantizedLinear(layer);
+        }
+        return layer.inputSpec().type() == QuantType.FP8_E4M3 ? new Fp8Linear(layer) : new Int8Linear(layer);
     }
 
     @Override

@@ -1,0 +1,96 @@
+package org.fmsmo.plugin.cpu;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.PreparedLinear;
+import org.fmsmo.api.quant.Fp8Format;
+import org.fmsmo.api.quant.Granularity;
+
+/**
+ * FP8 e4m3 × e4m3 with FP32 accumulation, as FP8 tensor cores compute: the input is encoded to
+ * e4m3 at run time (per token, {@code s = amax/448}, or with the static scale), both operands'
+ * codes are decoded to their exact values (a product of two e4m3 values is exact in FP32), the
+ * products are summed in FP32 by the engine's matmul, and each sum is scaled by
+ * {@code s_x[token]·s_w[row]}. The encoding is the simulated quantizer's (round half to even,
+ * saturating), so only the summation order differs from simulation.
+ */
+final class Fp8Linear implements PreparedLinear {
+
+    private final NDManager manager;
+    private final int in;
+    private final int out;
+    private final Fp8Format format;
+    private final NDArray weightCodesT;  // decoded e4m3 values, [in, out]
+    private final NDArray weightScale;   // [out]
+    private final NDArray bias;          // [out] or null
+    private final float staticInputScale; // NaN: per token
+
+    Fp8Linear(FrozenLinear layer) {
+        manager = layer.weight().codes().getManager().newSubManager();
+        Shape s = layer.weight().shape();
+        out = Math.toIntExact(s.get(0));
+        in = Math.toIntExact(s.get(1));
+        format = layer.weight().spec().type().fp8Format().orElseThrow();
+        byte[] codes = layer.weight().codes().toByteArray();
+        float[] values = new float[codes.length];
+        for (int i = 0; i < codes.length; i++) {
+            values[i] = format.decode(codes[i]);
+        }
+        weightCodesT = manager.create(values, new Shape(out, in)).transpose().duplicate();
+        float[] scales = layer.weight().scale().toFloatArray();
+        float[] perRow = new float[out];
+        for (int o = 0; o < out; o++) {
+            perRow[o] = scales.length == 1 ? scales[0] : scales[o];
+        }
+        weightScale = manager.create(perRow);
+        bias = layer.bias() == null ? null : manager.create(layer.bias().toFloatArray());
+        staticInputScale = layer.inputSpec().granularity() == Granularity.TOKEN ? Float.NaN : layer.inputScale().toFloatArray()[0];
+    }
+
+    @Override
+    public NDArray forward(NDArray x) {
+        Shape shape = x.getShape();
+        int tokens = Math.toIntExact(shape.size() / in);
+        float[] xs = x.toFloatArray();
+        float[] decoded = new float[xs.length];
+        float[] sx = new float[tokens];
+        quantizeInput(xs, tokens, decoded, sx);
+        NDManager m = x.getManager();
+        NDArray xq = m.create(decoded, new Shape(tokens, in));
+        NDArray y = xq.matMul(weightCodesT).muli(m.create(sx, new Shape(tokens, 1))).muli(weightScale);
+        if (bias != null) {
+            y.addi(bias);
+        }
+        long[] outShape = shape.getShape().clone();
+        outShape[outShape.length - 1] = out;
+        return y.reshape(new Shape(outShape));
+    }
+
+    /** e4m3 values of the input (the decoded codes) and each token's scale. */
+    void quantizeInput(float[] xs, int tokens, float[] decoded, float[] sx) {
+        for (int t = 0; t < tokens; t++) {
+            float s = staticInputScale;
+            if (Float.isNaN(s)) {
+                float amax = 0f;
+                for (int k = 0; k < in; k++) {
+                    amax = Math.max(amax, Math.abs(xs[t * in + k]));
+                }
+                s = amax / format.max();
+                if (s == 0f) {
+                    s = 1f;
+                }
+            }
+            sx[t] = s;
+            for (int k = 0; k < in; k++) {
+                decoded[t * in + k] = format.decode(format.encode(xs[t * in + k] / s, true));
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+    }
+}
