@@ -114,12 +114,7 @@ final class BenchCommand implements Callable<Integer> {
         List<org.fmsmo.core.eval.GemmBenchmark.GemmShape> parsed = shapes.stream().map(org.fmsmo.core.eval.GemmBenchmark.GemmShape::parse).toList();
         List<Map<String, Object>> rows = new ArrayList<>();
         try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
-            org.fmsmo.api.deploy.DeployBackendProvider provider = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, backend);
-            org.fmsmo.api.deploy.Availability availability = provider.availability();
-            if (!availability.available()) {
-                throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, "backend " + backend + " is unavailable: " + availability.reason());
-            }
-            try (org.fmsmo.api.deploy.DeployBackend b = provider.create()) {
+            try (org.fmsmo.api.deploy.DeployBackend b = PluginOptions.openBackend(registry, backend)) {
                 out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
                 for (org.fmsmo.core.eval.GemmBenchmark.GemmShape s : parsed) {
                     Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend, s, warmup, iterations);

@@ -8,11 +8,10 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.jar.JarFile;
-import java.util.stream.Stream;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.onnx.OnnxBertImporter;
 
 /**
@@ -54,7 +53,7 @@ final class DefaultModel {
                     // another run imported it meanwhile: theirs is as good
                 }
             } finally {
-                deleteTree(work);
+                OutputFiles.deleteTree(work);
             }
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot import the default model " + NAME + " from " + jar + " into " + target + ": " + e.getMessage(), e);
@@ -115,17 +114,6 @@ final class DefaultModel {
                 Files.copy(in, out);
             }
             return out;
-        }
-    }
-
-    private static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(dir)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
         }
     }
 }

@@ -58,13 +58,7 @@ final class EvalCommand implements Callable<Integer> {
             r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens), progress);
         } else {
             try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
-                org.fmsmo.api.deploy.DeployBackendProvider provider = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, backend);
-                org.fmsmo.api.deploy.Availability availability = provider.availability();
-                if (!availability.available()) {
-                    throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.BACKEND_UNAVAILABLE, "backend " + backend
-                            + " is unavailable: " + availability.reason());
-                }
-                try (org.fmsmo.api.deploy.DeployBackend b = provider.create()) {
+                try (org.fmsmo.api.deploy.DeployBackend b = PluginOptions.openBackend(registry, backend)) {
                     r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend, b), progress);
                 }
             }

@@ -71,10 +71,10 @@ public final class GemmBenchmark {
             NDArray input = m.create(x, new Shape(shape.m(), shape.k()));
             double backendSeconds;
             try (PreparedLinear layer = backend.prepare(FrozenLinear.dynamic("bench", w, null, QuantSpec.parse("int8-sym-token")))) {
-                backendSeconds = median(warmup, iterations, () -> layer.forward(input).close());
+                backendSeconds = timed(warmup, iterations, () -> layer.forward(input).close());
             }
             NDArray wf = m.create(new float[shape.k() * shape.n()], new Shape(shape.k(), shape.n()));
-            double floatSeconds = median(warmup, iterations, () -> input.matMul(wf).close());
+            double floatSeconds = timed(warmup, iterations, () -> input.matMul(wf).close());
             double ops = 2.0 * shape.m() * shape.k() * shape.n();
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("shape", shape.toString());
@@ -88,7 +88,7 @@ public final class GemmBenchmark {
         }
     }
 
-    private static double median(int warmup, int iterations, Runnable run) {
+    private static double timed(int warmup, int iterations, Runnable run) {
         for (int i = 0; i < warmup; i++) {
             run.run();
         }
@@ -98,7 +98,6 @@ public final class GemmBenchmark {
             run.run();
             t[i] = (System.nanoTime() - t0) / 1e9;
         }
-        Arrays.sort(t);
-        return t[t.length / 2];
+        return ForwardBenchmark.median(t);
     }
 }

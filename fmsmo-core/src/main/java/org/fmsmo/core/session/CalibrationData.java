@@ -143,9 +143,18 @@ public final class CalibrationData {
     public record Batch(NDArray ids, NDArray mask, long tokens) {
     }
 
+    private List<long[]> samplesOf(int k) {
+        return samples.subList(k * batchSize, Math.min(samples.size(), (k + 1) * batchSize));
+    }
+
+    /** Real (not padding) tokens in batch {@code k}. */
+    public long tokens(int k) {
+        return samplesOf(k).stream().mapToLong(a -> a.length).sum();
+    }
+
     /** Batch {@code k} (0 ≤ k < {@link #batches()}), created in {@code m}. */
     public Batch batch(int k, NDManager m) {
-        List<long[]> b = samples.subList(k * batchSize, Math.min(samples.size(), (k + 1) * batchSize));
+        List<long[]> b = samplesOf(k);
         int t = b.stream().mapToInt(a -> a.length).max().orElseThrow();
         long[] ids = new long[b.size() * t];
         long[] mask = new long[ids.length];

@@ -268,9 +268,7 @@ public final class Training implements TrainingObjective {
 
     @Override
     public long tokens(long step) {
-        try (NDManager m = student.manager().newSubManager()) {
-            return data.batch(batchOf(step), m).tokens();
-        }
+        return data.tokens(batchOf(step));
     }
 
     @Override

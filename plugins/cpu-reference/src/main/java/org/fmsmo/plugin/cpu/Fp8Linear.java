@@ -71,17 +71,7 @@ final class Fp8Linear implements PreparedLinear {
     /** e4m3 values of the input (the decoded codes) and each token's scale. */
     void quantizeInput(float[] xs, int tokens, float[] decoded, float[] sx) {
         for (int t = 0; t < tokens; t++) {
-            float s = staticInputScale;
-            if (Float.isNaN(s)) {
-                float amax = 0f;
-                for (int k = 0; k < in; k++) {
-                    amax = Math.max(amax, Math.abs(xs[t * in + k]));
-                }
-                s = amax / format.max();
-                if (s == 0f) {
-                    s = 1f;
-                }
-            }
+            float s = Float.isNaN(staticInputScale) ? Int8Linear.tokenScale(xs, t * in, in, format.max()) : staticInputScale;
             sx[t] = s;
             for (int k = 0; k < in; k++) {
                 decoded[t * in + k] = format.decode(format.encode(xs[t * in + k] / s, true));

@@ -86,17 +86,7 @@ final class Int8Linear implements PreparedLinear {
     /** Input quantization: symmetric per token or with the static scale, or asymmetric with the static scale and zero point. */
     void quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
         for (int t = 0; t < tokens; t++) {
-            float s = staticInputScale;
-            if (Float.isNaN(s)) {
-                float amax = 0f;
-                for (int k = 0; k < in; k++) {
-                    amax = Math.max(amax, Math.abs(xs[t * in + k]));
-                }
-                s = amax / inputMax;
-                if (s == 0f) {
-                    s = 1f;
-                }
-            }
+            float s = Float.isNaN(staticInputScale) ? tokenScale(xs, t * in, in, inputMax) : staticInputScale;
             sx[t] = s;
             int lo = rowSums != null ? 0 : -inputMax;
             for (int k = 0; k < in; k++) {
@@ -105,6 +95,19 @@ final class Int8Linear implements PreparedLinear {
                 qx[t * in + k] = (int) Math.max(lo, Math.min(inputMax, q));
             }
         }
+    }
+
+    /**
+     * A token's dynamic scale, {@code max|x| / qmax} in float as the simulated per-token
+     * quantizers compute it, 1 for an all-zero token.
+     */
+    static float tokenScale(float[] xs, int offset, int n, float qmax) {
+        float amax = 0f;
+        for (int k = 0; k < n; k++) {
+            amax = Math.max(amax, Math.abs(xs[offset + k]));
+        }
+        float s = amax / qmax;
+        return s == 0f ? 1f : s;
     }
 
     /**

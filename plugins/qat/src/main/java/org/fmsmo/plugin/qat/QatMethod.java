@@ -54,7 +54,8 @@ final class QatMethod implements QuantMethod {
         ProgressListener progress = context.progress();
 
         List<LayerWrapper> wrappers = context.prepare();
-        List<NDArray> weights = new ArrayList<>(objective.weights().values());
+        Map<String, NDArray> named = objective.weights();
+        List<NDArray> weights = new ArrayList<>(named.values());
         List<NDArray> weightClips = new ArrayList<>();
         List<NDArray> inputClips = new ArrayList<>();
         List<Quantizer> quantizers = new ArrayList<>();
@@ -82,7 +83,7 @@ final class QatMethod implements QuantMethod {
                 new AdamW.Group("weight_clips", weightClips, s.weightClipLr(), 0),
                 new AdamW.Group("input_clips", inputClips, s.inputClipLr(), 0));
         Map<NDArray, String> weightNames = new IdentityHashMap<>();
-        objective.weights().forEach((n, a) -> weightNames.put(a, n));
+        named.forEach((n, a) -> weightNames.put(a, n));
         int skipped = 0;
         int badSteps = 0;
         double firstLoss = Double.NaN;
