@@ -64,8 +64,8 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--output", paramLabel = "FILE", description = "Also write the results as JSON (atomically).")
     Path output;
 
-    @Option(names = "--backend", paramLabel = "NAME", description = "Benchmark a deploy backend's W8A8 linear (quantize, integer GEMM, rescale) against DJL f32 matmul.")
-    String backend;
+    @picocli.CommandLine.Mixin
+    BackendOptions backend;
 
     @Option(names = "--shapes", split = ",", paramLabel = "MxKxN",
             description = "GEMM shapes for --backend (default: MiniLM and tiny-llama layers at 512 tokens, 512x4096x4096).")
@@ -77,7 +77,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (models.isEmpty() && syntheticLayers == null && backend == null) {
+        if (models.isEmpty() && syntheticLayers == null && !backend.selected()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "nothing to benchmark: pass --model DIR, --load-synthetic LAYERS and/or --backend NAME");
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -97,7 +97,7 @@ final class BenchCommand implements Callable<Integer> {
                         100 * (double) r.get("matmul_share_of_forward"));
             }
         }
-        if (backend != null) {
+        if (backend.selected()) {
             results.put("gemm", gemm(out));
         }
         if (syntheticLayers != null) {
@@ -114,10 +114,10 @@ final class BenchCommand implements Callable<Integer> {
         List<org.fmsmo.core.eval.GemmBenchmark.GemmShape> parsed = shapes.stream().map(org.fmsmo.core.eval.GemmBenchmark.GemmShape::parse).toList();
         List<Map<String, Object>> rows = new ArrayList<>();
         try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
-            try (org.fmsmo.api.deploy.DeployBackend b = PluginOptions.openBackend(registry, backend)) {
-                out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
+            try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
+                out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend.name + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
                 for (org.fmsmo.core.eval.GemmBenchmark.GemmShape s : parsed) {
-                    Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend, s, warmup, iterations);
+                    Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend.name, s, warmup, iterations);
                     rows.add(r);
                     out.printf("%-16s %12.2f %12.1f %12.2f %12.1f %7.2fx%n", s, r.get("backend_ms"), r.get("backend_gops"), r.get("f32_ms"),
                             r.get("f32_gflops"), r.get("ratio"));

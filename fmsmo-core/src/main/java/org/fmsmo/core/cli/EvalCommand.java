@@ -43,8 +43,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
-    @Option(names = "--backend", paramLabel = "NAME", description = "Run the frozen quantized layers on this deploy backend (e.g. cpu-reference) instead of simulating them.")
-    String backend;
+    @picocli.CommandLine.Mixin
+    BackendOptions backend;
 
     @picocli.CommandLine.Mixin
     PluginOptions plugins;
@@ -54,12 +54,12 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
         Map<String, Object> r;
-        if (backend == null) {
+        if (!backend.selected()) {
             r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens), progress);
         } else {
             try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
-                try (org.fmsmo.api.deploy.DeployBackend b = PluginOptions.openBackend(registry, backend)) {
-                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend, b), progress);
+                try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
+                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b), progress);
                 }
             }
         }

@@ -35,21 +35,6 @@ final class PluginOptions {
         return PluginRegistry.standard(pluginsDir().orElse(null));
     }
 
-    /**
-     * The named deploy backend, created; an unavailable one is an error with its reason.
-     *
-     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#BACKEND_UNAVAILABLE}
-     */
-    static org.fmsmo.api.deploy.DeployBackend openBackend(PluginRegistry registry, String name) {
-        org.fmsmo.api.deploy.DeployBackendProvider provider = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, name);
-        org.fmsmo.api.deploy.Availability availability = provider.availability();
-        if (!availability.available()) {
-            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.BACKEND_UNAVAILABLE, "backend " + name + " is unavailable: "
-                    + availability.reason());
-        }
-        return provider.create();
-    }
-
     /** With {@code --strict}, fails when the registry skipped anything. */
     void checkStrict(PluginRegistry registry) {
         if (strict) {

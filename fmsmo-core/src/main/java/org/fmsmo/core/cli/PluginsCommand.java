@@ -11,9 +11,12 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import org.fmsmo.api.SpiVersion;
+import org.fmsmo.api.deploy.Availability;
+import org.fmsmo.api.deploy.DeployBackendProvider;
 import org.fmsmo.core.plugin.PluginInfo;
 import org.fmsmo.core.plugin.PluginProblem;
 import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.plugin.RegisteredProvider;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -51,6 +54,15 @@ final class PluginsCommand implements Callable<Integer> {
         root.put("spi_version", SpiVersion.current().toString());
         root.put("plugins_dir", pluginOptions.pluginsDir().map(Path::toString).orElse(null));
         root.put("plugins", registry.plugins().stream().map(PluginsCommand::pluginJson).toList());
+        root.put("backends", registry.providers(DeployBackendProvider.class).stream().map(r -> {
+            Availability a = availability(r.provider());
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", r.provider().name());
+            m.put("available", a.available());
+            m.put("reason", a.reason());
+            m.put("options", new java.util.TreeMap<>(r.provider().options()));
+            return m;
+        }).toList());
         root.put("problems", registry.problems().stream().map(p -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("severity", p.severity().name().toLowerCase(Locale.ROOT));
@@ -83,12 +95,31 @@ final class PluginsCommand implements Callable<Integer> {
             out.printf("%-18s %-14s %-12s %-8s %s%n", p.id(), p.version(), p.source().label(),
                     p.status().name().toLowerCase(Locale.ROOT), provides.isEmpty() ? "-" : provides);
         }
+        List<? extends RegisteredProvider<DeployBackendProvider>> backends = registry.providers(DeployBackendProvider.class);
+        if (!backends.isEmpty()) {
+            out.printf("%n%-18s %-12s %s%n", "BACKEND", "AVAILABLE", "REASON / OPTIONS");
+            for (RegisteredProvider<DeployBackendProvider> r : backends) {
+                Availability a = availability(r.provider());
+                String options = String.join(", ", new java.util.TreeSet<>(r.provider().options().keySet()));
+                out.printf("%-18s %-12s %s%n", r.provider().name(), a.available() ? "yes" : "no",
+                        a.available() ? (options.isEmpty() ? "-" : "options: " + options) : a.reason());
+            }
+        }
         List<PluginProblem> problems = registry.problems();
         if (!problems.isEmpty()) {
             out.printf("%n%d problem(s):%n", problems.size());
             for (PluginProblem p : problems) {
                 out.printf("  %s: %s%n    at %s%n", p.severity().name().toLowerCase(Locale.ROOT), p.message(), p.location());
             }
+        }
+    }
+
+    /** A backend's availability; a provider that breaks the never-throws contract is reported, not fatal. */
+    private static Availability availability(DeployBackendProvider p) {
+        try {
+            return p.availability();
+        } catch (RuntimeException | LinkageError e) {
+            return Availability.no("availability check failed: " + e);
         }
     }
 }

@@ -88,16 +88,30 @@ public final class GemmBenchmark {
         }
     }
 
+    /**
+     * Warm-up runs: at least {@code warmup} of them and at least this long, so that the JIT has
+     * compiled the kernels. Timed runs: at least {@code iterations} and at least this long, because
+     * a median of a few millisecond-long runs on a shared 2-core machine swings by 3x.
+     */
+    static final long MIN_NANOS = 1_000_000_000L;
+
     private static double timed(int warmup, int iterations, Runnable run) {
-        for (int i = 0; i < warmup; i++) {
+        long start = System.nanoTime();
+        for (int i = 0; i < warmup || System.nanoTime() - start < MIN_NANOS; i++) {
             run.run();
         }
         double[] t = new double[Math.max(1, iterations)];
-        for (int i = 0; i < t.length; i++) {
+        int n = 0;
+        start = System.nanoTime();
+        while (n < Math.max(1, iterations) || (System.nanoTime() - start < MIN_NANOS && n < 100_000)) {
+            if (n == t.length) {
+                t = Arrays.copyOf(t, 2 * n);
+            }
             long t0 = System.nanoTime();
             run.run();
-            t[i] = (System.nanoTime() - t0) / 1e9;
+            t[n++] = (System.nanoTime() - t0) / 1e9;
         }
+        t = Arrays.copyOf(t, n);
         return ForwardBenchmark.median(t);
     }
 }

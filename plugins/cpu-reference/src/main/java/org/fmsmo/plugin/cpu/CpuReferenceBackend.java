@@ -48,6 +48,12 @@ final class CpuReferenceBackend implements DeployBackend {
             new Scheme("weight-only-fp8-e4m3", QuantType.FP8_E4M3, 8, WEIGHT_ALL, false, null, Set.of(), false),
             new Scheme("weight-only-fp8-e5m2", QuantType.FP8_E5M2, 8, WEIGHT_ALL, false, null, Set.of(), false)));
 
+    private final Accumulation accumulation;
+
+    CpuReferenceBackend(Accumulation accumulation) {
+        this.accumulation = accumulation;
+    }
+
     @Override
     public BackendCapabilities capabilities() {
         return CAPABILITIES;
@@ -63,7 +69,15 @@ final class CpuReferenceBackend implements DeployBackend {
         if (layer.inputSpec() == null) {
             return new DequantizedLinear(layer);
         }
-        return layer.inputSpec().type() == QuantType.FP8_E4M3 ? new Fp8Linear(layer) : new Int8Linear(layer);
+        if (layer.inputSpec().type() == QuantType.FP8_E4M3) {
+            if (!accumulation.exact()) {
+                // the integer accumulator options say nothing about an FP32 accumulator
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cpu-reference emulates integer accumulators ("
+                        + accumulation + "); layer " + layer.name() + " is FP8 with an FP32 accumulator");
+            }
+            return new Fp8Linear(layer);
+        }
+        return new Int8Linear(layer, accumulation);
     }
 
     @Override

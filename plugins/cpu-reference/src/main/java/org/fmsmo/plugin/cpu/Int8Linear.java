@@ -2,7 +2,6 @@ package org.fmsmo.plugin.cpu;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
-import java.util.stream.IntStream;
 import org.fmsmo.api.deploy.FrozenLinear;
 import org.fmsmo.api.deploy.PreparedLinear;
 import org.fmsmo.api.quant.Granularity;
@@ -33,8 +32,12 @@ final class Int8Linear implements PreparedLinear {
     /** Static asymmetric input: its zero point and the per-row weight sums; otherwise 0 and null. */
     private final int inputZeroPoint;
     private final int[] rowSums;
+    private final Accumulation accumulation;
+    /** What asymmetric (unsigned) input codes are shifted by to become int8. */
+    private static final int SHIFT = 128;
 
-    Int8Linear(FrozenLinear layer) {
+    Int8Linear(FrozenLinear layer, Accumulation accumulation) {
+        this.accumulation = accumulation;
         Shape s = layer.weight().shape();
         out = Math.toIntExact(s.get(0));
         in = Math.toIntExact(s.get(1));
@@ -70,14 +73,17 @@ final class Int8Linear implements PreparedLinear {
         int[] qx = new int[xs.length];
         float[] sx = new float[tokens];
         quantizeInput(xs, tokens, qx, sx);
-        int[] acc = accumulate(qx, tokens);
         float[] y = new float[tokens * out];
-        for (int t = 0; t < tokens; t++) {
-            for (int o = 0; o < out; o++) {
-                float v = acc[t * out + o] * sx[t] * weightScale[o];
-                y[t * out + o] = bias == null ? v : v + bias[o];
+        // rescaling runs per finished GEMM block, in parallel and while the block is in cache
+        Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, (acc, t0, t1, o0, o1) -> {
+            correctZeroPoint(acc, t0, t1, o0, o1);
+            for (int t = t0; t < t1; t++) {
+                for (int o = o0; o < o1; o++) {
+                    float v = acc[t * out + o] * sx[t] * weightScale[o];
+                    y[t * out + o] = bias == null ? v : v + bias[o];
+                }
             }
-        }
+        });
         long[] outShape = shape.getShape().clone();
         outShape[outShape.length - 1] = out;
         return x.getManager().create(y, new Shape(outShape));
@@ -85,7 +91,7 @@ final class Int8Linear implements PreparedLinear {
 
     /** Input quantization: symmetric per token or with the static scale, or asymmetric with the static scale and zero point. */
     void quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
-        for (int t = 0; t < tokens; t++) {
+        java.util.stream.IntStream.range(0, tokens).parallel().forEach(t -> {
             float s = Float.isNaN(staticInputScale) ? tokenScale(xs, t * in, in, inputMax) : staticInputScale;
             sx[t] = s;
             int lo = rowSums != null ? 0 : -inputMax;
@@ -94,7 +100,7 @@ final class Int8Linear implements PreparedLinear {
                 double q = Math.rint(xs[t * in + k] / s) + inputZeroPoint;
                 qx[t * in + k] = (int) Math.max(lo, Math.min(inputMax, q));
             }
-        }
+        });
     }
 
     /**
@@ -111,27 +117,38 @@ final class Int8Linear implements PreparedLinear {
     }
 
     /**
-     * int32 accumulators {@code acc[t][o] = Σ_k (qx[t][k] − zp)·w[o][k]}, tokens in parallel. The
-     * codes go to the dot kernel as signed bytes: an asymmetric input's unsigned codes shifted by
-     * −128, with the shift and the zero point put back through the row sums,
-     * {@code Σ(q − zp)·w = Σ(q − 128)·w + (128 − zp)·Σw}.
+     * int32 accumulators {@code acc[t][o] = Σ_k (qx[t][k] − zp)·w[o][k]} (exact, or as the
+     * emulated accumulator gives them).
      */
     int[] accumulate(int[] qx, int tokens) {
-        int shift = rowSums == null ? 0 : 128;
-        byte[] codes = new byte[qx.length];
-        for (int i = 0; i < codes.length; i++) {
-            codes[i] = (byte) (qx[i] - shift);
+        return Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, this::correctZeroPoint);
+    }
+
+    /**
+     * The codes as the GEMM's int8 operand: an asymmetric input's unsigned codes are shifted by
+     * −128, and {@link #correctZeroPoint} puts the shift and the zero point back through the row
+     * sums, {@code Σ(q − zp)·w = Σ(q − 128)·w + (128 − zp)·Σw}.
+     */
+    private int[] gemmOperand(int[] qx) {
+        if (rowSums == null) {
+            return qx;
         }
-        Int8Dot kernel = Int8Dot.BEST;
-        int[] acc = new int[tokens * out];
-        IntStream.range(0, tokens).parallel().forEach(t -> {
-            int xRow = t * in;
-            for (int o = 0; o < out; o++) {
-                int sum = kernel.dot(codes, xRow, weight, o * in, in);
-                acc[t * out + o] = rowSums == null ? sum : sum + (shift - inputZeroPoint) * rowSums[o];
+        int[] codes = new int[qx.length];
+        for (int i = 0; i < codes.length; i++) {
+            codes[i] = qx[i] - SHIFT;
+        }
+        return codes;
+    }
+
+    private void correctZeroPoint(int[] acc, int t0, int t1, int o0, int o1) {
+        if (rowSums == null) {
+            return;
+        }
+        for (int t = t0; t < t1; t++) {
+            for (int o = o0; o < o1; o++) {
+                acc[t * out + o] += (SHIFT - inputZeroPoint) * rowSums[o];
             }
-        });
-        return acc;
+        }
     }
 
     @Override
