@@ -390,7 +390,10 @@ class DistributionCliTest {
                 List<String> args = new ArrayList<>(List.of("eval", "--model", out.toString(), "--reference", models.resolve("all-minilm-l6-v2").toString(),
                         "--data", models.resolve("all-minilm-l6-v2-default-calibration.txt").toString(), "--json"));
                 if (i == 1) {
-                    args.addAll(List.of("--backend", "cpu-reference"));
+                    args.addAll(List.of("--backend", "cpu-reference", "--check-layers"));
+                    if (!method.equals("fp8")) {
+                        args.addAll(List.of("--backend-option", "verify_accumulators=true"));
+                    }
                 }
                 Result e = fmsmo(args.toArray(String[]::new));
                 assertEquals(0, e.exit(), e.err());
@@ -399,9 +402,52 @@ class DistributionCliTest {
                 if (i == 1) {
                     assertEquals(36, r.get("backend_layers").asInt(), e.out());
                     assertEquals(0, r.get("simulated_layers").size(), e.out());
+                    assertBackendLayersMatch(r, 36, !method.equals("fp8"));
                 }
             }
             assertEquals(cosine[0], cosine[1], 1e-3 * cosine[0], method + ": simulated vs cpu-reference");
+        }
+    }
+
+    /**
+     * Every frozen layer of tiny-llama (dq and ptq W8A8) on cpu-reference: each int32 accumulator
+     * equals an exact long sum, each layer's output equals its simulated layer's to float rounding,
+     * and the perplexity equals the simulated model's within 1e-3 relative.
+     */
+    @Test
+    void tinyLlamaOnTheCpuReferenceBackendIsExactLayerByLayer() throws Exception {
+        Path shared = sharedFixtures();
+        for (String method : List.of("dq", "ptq")) {
+            Path out = home.resolve("tiny-llama-backend-" + method);
+            Result q = fmsmo("quantize", "--model", shared.resolve("tiny-llama").toString(), "--method", method, "--calibration",
+                    shared.resolve("text/calib.txt").toString(), "--output", out.toString(), "--json");
+            assertEquals(0, q.exit(), q.err());
+            List<String> args = List.of("eval", "--model", out.toString(), "--data", shared.resolve("text/eval.txt").toString(), "--json");
+            Result simulated = fmsmo(args.toArray(String[]::new));
+            assertEquals(0, simulated.exit(), simulated.err());
+            List<String> onBackend = new ArrayList<>(args);
+            onBackend.addAll(List.of("--backend", "cpu-reference", "--backend-option", "verify_accumulators=true", "--check-layers"));
+            Result e = fmsmo(onBackend.toArray(String[]::new));
+            assertEquals(0, e.exit(), e.err());
+            JsonNode r = new ObjectMapper().readTree(e.out());
+            assertEquals(28, r.get("backend_layers").asInt(), e.out());
+            assertBackendLayersMatch(r, 28, true);
+            double expected = new ObjectMapper().readTree(simulated.out()).get("perplexity").asDouble();
+            assertEquals(expected, r.get("perplexity").asDouble(), 1e-3 * expected, method + ": simulated vs cpu-reference perplexity");
+        }
+    }
+
+    /** The eval report's layer check (every backend layer against its simulated layer) and, when asked, the accumulator check. */
+    private static void assertBackendLayersMatch(JsonNode report, int layers, boolean accumulatorsVerified) {
+        JsonNode check = report.get("layer_check");
+        assertEquals(layers, check.get("layers_checked").asInt(), report.toString());
+        // identical integers and scales on both sides; only float summation order differs (measured ≤ 9e-7)
+        assertTrue(check.get("max_relative_error").asDouble() <= 1e-5, "layer " + check.get("worst_layer") + " deviates by "
+                + check.get("max_relative_error") + " of its largest output");
+        if (accumulatorsVerified) {
+            JsonNode v = report.get("backend_diagnostics").get("accumulators_verified");
+            assertEquals(layers, v.get("layers").asInt(), report.toString());
+            assertTrue(v.get("accumulators").asLong() > 0 && v.get("mismatches").asInt() == 0, report.toString());
         }
     }
 
@@ -419,6 +465,15 @@ class DistributionCliTest {
         Result bad = fmsmo("bench", "--backend", "cpu-reference", "--shapes", "16x64");
         assertEquals(2, bad.exit(), bad.err());
         assertTrue(bad.err().contains("expected MxKxN"), bad.err());
+        // accumulator emulation is a backend option; an unknown one names what is accepted
+        Result narrow = fmsmo("bench", "--backend", "cpu-reference", "--backend-option", "max_acc_bits=16", "--backend-option", "chunk_size=32",
+                "--shapes", "8x300x48", "--warmup", "0", "--iterations", "1");
+        assertEquals(0, narrow.exit(), narrow.err());
+        Result unknown = fmsmo("bench", "--backend", "cpu-reference", "--backend-option", "acc_bits=16", "--shapes", "8x300x48");
+        assertEquals(2, unknown.exit(), unknown.err());
+        assertTrue(unknown.err().contains("acc_bits") && unknown.err().contains("max_acc_bits"), unknown.err());
+        Result plugins = fmsmo("plugins");
+        assertTrue(plugins.out().contains("BACKEND") && plugins.out().contains("truncate_lsb"), plugins.out());
     }
 
     /** The encoder bars: dq W8A8 ≥ 0.998 and static ptq W8A8 ≥ 0.995 mean cosine to FP32 on sentences.txt. */

@@ -22,6 +22,15 @@ public interface DeployBackend extends AutoCloseable {
      */
     PreparedLinear prepare(FrozenLinear layer);
 
+    /**
+     * What the backend has to report after running (checks it made, kernels it chose), for the
+     * evaluation report; empty by default.
+     */
+    @org.fmsmo.api.Experimental(since = "1.0")
+    default java.util.Map<String, Object> diagnostics() {
+        return java.util.Map.of();
+    }
+
     /** Releases the backend's resources (device contexts, thread pools); idempotent. */
     @Override
     void close();

@@ -46,6 +46,10 @@ final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     BackendOptions backend;
 
+    @Option(names = "--check-layers", description = "With --backend: also run each backend layer's simulated layer on the same input "
+            + "and report the largest relative deviation (layer_check).")
+    boolean checkLayers;
+
     @picocli.CommandLine.Mixin
     PluginOptions plugins;
 
@@ -59,7 +63,7 @@ final class EvalCommand implements Callable<Integer> {
         } else {
             try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
                 try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
-                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b), progress);
+                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b, checkLayers), progress);
                 }
             }
         }

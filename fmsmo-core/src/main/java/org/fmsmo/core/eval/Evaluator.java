@@ -30,12 +30,13 @@ public final class Evaluator {
      * @param maxTokens  sentence length cap for encoders
      */
     /**
-     * @param backend run the frozen quantized layers on this deploy backend (null: simulated)
+     * @param backend     run the frozen quantized layers on this deploy backend (null: simulated)
+     * @param checkLayers also compare every backend layer with its simulated layer ({@link org.fmsmo.core.session.Deployment.LayerCheck})
      */
     public record Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
-                          org.fmsmo.api.deploy.DeployBackend backend) {
+                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers) {
         public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens) {
-            this(data, reference, seqLen, batchSize, maxTokens, null, null);
+            this(data, reference, seqLen, batchSize, maxTokens, null, null, false);
         }
     }
 
@@ -55,8 +56,9 @@ public final class Evaluator {
             r.put("model_bytes", weightBytesOnDisk(modelDir));
             r.put("memory_bytes", model.parameterBytes());
             r.put("data", o.data().toString());
+            org.fmsmo.core.session.Deployment.Result d = null;
             if (o.backend() != null) {
-                org.fmsmo.core.session.Deployment.Result d = org.fmsmo.core.session.Deployment.apply(model, o.backend());
+                d = org.fmsmo.core.session.Deployment.apply(model, o.backend(), o.checkLayers());
                 r.put("backend", o.backendName());
                 r.put("backend_layers", d.onBackend());
                 r.put("simulated_layers", d.simulated());
@@ -96,6 +98,12 @@ public final class Evaluator {
                     }
                 }
                 default -> throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no evaluation for " + model.architecture());
+            }
+            if (d != null && d.check() != null) {
+                r.put("layer_check", d.check().summary());
+            }
+            if (o.backend() != null && !o.backend().diagnostics().isEmpty()) {
+                r.put("backend_diagnostics", o.backend().diagnostics());
             }
         }
         return r;

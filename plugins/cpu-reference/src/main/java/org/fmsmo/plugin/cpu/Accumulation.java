@@ -62,7 +62,7 @@ record Accumulation(int chunkSize, int maxAccBits, int truncateLsb, boolean trun
         for (String key : options.keySet()) {
             if (!OPTIONS.containsKey(key)) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cpu-reference has no option '" + key + "'; it accepts "
-                        + OPTIONS.keySet().stream().sorted().toList());
+                        + new CpuReferenceProvider().options().keySet().stream().sorted().toList());
             }
         }
         String mode = options.getOrDefault("accumulate", "truncate-then-add");

@@ -49,9 +49,23 @@ final class CpuReferenceBackend implements DeployBackend {
             new Scheme("weight-only-fp8-e5m2", QuantType.FP8_E5M2, 8, WEIGHT_ALL, false, null, Set.of(), false)));
 
     private final Accumulation accumulation;
+    /** Set by {@code verify_accumulators=true}; null otherwise. */
+    private final AccumulatorCheck check;
 
-    CpuReferenceBackend(Accumulation accumulation) {
+    CpuReferenceBackend(Accumulation accumulation, AccumulatorCheck check) {
         this.accumulation = accumulation;
+        this.check = check;
+    }
+
+    @Override
+    public java.util.Map<String, Object> diagnostics() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("int8_kernel", Int8Kernel.kernelName());
+        m.put("accumulator", accumulation.toString());
+        if (check != null) {
+            m.put("accumulators_verified", check.summary());
+        }
+        return m;
     }
 
     @Override
@@ -77,7 +91,7 @@ final class CpuReferenceBackend implements DeployBackend {
             }
             return new Fp8Linear(layer);
         }
-        return new Int8Linear(layer, accumulation);
+        return new Int8Linear(layer, accumulation, check);
     }
 
     @Override

@@ -25,17 +25,34 @@ public final class CpuReferenceProvider implements DeployBackendProvider {
 
     @Override
     public DeployBackend create() {
-        return new CpuReferenceBackend(Accumulation.EXACT);
+        return new CpuReferenceBackend(Accumulation.EXACT, null);
     }
+
+    /** Option: check every int32 accumulator against an exact long sum on every forward (slow). */
+    static final String VERIFY = "verify_accumulators";
 
     @Override
     public Map<String, String> options() {
-        return Accumulation.OPTIONS;
+        Map<String, String> all = new java.util.LinkedHashMap<>(Accumulation.OPTIONS);
+        all.put(VERIFY, "true: check every int32 accumulator against an exact long sum on every forward, fail on a difference (slow)");
+        return Map.copyOf(all);
     }
 
-    /** Options emulate a narrower integer accumulator; see {@link Accumulation}. */
+    /** Options emulate a narrower integer accumulator ({@link Accumulation}) or turn on accumulator verification. */
     @Override
     public DeployBackend create(Map<String, String> options) {
-        return new CpuReferenceBackend(Accumulation.parse(options));
+        Map<String, String> rest = new java.util.HashMap<>(options);
+        String verify = rest.remove(VERIFY);
+        if (verify != null && !verify.equals("true") && !verify.equals("false")) {
+            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.INVALID_ARGUMENT,
+                    "cpu-reference option " + VERIFY + ": expected true or false, found '" + verify + "'");
+        }
+        Accumulation accumulation = Accumulation.parse(rest);
+        boolean verifying = Boolean.parseBoolean(verify);
+        if (verifying && !accumulation.exact()) {
+            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.INVALID_ARGUMENT,
+                    "cpu-reference option " + VERIFY + " checks exact accumulators; it cannot be combined with " + accumulation);
+        }
+        return new CpuReferenceBackend(accumulation, verifying ? new AccumulatorCheck() : null);
     }
 }

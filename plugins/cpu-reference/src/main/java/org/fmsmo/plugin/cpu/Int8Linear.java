@@ -36,8 +36,13 @@ final class Int8Linear implements PreparedLinear {
     /** What asymmetric (unsigned) input codes are shifted by to become int8. */
     private static final int SHIFT = 128;
 
-    Int8Linear(FrozenLinear layer, Accumulation accumulation) {
+    private final String name;
+    private final AccumulatorCheck check;
+
+    Int8Linear(FrozenLinear layer, Accumulation accumulation, AccumulatorCheck check) {
         this.accumulation = accumulation;
+        this.check = check;
+        this.name = layer.name();
         Shape s = layer.weight().shape();
         out = Math.toIntExact(s.get(0));
         in = Math.toIntExact(s.get(1));
@@ -75,15 +80,18 @@ final class Int8Linear implements PreparedLinear {
         quantizeInput(xs, tokens, qx, sx);
         float[] y = new float[tokens * out];
         // rescaling runs per finished GEMM block, in parallel and while the block is in cache
-        Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, (acc, t0, t1, o0, o1) -> {
-            correctZeroPoint(acc, t0, t1, o0, o1);
+        int[] acc = Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, (block, t0, t1, o0, o1) -> {
+            correctZeroPoint(block, t0, t1, o0, o1);
             for (int t = t0; t < t1; t++) {
                 for (int o = o0; o < o1; o++) {
-                    float v = acc[t * out + o] * sx[t] * weightScale[o];
+                    float v = block[t * out + o] * sx[t] * weightScale[o];
                     y[t * out + o] = bias == null ? v : v + bias[o];
                 }
             }
         });
+        if (check != null) {
+            check.verify(name, qx, rowSums == null ? 0 : inputZeroPoint, tokens, weight, out, in, acc);
+        }
         long[] outShape = shape.getShape().clone();
         outShape[outShape.length - 1] = out;
         return x.getManager().create(y, new Shape(outShape));
