@@ -1,0 +1,219 @@
+package org.fmsmo.kernels.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.nio.file.Path;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The few CUDA driver API functions the backends use, bound with the FFM API to
+ * {@code libcuda.so.1}. The driver API is stable across CUDA versions (the GPU machines carry
+ * CUDA 13; nothing here needs the CUDA runtime, cuBLAS or NVRTC). Every call's {@code CUresult}
+ * is checked; a failure becomes an {@link FmsmoException} naming the call and the driver's error.
+ */
+final class CudaApi {
+
+    static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
+    static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+
+    private final MethodHandle cuInit;
+    private final MethodHandle cuDeviceGetCount;
+    private final MethodHandle cuDeviceGet;
+    private final MethodHandle cuDeviceGetAttribute;
+    private final MethodHandle cuDeviceGetName;
+    private final MethodHandle cuDevicePrimaryCtxRetain;
+    private final MethodHandle cuDevicePrimaryCtxRelease;
+    private final MethodHandle cuCtxSetCurrent;
+    private final MethodHandle cuCtxSynchronize;
+    private final MethodHandle cuModuleLoadData;
+    private final MethodHandle cuModuleGetFunction;
+    private final MethodHandle cuModuleUnload;
+    private final MethodHandle cuMemAlloc;
+    private final MethodHandle cuMemFree;
+    private final MethodHandle cuMemcpyHtoD;
+    private final MethodHandle cuMemcpyDtoH;
+    private final MethodHandle cuLaunchKernel;
+    private final MethodHandle cuGetErrorName;
+
+    /** Loads the driver library (this is the point where native code enters the process). */
+    CudaApi(Path library) {
+        SymbolLookup lib = SymbolLookup.libraryLookup(library, Arena.global());
+        cuInit = bind(lib, "cuInit", JAVA_INT);
+        cuDeviceGetCount = bind(lib, "cuDeviceGetCount", ADDRESS);
+        cuDeviceGet = bind(lib, "cuDeviceGet", ADDRESS, JAVA_INT);
+        cuDeviceGetAttribute = bind(lib, "cuDeviceGetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
+        cuDeviceGetName = bind(lib, "cuDeviceGetName", ADDRESS, JAVA_INT, JAVA_INT);
+        cuDevicePrimaryCtxRetain = bind(lib, "cuDevicePrimaryCtxRetain", ADDRESS, JAVA_INT);
+        cuDevicePrimaryCtxRelease = bind(lib, "cuDevicePrimaryCtxRelease_v2", JAVA_INT);
+        cuCtxSetCurrent = bind(lib, "cuCtxSetCurrent", ADDRESS);
+        cuCtxSynchronize = bind(lib, "cuCtxSynchronize");
+        cuModuleLoadData = bind(lib, "cuModuleLoadData", ADDRESS, ADDRESS);
+        cuModuleGetFunction = bind(lib, "cuModuleGetFunction", ADDRESS, ADDRESS, ADDRESS);
+        cuModuleUnload = bind(lib, "cuModuleUnload", ADDRESS);
+        cuMemAlloc = bind(lib, "cuMemAlloc_v2", ADDRESS, JAVA_LONG);
+        cuMemFree = bind(lib, "cuMemFree_v2", JAVA_LONG);
+        cuMemcpyHtoD = bind(lib, "cuMemcpyHtoD_v2", JAVA_LONG, ADDRESS, JAVA_LONG);
+        cuMemcpyDtoH = bind(lib, "cuMemcpyDtoH_v2", ADDRESS, JAVA_LONG, JAVA_LONG);
+        cuLaunchKernel = bind(lib, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                ADDRESS, ADDRESS, ADDRESS);
+        cuGetErrorName = bind(lib, "cuGetErrorName", JAVA_INT, ADDRESS);
+    }
+
+    private static MethodHandle bind(SymbolLookup lib, String name, ValueLayout... args) {
+        MemorySegment symbol = lib.find(name).orElseThrow(() -> new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE,
+                "the CUDA driver library has no function " + name + " (driver too old?)"));
+        return Linker.nativeLinker().downcallHandle(symbol, FunctionDescriptor.of(JAVA_INT, args));
+    }
+
+    /** Runs one driver call and turns a non-zero {@code CUresult} into an exception. */
+    private void check(String call, MethodHandle h, Object... args) {
+        int result;
+        try {
+            result = (int) h.invokeWithArguments(args);
+        } catch (Throwable t) {
+            throw new FmsmoException(ErrorCode.INTERNAL, call + " could not be called: " + t, t);
+        }
+        if (result != 0) {
+            throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, call + " failed: " + errorName(result) + " (" + result + ")");
+        }
+    }
+
+    String errorName(int result) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(ADDRESS);
+            int r = (int) cuGetErrorName.invokeExact(result, p);
+            return r == 0 ? p.get(ADDRESS, 0).reinterpret(256).getString(0) : "CUDA error";
+        } catch (Throwable t) {
+            return "CUDA error";
+        }
+    }
+
+    void init() {
+        check("cuInit", cuInit, 0);
+    }
+
+    int deviceCount() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment n = a.allocate(JAVA_INT);
+            check("cuDeviceGetCount", cuDeviceGetCount, n);
+            return n.get(JAVA_INT, 0);
+        }
+    }
+
+    int device(int ordinal) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment d = a.allocate(JAVA_INT);
+            check("cuDeviceGet", cuDeviceGet, d, ordinal);
+            return d.get(JAVA_INT, 0);
+        }
+    }
+
+    int attribute(int attribute, int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            check("cuDeviceGetAttribute", cuDeviceGetAttribute, v, attribute, device);
+            return v.get(JAVA_INT, 0);
+        }
+    }
+
+    String deviceName(int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment name = a.allocate(256);
+            check("cuDeviceGetName", cuDeviceGetName, name, 256, device);
+            return name.getString(0);
+        }
+    }
+
+    MemorySegment retainPrimaryContext(int device) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ctx = a.allocate(ADDRESS);
+            check("cuDevicePrimaryCtxRetain", cuDevicePrimaryCtxRetain, ctx, device);
+            return ctx.get(ADDRESS, 0);
+        }
+    }
+
+    void releasePrimaryContext(int device) {
+        check("cuDevicePrimaryCtxRelease", cuDevicePrimaryCtxRelease, device);
+    }
+
+    void setCurrent(MemorySegment context) {
+        check("cuCtxSetCurrent", cuCtxSetCurrent, context);
+    }
+
+    void synchronize() {
+        check("cuCtxSynchronize", cuCtxSynchronize);
+    }
+
+    /** Loads PTX (JIT-compiled by the driver for this GPU). */
+    MemorySegment loadModule(String ptx) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment module = a.allocate(ADDRESS);
+            check("cuModuleLoadData", cuModuleLoadData, module, a.allocateFrom(ptx));
+            return module.get(ADDRESS, 0);
+        }
+    }
+
+    MemorySegment function(MemorySegment module, String name) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment f = a.allocate(ADDRESS);
+            check("cuModuleGetFunction(" + name + ")", cuModuleGetFunction, f, module, a.allocateFrom(name));
+            return f.get(ADDRESS, 0);
+        }
+    }
+
+    void unloadModule(MemorySegment module) {
+        check("cuModuleUnload", cuModuleUnload, module);
+    }
+
+    long malloc(long bytes) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment p = a.allocate(JAVA_LONG);
+            check("cuMemAlloc(" + bytes + " bytes)", cuMemAlloc, p, Math.max(1, bytes));
+            return p.get(JAVA_LONG, 0);
+        }
+    }
+
+    void free(long pointer) {
+        check("cuMemFree", cuMemFree, pointer);
+    }
+
+    void copyToDevice(long dst, MemorySegment src) {
+        check("cuMemcpyHtoD", cuMemcpyHtoD, dst, src, src.byteSize());
+    }
+
+    void copyToHost(MemorySegment dst, long src) {
+        check("cuMemcpyDtoH", cuMemcpyDtoH, dst, src, dst.byteSize());
+    }
+
+    /**
+     * Launches a kernel on the default stream.
+     *
+     * @param args each argument's value: {@link Long} for device pointers, {@link Integer}, {@link Float}
+     */
+    void launch(MemorySegment function, int gridX, int gridY, int blockX, Object... args) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment params = a.allocate(ADDRESS, args.length);
+            for (int i = 0; i < args.length; i++) {
+                MemorySegment value = switch (args[i]) {
+                    case Long l -> a.allocateFrom(JAVA_LONG, l);
+                    case Integer n -> a.allocateFrom(JAVA_INT, n);
+                    case Float f -> a.allocateFrom(ValueLayout.JAVA_FLOAT, f);
+                    default -> throw new IllegalArgumentException("kernel argument " + args[i]);
+                };
+                params.setAtIndex(ADDRESS, i, value);
+            }
+            check("cuLaunchKernel", cuLaunchKernel, function, gridX, gridY, 1, blockX, 1, 1, 0, MemorySegment.NULL, params,
+                    MemorySegment.NULL);
+        }
+    }
+}
