@@ -5,6 +5,7 @@
 // to Kp (a multiple of 32; e4m3 0x00 is +0 and adds nothing); acc [M][N] float; y [M][N] float.
 #include <cuda_fp8.h>
 #include <cstdint>
+#include "row_scale.cuh"
 
 namespace {
 constexpr int BM = 64;
@@ -31,23 +32,7 @@ extern "C" __global__ void quantize_fp8_per_token(const float* __restrict__ x, u
                                                   int M, int K, int Kp) {
     int m = blockIdx.x;
     if (m >= M) return;
-    __shared__ float partial[32];
-    float amax = 0.f;
-    for (int k = threadIdx.x; k < K; k += blockDim.x) amax = fmaxf(amax, fabsf(x[(size_t)m * K + k]));
-    for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = amax;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        amax = threadIdx.x < (blockDim.x + 31) / 32 ? partial[threadIdx.x] : 0.f;
-        for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-        if (threadIdx.x == 0) {
-            float s = amax / 448.f;
-            partial[0] = s == 0.f ? 1.f : s;
-            sx[m] = partial[0];
-        }
-    }
-    __syncthreads();
-    float s = partial[0];
+    float s = row_scale(x + (size_t)m * K, K, 448.f, &sx[m]);
     for (int k = threadIdx.x; k < Kp; k += blockDim.x) {
         float v = k < K ? __fdiv_rn(x[(size_t)m * K + k], s) : 0.f;
         q[(size_t)m * Kp + k] = (uint8_t)__nv_cvt_float_to_fp8(v, __NV_SATFINITE, __NV_E4M3);

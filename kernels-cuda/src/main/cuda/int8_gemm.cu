@@ -12,6 +12,7 @@
 // accumulators), which compiles to IMMA instructions and leaves fragment layouts to the compiler.
 #include <mma.h>
 #include <cstdint>
+#include "row_scale.cuh"
 
 using namespace nvcuda;
 
@@ -58,23 +59,7 @@ extern "C" __global__ void quantize_per_token(const float* __restrict__ x, int8_
                                               int M, int K, int Kp, int qmax) {
     int m = blockIdx.x;
     if (m >= M) return;
-    __shared__ float partial[32];
-    float amax = 0.f;
-    for (int k = threadIdx.x; k < K; k += blockDim.x) amax = fmaxf(amax, fabsf(x[(size_t)m * K + k]));
-    for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-    if ((threadIdx.x & 31) == 0) partial[threadIdx.x >> 5] = amax;
-    __syncthreads();
-    if (threadIdx.x < 32) {
-        amax = threadIdx.x < (blockDim.x + 31) / 32 ? partial[threadIdx.x] : 0.f;
-        for (int off = 16; off > 0; off >>= 1) amax = fmaxf(amax, __shfl_xor_sync(0xffffffffu, amax, off));
-        if (threadIdx.x == 0) {
-            float s = amax / (float)qmax;
-            partial[0] = s == 0.f ? 1.f : s;
-            sx[m] = partial[0];
-        }
-    }
-    __syncthreads();
-    float s = partial[0];
+    float s = row_scale(x + (size_t)m * K, K, (float)qmax, &sx[m]);
     for (int k = threadIdx.x; k < Kp; k += blockDim.x) {
         float v = k < K ? rintf(__fdiv_rn(x[(size_t)m * K + k], s)) : 0.f;
         q[(size_t)m * Kp + k] = (int8_t)fmaxf(-(float)qmax, fminf((float)qmax, v));
