@@ -5,7 +5,7 @@
 // to Kp (a multiple of 32; e4m3 0x00 is +0 and adds nothing); acc [M][N] float; y [M][N] float.
 #include <cuda_fp8.h>
 #include <cstdint>
-#include "row_scale.cuh"
+#include "quant_common.cuh"
 
 namespace {
 constexpr int BM = 64;
@@ -101,9 +101,5 @@ extern "C" __global__ void __launch_bounds__(THREADS) gemm_e4m3_f32(const uint8_
 // y = acc * sx[m] * sw[n] (+ bias[n]).
 extern "C" __global__ void rescale_f32(const float* __restrict__ acc, const float* __restrict__ sx, const float* __restrict__ sw,
                                        const float* __restrict__ bias, float* __restrict__ y, int M, int N, int hasBias) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)M * N) return;
-    int m = (int)(i / N), n = (int)(i % N);
-    float v = __fmul_rn(__fmul_rn(acc[i], sx[m]), sw[n]);
-    y[i] = hasBias ? __fadd_rn(v, bias[n]) : v;
+    rescale_element(acc, sx, sw, bias, y, M, N, hasBias);
 }

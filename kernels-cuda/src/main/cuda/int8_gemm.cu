@@ -12,7 +12,7 @@
 // accumulators), which compiles to IMMA instructions and leaves fragment layouts to the compiler.
 #include <mma.h>
 #include <cstdint>
-#include "row_scale.cuh"
+#include "quant_common.cuh"
 
 using namespace nvcuda;
 
@@ -136,9 +136,5 @@ extern "C" __global__ void __launch_bounds__(THREADS) gemm_s8s8s32(const int8_t*
 // y = acc * sx[m] * sw[n] (+ bias[n]), in the same float order as the CPU backend and the simulation.
 extern "C" __global__ void rescale(const int32_t* __restrict__ acc, const float* __restrict__ sx, const float* __restrict__ sw,
                                    const float* __restrict__ bias, float* __restrict__ y, int M, int N, int hasBias) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= (size_t)M * N) return;
-    int m = (int)(i / N), n = (int)(i % N);
-    float v = __fmul_rn(__fmul_rn((float)acc[i], sx[m]), sw[n]);
-    y[i] = hasBias ? __fadd_rn(v, bias[n]) : v;
+    rescale_element(acc, sx, sw, bias, y, M, N, hasBias);
 }

@@ -29,6 +29,21 @@ public record BackendCapabilities(String device, List<Scheme> schemes) {
     }
 
     /**
+     * What {@link DeployBackend#prepare} does first: refuses a layer no scheme runs.
+     *
+     * @param backend the backend's name, for the message
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} naming the layer, its specs and the schemes offered
+     */
+    @org.fmsmo.api.Experimental(since = "1.0")
+    public void requireSupported(String backend, FrozenLinear layer) {
+        if (!supports(layer.weight().spec(), layer.inputSpec())) {
+            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.UNSUPPORTED_SPEC, backend + " cannot run layer " + layer.name()
+                    + " with weight " + layer.weight().spec() + " and input " + layer.inputSpec() + "; it runs "
+                    + schemes.stream().map(Scheme::name).toList());
+        }
+    }
+
+    /**
      * One supported combination.
      *
      * @param name                  e.g. {@code W8A8-int}; not null

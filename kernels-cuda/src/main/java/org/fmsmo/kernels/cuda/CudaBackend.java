@@ -65,11 +65,7 @@ final class CudaBackend implements DeployBackend {
 
     @Override
     public PreparedLinear prepare(FrozenLinear layer) {
-        if (!capabilities.supports(layer.weight().spec(), layer.inputSpec())) {
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, kind.backendName + " cannot run layer " + layer.name() + " with weight "
-                    + layer.weight().spec() + " and input " + layer.inputSpec() + "; it runs "
-                    + capabilities.schemes().stream().map(BackendCapabilities.Scheme::name).toList());
-        }
+        capabilities.requireSupported(kind.backendName, layer);
         return new CudaLinear(this, layer);
     }
 

@@ -75,11 +75,7 @@ final class CpuReferenceBackend implements DeployBackend {
 
     @Override
     public PreparedLinear prepare(FrozenLinear layer) {
-        if (!CAPABILITIES.supports(layer.weight().spec(), layer.inputSpec())) {
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cpu-reference cannot run layer " + layer.name()
-                    + " with weight " + layer.weight().spec() + " and input " + layer.inputSpec() + "; it runs "
-                    + CAPABILITIES.schemes().stream().map(Scheme::name).toList());
-        }
+        CAPABILITIES.requireSupported("cpu-reference", layer);
         if (layer.inputSpec() == null) {
             return new DequantizedLinear(layer);
         }
