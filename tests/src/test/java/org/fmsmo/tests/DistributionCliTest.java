@@ -407,6 +407,23 @@ class DistributionCliTest {
             }
             assertEquals(cosine[0], cosine[1], 1e-3 * cosine[0], method + ": simulated vs cpu-reference");
         }
+        // FP8 layers accumulate in FP32: truncate_lsb narrows its mantissa chunk by chunk (measured:
+        // 3 stored mantissa bits left cost 7.6e-4 of mean cosine); an integer accumulator width is refused, naming the layer
+        List<String> fp8 = List.of("eval", "--model", home.resolve("backend-fp8").toString(), "--reference",
+                models.resolve("all-minilm-l6-v2").toString(), "--data", models.resolve("all-minilm-l6-v2-default-calibration.txt").toString(),
+                "--json", "--backend", "cpu-reference");
+        List<String> narrowed = new ArrayList<>(fp8);
+        narrowed.addAll(List.of("--backend-option", "truncate_lsb=20", "--backend-option", "chunk_size=64"));
+        Result n = fmsmo(narrowed.toArray(String[]::new));
+        assertEquals(0, n.exit(), n.err());
+        JsonNode r = new ObjectMapper().readTree(n.out());
+        assertTrue(r.get("backend_diagnostics").get("accumulator").asText().contains("truncate_lsb=20"), n.out());
+        assertTrue(r.get("cosine").asDouble() > 0.99, n.out());
+        List<String> width = new ArrayList<>(fp8);
+        width.addAll(List.of("--backend-option", "max_acc_bits=16"));
+        Result refused = fmsmo(width.toArray(String[]::new));
+        assertEquals(4, refused.exit(), refused.err());
+        assertTrue(refused.err().contains("FP32 accumulator") && refused.err().contains("encoder.layer.0"), refused.err());
     }
 
     /**

@@ -6,9 +6,9 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 
 /**
- * How the int32 accumulator behaves: exact, or emulating narrower hardware the way the original
- * FMS Model Optimizer's integer matmul kernel does. K is summed in chunks of {@code chunkSize}
- * terms; each chunk's partial sum {@code P} goes through
+ * How the accumulator behaves: exact, or emulating narrower hardware the way the original FMS
+ * Model Optimizer's matmul kernels do. K is summed in chunks of {@code chunkSize} terms; each
+ * chunk's partial sum {@code P} goes through
  * <ol>
  *   <li>{@code max_acc_bits = b}: saturation to {@code [−2^(b−1), 2^(b−1) − 1]} (MSB truncation);</li>
  *   <li>{@code truncate_lsb = t}: rounding away of the t low bits, {@code ((v + 2^(t−1)) >> t) << t}
@@ -22,6 +22,11 @@ import org.fmsmo.api.FmsmoException;
  * asymmetric inputs those are the unsigned codes shifted by −128 (what an s8 × s8 engine
  * computes); the zero point comes back afterwards as a per-row bias term, as in the original's
  * INT8 deploy layer.
+ *
+ * <p>An FP8 layer accumulates in FP32 instead. There {@code truncate_lsb = t} rounds away the t
+ * low bits of the FP32 mantissa (0..23, half up in magnitude: the bit pattern plus
+ * {@code 2^(t−1)}, then the t bits cleared, so a carry moves into the exponent), as the
+ * original's float kernel does; saturation has no meaning for a float and is refused.
  *
  * @param chunkSize              K terms per chunk; 0 means one chunk of the whole row
  * @param maxAccBits             accumulator width, 2..32 (32: no saturation)
@@ -51,20 +56,14 @@ record Accumulation(int chunkSize, int maxAccBits, int truncateLsb, boolean trun
     private static Map<String, String> options() {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("chunk_size", "K terms per accumulation chunk (default 0: the whole row)");
-        m.put("max_acc_bits", "accumulator width in bits; each chunk saturates to it (default 32)");
-        m.put("truncate_lsb", "low bits of each chunk's sum rounded away, half up (default 0)");
+        m.put("max_acc_bits", "integer accumulator width in bits; each chunk saturates to it (default 32; INT layers only)");
+        m.put("truncate_lsb", "low bits of each chunk's sum rounded away, half up: of the int32 (0..30) or of the FP8 layers' FP32 mantissa (0..23); default 0");
         m.put("accumulate", "truncate-then-add (default) or add-then-truncate");
         return Map.copyOf(m);
     }
 
-    /** Reads the backend options; unknown keys and bad values are errors naming what is accepted. */
+    /** Reads the options named in {@link #OPTIONS} (the provider has rejected unknown keys); bad values are errors naming what is accepted. */
     static Accumulation parse(Map<String, String> options) {
-        for (String key : options.keySet()) {
-            if (!OPTIONS.containsKey(key)) {
-                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cpu-reference has no option '" + key + "'; it accepts "
-                        + new CpuReferenceProvider().options().keySet().stream().sorted().toList());
-            }
-        }
         String mode = options.getOrDefault("accumulate", "truncate-then-add");
         if (!mode.equals("truncate-then-add") && !mode.equals("add-then-truncate")) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cpu-reference option accumulate: expected truncate-then-add or "
@@ -111,9 +110,42 @@ record Accumulation(int chunkSize, int maxAccBits, int truncateLsb, boolean trun
         return (int) next; // int32 register: wraps like the hardware it emulates
     }
 
+    /** The FP32 accumulator's widest truncation: all 23 stored mantissa bits. */
+    static final int FLOAT_MANTISSA_BITS = 23;
+
+    /**
+     * Refuses settings that mean nothing for an FP32 accumulator (a width to saturate to, more
+     * low bits than the mantissa has), naming the layer.
+     */
+    void requireFloatAccumulator(String layer) {
+        if (maxAccBits != 32) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cpu-reference option max_acc_bits=" + maxAccBits
+                    + " saturates an integer accumulator; layer " + layer + " is FP8 with an FP32 accumulator (use truncate_lsb=0.."
+                    + FLOAT_MANTISSA_BITS + " to narrow its mantissa)");
+        }
+        if (truncateLsb > FLOAT_MANTISSA_BITS) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cpu-reference option truncate_lsb: layer " + layer
+                    + " accumulates in FP32, whose mantissa has " + FLOAT_MANTISSA_BITS + " bits; found " + truncateLsb);
+        }
+    }
+
+    /** An FP32 value with the {@code truncate_lsb} low mantissa bits rounded away (half up in magnitude). */
+    float roundMantissa(float v) {
+        if (truncateLsb == 0 || !Float.isFinite(v)) {
+            return v;
+        }
+        int bits = Float.floatToRawIntBits(v) + (1 << (truncateLsb - 1));
+        return Float.intBitsToFloat(bits & -(1 << truncateLsb));
+    }
+
+    /** The FP32 running sum after one more chunk with partial sum {@code partial}. */
+    float add(float running, float partial) {
+        return truncateThenAccumulate ? running + roundMantissa(partial) : roundMantissa(running + partial);
+    }
+
     @Override
     public String toString() {
-        return exact() ? "exact int32" : "chunk_size=" + chunkSize + " max_acc_bits=" + maxAccBits + " truncate_lsb=" + truncateLsb
+        return exact() ? "exact" : "chunk_size=" + chunkSize + " max_acc_bits=" + maxAccBits + " truncate_lsb=" + truncateLsb
                 + " accumulate=" + (truncateThenAccumulate ? "truncate-then-add" : "add-then-truncate");
     }
 }

@@ -3,8 +3,6 @@ package org.fmsmo.plugin.cpu;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
-import org.fmsmo.api.ErrorCode;
-import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.deploy.BackendCapabilities;
 import org.fmsmo.api.deploy.BackendCapabilities.Scheme;
 import org.fmsmo.api.deploy.DeployBackend;
@@ -19,7 +17,7 @@ import org.fmsmo.api.quant.QuantType;
  *   <li>{@code W8A8-int}: symmetric INT (≤ 8 bits) weights per tensor or channel × symmetric INT
  *       (≤ 8 bits) activations per token (dynamic) or per tensor (static), exact int32 accumulation;</li>
  *   <li>{@code W8A8-fp8-e4m3}: e4m3 weights × e4m3 activations (per token or per tensor), products
- *       exact in FP32, FP32 accumulation;</li>
+ *       exact in FP32, FP32 accumulation (its mantissa optionally narrowed per chunk);</li>
  *   <li>{@code weight-only}: INT (any symmetry, tensor/channel/group) or FP8 weights, dequantized
  *       once and multiplied in float.</li>
  * </ul>
@@ -80,12 +78,7 @@ final class CpuReferenceBackend implements DeployBackend {
             return new DequantizedLinear(layer);
         }
         if (layer.inputSpec().type() == QuantType.FP8_E4M3) {
-            if (!accumulation.exact()) {
-                // the integer accumulator options say nothing about an FP32 accumulator
-                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cpu-reference emulates integer accumulators ("
-                        + accumulation + "); layer " + layer.name() + " is FP8 with an FP32 accumulator");
-            }
-            return new Fp8Linear(layer);
+            return new Fp8Linear(layer, accumulation);
         }
         return new Int8Linear(layer, accumulation, check);
     }

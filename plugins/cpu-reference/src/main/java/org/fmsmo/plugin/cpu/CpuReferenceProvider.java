@@ -15,7 +15,7 @@ public final class CpuReferenceProvider implements DeployBackendProvider {
 
     @Override
     public String description() {
-        return "reference CPU backend: int8 x int8 -> int32 GEMM (Vector API, tiled, multi-threaded; accumulator emulation), FP8 e4m3 with FP32 accumulation, weight-only INT/FP8";
+        return "reference CPU backend: int8 x int8 -> int32 GEMM (Vector API, tiled, multi-threaded), FP8 e4m3 with FP32 accumulation, both with accumulator emulation; weight-only INT/FP8";
     }
 
     @Override
@@ -41,6 +41,12 @@ public final class CpuReferenceProvider implements DeployBackendProvider {
     /** Options emulate a narrower integer accumulator ({@link Accumulation}) or turn on accumulator verification. */
     @Override
     public DeployBackend create(Map<String, String> options) {
+        for (String key : options.keySet()) {
+            if (!options().containsKey(key)) {
+                throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.INVALID_ARGUMENT, "cpu-reference has no option '"
+                        + key + "'; it accepts " + options().keySet().stream().sorted().toList());
+            }
+        }
         Map<String, String> rest = new java.util.HashMap<>(options);
         String verify = rest.remove(VERIFY);
         if (verify != null && !verify.equals("true") && !verify.equals("false")) {

@@ -15,6 +15,9 @@ import org.fmsmo.api.quant.Granularity;
  * products are summed in FP32 by the engine's matmul, and each sum is scaled by
  * {@code s_x[token]·s_w[row]}. The encoding is the simulated quantizer's (round half to even,
  * saturating), so only the summation order differs from simulation.
+ *
+ * <p>With an emulated accumulator ({@code truncate_lsb}, {@code chunk_size}) the sums come from
+ * {@link Fp8Gemm} instead of the engine, chunk by chunk through the narrowed FP32 accumulator.
  */
 final class Fp8Linear implements PreparedLinear {
 
@@ -26,8 +29,13 @@ final class Fp8Linear implements PreparedLinear {
     private final NDArray weightScale;   // [out]
     private final NDArray bias;          // [out] or null
     private final float staticInputScale; // NaN: per token
+    private final Accumulation accumulation;
+    /** Decoded weight values {@code [out][in]} for the emulated path; null on the exact path. */
+    private final float[] weightValues;
 
-    Fp8Linear(FrozenLinear layer) {
+    Fp8Linear(FrozenLinear layer, Accumulation accumulation) {
+        accumulation.requireFloatAccumulator(layer.name());
+        this.accumulation = accumulation;
         manager = layer.weight().codes().getManager().newSubManager();
         Shape s = layer.weight().shape();
         out = Math.toIntExact(s.get(0));
@@ -39,6 +47,7 @@ final class Fp8Linear implements PreparedLinear {
             values[i] = format.decode(codes[i]);
         }
         weightCodesT = manager.create(values, new Shape(out, in)).transpose().duplicate();
+        weightValues = accumulation.exact() ? null : values;
         float[] scales = layer.weight().scale().toFloatArray();
         float[] perRow = new float[out];
         for (int o = 0; o < out; o++) {
@@ -58,8 +67,9 @@ final class Fp8Linear implements PreparedLinear {
         float[] sx = new float[tokens];
         quantizeInput(xs, tokens, decoded, sx);
         NDManager m = x.getManager();
-        NDArray xq = m.create(decoded, new Shape(tokens, in));
-        NDArray y = xq.matMul(weightCodesT).muli(m.create(sx, new Shape(tokens, 1))).muli(weightScale);
+        NDArray sums = weightValues == null ? m.create(decoded, new Shape(tokens, in)).matMul(weightCodesT)
+                : m.create(Fp8Gemm.multiply(decoded, tokens, weightValues, out, in, accumulation), new Shape(tokens, out));
+        NDArray y = sums.muli(m.create(sx, new Shape(tokens, 1))).muli(weightScale);
         if (bias != null) {
             y.addi(bias);
         }

@@ -78,9 +78,103 @@ class AccumulationTest {
         }
     }
 
+    /**
+     * FP32 mantissa rounding, worked by hand with truncate_lsb = 20 (3 mantissa bits kept):
+     * 1.0625 = 1 + 2^−4 has mantissa bit 19 set; adding 2^19 carries into bit 20, giving
+     * 1 + 2^−3 = 1.125 (half rounds up in magnitude, so −1.0625 → −1.125); 1.03 → 1.0;
+     * 1.9375 = 1 + 15/16 carries into the exponent: 2.0. With chunks of 2 over the terms
+     * {1, 0.0625, 1, 0.0625}: truncate-then-add sums 1.125 + 1.125 = 2.25; add-then-truncate
+     * rounds 1.0625 → 1.125, then 1.125 + 1.0625 = 2.1875 = 2·(1 + 3/32) → 2·1.125 = 2.25, so
+     * both give 2.25 here; 0.0625 alone stays exact.
+     */
+    @Test
+    void fp32MantissaRoundingWorkedByHand() {
+        Accumulation a = Accumulation.parse(Map.of("chunk_size", "2", "truncate_lsb", "20"));
+        assertEquals(1.125f, a.roundMantissa(1.0625f));
+        assertEquals(-1.125f, a.roundMantissa(-1.0625f));
+        assertEquals(1.0f, a.roundMantissa(1.03f));
+        assertEquals(2.0f, a.roundMantissa(1.9375f));
+        assertEquals(0.0625f, a.roundMantissa(0.0625f));
+        assertEquals(Float.POSITIVE_INFINITY, a.roundMantissa(Float.POSITIVE_INFINITY));
+        float[] x = {1f, 0.0625f, 1f, 0.0625f};
+        float[] w = {1f, 1f, 1f, 1f};
+        assertEquals(2.25f, Fp8Gemm.multiply(x, 1, w, 1, 4, a)[0]);
+        Accumulation running = Accumulation.parse(Map.of("chunk_size", "2", "truncate_lsb", "20", "accumulate", "add-then-truncate"));
+        assertEquals(2.25f, Fp8Gemm.multiply(x, 1, w, 1, 4, running)[0]);
+        // where the two modes differ: three chunks of 1.0625. Separately: 3 × 1.125 = 3.375.
+        // Running: 1.125, 2.25, then 3.3125 = 2·(1 + 0.65625); 0.65625 is 5.25 eighths → 5 → 2·1.625 = 3.25
+        float[] x3 = {1f, 0.0625f, 1f, 0.0625f, 1f, 0.0625f};
+        float[] w3 = {1f, 1f, 1f, 1f, 1f, 1f};
+        assertEquals(3.375f, Fp8Gemm.multiply(x3, 1, w3, 1, 6, a)[0]);
+        assertEquals(3.25f, Fp8Gemm.multiply(x3, 1, w3, 1, 6, running)[0]);
+    }
+
+    /**
+     * The FP8 path on e4m3 values that are small integers, so every FP32 sum is exact and the
+     * only rounding is the emulated accumulator's: compared with long sums per chunk, rounded
+     * with the same rule written out in integers (round the value to 24 − t significant bits, half up in magnitude).
+     */
+    @Test
+    void fp8ChunksEqualExactSumsRoundedPerChunk() {
+        Random rng = new Random(4);
+        int tokens = 5, in = 200, out = 7;
+        float[] x = new float[tokens * in];
+        float[] w = new float[out * in];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = rng.nextInt(33) - 16; // integers up to 16 are e4m3 values
+        }
+        for (int i = 0; i < w.length; i++) {
+            w[i] = rng.nextInt(33) - 16;
+        }
+        for (String[] st : new String[][] {{"16", "10"}, {"64", "18"}, {"0", "12"}, {"7", "23"}}) {
+            for (String mode : new String[] {"truncate-then-add", "add-then-truncate"}) {
+                Accumulation a = Accumulation.parse(Map.of("chunk_size", st[0], "truncate_lsb", st[1], "accumulate", mode));
+                float[] acc = Fp8Gemm.multiply(x, tokens, w, out, in, a);
+                int chunk = a.chunkSize() == 0 ? in : a.chunkSize();
+                for (int r = 0; r < tokens; r++) {
+                    for (int o = 0; o < out; o++) {
+                        long sum = 0;
+                        for (int k0 = 0; k0 < in; k0 += chunk) {
+                            long p = 0;
+                            for (int k = k0; k < Math.min(in, k0 + chunk); k++) {
+                                p += (long) x[r * in + k] * (long) w[o * in + k];
+                            }
+                            sum = mode.equals("truncate-then-add") ? sum + keepSignificantBits(p, 24 - a.truncateLsb())
+                                    : keepSignificantBits(sum + p, 24 - a.truncateLsb());
+                        }
+                        assertEquals((float) sum, acc[r * out + o], a + " [" + r + "][" + o + "]");
+                    }
+                }
+            }
+        }
+    }
+
+    /** An integer rounded to {@code bits} significant binary digits, ties away from zero. */
+    private static long keepSignificantBits(long v, int bits) {
+        long mag = Math.abs(v);
+        int length = 64 - Long.numberOfLeadingZeros(mag);
+        if (length <= bits) {
+            return v;
+        }
+        long unit = 1L << (length - bits);
+        long rounded = (mag + unit / 2) / unit * unit;
+        return v < 0 ? -rounded : rounded;
+    }
+
+    @Test
+    void fp8LayersRefuseIntegerOnlySettings() {
+        Accumulation width = Accumulation.parse(Map.of("max_acc_bits", "16"));
+        FmsmoException e = assertThrows(FmsmoException.class, () -> width.requireFloatAccumulator("layers.0.q"));
+        assertEquals(ErrorCode.UNSUPPORTED_SPEC, e.code());
+        assertTrue(e.getMessage().contains("layers.0.q") && e.getMessage().contains("truncate_lsb=0..23"), e.getMessage());
+        Accumulation wide = Accumulation.parse(Map.of("truncate_lsb", "24"));
+        FmsmoException bits = assertThrows(FmsmoException.class, () -> wide.requireFloatAccumulator("layers.0.q"));
+        assertTrue(bits.getMessage().contains("23 bits") && bits.getMessage().contains("24"), bits.getMessage());
+    }
+
     @Test
     void badOptionsNameWhatIsAccepted() {
-        FmsmoException unknown = assertThrows(FmsmoException.class, () -> Accumulation.parse(Map.of("acc_bits", "16")));
+        FmsmoException unknown = assertThrows(FmsmoException.class, () -> new CpuReferenceProvider().create(Map.of("acc_bits", "16")));
         assertEquals(ErrorCode.INVALID_ARGUMENT, unknown.code());
         assertTrue(unknown.getMessage().contains("acc_bits") && unknown.getMessage().contains("max_acc_bits"), unknown.getMessage());
         FmsmoException range = assertThrows(FmsmoException.class, () -> Accumulation.parse(Map.of("max_acc_bits", "40")));
