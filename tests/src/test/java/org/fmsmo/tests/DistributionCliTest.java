@@ -374,16 +374,19 @@ class DistributionCliTest {
 
     /**
      * {@code eval --backend cpu-reference} runs the frozen layers as integer GEMMs: on the built-in
-     * MiniLM quantized with dq (per-token activations), ptq (static asymmetric activations,
+     * MiniLM quantized with dq (per-token activations; also per-token asymmetric ones), ptq (static asymmetric activations,
      * SmoothQuant) and fp8 (e4m3 × e4m3, FP32 accumulation), every one of the 36 layers moves to the backend and the mean cosine equals the
      * simulated model's within 1e-3 relative.
      */
     @Test
     void evalOnTheCpuReferenceBackendMatchesTheSimulation() throws Exception {
         Path models = Fixtures.property("fmsmo.work").resolve("cache").resolve("models");
-        for (String method : List.of("dq", "ptq", "fp8")) {
+        // dq-asym: dq with dynamic per-token asymmetric activations (minmax on TOKEN, a zero point per token)
+        for (String method : List.of("dq", "ptq", "fp8", "dq-asym")) {
             Path out = home.resolve("backend-" + method);
-            Result q = fmsmo("quantize", "--method", method, "--output", out.toString(), "--json");
+            Result q = method.equals("dq-asym")
+                    ? fmsmo("quantize", "--method", "dq", "--set", "qa_mode=minmax", "--set", "qa_spec=int8-asym-token", "--output", out.toString(), "--json")
+                    : fmsmo("quantize", "--method", method, "--output", out.toString(), "--json");
             assertEquals(0, q.exit(), q.err());
             double[] cosine = new double[2];
             for (int i = 0; i < 2; i++) {

@@ -11,7 +11,7 @@ import org.fmsmo.api.FmsmoException;
 
 /**
  * {@code verify_accumulators=true}: every accumulator a layer produced is recomputed as a plain
- * long-integer sum {@code Σ_k (q[t][k] − zp)·w[o][k]}, sharing nothing with the tiled GEMM but the
+ * long-integer sum {@code Σ_k (q[t][k] − zp[t])·w[o][k]}, sharing nothing with the tiled GEMM but the
  * codes. A difference stops the run with the layer and position; otherwise the counts go to the
  * report.
  */
@@ -21,8 +21,10 @@ final class AccumulatorCheck {
     private final LongAdder accumulators = new LongAdder();
     private final LongAdder forwards = new LongAdder();
 
-    void verify(String layer, int[] qx, int zeroPoint, int tokens, byte[] w, int out, int in, int[] acc) {
+    /** @param zx each token's input zero point, or null for a symmetric input */
+    void verify(String layer, int[] qx, int[] zx, int tokens, byte[] w, int out, int in, int[] acc) {
         IntStream.range(0, tokens).parallel().forEach(t -> {
+            int zeroPoint = zx == null ? 0 : zx[t];
             for (int o = 0; o < out; o++) {
                 long exact = 0;
                 for (int k = 0; k < in; k++) {

@@ -16,6 +16,8 @@ import org.fmsmo.api.quant.QuantType;
  * <ul>
  *   <li>{@code W8A8-int}: symmetric INT (≤ 8 bits) weights per tensor or channel × symmetric INT
  *       (≤ 8 bits) activations per token (dynamic) or per tensor (static), exact int32 accumulation;</li>
+ *   <li>{@code W8A8-int-asymmetric-input}: the same weights × asymmetric INT activations with a
+ *       zero point, per tensor (static) or per token (dynamic);</li>
  *   <li>{@code W8A8-fp8-e4m3}: e4m3 weights × e4m3 activations (per token or per tensor), products
  *       exact in FP32, FP32 accumulation (its mantissa optionally narrowed per chunk);</li>
  *   <li>{@code weight-only}: INT (any symmetry, tensor/channel/group) or FP8 weights, dequantized
@@ -30,9 +32,12 @@ final class CpuReferenceBackend implements DeployBackend {
     static final Scheme W8A8 = new Scheme("W8A8-int", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
             QuantType.INT, EnumSet.of(Granularity.TOKEN, Granularity.TENSOR), false);
 
-    /** Static asymmetric activations (PTQ's minmax ranges): the zero point becomes a per-row correction. */
-    static final Scheme W8A8_ASYMMETRIC_INPUT = new Scheme("W8A8-int-asymmetric-static-input", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
-            QuantType.INT, EnumSet.of(Granularity.TENSOR), true);
+    /**
+     * Asymmetric activations, static (PTQ's minmax ranges) or per token at run time ({@code minmax}
+     * on TOKEN): the zero point becomes a correction through the weight row sums.
+     */
+    static final Scheme W8A8_ASYMMETRIC_INPUT = new Scheme("W8A8-int-asymmetric-input", QuantType.INT, 8, TENSOR_OR_CHANNEL, false,
+            QuantType.INT, EnumSet.of(Granularity.TOKEN, Granularity.TENSOR), true);
 
     /** FP8 e4m3 weights per tensor or channel × e4m3 inputs per token or per tensor, FP32 accumulation. */
     static final Scheme W8A8_FP8 = new Scheme("W8A8-fp8-e4m3", QuantType.FP8_E4M3, 8, TENSOR_OR_CHANNEL, false,

@@ -15,9 +15,12 @@ import org.fmsmo.api.quant.QuantSpec;
  * simulated quantizer ({@code s = amax / qmax} in float, {@code round(x / s)} half to even), so
  * the only difference from simulation is float summation order.
  *
- * <p>A static asymmetric input ({@code q = clamp(round(x/s) + zp, 0, 2^b − 1)}) keeps the
- * integer GEMM on the unsigned codes and folds the zero point into a per-row correction,
- * {@code Σ_k (q_k − zp)·w_k = Σ_k q_k·w_k − zp·Σ_k w_k}, with {@code Σ_k w_k} computed once.
+ * <p>An asymmetric input ({@code q = clamp(round(x/s) + zp, 0, 2^b − 1)}), with the calibrated
+ * scale and zero point (static) or with each token's own (dynamic: {@code s = (max − min)/(2^b − 1)}
+ * over the token's range widened to contain 0, {@code zp = round(−min/s)}, as the simulated
+ * {@code minmax} quantizer computes them), keeps the integer GEMM on the unsigned codes and folds
+ * the zero point into a correction, {@code Σ_k (q_k − zp)·w_k = Σ_k q_k·w_k − zp·Σ_k w_k}, with the
+ * row sums {@code Σ_k w_k} computed once.
  */
 final class Int8Linear implements PreparedLinear {
 
@@ -29,9 +32,12 @@ final class Int8Linear implements PreparedLinear {
     private final QuantSpec inputSpec;
     private final float staticInputScale;
     private final int inputMax;
-    /** Static asymmetric input: its zero point and the per-row weight sums; otherwise 0 and null. */
+    /** Static asymmetric input: its zero point; otherwise 0. */
     private final int inputZeroPoint;
+    /** Asymmetric input, static or per token: the per-row weight sums; otherwise null. */
     private final int[] rowSums;
+    /** Dynamic asymmetric input: scale and zero point come from each token's [min, max]. */
+    private final boolean perTokenRange;
     private final Accumulation accumulation;
     /** What asymmetric (unsigned) input codes are shifted by to become int8. */
     private static final int SHIFT = 128;
@@ -57,7 +63,8 @@ final class Int8Linear implements PreparedLinear {
         staticInputScale = inputSpec.granularity() == Granularity.TOKEN ? Float.NaN : layer.inputScale().toFloatArray()[0];
         boolean asymmetric = !inputSpec.symmetric();
         inputMax = asymmetric ? (1 << inputSpec.bits()) - 1 : (1 << (inputSpec.bits() - 1)) - 1;
-        inputZeroPoint = asymmetric ? layer.inputZeroPoint().toIntArray()[0] : 0;
+        perTokenRange = asymmetric && inputSpec.granularity() == Granularity.TOKEN;
+        inputZeroPoint = asymmetric && !perTokenRange ? layer.inputZeroPoint().toIntArray()[0] : 0;
         rowSums = asymmetric ? new int[out] : null;
         if (asymmetric) {
             for (int o = 0; o < out; o++) {
@@ -77,11 +84,11 @@ final class Int8Linear implements PreparedLinear {
         float[] xs = x.toFloatArray();
         int[] qx = new int[xs.length];
         float[] sx = new float[tokens];
-        quantizeInput(xs, tokens, qx, sx);
+        int[] zx = quantizeInput(xs, tokens, qx, sx);
         float[] y = new float[tokens * out];
         // rescaling runs per finished GEMM block, in parallel and while the block is in cache
         int[] acc = Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, (block, t0, t1, o0, o1) -> {
-            correctZeroPoint(block, t0, t1, o0, o1);
+            correctZeroPoint(zx, block, t0, t1, o0, o1);
             for (int t = t0; t < t1; t++) {
                 for (int o = o0; o < o1; o++) {
                     float v = block[t * out + o] * sx[t] * weightScale[o];
@@ -90,25 +97,55 @@ final class Int8Linear implements PreparedLinear {
             }
         });
         if (check != null) {
-            check.verify(name, qx, rowSums == null ? 0 : inputZeroPoint, tokens, weight, out, in, acc);
+            check.verify(name, qx, zx, tokens, weight, out, in, acc);
         }
         long[] outShape = shape.getShape().clone();
         outShape[outShape.length - 1] = out;
         return x.getManager().create(y, new Shape(outShape));
     }
 
-    /** Input quantization: symmetric per token or with the static scale, or asymmetric with the static scale and zero point. */
-    void quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
+    /**
+     * Input quantization: symmetric per token or with the static scale, or asymmetric with the
+     * static scale and zero point or with each token's own.
+     *
+     * @return each token's zero point, or null for a symmetric input
+     */
+    int[] quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
+        int[] zx = rowSums == null ? null : new int[tokens];
         java.util.stream.IntStream.range(0, tokens).parallel().forEach(t -> {
-            float s = Float.isNaN(staticInputScale) ? tokenScale(xs, t * in, in, inputMax) : staticInputScale;
+            float s;
+            int zp = inputZeroPoint;
+            if (perTokenRange) {
+                float[] range = tokenRange(xs, t * in, in);
+                s = (range[1] - range[0]) / inputMax;
+                s = s == 0f ? 1f : s;
+                zp = (int) Math.max(0, Math.min(inputMax, Math.rint(-range[0] / s)));
+            } else {
+                s = Float.isNaN(staticInputScale) ? tokenScale(xs, t * in, in, inputMax) : staticInputScale;
+            }
             sx[t] = s;
+            if (zx != null) {
+                zx[t] = zp;
+            }
             int lo = rowSums != null ? 0 : -inputMax;
             for (int k = 0; k < in; k++) {
                 // float division as the simulated quantizer does, then round half to even
-                double q = Math.rint(xs[t * in + k] / s) + inputZeroPoint;
+                double q = Math.rint(xs[t * in + k] / s) + zp;
                 qx[t * in + k] = (int) Math.max(lo, Math.min(inputMax, q));
             }
         });
+        return zx;
+    }
+
+    /** A token's [min, max], widened to contain 0 as the simulated asymmetric quantizer does. */
+    private static float[] tokenRange(float[] xs, int offset, int n) {
+        float min = 0f;
+        float max = 0f;
+        for (int k = 0; k < n; k++) {
+            min = Math.min(min, xs[offset + k]);
+            max = Math.max(max, xs[offset + k]);
+        }
+        return new float[] {min, max};
     }
 
     /**
@@ -125,17 +162,20 @@ final class Int8Linear implements PreparedLinear {
     }
 
     /**
-     * int32 accumulators {@code acc[t][o] = Σ_k (qx[t][k] − zp)·w[o][k]} (exact, or as the
+     * int32 accumulators {@code acc[t][o] = Σ_k (qx[t][k] − zx[t])·w[o][k]} (exact, or as the
      * emulated accumulator gives them).
+     *
+     * @param zx each token's zero point as {@link #quantizeInput} returned it, or null
      */
-    int[] accumulate(int[] qx, int tokens) {
-        return Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, this::correctZeroPoint);
+    int[] accumulate(int[] qx, int[] zx, int tokens) {
+        return Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST,
+                (block, t0, t1, o0, o1) -> correctZeroPoint(zx, block, t0, t1, o0, o1));
     }
 
     /**
      * The codes as the GEMM's int8 operand: an asymmetric input's unsigned codes are shifted by
      * −128, and {@link #correctZeroPoint} puts the shift and the zero point back through the row
-     * sums, {@code Σ(q − zp)·w = Σ(q − 128)·w + (128 − zp)·Σw}.
+     * sums, {@code Σ(q − zp)·w = Σ(q − 128)·w + (128 − zp)·Σw}, with each token's zp.
      */
     private int[] gemmOperand(int[] qx) {
         if (rowSums == null) {
@@ -148,13 +188,13 @@ final class Int8Linear implements PreparedLinear {
         return codes;
     }
 
-    private void correctZeroPoint(int[] acc, int t0, int t1, int o0, int o1) {
+    private void correctZeroPoint(int[] zx, int[] acc, int t0, int t1, int o0, int o1) {
         if (rowSums == null) {
             return;
         }
         for (int t = t0; t < t1; t++) {
             for (int o = o0; o < o1; o++) {
-                acc[t * out + o] += (SHIFT - inputZeroPoint) * rowSums[o];
+                acc[t * out + o] += (SHIFT - zx[t]) * rowSums[o];
             }
         }
     }

@@ -39,7 +39,7 @@ class Int8LinearTest {
             float[] xs = x.toFloatArray();
             int[] qx = new int[xs.length];
             float[] sx = new float[5];
-            layer.quantizeInput(xs, 5, qx, sx);
+            assertEquals(null, layer.quantizeInput(xs, 5, qx, sx)); // symmetric: no zero points
             // The activation codes equal the simulated per-token quantizer's codes.
             QuantizedTensor simX = new QuantizerModes.Max().create(A).quantize(x);
             byte[] simCodes = simX.codes().toByteArray();
@@ -48,7 +48,7 @@ class Int8LinearTest {
             }
             assertArrayEquals(simX.scale().toFloatArray(), sx, 0f);
 
-            int[] acc = layer.accumulate(qx, 5);
+            int[] acc = layer.accumulate(qx, null, 5);
             byte[] w = qw.codes().toByteArray();
             for (int t = 0; t < 5; t++) {
                 for (int o = 0; o < 48; o++) {
@@ -78,34 +78,64 @@ class Int8LinearTest {
      */
     @Test
     void staticAsymmetricInputsFoldTheZeroPointExactly() {
+        asymmetricInputsFoldTheZeroPointExactly(QuantSpec.parse("int8-asym-tensor-minmax"));
+    }
+
+    /**
+     * Dynamic per-token asymmetric activations ({@code minmax} on TOKEN): each token gets its own
+     * scale and zero point from its range, as the simulated quantizer computes them, and its own
+     * correction.
+     */
+    @Test
+    void perTokenAsymmetricInputsFoldEachTokensZeroPoint() {
+        asymmetricInputsFoldTheZeroPointExactly(QuantSpec.parse("int8-asym-token"));
+    }
+
+    private static void asymmetricInputsFoldTheZeroPointExactly(QuantSpec asym) {
         try (NDManager m = NDManager.newBaseManager(); DeployBackend backend = new CpuReferenceProvider().create()) {
             m.getEngine().setRandomSeed(5);
             NDArray weight = m.randomNormal(new Shape(40, 200));
-            NDArray x = m.randomNormal(0.7f, 2f, new Shape(6, 200), ai.djl.ndarray.types.DataType.FLOAT32);
-            QuantSpec asym = QuantSpec.parse("int8-asym-tensor-minmax");
+            // tokens with different offsets, so that their zero points differ
+            NDArray x = m.randomNormal(0f, 2f, new Shape(6, 200), ai.djl.ndarray.types.DataType.FLOAT32)
+                    .add(m.create(new float[] {0.7f, -3f, 5f, 0f, 1.5f, -0.2f}, new Shape(6, 1)));
+            boolean perToken = asym.granularity() == org.fmsmo.api.quant.Granularity.TOKEN;
             org.fmsmo.api.quant.Quantizer iq = new QuantizerModes.MinMax().create(asym);
-            iq.observe(x);
-            iq.endCalibration();
-            QuantizedTensor probe = iq.quantize(m.zeros(new Shape(1, 1)));
             QuantizedTensor qw = new QuantizerModes.Max().create(W).quantize(weight);
-            Int8Linear layer = (Int8Linear) backend.prepare(new FrozenLinear("l", qw, null, asym, probe.scale(), probe.zeroPoint().orElseThrow()));
+            FrozenLinear frozen;
+            if (perToken) {
+                frozen = FrozenLinear.dynamic("l", qw, null, asym);
+            } else {
+                iq.observe(x);
+                iq.endCalibration();
+                QuantizedTensor probe = iq.quantize(m.zeros(new Shape(1, 1)));
+                frozen = new FrozenLinear("l", qw, null, asym, probe.scale(), probe.zeroPoint().orElseThrow());
+            }
+            Int8Linear layer = (Int8Linear) backend.prepare(frozen);
             float[] xs = x.toFloatArray();
             int[] qx = new int[xs.length];
             float[] sx = new float[6];
-            layer.quantizeInput(xs, 6, qx, sx);
+            int[] zx = layer.quantizeInput(xs, 6, qx, sx);
             QuantizedTensor simX = iq.quantize(x);
             byte[] simCodes = simX.codes().toByteArray();
-            int zp = probe.zeroPoint().orElseThrow().toIntArray()[0];
             for (int i = 0; i < qx.length; i++) {
                 assertEquals(simCodes[i] & 0xFF, qx[i], "activation code " + i);
             }
-            int[] acc = layer.accumulate(qx, 6);
+            int[] simZp = simX.zeroPoint().orElseThrow().toIntArray();
+            float[] simScale = simX.scale().toFloatArray();
+            for (int t = 0; t < 6; t++) {
+                assertEquals(simZp[perToken ? t : 0], zx[t], "zero point of token " + t);
+                assertEquals(simScale[perToken ? t : 0], sx[t], 0f, "scale of token " + t);
+            }
+            if (perToken) {
+                assertTrue(java.util.Arrays.stream(zx).distinct().count() > 3, "zero points differ per token: " + java.util.Arrays.toString(zx));
+            }
+            int[] acc = layer.accumulate(qx, zx, 6);
             byte[] w = qw.codes().toByteArray();
             for (int t = 0; t < 6; t++) {
                 for (int o = 0; o < 40; o++) {
                     long ref = 0;
                     for (int k = 0; k < 200; k++) {
-                        ref += (long) (qx[t * 200 + k] - zp) * w[o * 200 + k];
+                        ref += (long) (qx[t * 200 + k] - zx[t]) * w[o * 200 + k];
                     }
                     assertEquals(ref, acc[t * 40 + o], "accumulator [" + t + "][" + o + "]");
                 }
