@@ -22,7 +22,7 @@ final class AccumulatorCheck {
     private final LongAdder forwards = new LongAdder();
 
     /** @param zx each token's input zero point, or null for a symmetric input */
-    void verify(String layer, int[] qx, int[] zx, int tokens, byte[] w, int out, int in, int[] acc) {
+    void verify(String layer, int[] qx, int[] zx, int tokens, byte[] w, int out, int in, Int8Gemm.Accumulators acc) {
         IntStream.range(0, tokens).parallel().forEach(t -> {
             int zeroPoint = zx == null ? 0 : zx[t];
             for (int o = 0; o < out; o++) {
@@ -30,9 +30,9 @@ final class AccumulatorCheck {
                 for (int k = 0; k < in; k++) {
                     exact += (long) (qx[t * in + k] - zeroPoint) * w[o * in + k];
                 }
-                if (exact != acc[t * out + o]) {
+                if (exact != acc.get(t, o)) {
                     throw new FmsmoException(ErrorCode.INTERNAL, "cpu-reference: layer " + layer + " accumulator [token " + t
-                            + "][row " + o + "] is " + acc[t * out + o] + ", the exact sum is " + exact);
+                            + "][row " + o + "] is " + acc.get(t, o) + ", the exact sum is " + exact);
                 }
             }
         });

@@ -6,10 +6,12 @@ import java.util.stream.IntStream;
  * The int8 × int8 → int32 matrix product {@code acc[t][o] = Σ_k x[t][k] · w[o][k]}, tiled for
  * the caches and spread over the common fork-join pool.
  *
- * <p>The output is cut into blocks of {@value #TOKEN_BLOCK} tokens × {@value #ROW_BLOCK} weight
- * rows, one task each: a block's weight rows (64 × K bytes) stay in L2 while its tokens stream
- * past them, and inside a block the kernel keeps a 4 × 4 register tile. Rows and tokens that do
- * not fill a tile are summed one dot product at a time.
+ * <p>The weights are packed once per layer ({@link #pack}) into panels of {@code cols} output
+ * rows, each stored K-major so that the kernel streams it. Tokens are padded to a multiple of
+ * {@link Int8Kernel#ROWS} and outputs to whole panels (zero codes add nothing); the accumulators
+ * keep that padded row length. The output is cut into blocks of whole panels, one task each: a
+ * block's weight panels stay in L2 while its token panels pass them, and its activation rows are
+ * sized to stay there too.
  *
  * <p>With an inexact {@link Accumulation} the K loop runs chunk by chunk and each chunk's partial
  * sums go through the emulated accumulator.
@@ -22,91 +24,113 @@ final class Int8Gemm {
      */
     @FunctionalInterface
     interface Epilogue {
-        /** Called once per block {@code [t0, t1) × [o0, o1)} of {@code acc} ({@code [tokens][out]}), blocks in parallel. */
-        void finish(int[] acc, int t0, int t1, int o0, int o1);
+        /** Called once per block {@code [t0, t1) × [o0, o1)} (real tokens and outputs only) of {@code acc}, row length {@code ld}. */
+        void finish(int[] acc, int ld, int t0, int t1, int o0, int o1);
     }
 
-    static final int TOKEN_BLOCK = 32;
-    static final int ROW_BLOCK = 64;
+    /** Weight codes in panels: panel p holds rows {@code [p·cols, (p+1)·cols)} as {@code [in][cols]} bytes, zero past {@code out}. */
+    record PackedWeights(byte[] data, int out, int in, int cols) {
+        int panels() {
+            return (out + cols - 1) / cols;
+        }
+    }
+
+    /** Accumulators {@code [tokens][out]}, stored with row length {@code ld} (whole panels). */
+    record Accumulators(int[] values, int ld) {
+        int get(int t, int o) {
+            return values[t * ld + o];
+        }
+
+        /** A copy as a plain {@code [tokens][out]} array. */
+        int[] compact(int tokens, int out) {
+            int[] c = new int[tokens * out];
+            for (int t = 0; t < tokens; t++) {
+                System.arraycopy(values, t * ld, c, t * out, out);
+            }
+            return c;
+        }
+    }
+
+    /** Weight panels per task. */
+    static final int PANELS_PER_BLOCK = 4;
+    /** Activation bytes (as ints) a task's token block may hold, so that it stays in L2 next to the weight panels. */
+    private static final int TOKEN_BLOCK_BYTES = 256 * 1024;
 
     private Int8Gemm() {
     }
 
-    /**
-     * @param x      activation codes {@code [tokens][in]}, |x| ≤ 128
-     * @param w      weight codes {@code [out][in]}
-     * @param mode   how the accumulator behaves
-     * @return {@code [tokens][out]} accumulators
-     */
-    static int[] multiply(int[] x, int tokens, byte[] w, int out, int in, Accumulation mode, Int8Kernel kernel) {
-        return multiply(x, tokens, w, out, in, mode, kernel, null);
+    /** Packs row-major {@code [out][in]} weight codes into panels of {@code cols} rows. */
+    static PackedWeights pack(byte[] w, int out, int in, int cols) {
+        int panels = (out + cols - 1) / cols;
+        byte[] data = new byte[panels * in * cols];
+        for (int o = 0; o < out; o++) {
+            int base = (o / cols) * in * cols + o % cols;
+            for (int k = 0; k < in; k++) {
+                data[base + k * cols] = w[o * in + k];
+            }
+        }
+        return new PackedWeights(data, out, in, cols);
     }
 
     /**
-     * As {@link #multiply(int[], int, byte[], int, int, Accumulation, Int8Kernel)}, with work on each finished block.
-     *
+     * @param x      activation codes {@code [tokens][in]}, |x| ≤ 128; rows past {@code tokens}
+     *               up to a multiple of {@link Int8Kernel#ROWS} may be present (they are ignored)
+     * @param mode   how the accumulator behaves
      * @param epilogue run on each finished block, or null
      */
-    static int[] multiply(int[] x, int tokens, byte[] w, int out, int in, Accumulation mode, Int8Kernel kernel, Epilogue epilogue) {
-        int[] acc = new int[tokens * out];
-        int tokenBlocks = (tokens + TOKEN_BLOCK - 1) / TOKEN_BLOCK;
-        int rowBlocks = (out + ROW_BLOCK - 1) / ROW_BLOCK;
+    static Accumulators multiply(int[] x, int tokens, PackedWeights w, Accumulation mode, Int8Kernel kernel, Epilogue epilogue) {
+        if (w.cols() != kernel.cols()) {
+            throw new IllegalArgumentException("weights packed " + w.cols() + " wide for a kernel of " + kernel.cols());
+        }
+        int in = w.in();
+        final int rows = Int8Kernel.ROWS;
+        int paddedTokens = (tokens + rows - 1) / rows * rows;
+        int[] xp = x.length >= paddedTokens * in ? x : java.util.Arrays.copyOf(x, paddedTokens * in);
+        int cols = w.cols();
+        int ld = w.panels() * cols;
+        int[] acc = new int[paddedTokens * ld];
+        int tokenBlock = Math.max(rows, Math.min(8 * rows, TOKEN_BLOCK_BYTES / (4 * Math.max(1, in)) / rows * rows));
+        int tokenBlocks = (paddedTokens + tokenBlock - 1) / tokenBlock;
+        int panelBlocks = (w.panels() + PANELS_PER_BLOCK - 1) / PANELS_PER_BLOCK;
         int chunk = mode.exact() || mode.chunkSize() == 0 ? in : mode.chunkSize();
-        IntStream.range(0, tokenBlocks * rowBlocks).parallel().forEach(task -> {
-            int t0 = (task % tokenBlocks) * TOKEN_BLOCK;
-            int o0 = (task / tokenBlocks) * ROW_BLOCK;
-            int t1 = Math.min(tokens, t0 + TOKEN_BLOCK);
-            int o1 = Math.min(out, o0 + ROW_BLOCK);
-            block(x, w, acc, in, out, t0, t1, o0, o1, chunk, mode, kernel);
-            if (epilogue != null) {
-                epilogue.finish(acc, t0, t1, o0, o1);
+        IntStream.range(0, tokenBlocks * panelBlocks).parallel().forEach(task -> {
+            int t0 = (task % tokenBlocks) * tokenBlock;
+            int t1 = Math.min(paddedTokens, t0 + tokenBlock);
+            int p0 = (task / tokenBlocks) * PANELS_PER_BLOCK;
+            int p1 = Math.min(w.panels(), p0 + PANELS_PER_BLOCK);
+            block(xp, w, acc, ld, t0, t1, p0, p1, chunk, mode, kernel);
+            if (epilogue != null && t0 < tokens && p0 * cols < w.out()) {
+                epilogue.finish(acc, ld, t0, Math.min(t1, tokens), p0 * cols, Math.min(p1 * cols, w.out()));
             }
         });
-        return acc;
+        return new Accumulators(acc, ld);
     }
 
-    private static void block(int[] x, byte[] w, int[] acc, int in, int out, int t0, int t1, int o0, int o1, int chunk,
+    private static void block(int[] x, PackedWeights w, int[] acc, int ld, int t0, int t1, int p0, int p1, int chunk,
                               Accumulation mode, Int8Kernel kernel) {
-        final int tile = Int8Kernel.TILE;
-        int[] partial = new int[tile * tile];
-        int[] running = new int[tile * tile];
-        int oTiles = o0 + (o1 - o0) / tile * tile;
-        int tTiles = t0 + (t1 - t0) / tile * tile;
-        for (int o = o0; o < oTiles; o += tile) {
-            for (int t = t0; t < tTiles; t += tile) {
+        int in = w.in();
+        int cols = w.cols();
+        final int rows = Int8Kernel.ROWS;
+        int[] partial = mode.exact() ? null : new int[rows * cols];
+        int[] running = mode.exact() ? null : new int[rows * cols];
+        for (int p = p0; p < p1; p++) {
+            int panel = p * in * cols;
+            for (int t = t0; t < t1; t += rows) {
+                if (mode.exact()) {
+                    kernel.panel(x, t * in, in, w.data(), panel, 0, in, acc, t * ld + p * cols, ld);
+                    continue;
+                }
                 java.util.Arrays.fill(running, 0);
                 for (int k = 0; k < in; k += chunk) {
-                    kernel.tile(x, t * in, w, o * in, in, k, Math.min(in, k + chunk), partial);
+                    kernel.panel(x, t * in, in, w.data(), panel, k, Math.min(in, k + chunk), partial, 0, cols);
                     for (int i = 0; i < partial.length; i++) {
-                        running[i] = mode.exact() ? partial[i] : mode.add(running[i], partial[i]);
+                        running[i] = mode.add(running[i], partial[i]);
                     }
                 }
-                for (int i = 0; i < tile; i++) {
-                    System.arraycopy(running, i * tile, acc, (t + i) * out + o, tile);
+                for (int i = 0; i < rows; i++) {
+                    System.arraycopy(running, i * cols, acc, (t + i) * ld + p * cols, cols);
                 }
             }
         }
-        // the edges: tokens past the last full tile (all rows), rows past the last full tile (tiled tokens)
-        for (int t = tTiles; t < t1; t++) {
-            for (int o = o0; o < o1; o++) {
-                acc[t * out + o] = dot(x, t * in, w, o * in, in, chunk, mode, kernel);
-            }
-        }
-        for (int t = t0; t < tTiles; t++) {
-            for (int o = oTiles; o < o1; o++) {
-                acc[t * out + o] = dot(x, t * in, w, o * in, in, chunk, mode, kernel);
-            }
-        }
-    }
-
-    private static int dot(int[] x, int x0, byte[] w, int w0, int in, int chunk, Accumulation mode, Int8Kernel kernel) {
-        if (mode.exact()) {
-            return kernel.dot(x, x0, w, w0, 0, in);
-        }
-        int running = 0;
-        for (int k = 0; k < in; k += chunk) {
-            running = mode.add(running, kernel.dot(x, x0, w, w0, k, Math.min(in, k + chunk)));
-        }
-        return running;
     }
 }

@@ -27,6 +27,7 @@ final class Int8Linear implements PreparedLinear {
     private final int out;
     private final int in;
     private final byte[] weight;     // [out][in] row-major codes
+    private final Int8Gemm.PackedWeights packed; // the same codes in the kernel's panels
     private final float[] weightScale; // [out]
     private final float[] bias;       // [out] or null
     private final QuantSpec inputSpec;
@@ -53,6 +54,7 @@ final class Int8Linear implements PreparedLinear {
         out = Math.toIntExact(s.get(0));
         in = Math.toIntExact(s.get(1));
         weight = layer.weight().codes().toByteArray();
+        packed = Int8Gemm.pack(weight, out, in, Int8Kernel.BEST.cols());
         float[] scales = layer.weight().scale().toFloatArray();
         weightScale = new float[out];
         for (int o = 0; o < out; o++) {
@@ -82,16 +84,17 @@ final class Int8Linear implements PreparedLinear {
         Shape shape = x.getShape();
         int tokens = Math.toIntExact(shape.size() / in);
         float[] xs = x.toFloatArray();
-        int[] qx = new int[xs.length];
+        // whole panels of tokens: the GEMM reads the padding rows and drops their results
+        int[] qx = new int[(tokens + Int8Kernel.ROWS - 1) / Int8Kernel.ROWS * Int8Kernel.ROWS * in];
         float[] sx = new float[tokens];
         int[] zx = quantizeInput(xs, tokens, qx, sx);
         float[] y = new float[tokens * out];
         // rescaling runs per finished GEMM block, in parallel and while the block is in cache
-        int[] acc = Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST, (block, t0, t1, o0, o1) -> {
-            correctZeroPoint(zx, block, t0, t1, o0, o1);
+        Int8Gemm.Accumulators acc = Int8Gemm.multiply(gemmOperand(qx), tokens, packed, accumulation, Int8Kernel.BEST, (block, ld, t0, t1, o0, o1) -> {
+            correctZeroPoint(zx, block, ld, t0, t1, o0, o1);
             for (int t = t0; t < t1; t++) {
                 for (int o = o0; o < o1; o++) {
-                    float v = block[t * out + o] * sx[t] * weightScale[o];
+                    float v = block[t * ld + o] * sx[t] * weightScale[o];
                     y[t * out + o] = bias == null ? v : v + bias[o];
                 }
             }
@@ -168,8 +171,8 @@ final class Int8Linear implements PreparedLinear {
      * @param zx each token's zero point as {@link #quantizeInput} returned it, or null
      */
     int[] accumulate(int[] qx, int[] zx, int tokens) {
-        return Int8Gemm.multiply(gemmOperand(qx), tokens, weight, out, in, accumulation, Int8Kernel.BEST,
-                (block, t0, t1, o0, o1) -> correctZeroPoint(zx, block, t0, t1, o0, o1));
+        return Int8Gemm.multiply(gemmOperand(qx), tokens, packed, accumulation, Int8Kernel.BEST,
+                (block, ld, t0, t1, o0, o1) -> correctZeroPoint(zx, block, ld, t0, t1, o0, o1)).compact(tokens, out);
     }
 
     /**
@@ -188,13 +191,13 @@ final class Int8Linear implements PreparedLinear {
         return codes;
     }
 
-    private void correctZeroPoint(int[] zx, int[] acc, int t0, int t1, int o0, int o1) {
+    private void correctZeroPoint(int[] zx, int[] acc, int ld, int t0, int t1, int o0, int o1) {
         if (rowSums == null) {
             return;
         }
         for (int t = t0; t < t1; t++) {
             for (int o = o0; o < o1; o++) {
-                acc[t * out + o] += (SHIFT - zx[t]) * rowSums[o];
+                acc[t * ld + o] += (SHIFT - zx[t]) * rowSums[o];
             }
         }
     }

@@ -25,10 +25,10 @@ class AccumulationTest {
         Accumulation separate = Accumulation.parse(Map.of("chunk_size", "2", "max_acc_bits", "15", "truncate_lsb", "4"));
         Accumulation running = Accumulation.parse(Map.of("chunk_size", "2", "max_acc_bits", "15", "truncate_lsb", "4",
                 "accumulate", "add-then-truncate"));
-        for (Int8Kernel kernel : new Int8Kernel[] {Int8Kernel.BEST, new Int8Kernel.Scalar()}) {
-            assertEquals(32768, Int8Gemm.multiply(x, 1, w, 1, 4, separate, kernel)[0]);
-            assertEquals(16384, Int8Gemm.multiply(x, 1, w, 1, 4, running, kernel)[0]);
-            assertEquals(40000, Int8Gemm.multiply(x, 1, w, 1, 4, Accumulation.EXACT, kernel)[0]);
+        for (Int8Kernel kernel : new Int8Kernel[] {Int8Kernel.BEST, new Int8Kernel.Scalar(16)}) {
+            assertEquals(32768, GemmCalls.multiply(x, 1, w, 1, 4, separate, kernel)[0]);
+            assertEquals(16384, GemmCalls.multiply(x, 1, w, 1, 4, running, kernel)[0]);
+            assertEquals(40000, GemmCalls.multiply(x, 1, w, 1, 4, Accumulation.EXACT, kernel)[0]);
         }
         // negative sums saturate at −2^14 and round half up: (−16384 + 8) >> 4 << 4 = −16384
         assertEquals(-16384, separate.limit(-20000));
@@ -54,7 +54,7 @@ class AccumulationTest {
                 for (int i = 0; i < w.length; i++) {
                     w[i] = (byte) (rng.nextInt(255) - 127);
                 }
-                int[] acc = Int8Gemm.multiply(x, tokens, w, out, in, a, Int8Kernel.BEST);
+                int[] acc = GemmCalls.multiply(x, tokens, w, out, in, a, Int8Kernel.BEST);
                 int chunk = a.chunkSize() == 0 ? in : a.chunkSize();
                 long hi = (1L << (a.maxAccBits() - 1)) - 1;
                 int t = a.truncateLsb();

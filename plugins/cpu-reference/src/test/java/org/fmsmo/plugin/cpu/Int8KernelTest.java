@@ -25,38 +25,41 @@ class Int8KernelTest {
         return w;
     }
 
+    /** The vector panel against long sums for every K range up to 70 and then some, and at the extremes of the codes. */
     @Test
-    void vectorKernelIsExactOnEveryTailLength() {
+    void vectorKernelIsExactOnEveryKRange() {
         boolean present = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
         System.out.println("int8 kernel: " + Int8Kernel.kernelName() + (present ? "" : " (jdk.incubator.vector absent: vector kernel not tested)"));
         assumeTrue(present, "jdk.incubator.vector is not in this JVM");
         Int8Kernel vector = new VectorInt8Kernel();
+        int cols = vector.cols();
+        int rows = Int8Kernel.ROWS;
         Random rng = new Random(11);
-        int[] tile = new int[16];
-        for (int ld = 1; ld < 300; ld += ld < 70 ? 1 : 37) {
-            int[] x = codes(rng, 4 * ld + 5);
-            byte[] w = weights(rng, 4 * ld + 3);
-            int from = ld / 3;
-            vector.tile(x, 5, w, 3, ld, from, ld, tile);
-            for (int i = 0; i < 4; i++) {
-                for (int j = 0; j < 4; j++) {
+        for (int k = 1; k < 300; k += k < 70 ? 1 : 37) {
+            int[] x = codes(rng, rows * k + 5);
+            byte[] wp = weights(rng, k * cols + 3);
+            int from = k / 3;
+            int lda = cols + 7;
+            int[] acc = new int[2 + rows * lda];
+            vector.panel(x, 5, k, wp, 3, from, k, acc, 2, lda);
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
                     long ref = 0;
-                    for (int k = from; k < ld; k++) {
-                        ref += (long) x[5 + i * ld + k] * w[3 + j * ld + k];
+                    for (int kk = from; kk < k; kk++) {
+                        ref += (long) x[5 + i * k + kk] * wp[3 + kk * cols + j];
                     }
-                    assertEquals(ref, tile[i * 4 + j], "ld " + ld + " tile [" + i + "][" + j + "]");
-                    if (i == j) {
-                        assertEquals(ref, vector.dot(x, 5 + i * ld, w, 3 + j * ld, from, ld), "ld " + ld + " dot " + i);
-                    }
+                    assertEquals(ref, acc[2 + i * lda + j], "K " + k + " panel [" + i + "][" + j + "]");
                 }
             }
         }
-        int[] extreme = new int[4 * 4096];
+        int k = 4096;
+        int[] extreme = new int[rows * k];
         java.util.Arrays.fill(extreme, -128);
-        byte[] low = new byte[4 * 4096];
+        byte[] low = new byte[k * cols];
         java.util.Arrays.fill(low, (byte) -128);
-        vector.tile(extreme, 0, low, 0, 4096, 0, 4096, tile);
-        assertEquals(4096L * 128 * 128, tile[15], "−128·−128 summed 4096 times");
+        int[] acc = new int[rows * cols];
+        vector.panel(extreme, 0, k, low, 0, 0, k, acc, 0, cols);
+        assertEquals(4096L * 128 * 128, acc[rows * cols - 1], "−128·−128 summed 4096 times");
         assertEquals("vector", Int8Kernel.kernelName(), "with the module present the vector kernel is chosen");
     }
 
@@ -64,13 +67,14 @@ class Int8KernelTest {
     @Test
     void tiledGemmEqualsLongSums() {
         Random rng = new Random(5);
-        int[][] shapes = {{1, 7, 3}, {4, 64, 4}, {5, 33, 6}, {37, 100, 70}, {70, 130, 129}, {3, 512, 200}};
-        for (Int8Kernel kernel : new Int8Kernel[] {Int8Kernel.BEST, new Int8Kernel.Scalar()}) {
+        // a single token; tokens and outputs short of a panel; several panels and blocks with edges; K past the token block's budget
+        int[][] shapes = {{1, 7, 3}, {4, 64, 4}, {6, 33, 32}, {5, 33, 6}, {37, 100, 70}, {70, 130, 129}, {3, 512, 200}, {61, 1500, 301}};
+        for (Int8Kernel kernel : new Int8Kernel[] {Int8Kernel.BEST, new Int8Kernel.Scalar(16)}) {
             for (int[] s : shapes) {
                 int tokens = s[0], in = s[1], out = s[2];
                 int[] x = codes(rng, tokens * in);
                 byte[] w = weights(rng, out * in);
-                int[] acc = Int8Gemm.multiply(x, tokens, w, out, in, Accumulation.EXACT, kernel);
+                int[] acc = GemmCalls.multiply(x, tokens, w, out, in, Accumulation.EXACT, kernel);
                 for (int t = 0; t < tokens; t++) {
                     for (int o = 0; o < out; o++) {
                         long ref = 0;
