@@ -41,10 +41,11 @@ public final class CpuReferenceProvider implements DeployBackendProvider {
     /** Options emulate a narrower integer accumulator ({@link Accumulation}) or turn on accumulator verification. */
     @Override
     public DeployBackend create(Map<String, String> options) {
+        Map<String, String> accepted = options();
         for (String key : options.keySet()) {
-            if (!options().containsKey(key)) {
+            if (!accepted.containsKey(key)) {
                 throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.INVALID_ARGUMENT, "cpu-reference has no option '"
-                        + key + "'; it accepts " + options().keySet().stream().sorted().toList());
+                        + key + "'; it accepts " + accepted.keySet().stream().sorted().toList());
             }
         }
         Map<String, String> rest = new java.util.HashMap<>(options);

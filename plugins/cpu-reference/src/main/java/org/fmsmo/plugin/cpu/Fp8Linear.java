@@ -25,7 +25,7 @@ final class Fp8Linear implements PreparedLinear {
     private final int in;
     private final int out;
     private final Fp8Format format;
-    private final NDArray weightCodesT;  // decoded e4m3 values, [in, out]
+    private final NDArray weightCodesT;  // decoded e4m3 values, [in, out], for the engine's matmul; null on the emulated path
     private final NDArray weightScale;   // [out]
     private final NDArray bias;          // [out] or null
     private final float staticInputScale; // NaN: per token
@@ -46,7 +46,8 @@ final class Fp8Linear implements PreparedLinear {
         for (int i = 0; i < codes.length; i++) {
             values[i] = format.decode(codes[i]);
         }
-        weightCodesT = manager.create(values, new Shape(out, in)).transpose().duplicate();
+        // one copy of the weights: a transposed NDArray for the exact path, a plain array for the emulated one
+        weightCodesT = accumulation.exact() ? manager.create(values, new Shape(out, in)).transpose().duplicate() : null;
         weightValues = accumulation.exact() ? null : values;
         float[] scales = layer.weight().scale().toFloatArray();
         float[] perRow = new float[out];
