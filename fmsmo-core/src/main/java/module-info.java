@@ -31,6 +31,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.model.bert;
     exports org.fmsmo.core.eval;
     exports org.fmsmo.core.recipe;
+    exports org.fmsmo.core.synthetic;
 
     opens org.fmsmo.core.cli to info.picocli;
 

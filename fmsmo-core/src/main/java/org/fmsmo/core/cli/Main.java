@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
 @Command(name = "fmsmo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "FMS Model Optimizer for the JVM: quantize models, list plugins, evaluate.",
         subcommands = {PluginsCommand.class, EvalCommand.class, ImportOnnxCommand.class, BenchCommand.class, RecipesCommand.class,
-                AnalyzeCommand.class, QuantizeCommand.class, QdqCommand.class,
+                AnalyzeCommand.class, QuantizeCommand.class, QdqCommand.class, SynthesizeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

@@ -34,6 +34,7 @@ public final class ModelLoader {
     private static final Map<String, BiFunction<HfConfig, Weights, TransformerModel>> ARCHITECTURES = new TreeMap<>(Map.of(
             "llama", LlamaForCausalLM::new,
             "qwen2", LlamaForCausalLM::new,
+            "mistral", LlamaForCausalLM::new, // without a sliding window (LlamaConfig refuses one)
             "bert", BertModel::new));
 
     /** Stored tensors the forward pass does not need and that are expected in real checkpoints. */

@@ -35,10 +35,15 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         double theta = c.number("rope_theta", 10000.0);
         float[] invFreq = RotaryEmbedding.defaultInverseFrequencies(headDim, theta);
         RopeScaling.apply(c, invFreq);
+        int maxPositions = c.positive("max_position_embeddings", 2048);
+        if (c.has("sliding_window") && c.positive("sliding_window") < maxPositions) {
+            throw c.invalid("sliding_window", "sliding-window attention is not supported yet; expected null or at least max_position_embeddings ("
+                    + maxPositions + ")");
+        }
         boolean qwen = type.equals("qwen2");
         boolean attnBias = qwen || c.bool("attention_bias", false);
         return new LlamaConfig(type, c.positive("vocab_size"), hidden, c.positive("intermediate_size"),
-                c.positive("num_hidden_layers"), heads, kvHeads, headDim, c.positive("max_position_embeddings", 2048),
+                c.positive("num_hidden_layers"), heads, kvHeads, headDim, maxPositions,
                 c.number("rms_norm_eps", 1e-6), theta, invFreq, c.bool("tie_word_embeddings", false),
                 attnBias, attnBias && !qwen, c.bool("mlp_bias", false));
     }
