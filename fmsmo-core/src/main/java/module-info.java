@@ -15,6 +15,7 @@ module org.fmsmo.core {
     requires com.fasterxml.jackson.databind;
     requires ai.djl.tokenizers;
     requires java.management;
+    requires jdk.management;
     requires static osgi.core;
 
     exports org.fmsmo.core.plugin;
@@ -32,6 +33,8 @@ module org.fmsmo.core {
     exports org.fmsmo.core.eval;
     exports org.fmsmo.core.recipe;
     exports org.fmsmo.core.synthetic;
+    exports org.fmsmo.core.pipeline;
+    exports org.fmsmo.core.io;
 
     opens org.fmsmo.core.cli to info.picocli;
 

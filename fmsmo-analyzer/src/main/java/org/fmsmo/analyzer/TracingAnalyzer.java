@@ -9,6 +9,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.InputGroup;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantPlan;
@@ -37,6 +38,15 @@ public final class TracingAnalyzer implements ModelAnalyzer {
         try (NDManager m = model.manager().newSubManager()) {
             events = Trace.record(() -> forward(model, m).close());
         }
+        return plan(events, model, config);
+    }
+
+    @Override
+    public QuantPlan planBlock(QuantizableModel block, Runnable forward, QuantConfig config) {
+        return plan(Trace.record(forward), block, config);
+    }
+
+    private static QuantPlan plan(List<Trace.Event> events, QuantizableModel model, QuantConfig config) {
         List<String> linears = new ArrayList<>();
         List<String> bmms = new ArrayList<>();
         Map<NDArray, Trace.Event> producer = new IdentityHashMap<>();
@@ -82,7 +92,7 @@ public final class TracingAnalyzer implements ModelAnalyzer {
         return groups;
     }
 
-    private static Map<String, Double> magnitudes(TransformerModel model) {
+    private static Map<String, Double> magnitudes(QuantizableModel model) {
         Map<String, Double> out = new LinkedHashMap<>();
         for (LinearLayer l : model.linearLayers()) {
             out.put(l.name(), (double) l.weight().abs().max().getFloat());

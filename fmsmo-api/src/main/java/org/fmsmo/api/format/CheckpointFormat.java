@@ -41,6 +41,41 @@ public interface CheckpointFormat {
     void write(QuantizableModel model, CheckpointSink sink);
 
     /**
+     * Whether this format can be written part by part ({@link #writeLayers}, then {@link #finish}),
+     * so that a model larger than memory is written as its layers are frozen.
+     */
+    @Experimental(since = "1.1")
+    default boolean streams() {
+        return false;
+    }
+
+    /**
+     * Streamed writing: describes the frozen layers of one part of the model (a decoder block) to
+     * {@code sink}, as {@link #write} does for a whole model, and remembers what the
+     * {@code quantization_config} will need. Called once per part, in forward order; the part's
+     * arrays are freed after the call.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} naming
+     *         the first layer the format cannot hold, or one that does not fit with earlier parts
+     * @throws UnsupportedOperationException when {@link #streams()} is false
+     */
+    @Experimental(since = "1.1")
+    default void writeLayers(QuantizableModel part, CheckpointSink sink) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot be written part by part");
+    }
+
+    /**
+     * Ends a streamed write: sets the {@code quantization_config} (and any extra files) for every
+     * layer given to {@link #writeLayers}.
+     *
+     * @param otherLinears linear layers the host copied through in float without handing them to a part ({@code lm_head})
+     */
+    @Experimental(since = "1.1")
+    default void finish(java.util.List<String> otherLinears, CheckpointSink sink) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot be written part by part");
+    }
+
+    /**
      * Whether a folder whose {@code config.json} holds this {@code quantization_config} is in
      * this format.
      *

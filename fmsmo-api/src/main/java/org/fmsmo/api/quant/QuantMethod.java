@@ -20,4 +20,17 @@ public interface QuantMethod {
      * @throws java.util.concurrent.CancellationException when cancelled through the progress listener
      */
     QuantReport quantize(QuantContext context);
+
+    /**
+     * Whether the method can run one block at a time: it changes only the layers of the
+     * context's model and reads only what the context gives (calibration, input statistics,
+     * sequential stages), so the host may call {@link #quantize} once per decoder block of a
+     * model too large to load, each time with a context scoped to that block and fed with the
+     * hidden states the earlier, already-quantized blocks produce. Methods that need the whole
+     * model at once (training) return false, the default.
+     */
+    @org.fmsmo.api.Experimental(since = "1.1")
+    default boolean perBlock() {
+        return false;
+    }
 }

@@ -9,23 +9,13 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.fmsmo.api.format.CheckpointFormat;
-import org.fmsmo.api.format.CheckpointFormatProvider;
-import org.fmsmo.api.quant.QuantConfig;
-import org.fmsmo.api.quant.QuantMethodProvider;
-import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
-import org.fmsmo.core.model.ModelLoader;
-import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.pipeline.CalibrationSource;
+import org.fmsmo.core.pipeline.Quantization;
+import org.fmsmo.core.pipeline.QuantizationResult;
+import org.fmsmo.core.pipeline.TrainingSetup;
 import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.recipe.Recipes;
-import org.fmsmo.core.session.CalibrationData;
-import org.fmsmo.core.session.CheckpointFormats;
 import org.fmsmo.core.session.ConsoleProgress;
-import org.fmsmo.core.session.DefaultQuantContext;
-import org.fmsmo.core.session.ModelAnalyzer;
-import org.fmsmo.core.session.NativeCheckpoint;
-import org.fmsmo.core.session.Training;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -115,7 +105,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any other config key, e.g. --set qskip_layer_name=lm_head.")
     Map<String, String> extra = new LinkedHashMap<>();
 
-    @Option(names = "--calibration", paramLabel = "FILE", description = "Calibration text (decoders: consecutive windows; encoders: one sentence per line).")
+    @Option(names = "--calibration", paramLabel = "FILE", description = "Calibration text (decoders: consecutive windows; encoders: one sentence per line), or 'random' for random token ids"
+            + " (--num-samples, --seq-len, --seed), for models whose tokenizer matches no text.")
     Path calibration;
 
     @Option(names = "--num-samples", defaultValue = "64", paramLabel = "N", description = "Calibration samples (default: ${DEFAULT-VALUE}).")
@@ -160,12 +151,17 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the summary as one JSON object.")
     boolean json;
 
+    @Option(names = "--streaming", defaultValue = "auto", paramLabel = "MODE", description = "Process the model layer by layer: auto (when the model, method and"
+            + " format allow it), on (or fail saying why not), off (load it whole). Default: ${DEFAULT-VALUE}.")
+    String streaming;
+
+    @Option(names = "--max-shard-size", defaultValue = "5000000000", paramLabel = "BYTES", description = "Output shard size of a streamed run (default: ${DEFAULT-VALUE}).")
+    long maxShardBytes;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
-        QuantConfig cfg = Recipes.qconfigInit(recipe != null ? recipe : defaultRecipe(), overrides());
-        long start = System.nanoTime();
         if (model == null) {
             model = DefaultModel.folder();
             if (calibration == null) {
@@ -177,42 +173,38 @@ final class QuantizeCommand implements Callable<Integer> {
             spec.commandLine().getErr().println("no --model: quantizing the built-in default model " + DefaultModel.NAME + " (" + model + ")"
                     + " with calibration " + calibration);
         }
-        Path target = OutputFolder.check(model, output, force);
+        if (resume != null && !method.equals("qat")) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--resume continues a qat run; method is " + method);
+        }
+        if (trainData == null && (distill || evalData != null)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
+        }
+        Quantization run = Quantization.of(model).method(method).recipe(recipe != null ? recipe : defaultRecipe()).set(overrides())
+                .format(format).output(output).force(force).progress(progress).streaming(streamingMode()).maxShardBytes(maxShardBytes);
+        Path calibrationText = calibration != null ? calibration : trainData;
+        if (calibrationText != null && calibrationText.toString().equals("random")) {
+            run.calibration(CalibrationSource.random(numSamples, seqLen, batchSize, seed));
+        } else if (calibrationText != null) {
+            run.calibration(new CalibrationSource.Text(calibrationText, numSamples, seqLen, batchSize, shuffle ? seed : null));
+        }
+        if (trainData != null) {
+            run.training(new TrainingSetup(trainData, evalData, distill, seqLen, batchSize, seed, resume));
+        }
         try (PluginRegistry registry = plugins.openRegistry()) {
             plugins.checkStrict(registry);
-            QuantMethodProvider provider = registry.get(QuantMethodProvider.class, method);
-            CheckpointFormat writer = format.equals("fms") ? null : registry.get(CheckpointFormatProvider.class, format).create();
-            if (resume != null && !method.equals("qat")) {
-                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--resume continues a qat run; method is " + method);
-            }
-            try (TransformerModel m = resume != null ? ModelLoader.loadForTraining(resume) : ModelLoader.load(model)) {
-            QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
-            if (writer != null) {
-                writer.checkPlan(m, plan); // refuse now, not after a long run
-            }
-            Path calibrationText = calibration != null ? calibration : trainData;
-            CalibrationData calib = calibrationText == null ? null
-                    : CalibrationData.fromText(m, calibrationText, numSamples, seqLen, batchSize, shuffle ? seed : null);
-            long modelBytes = m.parameterBytes();
-            QuantReport report;
-            DefaultQuantContext context = new DefaultQuantContext(m, plan, cfg, registry, progress, calib);
-            try (TransformerModel teacher = distill ? ModelLoader.load(model) : null) {
-                if (trainData != null) {
-                    Training training = new Training(m, teacher, trainData, evalData, seqLen, batchSize, seed)
-                            .embeddingLoss(cfg.getString("qat_embedding_loss", "cosine"))
-                            .checkpointTo(output.resolveSibling(output.getFileName() + ".checkpoints"), cfg);
-                    context.withTraining(resume != null ? training.resumeFrom(resume) : training);
-                } else if (distill || evalData != null) {
-                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
-                }
-                report = provider.create().quantize(context);
-            }
-            Path written = OutputFolder.replace(output, target, writer == null ? NativeCheckpoint.save(m, cfg, target)
-                    : CheckpointFormats.write(m, writer, target));
-            summary(out, report, plan, calib, start, written, modelBytes, cfg);
-            }
+            QuantizationResult result = run.plugins(registry).run();
+            summary(out, result);
         }
         return 0;
+    }
+
+    private Quantization.Streaming streamingMode() {
+        return switch (streaming) {
+            case "auto" -> Quantization.Streaming.AUTO;
+            case "on" -> Quantization.Streaming.ON;
+            case "off" -> Quantization.Streaming.OFF;
+            default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--streaming " + streaming + ": expected auto, on or off");
+        };
     }
 
     private String defaultRecipe() {
@@ -227,48 +219,50 @@ final class QuantizeCommand implements Callable<Integer> {
         };
     }
 
-    private void summary(PrintWriter out, QuantReport report, QuantPlan plan, CalibrationData calib, long start, Path written, long modelBytes,
-                         QuantConfig cfg)
-            throws java.io.IOException {
-        {
-            Map<String, Object> summary = new LinkedHashMap<>();
-            summary.put("method", method);
-            summary.put("output", written.toString());
-            summary.put("layers_quantized", report.layers().size());
-            summary.put("layers_skipped", plan.layers().size() - plan.quantized().size() - plan.quantizedBmms().size());
-            summary.put("attention_matmuls_quantized", plan.quantizedBmms().size());
-            summary.put("calibration_samples", calib == null ? 0 : calib.size());
-            summary.put("format", format);
-            summary.put("seconds", (System.nanoTime() - start) / 1e9);
-            summary.putAll(report.totals());
-            summary.put("size_before_bytes", modelBytes);
-            summary.put("size_after_bytes", OutputFolder.weightBytes(written));
-            summary.put("layers", report.layers().stream().map(l -> {
-                Map<String, Object> e = new LinkedHashMap<>();
-                e.put("name", l.name());
-                e.put("spec", l.spec().toString());
-                e.putAll(l.metrics());
-                return e;
-            }).toList());
-            summary.put("mean_weight_rel_error", report.layers().stream().mapToDouble(l -> l.metrics().getOrDefault("weight_rel_error", 0.0))
-                    .average().orElse(0));
-            summary.put("config", cfg.settings());
-            if (json) {
-                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
-            } else {
-                out.printf("%-44s %-28s %10s %10s %8s%n", "layer", "spec", "w.rel.err", "out.err", "s");
-                for (QuantReport.LayerResult l : report.layers()) {
-                    out.printf("%-44s %-28s %10.5f %10s %8s%n", l.name(), l.spec(), l.metrics().getOrDefault("weight_rel_error", Double.NaN),
-                            l.metrics().containsKey("output_rel_error") ? String.format(java.util.Locale.ROOT, "%.5f", l.metrics().get("output_rel_error")) : "-",
-                            l.metrics().containsKey("seconds") ? String.format(java.util.Locale.ROOT, "%.2f", l.metrics().get("seconds")) : "-");
-                }
-                summary.forEach((k, v) -> {
-                    if (!k.equals("layers")) {
-                        out.printf("%-28s %s%n", k, v);
-                    }
-                });
-            }
+    private void summary(PrintWriter out, QuantizationResult r) throws java.io.IOException {
+        QuantReport report = r.report();
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("method", method);
+        summary.put("output", r.output().toString());
+        summary.put("streamed", r.streamed());
+        if (!r.streamed()) {
+            summary.put("not_streamed_because", r.whyNotStreamed());
         }
+        summary.put("layers_quantized", report.layers().size());
+        summary.put("layers_skipped", r.layersSkipped());
+        summary.put("attention_matmuls_quantized", r.attentionMatmulsQuantized());
+        summary.put("calibration_samples", r.calibrationSamples());
+        summary.put("format", format);
+        summary.put("seconds", r.seconds());
+        r.stageSeconds().forEach((k, v) -> summary.put(k + "_seconds", v));
+        summary.putAll(report.totals());
+        summary.put("size_before_bytes", r.sizeBeforeBytes());
+        summary.put("size_after_bytes", r.sizeAfterBytes());
+        summary.put("layers", report.layers().stream().map(l -> {
+            Map<String, Object> e = new LinkedHashMap<>();
+            e.put("name", l.name());
+            e.put("spec", l.spec().toString());
+            e.putAll(l.metrics());
+            return e;
+        }).toList());
+        summary.put("mean_weight_rel_error", report.layers().stream().mapToDouble(l -> l.metrics().getOrDefault("weight_rel_error", 0.0))
+                .average().orElse(0));
+        summary.put("config", r.config().settings());
+        if (json) {
+            out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
+            return;
+        }
+        out.printf("%-44s %-28s %10s %10s %8s%n", "layer", "spec", "w.rel.err", "out.err", "s");
+        for (QuantReport.LayerResult l : report.layers()) {
+            out.printf("%-44s %-28s %10.5f %10s %8s%n", l.name(), l.spec(), l.metrics().getOrDefault("weight_rel_error", Double.NaN),
+                    l.metrics().containsKey("output_rel_error") ? String.format(java.util.Locale.ROOT, "%.5f", l.metrics().get("output_rel_error")) : "-",
+                    l.metrics().containsKey("seconds") ? String.format(java.util.Locale.ROOT, "%.2f", l.metrics().get("seconds")) : "-");
+        }
+        summary.forEach((k, v) -> {
+            if (!k.equals("layers")) {
+                out.printf("%-28s %s%n", k, v);
+            }
+        });
     }
 
     private Map<String, Object> overrides() {
@@ -314,13 +308,6 @@ final class QuantizeCommand implements Callable<Integer> {
         if (clipLr != null) {
             o.put("pact_a_lr", clipLr);
             o.put("pact_w_lr", clipLr);
-        }
-        if (!format.equals("fms")) {
-            // HF/vLLM checkpoints have nowhere to keep a run-time input divisor: smooth only what folds into a norm.
-            o.putIfAbsent("smoothq_fold_only", true);
-        }
-        if (format.equals("gptq")) {
-            o.putIfAbsent("scale_dtype", "float16"); // GPTQ v1 stores F16 scales
         }
         if (!ignore.isEmpty()) {
             java.util.List<String> skip = new java.util.ArrayList<>(ignore);

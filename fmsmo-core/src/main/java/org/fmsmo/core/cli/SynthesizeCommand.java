@@ -1,6 +1,7 @@
 package org.fmsmo.core.cli;
 
 import java.nio.file.Path;
+import org.fmsmo.core.io.OutputFolder;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.fmsmo.core.synthetic.ModelShape;

@@ -44,6 +44,35 @@ public final class ModelLoader {
     private ModelLoader() {
     }
 
+    /** Whether a model of this config can be opened layer by layer ({@link #openStreamed}): the Llama family. */
+    public static boolean streamable(HfConfig config) {
+        return List.of("llama", "qwen2", "mistral").contains(config.has("model_type") ? config.modelType() : "");
+    }
+
+    /**
+     * Opens a model folder for layer-by-layer work: weights stay mapped, nothing is converted yet.
+     *
+     * @param maxTokens the longest sequence that will be run
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when the architecture is not {@link #streamable}
+     */
+    public static StreamedModel openStreamed(Path dir, int maxTokens) {
+        if (!Files.isDirectory(dir)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
+        }
+        HfConfig config = HfConfig.read(dir);
+        if (!streamable(config)) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": model_type '" + config.modelType()
+                    + "' is not opened layer by layer; streamed: llama, qwen2, mistral");
+        }
+        SafetensorsModel checkpoint = SafetensorsModel.open(dir);
+        try {
+            return new org.fmsmo.core.model.llama.LlamaStream(config, checkpoint, maxTokens);
+        } catch (RuntimeException e) {
+            checkpoint.close();
+            throw e;
+        }
+    }
+
     /** The supported {@code model_type} values. */
     public static Set<String> supportedModelTypes() {
         return ARCHITECTURES.keySet();

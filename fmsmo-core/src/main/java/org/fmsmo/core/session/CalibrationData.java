@@ -53,16 +53,21 @@ public final class CalibrationData {
      * consecutively from the start, and an encoder's lines are drawn at random.
      */
     public static CalibrationData fromText(TransformerModel model, Path file, int numSamples, int seqLen, int batchSize, Long shuffleSeed) {
+        return fromText(model.tokenizer(), model instanceof SentenceEncoder, file, numSamples, seqLen, batchSize, shuffleSeed);
+    }
+
+    /** As {@link #fromText(TransformerModel, Path, int, int, int, Long)}, for a model that is not loaded (streamed). */
+    public static CalibrationData fromText(HfTokenizer tok, boolean encoder, Path file, int numSamples, int seqLen, int batchSize,
+                                           Long shuffleSeed) {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cannot read calibration file " + file + ": " + e.getMessage(), e);
         }
-        HfTokenizer tok = model.tokenizer();
         List<long[]> samples = new ArrayList<>();
         java.util.Random random = shuffleSeed == null ? null : new java.util.Random(shuffleSeed);
-        if (model instanceof SentenceEncoder) {
+        if (encoder) {
             List<String> lines = new ArrayList<>(Arrays.asList(text.split("\n")));
             if (random != null) {
                 java.util.Collections.shuffle(lines, random);
@@ -88,6 +93,29 @@ public final class CalibrationData {
                     + " tokens (it has " + text.length() + " characters)");
         }
         return new CalibrationData(samples, batchSize);
+    }
+
+    /**
+     * {@code numSamples} sequences of {@code seqLen} token ids drawn uniformly from {@code [0, vocab)},
+     * reproducible for the seed: calibration for a model whose tokenizer does not match any text
+     * (synthetic checkpoints), or to measure speed and memory without text.
+     */
+    public static CalibrationData random(int vocab, int numSamples, int seqLen, int batchSize, long seed) {
+        if (numSamples < 1 || seqLen < 1) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "random calibration needs --num-samples and --seq-len of at least 1, found "
+                    + numSamples + " and " + seqLen);
+        }
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        List<long[]> samples = new ArrayList<>();
+        for (int i = 0; i < numSamples; i++) {
+            samples.add(r.longs(seqLen, 0, vocab).toArray());
+        }
+        return new CalibrationData(samples, batchSize);
+    }
+
+    /** The longest sample, in tokens. */
+    public int maxTokens() {
+        return samples.stream().mapToInt(a -> a.length).max().orElse(0);
     }
 
     /** The first {@code n} batches of these examples (all of them when there are fewer). */

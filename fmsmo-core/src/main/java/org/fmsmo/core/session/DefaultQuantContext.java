@@ -47,11 +47,11 @@ public final class DefaultQuantContext implements QuantContext {
     public static final String LINEAR_WRAPPER = "qlinear";
 
     private final QuantizableModel model;
+    private final CalibrationScope scope;
     private final QuantPlan plan;
     private final QuantConfig config;
     private final PluginRegistry registry;
     private final ProgressListener progress;
-    private final CalibrationData calibration;
     private TrainingObjective training;
 
     /** A context without calibration examples. */
@@ -63,12 +63,17 @@ public final class DefaultQuantContext implements QuantContext {
     /** @param calibration null when there are no calibration examples */
     public DefaultQuantContext(QuantizableModel model, QuantPlan plan, QuantConfig config, PluginRegistry registry,
                                ProgressListener progress, CalibrationData calibration) {
-        this.model = Objects.requireNonNull(model, "model");
+        this(new WholeModelScope(model, calibration), plan, config, registry, progress);
+    }
+
+    /** A context whose calibration runs through {@code scope} (one block of a streamed model). */
+    public DefaultQuantContext(CalibrationScope scope, QuantPlan plan, QuantConfig config, PluginRegistry registry, ProgressListener progress) {
+        this.scope = Objects.requireNonNull(scope, "scope");
+        this.model = scope.model();
         this.plan = Objects.requireNonNull(plan, "plan");
         this.config = Objects.requireNonNull(config, "config");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.progress = Objects.requireNonNull(progress, "progress");
-        this.calibration = calibration;
     }
 
     /** Gives a training method ({@code qat}) its objective; returns this. */
@@ -135,26 +140,33 @@ public final class DefaultQuantContext implements QuantContext {
             Quantizer in = d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec());
             wrappers.add(wrap(d.name(), w, in));
         }
-        TransformerModel tm = plan.quantizedBmms().isEmpty() ? null : transformer();
+        Module root = plan.quantizedBmms().isEmpty() ? null : scope.root();
         for (LayerDecision d : plan.quantizedBmms()) {
-            Bmm old = tm.findBmm(d.name()).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
-                    "no attention matmul '" + d.name() + "' in " + tm.architecture()));
-            tm.replaceBmm(d.name(), new QBmm(old, quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec())));
+            String local = local(d.name());
+            Bmm old = root.findBmm(local).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
+                    "no attention matmul '" + d.name() + "' in " + model.architecture()));
+            root.replaceBmm(local, new QBmm(old, quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec())));
         }
         int limit = config.getInt("qmodel_calibration", Integer.MAX_VALUE);
-        if (calibration != null && limit > 0 && reused < wrappers.size()) {
-            calibrate(calibration.firstBatches(limit));
+        if (scope.hasExamples() && limit > 0 && reused < wrappers.size()) {
+            calibrate(scope instanceof WholeModelScope whole ? whole.firstBatches(limit) : scope);
         }
         return wrappers;
     }
 
-    @Override
-    public int calibrate() {
-        return calibration == null ? 0 : calibrate(calibration);
+    /** A path relative to the scope's root module. */
+    private String local(String fullPath) {
+        String prefix = scope.root().path();
+        return prefix.isEmpty() ? fullPath : fullPath.substring(prefix.length() + 1);
     }
 
-    private int calibrate(CalibrationData data) {
-        TransformerModel tm = transformer();
+    @Override
+    public int calibrate() {
+        return scope.hasExamples() ? calibrate(scope) : 0;
+    }
+
+    private int calibrate(CalibrationScope data) {
+        Module tm = data.root();
         List<LayerWrapper> wrappers = new ArrayList<>();
         for (LinearLayer l : model.linearLayers()) {
             if (l instanceof LayerWrapper w) {
@@ -170,7 +182,7 @@ public final class DefaultQuantContext implements QuantContext {
         wrappers.forEach(w -> w.setCalibrating(true));
         bmms.forEach(b -> b.setCalibrating(true));
         try {
-            data.run(tm, progress);
+            data.forward(progress);
         } finally {
             wrappers.forEach(w -> w.setCalibrating(false));
             bmms.forEach(b -> b.setCalibrating(false));
@@ -182,12 +194,12 @@ public final class DefaultQuantContext implements QuantContext {
             b.first().endCalibration();
             b.second().endCalibration();
         }
-        return data.batches();
+        return data instanceof WholeModelScope whole ? whole.batches() : 1;
     }
 
     @Override
     public Map<String, float[]> inputChannelAbsMax(Collection<String> layers) {
-        if (calibration == null) {
+        if (!scope.hasExamples()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "input statistics need calibration examples; give a calibration file");
         }
         Map<String, InputStatsLinear> probes = new LinkedHashMap<>();
@@ -197,7 +209,7 @@ public final class DefaultQuantContext implements QuantContext {
             model.replace(name, probe);
         }
         try {
-            calibration.run(transformer(), progress);
+            scope.forward(progress);
         } finally {
             probes.forEach((name, probe) -> model.replace(name, probe.wrapped()));
         }
@@ -213,8 +225,7 @@ public final class DefaultQuantContext implements QuantContext {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "smoothing factors must be positive and finite, found " + f);
             }
         }
-        TransformerModel tm = transformer();
-        NDArray scale = tm.manager().create(s);
+        NDArray scale = model.manager().create(s);
         Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
         boolean fold = group.isPresent() && group.get().foldable() && new HashSet<>(group.get().layers()).equals(new HashSet<>(layers));
         if (!fold && config.getBoolean("smoothq_fold_only", false)) {
@@ -234,7 +245,7 @@ public final class DefaultQuantContext implements QuantContext {
             }
         }
         if (fold) {
-            Module norm = tm.module(group.get().producer());
+            Module norm = scope.module(group.get().producer());
             switch (norm) {
                 case RmsNorm r -> r.weight().divi(scale);
                 case LayerNorm n -> {
@@ -248,17 +259,10 @@ public final class DefaultQuantContext implements QuantContext {
 
     @Override
     public void sequential(Stage stage) {
-        if (calibration == null) {
+        if (!scope.hasExamples()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sequential quantization needs calibration examples; give a calibration file");
         }
-        new SequentialRunner(transformer(), plan, calibration, config.getBoolean("true_sequential", true)).run(stage);
-    }
-
-    private TransformerModel transformer() {
-        if (model instanceof TransformerModel tm) {
-            return tm;
-        }
-        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "calibration needs a model loaded by fmsmo, found " + model.getClass().getName());
+        scope.sequential(plan, stage, config.getBoolean("true_sequential", true));
     }
 
     /** Passes through, recording max |x| per input channel. */

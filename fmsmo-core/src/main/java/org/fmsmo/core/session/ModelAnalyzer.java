@@ -18,6 +18,16 @@ public interface ModelAnalyzer {
     QuantPlan plan(TransformerModel model, QuantConfig config);
 
     /**
+     * The plan for one block of a streamed model, from a traced forward pass of that block alone.
+     * The rules are the whole model's, applied to the block's layers; the outlier rule
+     * ({@code qskip_large_mag_layers}) compares a layer with the block's median.
+     *
+     * @param block   the block's layers
+     * @param forward runs the block once on any input
+     */
+    QuantPlan planBlock(org.fmsmo.api.model.QuantizableModel block, Runnable forward, QuantConfig config);
+
+    /**
      * The installed analyzer.
      *
      * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} when the analyzer module is missing

@@ -102,15 +102,45 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
 
     @Override
     public void write(QuantizableModel model, CheckpointSink sink) {
-        List<FrozenLayers.Layer> layers = FrozenLayers.of(model);
-        String format = formatOf(layers);
-        Map<String, List<String>> groups = new LinkedHashMap<>();
-        Map<String, FrozenLayers.Layer> example = new LinkedHashMap<>();
+        writeLayers(model, sink); // the whole model as one part: every layer is checked before any is described
+        finish(List.of(), sink);
+    }
+
+    @Override
+    public boolean streams() {
+        return true;
+    }
+
+    // What the quantization_config needs, gathered over the parts written so far.
+    private String format;
+    private final Map<String, List<String>> groups = new LinkedHashMap<>();
+    private final Map<String, FrozenLayers.Layer> example = new LinkedHashMap<>();
+    private final List<String> floatLayers = new ArrayList<>();
+
+    @Override
+    public void writeLayers(QuantizableModel part, CheckpointSink sink) {
+        List<FrozenLayers.Layer> layers = FrozenLayers.of(part);
+        if (!layers.isEmpty()) {
+            String f = formatOf(layers);
+            if (format != null && !format.equals(f)) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "compressed-tensors holds one format per checkpoint; layer "
+                        + layers.getFirst().name() + " needs " + f + " but earlier layers need " + format);
+            }
+            format = f;
+        }
         for (FrozenLayers.Layer l : layers) {
             String key = l.spec() + "|" + l.input() + "|" + (l.inputScale() != null) + "|" + (l.groupIndex() != null);
             groups.computeIfAbsent(key, k -> new ArrayList<>()).add(l.name());
-            example.putIfAbsent(key, l);
+            example.putIfAbsent(key, l.withoutData());
             sink.replace(l.name(), tensors(l, format));
+        }
+        floatLayers.addAll(FrozenLayers.floatLayers(part));
+    }
+
+    @Override
+    public void finish(List<String> otherLinears, CheckpointSink sink) {
+        if (format == null) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no layer is quantized (frozen); nothing to write in compressed-tensors");
         }
         Map<String, Object> configGroups = new LinkedHashMap<>();
         int i = 0;
@@ -123,11 +153,13 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
             group.put("output_activations", null);
             configGroups.put("group_" + i++, group);
         }
+        List<String> ignore = new ArrayList<>(floatLayers);
+        ignore.addAll(otherLinears);
         Map<String, Object> qc = new LinkedHashMap<>();
         qc.put("quant_method", "compressed-tensors");
         qc.put("format", format);
         qc.put("config_groups", configGroups);
-        qc.put("ignore", FrozenLayers.floatLayers(model));
+        qc.put("ignore", ignore);
         qc.put("quantization_status", "compressed");
         qc.put("kv_cache_scheme", null);
         qc.put("version", VERSION);

@@ -33,6 +33,11 @@ final class FrozenLayers {
      */
     record Layer(String name, QuantSpec spec, int out, int in, int[] codes, float[] scale, int[] zero, int[] groupIndex,
                  QuantSpec input, Float inputScale) {
+        /** The same description without codes, scales and zero points (kept for the config, not the data). */
+        Layer withoutData() {
+            return new Layer(name, spec, out, in, null, null, null, groupIndex == null ? null : new int[0], input, inputScale);
+        }
+
         int groups() {
             return scale.length / (spec.granularity() == org.fmsmo.api.quant.Granularity.TENSOR ? 1 : out) ;
         }

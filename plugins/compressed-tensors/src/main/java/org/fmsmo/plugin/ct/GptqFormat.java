@@ -77,10 +77,34 @@ public final class GptqFormat implements CheckpointFormat {
 
     @Override
     public void write(QuantizableModel model, CheckpointSink sink) {
-        List<FrozenLayers.Layer> layers = FrozenLayers.of(model);
-        FrozenLayers.Layer first = check(layers);
+        writeLayers(model, sink);
+        finish(List.of(), sink);
+    }
+
+    @Override
+    public boolean streams() {
+        return true;
+    }
+
+    // Over the parts written so far: the first layer (whose spec every other must have) and whether any used act-order.
+    private FrozenLayers.Layer first;
+    private boolean actOrder;
+
+    @Override
+    public void writeLayers(QuantizableModel part, CheckpointSink sink) {
+        List<FrozenLayers.Layer> layers = FrozenLayers.of(part);
+        if (layers.isEmpty()) {
+            return;
+        }
+        List<FrozenLayers.Layer> checked = new java.util.ArrayList<>(layers);
+        if (first != null) {
+            checked.addFirst(first);
+        }
+        FrozenLayers.Layer head = check(checked);
+        if (first == null) {
+            first = head.withoutData();
+        }
         int bits = first.spec().bits();
-        boolean actOrder = false;
         for (FrozenLayers.Layer l : layers) {
             int groups = l.groups();
             int groupSize = l.spec().granularity() == Granularity.GROUP ? l.spec().groupSize() : l.in();
@@ -119,6 +143,14 @@ public final class GptqFormat implements CheckpointFormat {
             t.put(l.name() + ".g_idx", StoredTensor.ofInts(new long[] {l.in()}, gIdx));
             sink.replace(l.name(), t);
         }
+    }
+
+    @Override
+    public void finish(List<String> otherLinears, CheckpointSink sink) {
+        if (first == null) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no layer is quantized (frozen); nothing to write in gptq format");
+        }
+        int bits = first.spec().bits();
         Map<String, Object> qc = new LinkedHashMap<>();
         qc.put("bits", bits);
         qc.put("group_size", first.spec().granularity() == Granularity.GROUP ? first.spec().groupSize() : -1);

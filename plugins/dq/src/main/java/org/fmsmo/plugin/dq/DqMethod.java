@@ -21,6 +21,11 @@ import org.fmsmo.api.quant.QuantReport;
 final class DqMethod implements QuantMethod {
 
     @Override
+    public boolean perBlock() {
+        return true; // each layer from its own block's inputs
+    }
+
+    @Override
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
         if (context.config().getBoolean("smoothq", true)) {

@@ -40,6 +40,11 @@ import org.fmsmo.api.quant.RangeSource;
 final class GptqMethod implements QuantMethod {
 
     @Override
+    public boolean perBlock() {
+        return true; // each layer from its own block's inputs
+    }
+
+    @Override
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
         QuantConfig cfg = context.config();

@@ -28,16 +28,24 @@ public final class Fp8MethodProvider implements QuantMethodProvider {
     @Override
     public QuantMethod create() {
         QuantMethod ptq = new PtqMethod();
-        return context -> {
-            for (LayerDecision d : context.plan().quantized()) {
-                boolean weightOk = d.weightSpec().type() == QuantType.FP8_E4M3;
-                boolean inputOk = d.inputSpec() == null || d.inputSpec().type() == QuantType.FP8_E4M3;
-                if (!weightOk || !inputOk) {
-                    throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "fp8 quantizes to FP8 e4m3; layer " + d.name() + " is planned with weights "
-                            + d.weightSpec() + " and activations " + d.inputSpec() + " (use recipe fp8_dynamic or fp8_static)");
-                }
+        return new QuantMethod() {
+            @Override
+            public boolean perBlock() {
+                return ptq.perBlock();
             }
-            return ptq.quantize(context);
+
+            @Override
+            public org.fmsmo.api.quant.QuantReport quantize(org.fmsmo.api.quant.QuantContext context) {
+                for (LayerDecision d : context.plan().quantized()) {
+                    boolean weightOk = d.weightSpec().type() == QuantType.FP8_E4M3;
+                    boolean inputOk = d.inputSpec() == null || d.inputSpec().type() == QuantType.FP8_E4M3;
+                    if (!weightOk || !inputOk) {
+                        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "fp8 quantizes to FP8 e4m3; layer " + d.name() + " is planned with weights "
+                                + d.weightSpec() + " and activations " + d.inputSpec() + " (use recipe fp8_dynamic or fp8_static)");
+                    }
+                }
+                return ptq.quantize(context);
+            }
         };
     }
 }

@@ -23,6 +23,11 @@ import org.fmsmo.api.quant.RangeSource;
 final class PtqMethod implements QuantMethod {
 
     @Override
+    public boolean perBlock() {
+        return true; // each layer from its own block's inputs
+    }
+
+    @Override
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
         boolean needsRanges = context.plan().quantized().stream().map(LayerDecision::inputSpec)

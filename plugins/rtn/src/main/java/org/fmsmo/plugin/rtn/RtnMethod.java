@@ -31,6 +31,11 @@ import org.fmsmo.api.quant.Quantizer;
 final class RtnMethod implements QuantMethod {
 
     @Override
+    public boolean perBlock() {
+        return true; // each layer from its own block's inputs
+    }
+
+    @Override
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
         List<LayerDecision> todo = context.plan().quantized();

@@ -1,4 +1,4 @@
-package org.fmsmo.core.cli;
+package org.fmsmo.core.io;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -14,13 +14,13 @@ import org.fmsmo.api.FmsmoException;
  * inside it; an existing non-empty folder only with {@code --force}, and then the new folder is
  * written beside it and swapped in when complete, so a failed run leaves the old one intact.
  */
-final class OutputFolder {
+public final class OutputFolder {
 
     private OutputFolder() {
     }
 
     /** Validates {@code output} and returns the folder to write into (itself, or a fresh sibling under --force). */
-    static Path check(Path input, Path output, boolean force) {
+    public static Path check(Path input, Path output, boolean force) {
         Path in = input.toAbsolutePath().normalize();
         Path out = output.toAbsolutePath().normalize();
         if (out.equals(in) || out.startsWith(in) || in.startsWith(out)) {
@@ -48,7 +48,7 @@ final class OutputFolder {
     }
 
     /** Moves a --force run's finished folder over the old one. */
-    static Path replace(Path output, Path target, Path written) throws IOException {
+    public static Path replace(Path output, Path target, Path written) throws IOException {
         Path out = output.toAbsolutePath().normalize();
         if (written.equals(out)) {
             return out;
@@ -65,7 +65,7 @@ final class OutputFolder {
     }
 
     /** Bytes of the safetensors files in a folder. */
-    static long weightBytes(Path dir) throws IOException {
+    public static long weightBytes(Path dir) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
             long total = 0;
             for (Path f : files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList()) {

@@ -1,0 +1,62 @@
+package org.fmsmo.core.model;
+
+import ai.djl.ndarray.NDManager;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.core.nn.Module;
+
+/**
+ * One materialised block of a streamed model as a method sees it: its linear layers under their
+ * full names ({@code model.layers.3.mlp.down_proj}), swappable in place.
+ */
+public final class BlockView implements QuantizableModel {
+
+    private final String architecture;
+    private final Module block;
+    private final NDManager manager;
+
+    /** @param manager owns the block's arrays (and what a method creates for them) */
+    public BlockView(String architecture, Module block, NDManager manager) {
+        this.architecture = architecture;
+        this.block = block;
+        this.manager = manager;
+    }
+
+    @Override
+    public String architecture() {
+        return architecture;
+    }
+
+    @Override
+    public NDManager manager() {
+        return manager;
+    }
+
+    @Override
+    public List<LinearLayer> linearLayers() {
+        List<LinearLayer> out = new ArrayList<>();
+        block.forEachLinear(block.path(), (name, l) -> out.add(l));
+        return out;
+    }
+
+    @Override
+    public LinearLayer linear(String name) {
+        Map<String, LinearLayer> all = new LinkedHashMap<>();
+        block.forEachLinear(block.path(), all::put);
+        LinearLayer l = all.get(name);
+        if (l == null) {
+            throw LinearLayers.unknown(name, architecture + " block " + block.path(), all.keySet());
+        }
+        return l;
+    }
+
+    @Override
+    public void replace(String name, LinearLayer replacement) {
+        LinearLayers.checkReplacement(linear(name), replacement);
+        block.replaceLinear(name.substring(block.path().length() + 1), replacement);
+    }
+}

@@ -1,0 +1,346 @@
+package org.fmsmo.core.pipeline;
+
+import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.quant.LayerDecision;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantMethod;
+import org.fmsmo.api.quant.QuantMethodProvider;
+import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.OutputFolder;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.model.ModelLoader;
+import org.fmsmo.core.model.SentenceEncoder;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.recipe.Recipes;
+import org.fmsmo.core.session.CalibrationData;
+import org.fmsmo.core.session.CheckpointFormats;
+import org.fmsmo.core.session.DefaultQuantContext;
+import org.fmsmo.core.session.ModelAnalyzer;
+import org.fmsmo.core.session.NativeCheckpoint;
+import org.fmsmo.core.session.Training;
+
+/**
+ * One quantization run, from a model folder to a written checkpoint: the pipeline that the CLI,
+ * the tests and embedding applications share.
+ *
+ * <pre>{@code
+ * QuantizationResult r = Quantization.of(Path.of("Llama-3.2-1B"))
+ *         .method("gptq").set("qw_spec", "int4-sym-group128").set("nbits_a", 32)
+ *         .calibration(CalibrationSource.text(Path.of("calib.txt"), 128, 2048, 8))
+ *         .format("compressed-tensors").output(Path.of("Llama-3.2-1B-W4A16"))
+ *         .run();
+ * }</pre>
+ *
+ * <p>Stages: the recipe and overrides become the config; the analyzer plans; the method plugin
+ * wraps, calibrates and freezes; the format writes. A Llama-family decoder quantized by a method
+ * that works block by block into a format that can be written part by part is <em>streamed</em>:
+ * weights stay mapped and one decoder block at a time is in memory ({@link StreamedRun}). Other
+ * runs (training, encoders, the native format) load the whole model, which must then fit in the
+ * memory budget. Not thread-safe; a builder is used for one run.
+ */
+public final class Quantization {
+
+    /** Whether to process the model layer by layer. */
+    public enum Streaming {
+        /** Stream when the model, method and format allow it, else load the whole model. */
+        AUTO,
+        /** Stream, or fail saying why not. */
+        ON,
+        /** Load the whole model. */
+        OFF
+    }
+
+    /** The output format that keeps float weights with the quantizers' state (reloads without calibrating). */
+    public static final String NATIVE_FORMAT = "fms";
+
+    private final Path model;
+    private String method;
+    private String recipe;
+    private QuantConfig config;
+    private final Map<String, Object> overrides = new LinkedHashMap<>();
+    private CalibrationSource calibration;
+    private TrainingSetup training;
+    private String format = NATIVE_FORMAT;
+    private Path output;
+    private boolean force;
+    private PluginRegistry registry;
+    private ProgressListener progress = ProgressListener.NONE;
+    private Streaming streaming = Streaming.AUTO;
+    private long maxShardBytes = 5_000_000_000L;
+    private long memoryBudget = defaultMemoryBudget();
+
+    private Quantization(Path model) {
+        this.model = Objects.requireNonNull(model, "model");
+    }
+
+    /** A run on a Hugging Face model folder (only read). */
+    public static Quantization of(Path model) {
+        return new Quantization(model);
+    }
+
+    /** The method plugin's name ({@code gptq}, {@code rtn}, {@code fp8}, {@code ptq}, {@code dq}, {@code qat} …); required. */
+    public Quantization method(String name) {
+        this.method = name;
+        return this;
+    }
+
+    /** A built-in recipe or a recipe {@code .json} file (default {@code ptq_int8}); overrides apply on top. */
+    public Quantization recipe(String nameOrFile) {
+        this.recipe = nameOrFile;
+        return this;
+    }
+
+    /** A complete config instead of a recipe; overrides still apply on top. */
+    public Quantization config(QuantConfig config) {
+        this.config = config;
+        return this;
+    }
+
+    /** One config key over the recipe (checked against the schema when the run starts). */
+    public Quantization set(String key, Object value) {
+        overrides.put(key, value);
+        return this;
+    }
+
+    /** Config keys over the recipe. */
+    public Quantization set(Map<String, ?> values) {
+        overrides.putAll(values);
+        return this;
+    }
+
+    public Quantization calibration(CalibrationSource source) {
+        this.calibration = source;
+        return this;
+    }
+
+    /** Training data for a training method. */
+    public Quantization training(TrainingSetup setup) {
+        this.training = setup;
+        return this;
+    }
+
+    /** A checkpoint format plugin's name, or {@value #NATIVE_FORMAT} (the default). */
+    public Quantization format(String name) {
+        this.format = name;
+        return this;
+    }
+
+    /** The output folder; required. It must not exist or be empty, unless {@link #force}. */
+    public Quantization output(Path dir) {
+        this.output = dir;
+        return this;
+    }
+
+    /** Replace an existing output folder (the new one is swapped in only when complete). */
+    public Quantization force(boolean replace) {
+        this.force = replace;
+        return this;
+    }
+
+    /** The plugins to use; default {@link PluginRegistry#standard} without a plugins folder, opened and closed by the run. */
+    public Quantization plugins(PluginRegistry plugins) {
+        this.registry = plugins;
+        return this;
+    }
+
+    public Quantization progress(ProgressListener listener) {
+        this.progress = Objects.requireNonNull(listener, "listener");
+        return this;
+    }
+
+    public Quantization streaming(Streaming mode) {
+        this.streaming = Objects.requireNonNull(mode, "mode");
+        return this;
+    }
+
+    /** Output shard size (default 5 GB, as the hub). */
+    public Quantization maxShardBytes(long bytes) {
+        this.maxShardBytes = bytes;
+        return this;
+    }
+
+    /** The most memory a run that loads the whole model may need for its FLOAT32 weights (default 3/4 of physical memory). */
+    public Quantization memoryBudget(long bytes) {
+        this.memoryBudget = bytes;
+        return this;
+    }
+
+    /** Runs the pipeline; everything that can be checked is checked before the long work starts. */
+    public QuantizationResult run() {
+        if (method == null || output == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "a quantization run needs a method and an output folder");
+        }
+        long start = System.nanoTime();
+        QuantConfig cfg = resolveConfig();
+        Path target = OutputFolder.check(model, output, force);
+        boolean ownRegistry = registry == null;
+        PluginRegistry plugins = ownRegistry ? PluginRegistry.standard(null) : registry;
+        try {
+            QuantMethod m = plugins.get(QuantMethodProvider.class, method).create();
+            CheckpointFormat writer = format.equals(NATIVE_FORMAT) ? null : plugins.get(CheckpointFormatProvider.class, format).create();
+            String whyNot = whyNotStreamed(m, writer, cfg);
+            if (streaming == Streaming.ON && whyNot != null) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot stream this run: " + whyNot);
+            }
+            QuantizationResult r = whyNot == null ? streamed(m, writer, cfg, plugins, target, start)
+                    : inMemory(m, writer, cfg, plugins, target, start, whyNot);
+            Path written = OutputFolder.replace(output, target, r.output());
+            return new QuantizationResult(r.method(), r.format(), written, r.streamed(), r.whyNotStreamed(), r.report(), r.layersSkipped(),
+                    r.attentionMatmulsQuantized(), r.calibrationSamples(), (System.nanoTime() - start) / 1e9, r.stageSeconds(),
+                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + output + ": " + e.getMessage(), e);
+        } finally {
+            if (ownRegistry) {
+                plugins.close();
+            }
+        }
+    }
+
+    private QuantConfig resolveConfig() {
+        Map<String, Object> o = new LinkedHashMap<>(overrides);
+        if (!format.equals(NATIVE_FORMAT)) {
+            // HF/vLLM checkpoints have nowhere to keep a run-time input divisor: smooth only what folds into a norm.
+            o.putIfAbsent("smoothq_fold_only", true);
+        }
+        if (format.equals("gptq")) {
+            o.putIfAbsent("scale_dtype", "float16"); // GPTQ v1 stores F16 scales
+        }
+        if (config == null) {
+            return Recipes.qconfigInit(recipe != null ? recipe : "ptq_int8", o);
+        }
+        QuantConfig c = config;
+        for (Map.Entry<String, Object> e : o.entrySet()) {
+            c = c.with(e.getKey(), e.getValue());
+        }
+        return c;
+    }
+
+    /** Null when this run can stream, else why not. */
+    private String whyNotStreamed(QuantMethod m, CheckpointFormat writer, QuantConfig cfg) {
+        if (streaming == Streaming.OFF) {
+            return "streaming is off";
+        }
+        if (training != null) {
+            return "training (" + method + ") needs the whole model at once";
+        }
+        if (!m.perBlock()) {
+            return "method " + method + " does not run block by block";
+        }
+        if (writer == null || !writer.streams()) {
+            return "format " + format + " is not written part by part";
+        }
+        if (!cfg.getBoolean("qskip_lm_head", true)) {
+            return "lm_head is quantized (qskip_lm_head=false), and it is outside the decoder blocks";
+        }
+        HfConfig hf = HfConfig.read(model);
+        if (!ModelLoader.streamable(hf)) {
+            return "model_type '" + hf.modelType() + "' is not streamed (Llama-family decoders are)";
+        }
+        if (hf.has("quantization_config") || NativeCheckpoint.isNative(model)) {
+            return "the input is already quantized";
+        }
+        return null;
+    }
+
+    private QuantizationResult streamed(QuantMethod m, CheckpointFormat writer, QuantConfig cfg, PluginRegistry plugins, Path target, long start) {
+        HfConfig hf = HfConfig.read(model);
+        CalibrationData data;
+        try (HfTokenizer tok = calibration instanceof CalibrationSource.Text ? HfTokenizer.open(model) : null) {
+            data = calibration == null ? null : calibration.load(hf.positive("vocab_size"), () -> tok, false);
+        }
+        try (StreamedModel stream = ModelLoader.openStreamed(model, data == null ? 1 : data.maxTokens())) {
+            long before = 4 * parameterCount(stream.checkpoint());
+            StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find());
+            run.checkPlan(); // refuse now, not after a long run
+            StreamedRun.Outcome o = run.run(data, target, maxShardBytes);
+            return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),
+                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg);
+        }
+    }
+
+    private QuantizationResult inMemory(QuantMethod m, CheckpointFormat writer, QuantConfig cfg, PluginRegistry plugins, Path target, long start,
+                                        String whyNot) {
+        checkFits(whyNot);
+        Map<String, Double> seconds = new LinkedHashMap<>();
+        long t = System.nanoTime();
+        Path resume = training == null ? null : training.resume();
+        try (TransformerModel tm = resume != null ? ModelLoader.loadForTraining(resume) : ModelLoader.load(model)) {
+            QuantPlan plan = ModelAnalyzer.find().plan(tm, cfg);
+            if (writer != null) {
+                writer.checkPlan(tm, plan); // refuse now, not after a long run
+            }
+            CalibrationData data = calibration == null ? null
+                    : calibration.load(tm.config().positive("vocab_size"), tm::tokenizer, tm instanceof SentenceEncoder);
+            long before = tm.parameterBytes();
+            seconds.put("load", (System.nanoTime() - t) / 1e9);
+            t = System.nanoTime();
+            QuantReport report;
+            DefaultQuantContext context = new DefaultQuantContext(tm, plan, cfg, plugins, progress, data);
+            try (TransformerModel teacher = training != null && training.distill() ? ModelLoader.load(model) : null) {
+                if (training != null) {
+                    TrainingSetup s = training;
+                    Training tr = new Training(tm, teacher, s.trainData(), s.evalData(), s.seqLen(), s.batchSize(), s.seed())
+                            .embeddingLoss(cfg.getString("qat_embedding_loss", "cosine"))
+                            .checkpointTo(output.resolveSibling(output.getFileName() + ".checkpoints"), cfg);
+                    context.withTraining(resume != null ? tr.resumeFrom(resume) : tr);
+                }
+                report = m.quantize(context);
+            }
+            seconds.put("quantize", (System.nanoTime() - t) / 1e9);
+            t = System.nanoTime();
+            Path written = writer == null ? NativeCheckpoint.save(tm, cfg, target) : CheckpointFormats.write(tm, writer, target);
+            seconds.put("write", (System.nanoTime() - t) / 1e9);
+            int skipped = (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
+            return new QuantizationResult(method, format, written, false, whyNot, report, skipped, plan.quantizedBmms().size(),
+                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg);
+        }
+    }
+
+    /** Loading the whole model holds every weight as FLOAT32: refuse a model that would not fit, before loading it. */
+    private void checkFits(String whyNot) {
+        if (!Files.isRegularFile(model.resolve(HfConfig.FILE))) {
+            return; // the loader says what is missing
+        }
+        long bytes;
+        try (SafetensorsModel ckpt = SafetensorsModel.open(model)) {
+            bytes = 4 * parameterCount(ckpt);
+        }
+        if (bytes > memoryBudget) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, String.format(java.util.Locale.ROOT,
+                    "%s needs %.1f GB for its FLOAT32 weights when loaded whole, over the memory budget of %.1f GB; this run cannot stream"
+                            + " because %s", model, bytes / 1e9, memoryBudget / 1e9, whyNot));
+        }
+    }
+
+    private static long parameterCount(SafetensorsModel ckpt) {
+        long n = 0;
+        for (String name : ckpt.names()) {
+            n += ckpt.info(name).elements();
+        }
+        return n;
+    }
+
+    private static long defaultMemoryBudget() {
+        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize() / 4 * 3;
+        }
+        return Long.MAX_VALUE;
+    }
+}

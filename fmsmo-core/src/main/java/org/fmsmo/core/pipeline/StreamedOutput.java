@@ -1,0 +1,162 @@
+package org.fmsmo.core.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointSink;
+import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.ShardedWriter;
+import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.BlockView;
+import org.fmsmo.core.model.ModelWriter;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.nn.Module;
+
+/**
+ * A streamed run's output folder, written as the run goes: the mapped input's tensors outside the
+ * blocks are copied through byte for byte, each finished block's tensors are written at once
+ * (quantized layers as the format lays them out, everything else in the input's dtype), all into
+ * hub-style shards in a temporary folder that {@link #commit} renames into place.
+ */
+final class StreamedOutput implements CheckpointSink, AutoCloseable {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final StreamedModel source;
+    private final CheckpointFormat format;
+    private final Path tmp;
+    private final ShardedWriter shards;
+    private final Map<String, Map<String, StoredTensor>> replaced = new LinkedHashMap<>();
+    private final Map<String, String> text = new LinkedHashMap<>();
+    private Map<String, Object> quantizationConfig;
+
+    StreamedOutput(StreamedModel source, CheckpointFormat format, Path target, long maxShardBytes) {
+        this.source = source;
+        this.format = format;
+        this.tmp = OutputFiles.temporarySibling(target);
+        try {
+            Files.createDirectories(tmp);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create " + tmp + ": " + e.getMessage(), e);
+        }
+        this.shards = new ShardedWriter(tmp, maxShardBytes, Map.of("format", "pt"));
+    }
+
+    /** Copies stored tensors through unchanged (embeddings, final norm, an unquantized head). */
+    void copyThrough(List<String> names) {
+        SafetensorsModel in = source.checkpoint();
+        for (String name : names) {
+            TensorInfo info = in.info(name);
+            MemorySegment bytes = in.file(name).bytes(name);
+            shards.add(new TensorData(name, info.dtype(), info.shape(), ch -> {
+                long done = 0;
+                long chunk = 1 << 24;
+                while (done < bytes.byteSize()) {
+                    ByteBuffer b = bytes.asSlice(done, Math.min(chunk, bytes.byteSize() - done)).asByteBuffer();
+                    while (b.hasRemaining()) {
+                        ch.write(b);
+                    }
+                    done += Math.min(chunk, bytes.byteSize() - done);
+                }
+            }));
+        }
+    }
+
+    /** Writes a finished block: its frozen layers through the format, its other parameters in the input's dtype. */
+    void writeBlock(Module block, BlockView view) {
+        format.writeLayers(view, this);
+        block.forEachParameter(block.path(), (name, array) -> {
+            Map<String, StoredTensor> instead = name.endsWith(".weight") ? replaced.remove(name.substring(0, name.length() - 7)) : null;
+            if (instead != null) {
+                instead.forEach((n, t) -> {
+                    ByteBuffer b = t.bytes();
+                    byte[] raw = new byte[b.remaining()];
+                    b.get(raw);
+                    shards.add(TensorData.ofBytes(n, Dtype.parse(t.dtype(), n), t.shape(), raw));
+                });
+            } else {
+                shards.add(floats(name, array));
+            }
+        });
+        if (!replaced.isEmpty()) {
+            throw new IllegalStateException("the format replaced layers that are not in block " + block.path() + ": " + replaced.keySet());
+        }
+    }
+
+    private TensorData floats(String name, NDArray a) {
+        SafetensorsModel in = source.checkpoint();
+        Dtype stored = in.names().contains(name) ? in.info(name).dtype() : Dtype.F32;
+        Dtype dtype = stored == Dtype.BF16 || stored == Dtype.F16 ? stored : Dtype.F32;
+        return TensorData.ofFloats(name, dtype, a.getShape().getShape(), a.toFloatArray());
+    }
+
+    /** Ends the format's description, writes config.json and the companion files, and renames the folder to {@code target}. */
+    Path commit(Path target) {
+        format.finish(source.outerLinears(), this);
+        if (quantizationConfig == null) {
+            throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
+        }
+        shards.finish();
+        ObjectNode config = source.config().json();
+        config.set("quantization_config", JSON.valueToTree(quantizationConfig));
+        try {
+            Files.writeString(tmp.resolve("config.json"), config.toPrettyString());
+            for (Map.Entry<String, String> e : text.entrySet()) {
+                Files.writeString(tmp.resolve(e.getKey()), e.getValue());
+            }
+            Path dir = source.checkpoint().dir();
+            for (String f : ModelWriter.COMPANION_FILES) {
+                if (Files.isRegularFile(dir.resolve(f))) {
+                    Files.createDirectories(tmp.resolve(f).getParent());
+                    Files.copy(dir.resolve(f), tmp.resolve(f));
+                }
+            }
+            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            return target;
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void replace(String layer, Map<String, StoredTensor> tensors) {
+        if (replaced.put(layer, new LinkedHashMap<>(tensors)) != null) {
+            throw new IllegalStateException("layer " + layer + " was replaced twice");
+        }
+    }
+
+    @Override
+    public void quantizationConfig(Map<String, Object> config) {
+        this.quantizationConfig = config;
+    }
+
+    @Override
+    public void jsonFile(String name, Map<String, Object> content) {
+        if (name.equals("config.json") || name.contains("..") || name.contains("/") || !name.endsWith(".json")) {
+            throw new IllegalArgumentException("a format may write JSON files beside the weights, not " + name);
+        }
+        text.put(name, JSON.valueToTree(content).toPrettyString());
+    }
+
+    /** Removes the temporary folder when the run did not commit. */
+    @Override
+    public void close() {
+        OutputFiles.deleteTree(tmp);
+    }
+}
