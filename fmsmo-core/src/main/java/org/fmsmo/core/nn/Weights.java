@@ -104,7 +104,9 @@ public final class Weights {
                     + info.dtype());
         }
         taken.add(stored);
-        return Optional.of(toArray(file.bytes(stored), info));
+        NDArray array = toArray(file.bytes(stored), info);
+        file.release(stored); // copied out: the mapped pages need not stay resident
+        return Optional.of(array);
     }
 
     /** A {@code Linear} named {@code prefix} from {@code prefix.weight} [out, in] and, when {@code bias}, {@code prefix.bias}. */

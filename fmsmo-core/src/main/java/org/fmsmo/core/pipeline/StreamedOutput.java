@@ -75,6 +75,7 @@ final class StreamedOutput implements CheckpointSink, AutoCloseable {
                     done += Math.min(chunk, bytes.byteSize() - done);
                 }
             }));
+            in.file(name).release(name);
         }
     }
 

@@ -187,6 +187,19 @@ public final class SafetensorsFile implements AutoCloseable {
     }
 
     /**
+     * Drops a tensor's pages from this process's memory (they stay in the page cache and are read
+     * again if the tensor is used again). Once a tensor has been copied out, its mapped pages
+     * would otherwise count in the resident set until the file is closed, so a run that reads a
+     * model layer by layer would grow with depth.
+     */
+    public void release(String name) {
+        TensorInfo t = info(name);
+        if (data.isMapped() && t.byteSize() > 0) {
+            data.asSlice(t.begin(), t.byteSize()).unload();
+        }
+    }
+
+    /**
      * A floating-point tensor's values as F32 (F64 narrowed; F16, BF16 and FP8 widened exactly).
      *
      * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} for integer dtypes or tensors over 2^31 − 1 elements

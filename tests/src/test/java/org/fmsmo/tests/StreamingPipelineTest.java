@@ -1,0 +1,154 @@
+package org.fmsmo.tests;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.model.ModelLoader;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.pipeline.CalibrationSource;
+import org.fmsmo.core.pipeline.Quantization;
+import org.fmsmo.core.pipeline.QuantizationResult;
+import org.fmsmo.core.pipeline.TrainingSetup;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.synthetic.ModelShape;
+import org.fmsmo.core.synthetic.SyntheticModel;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The streamed pipeline against the run that loads the whole model: on small synthetic Llama and
+ * Qwen2 checkpoints (random trained-like weights, random calibration tokens) every per-block
+ * method writes the same bytes either way — the in-memory run is the reference the streamed one
+ * must reproduce. Then sharding, and the runs that cannot stream.
+ */
+class StreamingPipelineTest {
+
+    /** Llama-shaped: 3 blocks, GQA, untied head. */
+    private static final ModelShape LLAMA = new ModelShape("test-llama", "llama", "LlamaForCausalLM", 512, 128, 256, 3, 4, 2, false, false,
+            10000.0, 256, 1e-5, null);
+    /** Qwen2-shaped: q/k/v biases, tied embeddings. */
+    private static final ModelShape QWEN = new ModelShape("test-qwen2", "qwen2", "Qwen2ForCausalLM", 384, 128, 256, 2, 4, 1, true, true,
+            1000000.0, 256, 1e-6, null);
+
+    private static Path work;
+    private static PluginRegistry registry;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        System.setProperty("fmsmo.home", Fixtures.distribution().toString()); // loading a quantized folder finds its format there
+        work = Fixtures.freshDir("streaming-" + System.nanoTime());
+        SyntheticModel.write(work.resolve("llama"), LLAMA, 7, SyntheticModel.HUB_SHARD_BYTES);
+        SyntheticModel.write(work.resolve("qwen2"), QWEN, 8, SyntheticModel.HUB_SHARD_BYTES);
+        registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
+    }
+
+    @AfterAll
+    static void tearDown() {
+        registry.close();
+    }
+
+    private static Quantization run(String model, String method, String format, String out) {
+        return Quantization.of(work.resolve(model)).method(method).format(format).output(work.resolve(out)).plugins(registry)
+                .calibration(CalibrationSource.random(6, 24, 4, 11));
+    }
+
+    private static void assertSameBytes(Path a, Path b) throws Exception {
+        List<String> files = List.of("model.safetensors", "config.json");
+        for (String f : files) {
+            assertArrayEquals(Files.readAllBytes(a.resolve(f)), Files.readAllBytes(b.resolve(f)), f + " differs between " + a + " and " + b);
+        }
+    }
+
+    private static void streamedEqualsInMemory(String model, String method, String recipe, Map<String, Object> set, String format)
+            throws Exception {
+        String name = model + "-" + method + "-" + format;
+        QuantizationResult streamed = run(model, method, format, name + "-s").recipe(recipe).set(set).run();
+        QuantizationResult whole = run(model, method, format, name + "-m").recipe(recipe).set(set).streaming(Quantization.Streaming.OFF).run();
+        assertTrue(streamed.streamed(), name + " should stream");
+        assertFalse(whole.streamed());
+        assertEquals(whole.report().layers().size(), streamed.report().layers().size());
+        assertTrue(streamed.report().layers().size() > 0);
+        assertSameBytes(streamed.output(), whole.output());
+    }
+
+    @Test
+    void gptqStreamedWritesTheSameBytesAsTheWholeModelRun() throws Exception {
+        Map<String, Object> w4 = Map.of("qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp", "nbits_a", 32);
+        streamedEqualsInMemory("llama", "gptq", "ptq_int8", w4, "compressed-tensors");
+        streamedEqualsInMemory("qwen2", "gptq", "ptq_int8", Map.of("qw_spec", "int4-asym-group64", "qw_mode", "minmaxperGp", "nbits_a", 32,
+                "desc_act", true), "gptq");
+    }
+
+    @Test
+    void rtnAndDynamicFp8StreamedWriteTheSameBytes() throws Exception {
+        streamedEqualsInMemory("llama", "rtn", "ptq_int8", Map.of("qw_spec", "int8-sym-channel", "nbits_a", 32), "compressed-tensors");
+        streamedEqualsInMemory("qwen2", "fp8", "fp8_dynamic", Map.of(), "compressed-tensors");
+    }
+
+    /**
+     * Methods that calibrate on statistics (SmoothQuant's input maxima, static input ranges) see,
+     * when streamed, each block's inputs after the earlier blocks were quantized (llm-compressor's
+     * sequential pipeline); loaded whole, every layer is calibrated on the float model in one
+     * pass. So the checkpoints are close, not identical: every tensor within 2% (relative L2).
+     */
+    @Test
+    void smoothQuantAndStaticFp8StreamedCalibrateBlockByBlock() throws Exception {
+        for (String[] c : List.of(new String[] {"llama", "dq", "dq"}, new String[] {"qwen2", "ptq", "fp8_static"})) {
+            String name = c[0] + "-" + c[1];
+            QuantizationResult streamed = run(c[0], c[1], "compressed-tensors", name + "-s").recipe(c[2]).run();
+            QuantizationResult whole = run(c[0], c[1], "compressed-tensors", name + "-m").recipe(c[2]).streaming(Quantization.Streaming.OFF).run();
+            assertTrue(streamed.streamed());
+            assertArrayEquals(Files.readAllBytes(whole.output().resolve("config.json")), Files.readAllBytes(streamed.output().resolve("config.json")));
+            try (TransformerModel a = ModelLoader.load(streamed.output()); TransformerModel b = ModelLoader.load(whole.output())) {
+                Map<String, NDArray> pb = b.parameters();
+                a.parameters().forEach((n, x) -> {
+                    double diff = x.sub(pb.get(n)).norm().getFloat();
+                    double ref = pb.get(n).norm().getFloat();
+                    assertTrue(diff <= 0.02 * ref, name + " " + n + ": relative difference " + diff / ref);
+                });
+            }
+        }
+    }
+
+    @Test
+    void shardedOutputLoadsToTheSameWeights() throws Exception {
+        Map<String, Object> w4 = Map.of("qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp", "nbits_a", 32);
+        Path one = run("llama", "rtn", "compressed-tensors", "one").recipe("ptq_int8").set(w4).run().output();
+        Path sharded = run("llama", "rtn", "compressed-tensors", "sharded").recipe("ptq_int8").set(w4).maxShardBytes(100_000).run().output();
+        try (var files = Files.list(sharded)) {
+            assertTrue(files.filter(p -> p.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors")).count() > 3);
+        }
+        assertTrue(Files.isRegularFile(sharded.resolve("model.safetensors.index.json")));
+        try (TransformerModel a = ModelLoader.load(one); TransformerModel b = ModelLoader.load(sharded)) {
+            Map<String, NDArray> pa = a.parameters();
+            Map<String, NDArray> pb = b.parameters();
+            assertEquals(pa.keySet(), pb.keySet());
+            pa.forEach((n, x) -> assertArrayEquals(x.toFloatArray(), pb.get(n).toFloatArray(), n));
+        }
+        try (var left = Files.list(work)) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().contains(".tmp-")), "temporary folders were left behind");
+        }
+    }
+
+    @Test
+    void runsThatCannotStreamSaySoOrRefuse() {
+        FmsmoException e = assertThrows(FmsmoException.class, () -> run("llama", "qat", "compressed-tensors", "qat").recipe("qat_int8")
+                .training(new TrainingSetup(work.resolve("none.txt"), null, false, 16, 2, 0, null)).streaming(Quantization.Streaming.ON).run());
+        assertTrue(e.getMessage().contains("training (qat) needs the whole model"), e.getMessage());
+        FmsmoException budget = assertThrows(FmsmoException.class, () -> run("llama", "rtn", "fms", "fms").memoryBudget(1000).run());
+        assertTrue(budget.getMessage().contains("over the memory budget") && budget.getMessage().contains("format fms is not written part by part"),
+                budget.getMessage());
+        assertFalse(Files.exists(work.resolve("qat")));
+        assertFalse(Files.exists(work.resolve("fms")));
+    }
+}
