@@ -93,6 +93,9 @@ class StreamingPipelineTest {
     void rtnAndDynamicFp8StreamedWriteTheSameBytes() throws Exception {
         streamedEqualsInMemory("llama", "rtn", "ptq_int8", Map.of("qw_spec", "int8-sym-channel", "nbits_a", 32), "compressed-tensors");
         streamedEqualsInMemory("qwen2", "fp8", "fp8_dynamic", Map.of(), "compressed-tensors");
+        QuantizationResult noData = run("llama", "fp8", "compressed-tensors", "fp8-no-calibration").recipe("fp8_dynamic").calibration(null).run();
+        assertTrue(noData.streamed(), "a method that needs no calibration streams without it");
+        assertEquals(0, noData.calibrationSamples());
     }
 
     /**

@@ -265,7 +265,7 @@ public final class Quantization {
         try (HfTokenizer tok = calibration instanceof CalibrationSource.Text ? HfTokenizer.open(model) : null) {
             data = calibration == null ? null : calibration.load(hf.positive("vocab_size"), () -> tok, false);
         }
-        try (StreamedModel stream = ModelLoader.openStreamed(model, data == null ? 1 : data.maxTokens())) {
+        try (StreamedModel stream = ModelLoader.openStreamed(model, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()))) {
             long before = 4 * parameterCount(stream.checkpoint());
             StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find());
             run.checkPlan(); // refuse now, not after a long run

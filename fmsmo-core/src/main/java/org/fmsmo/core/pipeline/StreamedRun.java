@@ -36,6 +36,9 @@ import org.fmsmo.core.session.ModelAnalyzer;
  */
 final class StreamedRun {
 
+    /** Positions of the trace a block is planned from; the model must be opened for at least this many. */
+    static final int TRACE_TOKENS = 4;
+
     /** What the run gives back besides the written folder. */
     record Outcome(QuantReport report, int skipped, int bmms, Map<String, Double> stageSeconds) {
     }
@@ -130,8 +133,8 @@ final class StreamedRun {
         int hidden = Math.toIntExact(view.linearLayers().getFirst().inFeatures());
         return analyzer.planBlock(view, () -> {
             try (NDManager trace = m.newSubManager()) {
-                NDArray x = trace.linspace(-1f, 1f, 4 * hidden).reshape(new Shape(1, 4, hidden));
-                model.runBlock(block, x, Attention.causalMask(trace, 4)).close();
+                NDArray x = trace.linspace(-1f, 1f, TRACE_TOKENS * hidden).reshape(new Shape(1, TRACE_TOKENS, hidden));
+                model.runBlock(block, x, Attention.causalMask(trace, TRACE_TOKENS)).close();
             }
         }, config);
     }
