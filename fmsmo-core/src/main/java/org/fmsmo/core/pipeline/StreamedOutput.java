@@ -9,13 +9,11 @@ import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
-import org.fmsmo.api.format.CheckpointSink;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
@@ -26,6 +24,7 @@ import org.fmsmo.core.io.safetensors.TensorInfo;
 import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.model.ModelWriter;
 import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.session.FormatSink;
 import org.fmsmo.core.nn.Module;
 
 /**
@@ -34,7 +33,7 @@ import org.fmsmo.core.nn.Module;
  * (quantized layers as the format lays them out, everything else in the input's dtype), all into
  * hub-style shards in a temporary folder that {@link #commit} renames into place.
  */
-final class StreamedOutput implements CheckpointSink, AutoCloseable {
+final class StreamedOutput implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -42,9 +41,7 @@ final class StreamedOutput implements CheckpointSink, AutoCloseable {
     private final CheckpointFormat format;
     private final Path tmp;
     private final ShardedWriter shards;
-    private final Map<String, Map<String, StoredTensor>> replaced = new LinkedHashMap<>();
-    private final Map<String, String> text = new LinkedHashMap<>();
-    private Map<String, Object> quantizationConfig;
+    private final FormatSink sink = new FormatSink();
 
     StreamedOutput(StreamedModel source, CheckpointFormat format, Path target, long maxShardBytes) {
         this.source = source;
@@ -81,16 +78,12 @@ final class StreamedOutput implements CheckpointSink, AutoCloseable {
 
     /** Writes a finished block: its frozen layers through the format, its other parameters in the input's dtype. */
     void writeBlock(Module block, BlockView view) {
-        format.writeLayers(view, this);
+        Map<String, Map<String, StoredTensor>> replaced = sink.replaced();
+        format.writeLayers(view, sink);
         block.forEachParameter(block.path(), (name, array) -> {
             Map<String, StoredTensor> instead = name.endsWith(".weight") ? replaced.remove(name.substring(0, name.length() - 7)) : null;
             if (instead != null) {
-                instead.forEach((n, t) -> {
-                    ByteBuffer b = t.bytes();
-                    byte[] raw = new byte[b.remaining()];
-                    b.get(raw);
-                    shards.add(TensorData.ofBytes(n, Dtype.parse(t.dtype(), n), t.shape(), raw));
-                });
+                instead.forEach((n, t) -> shards.add(FormatSink.tensorData(n, t)));
             } else {
                 shards.add(floats(name, array));
             }
@@ -109,16 +102,16 @@ final class StreamedOutput implements CheckpointSink, AutoCloseable {
 
     /** Ends the format's description, writes config.json and the companion files, and renames the folder to {@code target}. */
     Path commit(Path target) {
-        format.finish(source.outerLinears(), this);
-        if (quantizationConfig == null) {
+        format.finish(source.outerLinears(), sink);
+        if (sink.quantizationConfig() == null) {
             throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
         }
         shards.finish();
         ObjectNode config = source.config().json();
-        config.set("quantization_config", JSON.valueToTree(quantizationConfig));
+        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
         try {
             Files.writeString(tmp.resolve("config.json"), config.toPrettyString());
-            for (Map.Entry<String, String> e : text.entrySet()) {
+            for (Map.Entry<String, String> e : sink.text().entrySet()) {
                 Files.writeString(tmp.resolve(e.getKey()), e.getValue());
             }
             Path dir = source.checkpoint().dir();
@@ -133,26 +126,6 @@ final class StreamedOutput implements CheckpointSink, AutoCloseable {
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + target + ": " + e.getMessage(), e);
         }
-    }
-
-    @Override
-    public void replace(String layer, Map<String, StoredTensor> tensors) {
-        if (replaced.put(layer, new LinkedHashMap<>(tensors)) != null) {
-            throw new IllegalStateException("layer " + layer + " was replaced twice");
-        }
-    }
-
-    @Override
-    public void quantizationConfig(Map<String, Object> config) {
-        this.quantizationConfig = config;
-    }
-
-    @Override
-    public void jsonFile(String name, Map<String, Object> content) {
-        if (name.equals("config.json") || name.contains("..") || name.contains("/") || !name.endsWith(".json")) {
-            throw new IllegalArgumentException("a format may write JSON files beside the weights, not " + name);
-        }
-        text.put(name, JSON.valueToTree(content).toPrettyString());
     }
 
     /** Removes the temporary folder when the run did not commit. */

@@ -67,25 +67,20 @@ public final class CheckpointFormats {
                         + " smoothq=false, or write --format fms");
             }
         }
-        Collector sink = new Collector();
+        FormatSink sink = new FormatSink();
         format.write(model, sink);
         Map<String, List<TensorData>> replaced = new LinkedHashMap<>();
-        sink.replaced.forEach((layer, tensors) -> {
+        sink.replaced().forEach((layer, tensors) -> {
             List<TensorData> list = new ArrayList<>();
-            tensors.forEach((name, t) -> {
-                ByteBuffer b = t.bytes();
-                byte[] raw = new byte[b.remaining()];
-                b.get(raw);
-                list.add(TensorData.ofBytes(name, Dtype.parse(t.dtype(), name), t.shape(), raw));
-            });
+            tensors.forEach((name, t) -> list.add(FormatSink.tensorData(name, t)));
             replaced.put(layer + ".weight", list);
         });
         ObjectNode config = model.config().json();
-        if (sink.quantizationConfig == null) {
+        if (sink.quantizationConfig() == null) {
             throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
         }
-        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig));
-        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text);
+        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
+        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text());
     }
 
     /** Each float parameter's dtype in the source checkpoint (F32 when it is not stored there as F32, F16 or BF16). */
@@ -158,33 +153,6 @@ public final class CheckpointFormats {
                 q.loadState(Map.of(fp8 ? "amax" : "clip_val", new float[] {range}));
             }
             model.replace(e.getKey(), new InputQuantizedLinear(model.linear(e.getKey()), q));
-        }
-    }
-
-    /** What a format said while writing. */
-    private static final class Collector implements CheckpointSink {
-        final Map<String, Map<String, StoredTensor>> replaced = new LinkedHashMap<>();
-        final Map<String, String> text = new LinkedHashMap<>();
-        Map<String, Object> quantizationConfig;
-
-        @Override
-        public void replace(String layer, Map<String, StoredTensor> tensors) {
-            if (replaced.put(layer, new LinkedHashMap<>(tensors)) != null) {
-                throw new IllegalStateException("layer " + layer + " was replaced twice");
-            }
-        }
-
-        @Override
-        public void quantizationConfig(Map<String, Object> config) {
-            this.quantizationConfig = config;
-        }
-
-        @Override
-        public void jsonFile(String name, Map<String, Object> content) {
-            if (name.equals("config.json") || name.contains("..") || name.contains("/") || !name.endsWith(".json")) {
-                throw new IllegalArgumentException("a format may write JSON files beside the weights, not " + name);
-            }
-            text.put(name, JSON.valueToTree(content).toPrettyString());
         }
     }
 
