@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # GPTQ time per layer and peak memory for square synthetic layers (issue: 1024/2048/4096,
 # 8,192 calibration tokens, W4 group 128). Prints a table and writes bench/results/gptq.json.
-#   bench/gptq.sh [--sizes 1024,2048,4096] [--tokens 8192] [--repeat 3] [--output FILE]
+#   bench/gptq.sh [--shapes 2048,4096,4096x14336,14336x4096] [--tokens 8192] [--repeat 3] [--output FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}

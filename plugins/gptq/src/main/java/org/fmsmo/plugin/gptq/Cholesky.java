@@ -7,19 +7,25 @@ import ai.djl.ndarray.types.Shape;
 /**
  * GPTQ's factor: the upper-triangular {@code U} with {@code H⁻¹ = UᵀU}, without forming H⁻¹.
  *
- * <p>If {@code J} reverses the index order and {@code JHJ = LLᵀ} (ordinary Cholesky), then
- * {@code H = VVᵀ} with the upper-triangular {@code V = JLJ}, so {@code H⁻¹ = V⁻ᵀV⁻¹} and
- * {@code U = V⁻¹ = J·L⁻¹·J}: one Cholesky factorisation and one triangular inverse.
- *
- * <p>Both are blocked (panels of {@value #BLOCK}): the small diagonal blocks are factored and
- * inverted here in double precision, and the O(n³) work — the panel solve, the trailing update
- * and the off-diagonal blocks of the inverse — is DJL matmuls in FLOAT32, so it runs on the
- * engine's BLAS (or a GPU). DJL has no Cholesky of its own. FLOAT32 is what GPTQ implementations
- * use for this step; the dampening keeps it well conditioned.
+ * <p>Write {@code H = VVᵀ} with V upper-triangular (a Cholesky factorisation that starts from the
+ * last index); then {@code H⁻¹ = V⁻ᵀV⁻¹} and {@code U = V⁻¹}. Split H into 2×2 blocks:
+ * <pre>
+ *   U22 = factor(H22)                  (H22 = V22 V22ᵀ)
+ *   V12 = H12 · U22ᵀ                   (H12 = V12 V22ᵀ)
+ *   U11 = factor(H11 − V12 V12ᵀ)       (H11 = V11 V11ᵀ + V12 V12ᵀ)
+ *   U12 = −U11 · V12 · U22             (the off-diagonal block of [V11 V12; 0 V22]⁻¹)
+ * </pre>
+ * The recursion bottoms out at blocks of at most {@value #BASE}, factored and inverted here in
+ * double precision. Everything above is four large FLOAT32 matmuls per level on the engine's BLAS,
+ * about {@code (4/3)n³} flops in all — what LAPACK's potrf + potri + potrf that a PyTorch GPTQ
+ * runs cost too, but as a handful of big GEMMs and O(n² log n) copying instead of a triangular
+ * sweep. FLOAT32 is what GPTQ implementations use for this step; the dampening keeps H well
+ * conditioned, and a pivot that is not positive anywhere raises {@link NotPositiveDefinite}.
  */
 final class Cholesky {
 
-    static final int BLOCK = 128;
+    /** Largest block factored directly (in double). */
+    static final int BASE = 128;
 
     /** The factorisation met a non-positive pivot: the matrix is not (numerically) positive definite. */
     static final class NotPositiveDefinite extends Exception {
@@ -35,103 +41,78 @@ final class Cholesky {
      * @param h symmetric positive definite, row-major {@code n×n}; not modified
      * @return {@code U}, row-major {@code n×n}, zero below the diagonal
      */
-    static float[] inverseUpperFactor(double[] h, int n, NDManager m) throws NotPositiveDefinite {
-        float[] a = new float[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                a[i * n + j] = (float) h[(n - 1 - i) * n + (n - 1 - j)];
+    static float[] inverseUpperFactor(float[] h, int n, NDManager m) throws NotPositiveDefinite {
+        return factor(h, n, 0, n, m);
+    }
+
+    /** U of the diagonal block {@code [off, off+size)} of {@code a} (row stride {@code ld}), as a dense {@code size×size} array. */
+    private static float[] factor(float[] a, int ld, int off, int size, NDManager m) throws NotPositiveDefinite {
+        if (size <= BASE) {
+            return base(a, ld, off, size);
+        }
+        int k = (size / 2 + BASE - 1) / BASE * BASE; // keeps the leaves aligned to BASE
+        int s2 = size - k;
+        float[] u22 = factor(a, ld, off + k, s2, m);
+        float[] u = new float[size * size];
+        try (NDManager step = m.newSubManager()) {
+            NDArray u22a = step.create(u22, new Shape(s2, s2));
+            NDArray h12 = step.create(block(a, ld, off, off + k, k, s2), new Shape(k, s2));
+            NDArray v12 = h12.matMul(u22a.transpose());
+            h12.close();
+            NDArray h11 = step.create(block(a, ld, off, off, k, k), new Shape(k, k));
+            float[] s = h11.subi(v12.matMul(v12.transpose())).toFloatArray();
+            h11.close();
+            float[] u11 = factor(s, k, 0, k, step);
+            NDArray u12 = step.create(u11, new Shape(k, k)).matMul(v12.matMul(u22a)).negi();
+            put(u, size, 0, 0, k, k, u11);
+            put(u, size, 0, k, k, s2, u12.toFloatArray());
+            put(u, size, k, k, s2, s2, u22);
+        }
+        return u;
+    }
+
+    /**
+     * The leaf: with J the index reversal, {@code JAJ = LLᵀ} (ordinary Cholesky) gives
+     * {@code V = JLJ}, so {@code U = V⁻¹ = J·L⁻¹·J}.
+     */
+    private static float[] base(float[] a, int ld, int off, int size) throws NotPositiveDefinite {
+        double[] r = new double[size * size];
+        for (int i = 0; i < size; i++) {
+            for (int j = 0; j <= i; j++) {
+                r[i * size + j] = a[(off + size - 1 - i) * ld + off + size - 1 - j];
             }
         }
-        lowerInPlace(a, n, m);
-        float[] inv = invertLower(a, n, m);
-        float[] u = new float[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = i; j < n; j++) {
-                u[i * n + j] = inv[(n - 1 - i) * n + (n - 1 - j)];
+        double[] l = lower(r, size, off);
+        double[] inv = invertSmallLower(l, size);
+        float[] u = new float[size * size];
+        for (int i = 0; i < size; i++) {
+            for (int j = i; j < size; j++) {
+                u[i * size + j] = (float) inv[(size - 1 - i) * size + (size - 1 - j)];
             }
         }
         return u;
     }
 
-    /** Right-looking blocked Cholesky: {@code a} becomes {@code L} (lower triangle; the upper is zeroed). */
-    static void lowerInPlace(float[] a, int n, NDManager m) throws NotPositiveDefinite {
-        for (int k = 0; k < n; k += BLOCK) {
-            int kb = Math.min(BLOCK, n - k);
-            double[] l11 = factorDiagonal(a, n, k, kb);
-            int rest = n - k - kb;
-            if (rest == 0) {
-                continue;
-            }
-            try (NDManager step = m.newSubManager()) {
-                // L21 = A21 · L11⁻ᵀ
-                NDArray a21 = step.create(block(a, n, k + kb, k, rest, kb), new Shape(rest, kb));
-                NDArray l11InvT = step.create(toFloat(transpose(invertSmallLower(l11, kb), kb)), new Shape(kb, kb));
-                NDArray l21 = a21.matMul(l11InvT);
-                put(a, n, k + kb, k, rest, kb, l21.toFloatArray());
-                // A22 −= L21 · L21ᵀ
-                NDArray a22 = step.create(block(a, n, k + kb, k + kb, rest, rest), new Shape(rest, rest));
-                put(a, n, k + kb, k + kb, rest, rest, a22.subi(l21.matMul(l21.transpose())).toFloatArray());
-            }
-        }
+    /** Cholesky of the lower triangle of {@code a} in double; {@code column0} only labels a failing pivot. */
+    private static double[] lower(double[] a, int n, int column0) throws NotPositiveDefinite {
+        double[] l = new double[n * n];
         for (int i = 0; i < n; i++) {
-            java.util.Arrays.fill(a, i * n + i + 1, i * n + n, 0f);
-        }
-    }
-
-    /** Factors the diagonal block at {@code k} in double precision and writes {@code L11} back. */
-    private static double[] factorDiagonal(float[] a, int n, int k, int kb) throws NotPositiveDefinite {
-        double[] l = new double[kb * kb];
-        for (int i = 0; i < kb; i++) {
             for (int j = 0; j <= i; j++) {
-                double sum = a[(k + i) * n + k + j];
+                double sum = a[i * n + j];
                 for (int p = 0; p < j; p++) {
-                    sum -= l[i * kb + p] * l[j * kb + p];
+                    sum -= l[i * n + p] * l[j * n + p];
                 }
                 if (i == j) {
                     if (!(sum > 0)) {
-                        throw new NotPositiveDefinite(k + i, sum);
+                        throw new NotPositiveDefinite(column0 + n - 1 - i, sum);
                     }
-                    l[i * kb + i] = Math.sqrt(sum);
+                    l[i * n + i] = Math.sqrt(sum);
                 } else {
-                    l[i * kb + j] = sum / l[j * kb + j];
+                    l[i * n + j] = sum / l[j * n + j];
                 }
-            }
-        }
-        for (int i = 0; i < kb; i++) {
-            for (int j = 0; j < kb; j++) {
-                a[(k + i) * n + k + j] = j <= i ? (float) l[i * kb + j] : 0f;
             }
         }
         return l;
-    }
-
-    /**
-     * Blocked inverse of a lower-triangular matrix: diagonal blocks {@code M_ii = L_ii⁻¹}, and
-     * block row i left of the diagonal {@code M[i, :i] = −M_ii · (L[i, :i] · M[:i, :i])}.
-     */
-    static float[] invertLower(float[] l, int n, NDManager m) {
-        float[] inv = new float[n * n];
-        for (int k = 0; k < n; k += BLOCK) {
-            int kb = Math.min(BLOCK, n - k);
-            double[] lkk = new double[kb * kb];
-            for (int i = 0; i < kb; i++) {
-                for (int j = 0; j <= i; j++) {
-                    lkk[i * kb + j] = l[(k + i) * n + k + j];
-                }
-            }
-            double[] mkk = invertSmallLower(lkk, kb);
-            put(inv, n, k, k, kb, kb, toFloat(mkk));
-            if (k == 0) {
-                continue;
-            }
-            try (NDManager step = m.newSubManager()) {
-                NDArray lRow = step.create(block(l, n, k, 0, kb, k), new Shape(kb, k));
-                NDArray mTop = step.create(block(inv, n, 0, 0, k, k), new Shape(k, k));
-                NDArray mkkArr = step.create(toFloat(mkk), new Shape(kb, kb));
-                put(inv, n, k, 0, kb, k, mkkArr.matMul(lRow.matMul(mTop)).negi().toFloatArray());
-            }
-        }
-        return inv;
     }
 
     /** Inverse of a small lower-triangular matrix by forward substitution, in double. */
@@ -148,24 +129,6 @@ final class Cholesky {
             }
         }
         return inv;
-    }
-
-    private static double[] transpose(double[] a, int n) {
-        double[] t = new double[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = 0; j < n; j++) {
-                t[j * n + i] = a[i * n + j];
-            }
-        }
-        return t;
-    }
-
-    private static float[] toFloat(double[] a) {
-        float[] f = new float[a.length];
-        for (int i = 0; i < a.length; i++) {
-            f[i] = (float) a[i];
-        }
-        return f;
     }
 
     /** Copies the {@code rows×cols} block at ({@code r0}, {@code c0}) out of a row-major {@code n}-wide matrix. */

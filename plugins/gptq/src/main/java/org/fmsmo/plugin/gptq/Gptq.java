@@ -37,10 +37,26 @@ final class Gptq {
      * @param scale   {@code [out, groups]} row-major
      * @param zero    {@code [out, groups]}, null when symmetric
      * @param groupIndex the group of each input column; null when column j is in group j / groupSize
-     * @param dequantized {@code (q − zp)·s}, {@code [out, in]}
+     * @param groupSize  columns per group ({@code in} for one group per row)
      * @param damp    the dampening fraction that let the factorisation succeed
      */
-    record Result(int[] codes, float[] scale, int[] zero, int[] groupIndex, int groups, float[] dequantized, double damp) {
+    record Result(int[] codes, float[] scale, int[] zero, int[] groupIndex, int groups, int groupSize, int in, double damp) {
+
+        /** {@code (q − zp)·s} of row {@code r}, column {@code c}: the value the column loop rounded to. */
+        float value(int r, int c) {
+            int g = groupIndex != null ? groupIndex[c] : c / groupSize;
+            int q = codes[r * in + c];
+            return zero == null ? q * scale[r * groups + g] : (float) (q - zero[r * groups + g]) * scale[r * groups + g];
+        }
+
+        /** The dequantized weight, {@code [out, in]}, computed from the codes (not kept: it is as large as the weight). */
+        float[] dequantized() {
+            float[] d = new float[codes.length];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = value(i / in, i % in);
+            }
+            return d;
+        }
     }
 
     private Gptq() {
@@ -50,10 +66,15 @@ final class Gptq {
      * @param weight {@code [out, in]} row-major; not modified
      * @param h      {@code (2/N) Σ x xᵀ}, {@code [in, in]}; not modified
      */
-    static Result quantize(float[] weight, int out, int in, double[] h, Options o, NDManager m) {
+    static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m) {
+        return quantize(weight, out, in, h, o, m, Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), out / 64)));
+    }
+
+    /** As above, with the column loop split into {@code chunks} ranges of output rows run in parallel. */
+    static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m, int chunks) {
         int group = o.groupSize() > 0 ? o.groupSize() : in;
         int groups = (in + group - 1) / group;
-        double[] hw = h.clone();
+        float[] hw = h.clone();
         float[] wt = transpose(weight, out, in);
         // Dead inputs never seen non-zero: no information, so H_ii = 1 and the column is zero.
         for (int i = 0; i < in; i++) {
@@ -67,12 +88,12 @@ final class Gptq {
             staticGrids = new IntGrid[groups];
             for (int g = 0; g < groups; g++) {
                 staticGrids[g] = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
-                staticGrids[g].fit(wt, out, g * group, Math.min(in, (g + 1) * group));
+                staticGrids[g].fit(wt, out, g * group, Math.min(in, (g + 1) * group), 0, out);
             }
         }
         int[] perm = IntStream.range(0, in).toArray();
         if (o.descAct()) {
-            double[] diag = new double[in];
+            float[] diag = new float[in];
             for (int i = 0; i < in; i++) {
                 diag[i] = hw[i * in + i];
             }
@@ -80,31 +101,102 @@ final class Gptq {
             hw = permute(hw, in, perm);
             wt = permuteRows(wt, out, perm);
         }
+        // H + λ·mean(diag H)·I, in place (hw is this call's copy); a retry adds the difference.
+        double meanDiag = 0;
+        for (int i = 0; i < in; i++) {
+            meanDiag += hw[i * in + i];
+        }
+        meanDiag /= in;
         double damp = o.dampPercent();
+        addToDiagonal(hw, in, damp * meanDiag);
         float[] u = null;
         while (u == null) {
             try {
-                u = Cholesky.inverseUpperFactor(damped(hw, in, damp), in, m);
+                u = Cholesky.inverseUpperFactor(hw, in, m);
             } catch (Cholesky.NotPositiveDefinite e) {
                 if (damp >= 1) {
                     throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "GPTQ: the Hessian is not positive definite even with dampening "
                             + damp + " (" + e.getMessage() + "); the calibration inputs may hold NaN or Inf");
                 }
-                damp = Math.min(1, damp * 10); // retry with stronger dampening
+                double stronger = Math.min(1, damp * 10); // retry with stronger dampening
+                addToDiagonal(hw, in, (stronger - damp) * meanDiag);
+                damp = stronger;
             }
         }
-        int[] codes = new int[out * in];
-        float[] scale = new float[out * groups];
-        int[] zero = o.symmetric() ? null : new int[out * groups];
-        int[] groupIndex = new int[in];
-        float[] deq = new float[out * in];
-        IntGrid grid = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
-        if (o.groupSize() <= 0) {
-            grid.fit(wt, out, 0, in);
+        hw = null; // the factor is all the column loop needs
+        Columns c = new Columns(wt, out, in, u, perm, o, group, groups, staticGrids);
+        // Output rows are independent of each other given U: each block's column loop runs on
+        // row ranges in parallel; the lazy update of the remaining columns is one engine matmul.
+        // Lazy updates on two levels: after each block, only the columns up to the end of its
+        // super-block; after each super-block, all the columns beyond it, with one matmul over
+        // the super-block's errors. The updates are the same as after every block (in another
+        // order of summation), but the remaining weight crosses to the engine and back once per
+        // super-block rather than once per block — that traffic, not the flops, was the cost.
+        int superBlock = SUPER_BLOCKS * o.blockSize();
+        for (int sb = 0; sb < in; sb += superBlock) {
+            int se = Math.min(in, sb + superBlock);
+            for (int b = sb; b < se; b += o.blockSize()) {
+                int e = Math.min(se, b + o.blockSize());
+                int block = b;
+                IntStream.range(0, chunks).parallel().forEach(k -> c.block(sb0(block, superBlock), block, e, out * k / chunks, out * (k + 1) / chunks));
+                if (e < se) {
+                    lazyUpdate(wt, out, in, u, c.err, sb, b, e, e, se, m);
+                }
+            }
+            if (se < in) {
+                lazyUpdate(wt, out, in, u, c.err, sb, sb, se, se, in, m);
+            }
         }
-        float[] err = new float[o.blockSize() * out];
-        for (int b = 0; b < in; b += o.blockSize()) {
-            int e = Math.min(in, b + o.blockSize());
+        if (staticGrids != null) {
+            for (int g = 0; g < groups; g++) {
+                store(staticGrids[g], g, groups, c.scale, c.zero, 0, out);
+            }
+        }
+        boolean contiguous = IntStream.range(0, in).allMatch(j -> c.groupIndex[j] == j / group);
+        return new Result(transpose(c.codesT, in, out), c.scale, c.zero, contiguous ? null : c.groupIndex, groups, group, in, damp);
+    }
+
+    /** The column loop's state: the weight being updated, its codes and values so far, in the transposed {@code [in][out]} layout. */
+    private static final class Columns {
+        final float[] wt;
+        final int out;
+        final int in;
+        final float[] u;
+        final int[] perm;
+        final Options o;
+        final int group;
+        final int groups;
+        final IntGrid[] staticGrids;
+        final IntGrid grid;
+        final int[] codesT;
+        final float[] scale;
+        final int[] zero;
+        final int[] groupIndex;
+        final float[] err;
+
+        Columns(float[] wt, int out, int in, float[] u, int[] perm, Options o, int group, int groups, IntGrid[] staticGrids) {
+            this.wt = wt;
+            this.out = out;
+            this.in = in;
+            this.u = u;
+            this.perm = perm;
+            this.o = o;
+            this.group = group;
+            this.groups = groups;
+            this.staticGrids = staticGrids;
+            this.grid = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
+            this.codesT = new int[out * in];
+            this.scale = new float[out * groups];
+            this.zero = o.symmetric() ? null : new int[out * groups];
+            this.groupIndex = new int[in];
+            this.err = new float[Math.min(in, SUPER_BLOCKS * o.blockSize()) * out];
+        }
+
+        /**
+         * Columns {@code [b, e)} (in quantization order) for output rows {@code [r0, r1)}; their
+         * scaled errors go to {@link #err} relative to the super-block start {@code sb}.
+         */
+        void block(int sb, int b, int e, int r0, int r1) {
             for (int i = b; i < e; i++) {
                 int column = perm[i];
                 int g;
@@ -114,64 +206,56 @@ final class Gptq {
                     current = staticGrids[g];
                 } else {
                     g = i / group;
-                    if (o.groupSize() > 0 && i % group == 0) {
-                        grid.fit(wt, out, i, Math.min(in, i + group)); // from the already-updated weights
+                    if (o.groupSize() <= 0 ? i == 0 : i % group == 0) {
+                        // from the already-updated weights; a whole-row grid is fitted once, on all columns
+                        grid.fit(wt, out, o.groupSize() <= 0 ? 0 : i, o.groupSize() <= 0 ? in : Math.min(in, i + group), r0, r1);
+                        store(grid, g, groups, scale, zero, r0, r1);
                     }
                     current = grid;
                 }
                 groupIndex[column] = g;
-                if (staticGrids == null && (o.groupSize() <= 0 || i % group == 0)) {
-                    store(current, g, groups, scale, zero);
-                }
                 float d = u[i * in + i];
                 int row = i * out;
-                int errRow = (i - b) * out;
-                for (int r = 0; r < out; r++) {
+                int errRow = (i - sb) * out;
+                int dst = column * out;
+                for (int r = r0; r < r1; r++) {
                     float w = wt[row + r];
                     int q = current.code(w, r);
                     float v = current.value(q, r);
-                    codes[r * in + column] = q;
-                    deq[r * in + column] = v;
+                    codesT[dst + r] = q;
                     err[errRow + r] = (w - v) / d;
                 }
                 for (int j = i + 1; j < e; j++) {
                     float f = u[i * in + j];
                     int target = j * out;
-                    for (int r = 0; r < out; r++) {
+                    for (int r = r0; r < r1; r++) {
                         wt[target + r] -= err[errRow + r] * f;
                     }
                 }
             }
-            if (e < in) {
-                lazyUpdate(wt, out, in, u, err, b, e, m);
-            }
         }
-        if (staticGrids != null) {
-            for (int g = 0; g < groups; g++) {
-                store(staticGrids[g], g, groups, scale, zero);
-            }
-        }
-        boolean contiguous = IntStream.range(0, in).allMatch(j -> groupIndex[j] == j / group);
-        return new Result(codes, scale, zero, contiguous ? null : groupIndex, groups, deq, damp);
     }
 
-    /** {@code W[:, e:] −= E · U[b:e, e:]}, i.e. in the transposed layout {@code Wt[e:] −= U[b:e, e:]ᵀ · Et}. */
-    private static void lazyUpdate(float[] wt, int out, int in, float[] u, float[] err, int b, int e, NDManager m) {
-        int rest = in - e;
+    /**
+     * {@code W[:, c0:c1] −= E[b:e] · U[b:e, c0:c1]}, i.e. in the transposed layout
+     * {@code Wt[c0:c1] −= U[b:e, c0:c1]ᵀ · Et[b:e]}; row {@code i} of {@code err} holds column {@code sb + i}.
+     */
+    private static void lazyUpdate(float[] wt, int out, int in, float[] u, float[] err, int sb, int b, int e, int c0, int c1, NDManager m) {
+        int rest = c1 - c0;
         int kb = e - b;
         try (NDManager step = m.newSubManager()) {
-            NDArray slab = step.create(Cholesky.block(u, in, b, e, kb, rest), new Shape(kb, rest));
-            NDArray et = step.create(Arrays.copyOf(err, kb * out), new Shape(kb, out));
+            NDArray slab = step.create(Cholesky.block(u, in, b, c0, kb, rest), new Shape(kb, rest));
+            NDArray et = step.create(Arrays.copyOfRange(err, (b - sb) * out, (e - sb) * out), new Shape(kb, out));
             float[] delta = slab.transpose().matMul(et).toFloatArray();
-            int base = e * out;
+            int base = c0 * out;
             for (int k = 0; k < delta.length; k++) {
                 wt[base + k] -= delta[k];
             }
         }
     }
 
-    private static void store(IntGrid grid, int g, int groups, float[] scale, int[] zero) {
-        for (int r = 0; r < grid.scale.length; r++) {
+    private static void store(IntGrid grid, int g, int groups, float[] scale, int[] zero, int r0, int r1) {
+        for (int r = r0; r < r1; r++) {
             scale[r * groups + g] = grid.scale[r];
             if (zero != null) {
                 zero[r * groups + g] = grid.zero[r];
@@ -179,22 +263,14 @@ final class Gptq {
         }
     }
 
-    /** {@code H + λ·mean(diag H)·I}. */
-    private static double[] damped(double[] h, int n, double lambda) {
-        double mean = 0;
+    private static void addToDiagonal(float[] h, int n, double v) {
         for (int i = 0; i < n; i++) {
-            mean += h[i * n + i];
+            h[i * n + i] = (float) (h[i * n + i] + v);
         }
-        mean /= n;
-        double[] d = h.clone();
-        for (int i = 0; i < n; i++) {
-            d[i * n + i] += lambda * mean;
-        }
-        return d;
     }
 
-    private static double[] permute(double[] h, int n, int[] perm) {
-        double[] p = new double[n * n];
+    private static float[] permute(float[] h, int n, int[] perm) {
+        float[] p = new float[n * n];
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
                 p[i * n + j] = h[perm[i] * n + perm[j]];
@@ -211,13 +287,41 @@ final class Gptq {
         return p;
     }
 
+    /** {@code [rows][cols]} to {@code [cols][rows]}, in tiles so that both sides stay in cache. */
     private static float[] transpose(float[] a, int rows, int cols) {
         float[] t = new float[a.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = a[r * cols + c];
+        for (int r0 = 0; r0 < rows; r0 += TILE) {
+            for (int c0 = 0; c0 < cols; c0 += TILE) {
+                for (int r = r0; r < Math.min(rows, r0 + TILE); r++) {
+                    for (int c = c0; c < Math.min(cols, c0 + TILE); c++) {
+                        t[c * rows + r] = a[r * cols + c];
+                    }
+                }
             }
         }
         return t;
+    }
+
+    private static int[] transpose(int[] a, int rows, int cols) {
+        int[] t = new int[a.length];
+        for (int r0 = 0; r0 < rows; r0 += TILE) {
+            for (int c0 = 0; c0 < cols; c0 += TILE) {
+                for (int r = r0; r < Math.min(rows, r0 + TILE); r++) {
+                    for (int c = c0; c < Math.min(cols, c0 + TILE); c++) {
+                        t[c * rows + r] = a[r * cols + c];
+                    }
+                }
+            }
+        }
+        return t;
+    }
+
+    private static final int TILE = 64;
+
+    /** Blocks per super-block of the two-level lazy update. */
+    static final int SUPER_BLOCKS = 8;
+
+    private static int sb0(int b, int superBlock) {
+        return b / superBlock * superBlock;
     }
 }

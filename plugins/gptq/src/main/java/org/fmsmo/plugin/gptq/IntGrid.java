@@ -34,24 +34,25 @@ final class IntGrid {
     }
 
     /**
-     * Fits each row's scale (and zero point) to columns {@code [c0, c1)} of {@code wt}, the
-     * transposed weight ({@code [in][rows]}, row-major).
+     * Fits the scale (and zero point) of rows {@code [r0, r1)} to columns {@code [c0, c1)} of
+     * {@code wt}, the transposed weight ({@code [in][rows]}, row-major); other rows are left as
+     * they are, so disjoint row ranges can be fitted in parallel.
      */
-    void fit(float[] wt, int rows, int c0, int c1) {
+    void fit(float[] wt, int rows, int c0, int c1, int r0, int r1) {
         float[] min = new float[rows];
         float[] max = new float[rows];
-        java.util.Arrays.fill(min, Float.POSITIVE_INFINITY);
-        java.util.Arrays.fill(max, Float.NEGATIVE_INFINITY);
+        java.util.Arrays.fill(min, r0, r1, Float.POSITIVE_INFINITY);
+        java.util.Arrays.fill(max, r0, r1, Float.NEGATIVE_INFINITY);
         for (int c = c0; c < c1; c++) {
             int base = c * rows;
-            for (int r = 0; r < rows; r++) {
+            for (int r = r0; r < r1; r++) {
                 float v = wt[base + r];
                 min[r] = Math.min(min[r], v);
                 max[r] = Math.max(max[r], v);
             }
         }
         float levels = (1 << bits) - 1;
-        for (int r = 0; r < rows; r++) {
+        for (int r = r0; r < r1; r++) {
             if (symmetric) {
                 float amax = Math.max(Math.abs(min[r]), Math.abs(max[r]));
                 scale[r] = half(nonZero(amax / (levels / 2f)));
@@ -89,15 +90,5 @@ final class IntGrid {
     /** The dequantized value of a code in row {@code r}: {@code (q − zp)·s}, as the frozen tensor computes it. */
     float value(int code, int r) {
         return symmetric ? code * scale[r] : (float) (code - zero[r]) * scale[r];
-    }
-
-    /** A copy of the current parameters (a group's, kept for the frozen tensor). */
-    IntGrid copy() {
-        IntGrid g = new IntGrid(bits, symmetric, scale.length, halfScales);
-        System.arraycopy(scale, 0, g.scale, 0, scale.length);
-        if (zero != null) {
-            System.arraycopy(zero, 0, g.zero, 0, zero.length);
-        }
-        return g;
     }
 }

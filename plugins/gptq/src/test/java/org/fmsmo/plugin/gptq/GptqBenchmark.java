@@ -13,10 +13,10 @@ import java.util.Locale;
 import java.util.Random;
 
 /**
- * GPTQ time per layer for square synthetic layers (not a unit test; run by {@code bench/gptq.sh}).
+ * GPTQ time per layer for synthetic layers (not a unit test; run by {@code bench/gptq.sh}).
  *
- * <p>For each size n: 8,192 calibration rows {@code X [tokens, n]} with correlated columns and a
- * few loud channels (as real activations have), a Gaussian weight {@code [n, n]}, then the three
+ * <p>For each shape {@code in×out}: 8,192 calibration rows {@code X [tokens, in]} with correlated
+ * columns and a few loud channels (as real activations have), a Gaussian weight {@code [out, in]}, then the three
  * phases a layer costs in a real run, timed separately — the Hessian {@code (2/N)XᵀX}, the
  * factorisation (blocked Cholesky of the damped H and its triangular inverse) and the blocked
  * quantization with lazy updates (which repeats the factorisation inside {@link Gptq#quantize}, so
@@ -27,42 +27,46 @@ import java.util.Random;
  * {@code /proc/self/clear_refs}) — this includes the native buffers of the DJL engine — and the
  * Java heap committed (which the JVM grows to the peak it needed).
  *
- * <p>Arguments: {@code [--sizes 1024,2048,4096] [--tokens 8192] [--repeat 3] [--output FILE]}.
+ * <p>Arguments: {@code [--shapes 2048,4096,4096x14336] [--tokens 8192] [--repeat 3] [--output FILE]}; a shape
+ * is {@code n} (square) or {@code in×out}, written {@code INxOUT}.
  */
 public final class GptqBenchmark {
 
     private GptqBenchmark() {
     }
 
-    record Row(int n, int tokens, double hessianS, double factorS, double quantizeS, double totalS, long peakRssBytes, long peakHeapBytes) {
+    record Row(int in, int out, int tokens, double hessianS, double factorS, double quantizeS, double totalS, long peakRssBytes, long peakHeapBytes) {
     }
 
     public static void main(String[] args) throws Exception {
-        int[] sizes = {1024, 2048, 4096};
+        String[] shapes = {"1024", "2048", "4096"};
         int tokens = 8192;
         int repeat = 3;
         Path output = null;
         for (int i = 0; i < args.length; i += 2) {
             String value = i + 1 < args.length ? args[i + 1] : "";
             switch (args[i]) {
-                case "--sizes" -> sizes = java.util.Arrays.stream(value.split(",")).mapToInt(Integer::parseInt).toArray();
+                case "--shapes" -> shapes = value.split(",");
                 case "--tokens" -> tokens = Integer.parseInt(value);
                 case "--repeat" -> repeat = Integer.parseInt(value);
                 case "--output" -> output = Path.of(value);
                 default -> throw new IllegalArgumentException("unknown argument " + args[i]
-                        + "; expected --sizes N,N,… --tokens N --repeat N --output FILE");
+                        + "; expected --shapes N|INxOUT,… --tokens N --repeat N --output FILE");
             }
         }
         List<Row> rows = new ArrayList<>();
         System.out.printf(Locale.ROOT, "GPTQ W4 g128 sym, block 128, damp 0.01; %d calibration tokens; %d cores%n", tokens,
                 Runtime.getRuntime().availableProcessors());
-        System.out.printf(Locale.ROOT, "%6s %10s %10s %10s %10s %12s %12s%n", "n", "hessian_s", "factor_s", "quant_s", "total_s", "peak_rss_MB",
+        System.out.printf(Locale.ROOT, "%12s %10s %10s %10s %10s %12s %12s%n", "in x out", "hessian_s", "factor_s", "quant_s", "total_s", "peak_rss_MB",
                 "heap_MB");
         try (NDManager m = NDManager.newBaseManager()) {
-            for (int n : sizes) {
-                Row row = measure(n, tokens, repeat, m);
+            for (String shape : shapes) {
+                String[] io = shape.split("x");
+                int in = Integer.parseInt(io[0]);
+                int out = io.length > 1 ? Integer.parseInt(io[1]) : in;
+                Row row = measure(in, out, tokens, repeat, m);
                 rows.add(row);
-                System.out.printf(Locale.ROOT, "%6d %10.3f %10.3f %10.3f %10.3f %12.0f %12.0f%n", n, row.hessianS(), row.factorS(), row.quantizeS(),
+                System.out.printf(Locale.ROOT, "%12s %10.3f %10.3f %10.3f %10.3f %12.0f %12.0f%n", in + "x" + out, row.hessianS(), row.factorS(), row.quantizeS(),
                         row.totalS(), row.peakRssBytes() / 1048576.0, row.peakHeapBytes() / 1048576.0);
             }
         }
@@ -72,10 +76,10 @@ public final class GptqBenchmark {
         }
     }
 
-    private static Row measure(int n, int tokens, int repeat, NDManager m) throws Exception {
+    private static Row measure(int n, int out, int tokens, int repeat, NDManager m) throws Exception {
         Random rng = new Random(n);
         float[] x = inputs(tokens, n, rng);
-        float[] w = new float[n * n];
+        float[] w = new float[out * n];
         for (int i = 0; i < w.length; i++) {
             w[i] = (float) (rng.nextGaussian() * 0.02);
         }
@@ -87,11 +91,11 @@ public final class GptqBenchmark {
         for (int r = -1; r < repeat; r++) { // r = -1: warm-up
             try (NDManager step = m.newSubManager()) {
                 long t0 = System.nanoTime();
-                double[] h = hessian(x, tokens, n, step);
+                float[] h = hessian(x, tokens, n, step);
                 long t1 = System.nanoTime();
                 Cholesky.inverseUpperFactor(dampedCopy(h, n), n, step);
                 long t2 = System.nanoTime();
-                Gptq.quantize(w, n, n, h, o, step);
+                Gptq.quantize(w, out, n, h, o, step);
                 long t3 = System.nanoTime();
                 if (r >= 0) {
                     hs[r] = (t1 - t0) / 1e9;
@@ -103,11 +107,11 @@ public final class GptqBenchmark {
         double hessian = median(hs);
         double factor = median(fs);
         double quant = median(qs);
-        return new Row(n, tokens, hessian, factor, quant, hessian + factor + quant, peakRss(), peakHeap());
+        return new Row(n, out, tokens, hessian, factor, quant, hessian + factor + quant, peakRss(), peakHeap());
     }
 
-    /** The Hessian the way a run builds it: batches of 2,048 rows (a calibration batch), summed in double. */
-    private static double[] hessian(float[] x, int tokens, int n, NDManager m) {
+    /** The Hessian the way a run builds it: batches of 2,048 rows (a calibration batch). */
+    private static float[] hessian(float[] x, int tokens, int n, NDManager m) {
         Hessian h = new Hessian(n);
         int batch = 2048;
         for (int start = 0; start < tokens; start += batch) {
@@ -121,14 +125,14 @@ public final class GptqBenchmark {
         return h.value();
     }
 
-    private static double[] dampedCopy(double[] h, int n) {
+    private static float[] dampedCopy(float[] h, int n) {
         double mean = 0;
         for (int i = 0; i < n; i++) {
             mean += h[i * n + i];
         }
-        double[] d = h.clone();
+        float[] d = h.clone();
         for (int i = 0; i < n; i++) {
-            d[i * n + i] += 0.01 * mean / n;
+            d[i * n + i] += (float) (0.01 * mean / n);
         }
         return d;
     }
@@ -185,9 +189,9 @@ public final class GptqBenchmark {
         for (int i = 0; i < rows.size(); i++) {
             Row r = rows.get(i);
             json.append(String.format(Locale.ROOT,
-                    "    {\"n\": %d, \"tokens\": %d, \"hessian_s\": %.4f, \"factor_s\": %.4f, \"quantize_s\": %.4f, \"total_s\": %.4f,"
+                    "    {\"in\": %d, \"out\": %d, \"tokens\": %d, \"hessian_s\": %.4f, \"factor_s\": %.4f, \"quantize_s\": %.4f, \"total_s\": %.4f,"
                             + " \"peak_rss_bytes\": %d, \"heap_committed_bytes\": %d}%s%n",
-                    r.n(), r.tokens(), r.hessianS(), r.factorS(), r.quantizeS(), r.totalS(), r.peakRssBytes(), r.peakHeapBytes(),
+                    r.in(), r.out(), r.tokens(), r.hessianS(), r.factorS(), r.quantizeS(), r.totalS(), r.peakRssBytes(), r.peakHeapBytes(),
                     i + 1 < rows.size() ? "," : ""));
         }
         json.append("  ]\n}\n");
