@@ -15,8 +15,8 @@ import ai.djl.ndarray.types.Shape;
  *   U11 = factor(H11 − V12 V12ᵀ)       (H11 = V11 V11ᵀ + V12 V12ᵀ)
  *   U12 = −U11 · V12 · U22             (the off-diagonal block of [V11 V12; 0 V22]⁻¹)
  * </pre>
- * The recursion bottoms out at blocks of at most {@value #BASE}, factored and inverted here in
- * double precision. Everything above is four large FLOAT32 matmuls per level on the engine's BLAS,
+ * The recursion works in place and bottoms out at blocks of at most {@value #BASE}, factored and
+ * inverted here in double precision. Everything above is four large FLOAT32 matmuls per level on the engine's BLAS,
  * about {@code (4/3)n³} flops in all — what LAPACK's potrf + potri + potrf that a PyTorch GPTQ
  * runs cost too, but as a handful of big GEMMs and O(n² log n) copying instead of a triangular
  * sweep. FLOAT32 is what GPTQ implementations use for this step; the dampening keeps H well
@@ -38,37 +38,41 @@ final class Cholesky {
     }
 
     /**
-     * @param h symmetric positive definite, row-major {@code n×n}; not modified
-     * @return {@code U}, row-major {@code n×n}, zero below the diagonal
+     * @param h symmetric positive definite, row-major {@code n×n}; overwritten with {@code U}
+     *          (zero below the diagonal), so that the factor needs no second n² array
      */
-    static float[] inverseUpperFactor(float[] h, int n, NDManager m) throws NotPositiveDefinite {
-        return factor(h, n, 0, n, m);
+    static void inverseUpperFactorInPlace(float[] h, int n, NDManager m) throws NotPositiveDefinite {
+        factor(h, n, 0, n, m);
     }
 
-    /** U of the diagonal block {@code [off, off+size)} of {@code a} (row stride {@code ld}), as a dense {@code size×size} array. */
-    private static float[] factor(float[] a, int ld, int off, int size, NDManager m) throws NotPositiveDefinite {
+    /**
+     * Replaces the diagonal block {@code [off, off+size)} of {@code a} (row stride {@code ld}) by
+     * its U. Each step overwrites only what it no longer reads: H22 by U22, then H11 by S and S by
+     * U11, H12 by U12, and the lower-left block by zeros.
+     */
+    private static void factor(float[] a, int ld, int off, int size, NDManager m) throws NotPositiveDefinite {
         if (size <= BASE) {
-            return base(a, ld, off, size);
+            put(a, ld, off, off, size, size, base(a, ld, off, size));
+            return;
         }
         int k = (size / 2 + BASE - 1) / BASE * BASE; // keeps the leaves aligned to BASE
         int s2 = size - k;
-        float[] u22 = factor(a, ld, off + k, s2, m);
-        float[] u = new float[size * size];
+        factor(a, ld, off + k, s2, m);
         try (NDManager step = m.newSubManager()) {
-            NDArray u22a = step.create(u22, new Shape(s2, s2));
+            NDArray u22 = step.create(block(a, ld, off + k, off + k, s2, s2), new Shape(s2, s2));
             NDArray h12 = step.create(block(a, ld, off, off + k, k, s2), new Shape(k, s2));
-            NDArray v12 = h12.matMul(u22a.transpose());
+            NDArray v12 = h12.matMul(u22.transpose());
             h12.close();
             NDArray h11 = step.create(block(a, ld, off, off, k, k), new Shape(k, k));
-            float[] s = h11.subi(v12.matMul(v12.transpose())).toFloatArray();
+            put(a, ld, off, off, k, k, h11.subi(v12.matMul(v12.transpose())).toFloatArray());
             h11.close();
-            float[] u11 = factor(s, k, 0, k, step);
-            NDArray u12 = step.create(u11, new Shape(k, k)).matMul(v12.matMul(u22a)).negi();
-            put(u, size, 0, 0, k, k, u11);
-            put(u, size, 0, k, k, s2, u12.toFloatArray());
-            put(u, size, k, k, s2, s2, u22);
+            factor(a, ld, off, k, step);
+            NDArray u11 = step.create(block(a, ld, off, off, k, k), new Shape(k, k));
+            put(a, ld, off, off + k, k, s2, u11.matMul(v12.matMul(u22)).negi().toFloatArray());
         }
-        return u;
+        for (int i = off + k; i < off + size; i++) {
+            java.util.Arrays.fill(a, i * ld + off, i * ld + off + k, 0f);
+        }
     }
 
     /**

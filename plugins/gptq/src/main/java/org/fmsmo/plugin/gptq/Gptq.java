@@ -74,15 +74,18 @@ final class Gptq {
     static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m, int chunks) {
         int group = o.groupSize() > 0 ? o.groupSize() : in;
         int groups = (in + group - 1) / group;
-        float[] hw = h.clone();
         float[] wt = transpose(weight, out, in);
         // Dead inputs never seen non-zero: no information, so H_ii = 1 and the column is zero.
+        float[] diag = new float[in];
+        double meanDiag = 0;
         for (int i = 0; i < in; i++) {
-            if (hw[i * in + i] == 0) {
-                hw[i * in + i] = 1;
+            diag[i] = h[i * in + i] == 0 ? 1 : h[i * in + i];
+            meanDiag += diag[i];
+            if (h[i * in + i] == 0) {
                 Arrays.fill(wt, i * out, (i + 1) * out, 0f);
             }
         }
+        meanDiag /= in;
         IntGrid[] staticGrids = null;
         if (o.staticGroups() && o.groupSize() > 0) {
             staticGrids = new IntGrid[groups];
@@ -93,37 +96,29 @@ final class Gptq {
         }
         int[] perm = IntStream.range(0, in).toArray();
         if (o.descAct()) {
-            float[] diag = new float[in];
-            for (int i = 0; i < in; i++) {
-                diag[i] = hw[i * in + i];
-            }
             perm = IntStream.range(0, in).boxed().sorted(Comparator.comparingDouble((Integer i) -> -diag[i])).mapToInt(Integer::intValue).toArray();
-            hw = permute(hw, in, perm);
             wt = permuteRows(wt, out, perm);
         }
-        // H + λ·mean(diag H)·I, in place (hw is this call's copy); a retry adds the difference.
-        double meanDiag = 0;
-        for (int i = 0; i < in; i++) {
-            meanDiag += hw[i * in + i];
-        }
-        meanDiag /= in;
         double damp = o.dampPercent();
-        addToDiagonal(hw, in, damp * meanDiag);
         float[] u = null;
         while (u == null) {
+            // The factor overwrites its input, so it gets the only working copy of H: permuted,
+            // dead inputs set to 1, plus λ·mean(diag H)·I. A retry (stronger dampening) makes it anew.
+            float[] f = o.descAct() ? permute(h, in, perm) : h.clone();
+            for (int i = 0; i < in; i++) {
+                f[i * in + i] = (float) (diag[perm[i]] + damp * meanDiag);
+            }
             try {
-                u = Cholesky.inverseUpperFactor(hw, in, m);
+                Cholesky.inverseUpperFactorInPlace(f, in, m);
+                u = f;
             } catch (Cholesky.NotPositiveDefinite e) {
                 if (damp >= 1) {
                     throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "GPTQ: the Hessian is not positive definite even with dampening "
                             + damp + " (" + e.getMessage() + "); the calibration inputs may hold NaN or Inf");
                 }
-                double stronger = Math.min(1, damp * 10); // retry with stronger dampening
-                addToDiagonal(hw, in, (stronger - damp) * meanDiag);
-                damp = stronger;
+                damp = Math.min(1, damp * 10); // retry with stronger dampening
             }
         }
-        hw = null; // the factor is all the column loop needs
         Columns c = new Columns(wt, out, in, u, perm, o, group, groups, staticGrids);
         // Output rows are independent of each other given U: each block's column loop runs on
         // row ranges in parallel; the lazy update of the remaining columns is one engine matmul.
@@ -260,12 +255,6 @@ final class Gptq {
             if (zero != null) {
                 zero[r * groups + g] = grid.zero[r];
             }
-        }
-    }
-
-    private static void addToDiagonal(float[] h, int n, double v) {
-        for (int i = 0; i < n; i++) {
-            h[i * n + i] = (float) (h[i * n + i] + v);
         }
     }
 

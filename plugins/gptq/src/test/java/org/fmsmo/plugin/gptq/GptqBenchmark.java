@@ -93,7 +93,7 @@ public final class GptqBenchmark {
                 long t0 = System.nanoTime();
                 float[] h = hessian(x, tokens, n, step);
                 long t1 = System.nanoTime();
-                Cholesky.inverseUpperFactor(dampedCopy(h, n), n, step);
+                Cholesky.inverseUpperFactorInPlace(dampedCopy(h, n), n, step);
                 long t2 = System.nanoTime();
                 Gptq.quantize(w, out, n, h, o, step);
                 long t3 = System.nanoTime();

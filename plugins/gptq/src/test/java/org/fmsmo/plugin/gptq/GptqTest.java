@@ -60,7 +60,8 @@ class GptqTest {
         int n = 300; // three panels, the last ragged
         double[] h = hessian(n, 600);
         try (NDManager m = NDManager.newBaseManager()) {
-            float[] u = Cholesky.inverseUpperFactor(f(h), n, m);
+            float[] u = f(h);
+            Cholesky.inverseUpperFactorInPlace(u, n, m);
             // (UᵀU)·H = I
             double worst = 0;
             for (int i = 0; i < n; i += 7) {
