@@ -373,6 +373,84 @@ class DistributionCliTest {
     }
 
     /**
+     * A streamed GPTQ run killed with SIGKILL at a random point (after a random number of finished
+     * blocks, plus a random delay that may land in a block's quantization, its write or its
+     * checkpoint) and started again with the same command goes on after its last finished block
+     * and writes the bytes of a run that was never killed. The seed is in the failure message.
+     */
+    @Test
+    void aStreamedRunKilledMidWayResumesToTheSameBytes() throws Exception {
+        long seed = System.nanoTime();
+        java.util.Random random = new java.util.Random(seed);
+        int blocks = 8;
+        Path model = home.resolve("synthetic-llama");
+        org.fmsmo.core.synthetic.SyntheticModel.write(model, new org.fmsmo.core.synthetic.ModelShape("kill-llama", "llama", "LlamaForCausalLM", 512,
+                256, 768, blocks, 4, 2, false, false, 10000.0, 256, 1e-5, null), 5, 400_000);
+        List<String> args = List.of("quantize", "--model", model.toString(), "--method", "gptq", "--bits", "4", "--group-size", "64",
+                "--calibration", "random", "--num-samples", "16", "--seq-len", "64", "--batch-size", "4", "--seed", "3",
+                "--format", "compressed-tensors", "--max-shard-size", "300000", "--json", "--output");
+        List<String> a = new ArrayList<>(args);
+        a.add(home.resolve("whole").toString());
+        Result whole = fmsmo(a.toArray(String[]::new));
+        assertEquals(0, whole.exit(), whole.err());
+
+        Path out = home.resolve("killed");
+        int after = 1 + random.nextInt(blocks - 3);
+        long delayMillis = random.nextInt(150);
+        List<String> cmd = new ArrayList<>(List.of(home.resolve("bin/fmsmo").toString()));
+        cmd.addAll(args);
+        cmd.add(out.toString());
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(home.resolve("killed.log").toFile());
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        Process p = pb.start();
+        Path checkpoint = home.resolve(".killed.fmsmo-partial/.fmsmo-run/checkpoint.json");
+        String why = "seed " + seed + ": kill after " + after + " blocks + " + delayMillis + " ms";
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (blocksDone(checkpoint) < after) {
+            assertTrue(p.isAlive(), why + ": the run ended before it was killed: " + Files.readString(home.resolve("killed.log")));
+            assertTrue(System.nanoTime() < deadline, why + ": no checkpoint in 120 s");
+            Thread.sleep(2);
+        }
+        Thread.sleep(delayMillis);
+        p.toHandle().descendants().forEach(ProcessHandle::destroyForcibly); // the launcher script's java
+        p.destroyForcibly();
+        p.waitFor(30, TimeUnit.SECONDS);
+        assertFalse(Files.exists(out), why + ": the run finished before it was killed");
+
+        a = new ArrayList<>(args);
+        a.add(out.toString());
+        Result resumed = fmsmo(a.toArray(String[]::new));
+        assertEquals(0, resumed.exit(), why + ": " + resumed.err());
+        int resumedAfter = new ObjectMapper().readTree(resumed.out()).get("resumed_after_blocks").asInt();
+        assertTrue(resumedAfter >= after, why + ": resumed after " + resumedAfter + " blocks; " + resumed.err());
+        assertTrue(resumed.err().contains("resuming"), resumed.err());
+        try (var files = Files.list(home.resolve("whole"))) {
+            List<Path> written = files.sorted().toList();
+            assertTrue(written.stream().filter(f -> f.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors")).count() > 2,
+                    "expected several shards: " + written);
+            for (Path f : written) {
+                assertTrue(java.util.Arrays.equals(Files.readAllBytes(f), Files.readAllBytes(out.resolve(f.getFileName()))),
+                        why + ": " + f.getFileName() + " differs from the uninterrupted run's");
+            }
+            try (var left = Files.list(out)) {
+                assertEquals(written.size(), left.count(), why + ": other files in " + out);
+            }
+        }
+        try (var siblings = Files.list(home)) {
+            assertTrue(siblings.noneMatch(f -> f.getFileName().toString().startsWith(".killed")), why + ": a partial folder was left behind");
+        }
+    }
+
+    /** Blocks a streamed run has recorded as finished, 0 before its first checkpoint. */
+    private static int blocksDone(Path checkpoint) {
+        try {
+            return new ObjectMapper().readTree(checkpoint.toFile()).get("blocks_done").asInt();
+        } catch (IOException | RuntimeException e) {
+            return 0; // not there yet
+        }
+    }
+
+    /**
      * {@code eval --backend cpu-reference} runs the frozen layers as integer GEMMs: on the built-in
      * MiniLM quantized with dq (per-token activations; also per-token asymmetric ones), ptq (static asymmetric activations,
      * SmoothQuant) and fp8 (e4m3 × e4m3, FP32 accumulation), every one of the 36 layers moves to the backend and the mean cosine equals the

@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.pipeline.CalibrationSource;
@@ -121,6 +122,80 @@ class StreamingPipelineTest {
                 });
             }
         }
+    }
+
+    /** Cancels after {@code blocks} finished blocks (checked before the next one starts). */
+    private static ProgressListener cancelAfter(int blocks, List<String> notes) {
+        return new ProgressListener() {
+            private int started;
+
+            @Override
+            public void begin(String task, long total, String unit) {
+            }
+
+            @Override
+            public void advance(long done) {
+            }
+
+            @Override
+            public void end() {
+            }
+
+            @Override
+            public void item(String name) {
+                if (name.startsWith("block ")) {
+                    started++;
+                }
+            }
+
+            @Override
+            public void note(String message) {
+                notes.add(message);
+            }
+
+            @Override
+            public boolean isCancelled() {
+                return started > blocks;
+            }
+        };
+    }
+
+    /**
+     * A streamed run stopped after block 2 keeps its finished blocks; the same run started again
+     * goes on after block 2 and writes the bytes of a run never stopped, in several shards (one
+     * is open when it stops). A run with other arguments throws the leftover away and starts over.
+     */
+    @Test
+    void aStoppedStreamedRunResumesAfterItsLastBlockAndWritesTheSameBytes() throws Exception {
+        Map<String, Object> w4 = Map.of("qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp", "nbits_a", 32);
+        java.util.function.Function<String, Quantization> gptq = out -> run("llama", "gptq", "compressed-tensors", out).recipe("ptq_int8").set(w4)
+                .maxShardBytes(150_000);
+        QuantizationResult whole = gptq.apply("resume-whole").run();
+        List<String> notes = new java.util.ArrayList<>();
+        assertThrows(java.util.concurrent.CancellationException.class, () -> gptq.apply("resume-cut").progress(cancelAfter(2, notes)).run());
+        Path partial = work.resolve(".resume-cut.fmsmo-partial");
+        assertTrue(Files.isDirectory(partial), "the stopped run's finished blocks were not kept; notes: " + notes);
+        assertFalse(Files.exists(work.resolve("resume-cut")));
+        QuantizationResult resumed = gptq.apply("resume-cut").progress(cancelAfter(99, notes)).run();
+        assertEquals(2, resumed.resumedAfterBlocks(), String.valueOf(notes));
+        assertEquals(whole.report().layers().size(), resumed.report().layers().size());
+        assertFalse(Files.exists(partial));
+        try (var files = Files.list(whole.output())) {
+            List<Path> written = files.sorted().toList();
+            assertTrue(written.size() > 4, "expected several shards: " + written);
+            for (Path f : written) {
+                assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(resumed.output().resolve(f.getFileName())), f.getFileName() + " differs");
+            }
+        }
+        try (var files = Files.list(resumed.output())) {
+            assertEquals(0, files.filter(f -> f.getFileName().toString().startsWith(".") || f.getFileName().toString().startsWith("shard-")).count());
+        }
+        // Stopped again, then started with another config: the leftover is not mixed in.
+        assertThrows(java.util.concurrent.CancellationException.class, () -> gptq.apply("resume-other").progress(cancelAfter(1, notes)).run());
+        notes.clear();
+        QuantizationResult other = gptq.apply("resume-other").set("qw_spec", "int4-sym-group128").progress(cancelAfter(99, notes)).run();
+        assertEquals(0, other.resumedAfterBlocks());
+        assertTrue(notes.stream().anyMatch(n -> n.contains("with other arguments")), String.valueOf(notes));
     }
 
     @Test

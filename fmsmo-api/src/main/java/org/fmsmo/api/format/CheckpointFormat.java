@@ -76,6 +76,29 @@ public interface CheckpointFormat {
     }
 
     /**
+     * Streamed writing, made resumable: what {@link #writeLayers} has remembered so far, as JSON
+     * values (maps, lists, strings, numbers, booleans, nulls). The host saves it with each finished
+     * part, so that a run killed later continues after that part instead of starting over.
+     *
+     * @return null when this format cannot resume a streamed write (the run then starts over)
+     */
+    @Experimental(since = "1.2")
+    default Map<String, Object> streamState() {
+        return null;
+    }
+
+    /**
+     * Streamed writing, resumed: on a fresh instance, takes back what {@link #streamState}
+     * returned, as if the parts written before it had been given to {@link #writeLayers} again.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#CORRUPT_INPUT} when the state is not one this format wrote
+     */
+    @Experimental(since = "1.2")
+    default void restoreStreamState(Map<String, Object> state) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot resume a streamed write");
+    }
+
+    /**
      * Whether a folder whose {@code config.json} holds this {@code quantization_config} is in
      * this format.
      *

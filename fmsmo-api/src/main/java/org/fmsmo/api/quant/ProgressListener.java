@@ -43,6 +43,10 @@ public interface ProgressListener {
     default void item(String name) {
     }
 
+    /** Something the user should know that is not an error (a run resumed, a dead run's folder removed); optional. */
+    default void note(String message) {
+    }
+
     /**
      * Whether the user asked to stop. Methods check it between units of work and then throw
      * {@link java.util.concurrent.CancellationException} without writing partial output.

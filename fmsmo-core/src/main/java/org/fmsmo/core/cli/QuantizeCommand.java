@@ -142,7 +142,8 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--checkpoint-every", paramLabel = "N", description = "qat: save a resumable checkpoint every N steps under <output>.checkpoints/ (always after the last step).")
     Integer checkpointEvery;
 
-    @Option(names = "--resume", paramLabel = "DIR", description = "qat: go on from a checkpoint (<output>.checkpoints/step-N); --model stays the original (teacher, plan).")
+    @Option(names = "--resume", paramLabel = "DIR", description = "qat: go on from a checkpoint (<output>.checkpoints/step-N); --model stays the original (teacher, plan)."
+            + " A streamed run needs no flag: started again with the same arguments after a crash, it goes on after its last finished block.")
     Path resume;
 
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "Output folder (must not exist).")
@@ -227,6 +228,8 @@ final class QuantizeCommand implements Callable<Integer> {
         summary.put("streamed", r.streamed());
         if (!r.streamed()) {
             summary.put("not_streamed_because", r.whyNotStreamed());
+        } else {
+            summary.put("resumed_after_blocks", r.resumedAfterBlocks());
         }
         summary.put("layers_quantized", report.layers().size());
         summary.put("layers_skipped", r.layersSkipped());

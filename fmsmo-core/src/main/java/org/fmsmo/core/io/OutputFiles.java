@@ -21,6 +21,31 @@ public final class OutputFiles {
                 + System.nanoTime());
     }
 
+    /**
+     * Removes the {@link #temporarySibling}s of {@code target} left by processes that no longer
+     * run (killed before they could clean up); those of live processes are left alone.
+     *
+     * @param removed told the path of each folder removed
+     */
+    public static void removeDeadTemporaries(Path target, java.util.function.Consumer<Path> removed) {
+        Path t = target.toAbsolutePath().normalize();
+        java.util.regex.Pattern mine = java.util.regex.Pattern.compile(java.util.regex.Pattern.quote("." + t.getFileName() + ".tmp-") + "(\\d+)-\\d+");
+        if (!Files.isDirectory(t.getParent())) {
+            return;
+        }
+        try (Stream<Path> siblings = Files.list(t.getParent())) {
+            for (Path p : siblings.toList()) {
+                java.util.regex.Matcher m = mine.matcher(p.getFileName().toString());
+                if (m.matches() && ProcessHandle.of(Long.parseLong(m.group(1))).map(h -> !h.isAlive()).orElse(true)) {
+                    deleteTree(p);
+                    removed.accept(p);
+                }
+            }
+        } catch (IOException | NumberFormatException ignored) {
+            // best effort: a leftover is hidden and never mistaken for an output
+        }
+    }
+
     /** Writes a text file atomically, replacing an existing one. */
     public static void writeString(Path file, String text) {
         Path tmp = temporarySibling(file);

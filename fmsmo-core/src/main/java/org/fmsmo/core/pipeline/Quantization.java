@@ -20,6 +20,7 @@ import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.OutputFolder;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.model.ModelLoader;
@@ -189,6 +190,7 @@ public final class Quantization {
         long start = System.nanoTime();
         QuantConfig cfg = resolveConfig();
         Path target = OutputFolder.check(model, output, force);
+        OutputFiles.removeDeadTemporaries(target, p -> progress.note("removed " + p + ", the temporary folder of a run that was killed"));
         boolean ownRegistry = registry == null;
         PluginRegistry plugins = ownRegistry ? PluginRegistry.standard(null) : registry;
         try {
@@ -203,7 +205,7 @@ public final class Quantization {
             Path written = OutputFolder.replace(output, target, r.output());
             return new QuantizationResult(r.method(), r.format(), written, r.streamed(), r.whyNotStreamed(), r.report(), r.layersSkipped(),
                     r.attentionMatmulsQuantized(), r.calibrationSamples(), (System.nanoTime() - start) / 1e9, r.stageSeconds(),
-                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg);
+                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg, r.resumedAfterBlocks());
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + output + ": " + e.getMessage(), e);
         } finally {
@@ -269,10 +271,35 @@ public final class Quantization {
             long before = 4 * parameterCount(stream.checkpoint());
             StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find());
             run.checkPlan(); // refuse now, not after a long run
-            StreamedRun.Outcome o = run.run(data, target, maxShardBytes);
+            StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
             return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),
-                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg);
+                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg, o.resumedAfterBlocks());
         }
+    }
+
+    /**
+     * What decides a streamed run's bytes: a killed run's partial output is continued only by a run
+     * with the same (the input's files by size and time, so a changed checkpoint is not mixed in).
+     */
+    private Map<String, Object> fingerprint(QuantConfig cfg, CalibrationData data) {
+        Map<String, Object> f = new LinkedHashMap<>();
+        Path in = model.toAbsolutePath().normalize();
+        f.put("model", in.toString());
+        Map<String, Object> files = new java.util.TreeMap<>();
+        try (var list = Files.list(in)) {
+            for (Path p : list.filter(Files::isRegularFile).toList()) {
+                files.put(p.getFileName().toString(), java.util.List.of(Files.size(p), Files.getLastModifiedTime(p).toMillis()));
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot list " + model + ": " + e.getMessage(), e);
+        }
+        f.put("model_files", files);
+        f.put("method", method);
+        f.put("format", format);
+        f.put("config", new java.util.TreeMap<>(cfg.settings()));
+        f.put("calibration", data == null ? null : data.digest());
+        f.put("max_shard_bytes", maxShardBytes);
+        return f;
     }
 
     private QuantizationResult inMemory(QuantMethod m, CheckpointFormat writer, QuantConfig cfg, PluginRegistry plugins, Path target, long start,
@@ -309,7 +336,7 @@ public final class Quantization {
             seconds.put("write", (System.nanoTime() - t) / 1e9);
             int skipped = (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
             return new QuantizationResult(method, format, written, false, whyNot, report, skipped, plan.quantizedBmms().size(),
-                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg);
+                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg, 0);
         }
     }
 

@@ -16,8 +16,10 @@ import org.fmsmo.api.quant.QuantReport;
  * @param stageSeconds      wall time by stage (load, calibration, quantize, write …)
  * @param sizeBeforeBytes   the float model's parameters in FLOAT32
  * @param sizeAfterBytes    the written weight files
+ * @param resumedAfterBlocks decoder blocks a killed earlier run had finished and this one went on from (0: none)
  */
 public record QuantizationResult(String method, String format, Path output, boolean streamed, String whyNotStreamed, QuantReport report,
                                  int layersSkipped, int attentionMatmulsQuantized, int calibrationSamples, double seconds,
-                                 Map<String, Double> stageSeconds, long sizeBeforeBytes, long sizeAfterBytes, QuantConfig config) {
+                                 Map<String, Double> stageSeconds, long sizeBeforeBytes, long sizeAfterBytes, QuantConfig config,
+                                 int resumedAfterBlocks) {
 }

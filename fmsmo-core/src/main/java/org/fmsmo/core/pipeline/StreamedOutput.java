@@ -31,9 +31,10 @@ import org.fmsmo.core.nn.Module;
  * A streamed run's output folder, written as the run goes: the mapped input's tensors outside the
  * blocks are copied through byte for byte, each finished block's tensors are written at once
  * (quantized layers as the format lays them out, everything else in the input's dtype), all into
- * hub-style shards in a temporary folder that {@link #commit} renames into place.
+ * hub-style shards in the run's partial folder that {@link #commit} renames into place. A run
+ * resumed after a crash goes on from the shard writer's last checkpoint.
  */
-final class StreamedOutput implements AutoCloseable {
+final class StreamedOutput {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -43,16 +44,32 @@ final class StreamedOutput implements AutoCloseable {
     private final ShardedWriter shards;
     private final FormatSink sink = new FormatSink();
 
-    StreamedOutput(StreamedModel source, CheckpointFormat format, Path target, long maxShardBytes) {
+    /**
+     * @param partial the run's partial folder ({@link RunJournal#partialFolder}), which exists
+     * @param resume  the shard writer's checkpoint to go on from, or null to start over (files of an earlier attempt are removed)
+     */
+    StreamedOutput(StreamedModel source, CheckpointFormat format, Path partial, long maxShardBytes, Map<String, Object> resume) {
         this.source = source;
         this.format = format;
-        this.tmp = OutputFiles.temporarySibling(target);
-        try {
-            Files.createDirectories(tmp);
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create " + tmp + ": " + e.getMessage(), e);
+        this.tmp = partial;
+        Map<String, String> metadata = Map.of("format", "pt");
+        if (resume != null) {
+            this.shards = ShardedWriter.resume(tmp, maxShardBytes, metadata, resume);
+            return;
         }
-        this.shards = new ShardedWriter(tmp, maxShardBytes, Map.of("format", "pt"));
+        try (var files = Files.list(tmp)) {
+            for (Path p : files.filter(p -> !p.getFileName().toString().equals(RunJournal.DIR)).toList()) {
+                OutputFiles.deleteTree(p);
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot clear " + tmp + ": " + e.getMessage(), e);
+        }
+        this.shards = new ShardedWriter(tmp, maxShardBytes, metadata);
+    }
+
+    /** Makes what was written so far durable and says where the writer is, for {@link RunJournal.Checkpoint#writer}. */
+    Map<String, Object> checkpoint() {
+        return shards.checkpoint();
     }
 
     /** Copies stored tensors through unchanged (embeddings, final norm, an unquantized head). */
@@ -128,9 +145,8 @@ final class StreamedOutput implements AutoCloseable {
         }
     }
 
-    /** Removes the temporary folder when the run did not commit. */
-    @Override
-    public void close() {
+    /** Removes the partial folder: a run that failed in a way that a rerun would not mend. */
+    void discard() {
         OutputFiles.deleteTree(tmp);
     }
 }

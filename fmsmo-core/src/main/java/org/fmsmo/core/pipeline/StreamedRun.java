@@ -8,6 +8,8 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.ProgressListener;
@@ -15,6 +17,7 @@ import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantMethod;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.nn.Attention;
@@ -32,7 +35,8 @@ import org.fmsmo.core.session.ModelAnalyzer;
  * pass, quantized by the method with a context scoped to it (its calibration inputs are the
  * hidden states after the earlier, already-quantized blocks), run once more to move the hidden
  * states past it, written to the output and freed. Memory holds one block, the hidden states and
- * the method's work arrays, whatever the depth.
+ * the method's work arrays, whatever the depth. After each block the run saves a checkpoint
+ * ({@link RunJournal}), so a killed run started again goes on after its last finished block.
  */
 final class StreamedRun {
 
@@ -40,7 +44,7 @@ final class StreamedRun {
     static final int TRACE_TOKENS = 4;
 
     /** What the run gives back besides the written folder. */
-    record Outcome(QuantReport report, int skipped, int bmms, Map<String, Double> stageSeconds) {
+    record Outcome(QuantReport report, int skipped, int bmms, Map<String, Double> stageSeconds, int resumedAfterBlocks) {
     }
 
     private final StreamedModel model;
@@ -73,20 +77,67 @@ final class StreamedRun {
         }
     }
 
-    Outcome run(CalibrationData data, Path target, long maxShardBytes) {
-        Map<String, Double> seconds = new LinkedHashMap<>();
-        List<QuantReport.LayerResult> results = new ArrayList<>();
-        int skipped = 0;
-        int bmms = 0;
+    /**
+     * Quantizes and writes every block into {@code target}, going on from the last finished block
+     * of a dead run with the same {@code fingerprint} when there is one.
+     *
+     * @param fingerprint what decides the output's bytes (model, method, config, format, calibration, shard size)
+     */
+    Outcome run(CalibrationData data, Path target, long maxShardBytes, Map<String, Object> fingerprint) {
+        Path partial = RunJournal.partialFolder(target);
+        RunJournal journal = RunJournal.open(partial, fingerprint, progress::note);
+        boolean keep = false;
+        try {
+            // A format that cannot save its state makes every block's checkpoint useless: such runs start over.
+            RunJournal.Checkpoint from = format.streamState() == null ? null : journal.checkpoint();
+            StreamedOutput out = new StreamedOutput(model, format, partial, maxShardBytes, from == null ? null : from.writer());
+            if (from != null) {
+                format.restoreStreamState(from.format());
+                progress.note("resuming " + partial + " after block " + from.blocksDone() + "/" + model.numBlocks());
+            }
+            Outcome o;
+            try {
+                o = run(data, out, journal, from);
+            } catch (java.util.concurrent.CancellationException e) {
+                keep = true;
+                throw e;
+            } catch (FmsmoException e) {
+                keep = e.code() == ErrorCode.IO_ERROR; // a full disk, say: freeing space and running again goes on
+                throw e;
+            }
+            journal.discard();
+            out.commit(target);
+            return o;
+        } finally {
+            journal.close();
+            if (keep) {
+                progress.note("the finished blocks are kept in " + partial + "; run the same command again to go on from there");
+            } else {
+                OutputFiles.deleteTree(partial);
+            }
+        }
+    }
+
+    private Outcome run(CalibrationData data, StreamedOutput out, RunJournal journal, RunJournal.Checkpoint from) {
+        Map<String, Double> seconds = new LinkedHashMap<>(from == null ? Map.of() : from.seconds());
+        List<QuantReport.LayerResult> results = new ArrayList<>(from == null ? List.of() : from.layers());
+        int skipped = from == null ? 0 : from.skipped();
+        int bmms = from == null ? 0 : from.bmms();
+        int first = from == null ? 0 : from.blocksDone();
+        boolean resumable = format.streamState() != null;
         long start = System.nanoTime();
-        try (StreamedOutput out = new StreamedOutput(model, format, target, maxShardBytes);
-             NDManager root = NDManager.newBaseManager()) {
+        try (NDManager root = NDManager.newBaseManager()) {
             long t = System.nanoTime();
-            out.copyThrough(model.leadingTensors());
+            if (from == null) {
+                out.copyThrough(model.leadingTensors());
+            }
             HiddenStates states = data == null ? null : HiddenStates.embed(data, root, model::blockInput);
+            if (states != null && from != null && from.hidden() != null) {
+                states.restore(from.hidden());
+            }
             add(seconds, "embed_and_copy", t);
             try {
-                for (int i = 0; i < model.numBlocks(); i++) {
+                for (int i = first; i < model.numBlocks(); i++) {
                     if (progress.isCancelled()) {
                         throw new java.util.concurrent.CancellationException("cancelled before block " + i);
                     }
@@ -105,13 +156,24 @@ final class StreamedRun {
                         bmms += plan.quantizedBmms().size();
                         add(seconds, "quantize", t);
                         t = System.nanoTime();
-                        if (states != null && i + 1 < model.numBlocks()) {
+                        boolean last = i + 1 == model.numBlocks();
+                        if (states != null && !last) {
                             states.advance(s -> model.runBlock(block, s.hidden(), s.mask()));
                         }
                         add(seconds, "forward", t);
                         t = System.nanoTime();
                         out.writeBlock(block, view);
                         add(seconds, "write", t);
+                        if (resumable && !last) {
+                            t = System.nanoTime();
+                            Path hidden = states == null ? null : journal.hiddenFile(i + 1);
+                            if (hidden != null) {
+                                states.save(hidden);
+                            }
+                            journal.save(new RunJournal.Checkpoint(i + 1, out.checkpoint(), format.streamState(), results, skipped, bmms,
+                                    seconds, hidden));
+                            add(seconds, "checkpoint", t);
+                        }
                     }
                 }
             } finally {
@@ -121,11 +183,9 @@ final class StreamedRun {
             }
             t = System.nanoTime();
             out.copyThrough(model.trailingTensors());
-            out.commit(target);
             add(seconds, "write", t);
         }
-        return new Outcome(new QuantReport(methodName, results,
-                (System.nanoTime() - start) / 1e9), skipped, bmms, seconds);
+        return new Outcome(new QuantReport(methodName, results, (System.nanoTime() - start) / 1e9), skipped, bmms, seconds, first);
     }
 
     /** The block's plan, from a trace of one forward pass on a few random positions. */

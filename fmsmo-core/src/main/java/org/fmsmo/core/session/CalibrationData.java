@@ -42,6 +42,24 @@ public final class CalibrationData {
         this.batchSize = Math.max(1, batchSize);
     }
 
+    /** SHA-256 of the token ids and the batch size, in hex: equal for equal examples (a resumed run checks it). */
+    public String digest() {
+        try {
+            java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+            java.nio.ByteBuffer b = java.nio.ByteBuffer.allocate(8);
+            md.update(b.putLong(0, batchSize).array());
+            for (long[] s : samples) {
+                md.update(b.putLong(0, -s.length).array()); // a length before each sample: [1 2][3] differs from [1][2 3]
+                for (long id : s) {
+                    md.update(b.putLong(0, id).array());
+                }
+            }
+            return java.util.HexFormat.of().formatHex(md.digest());
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     /** Reads and tokenizes a calibration text for {@code model} (see the class comment). */
     public static CalibrationData fromText(TransformerModel model, Path file, int numSamples, int seqLen, int batchSize) {
         return fromText(model, file, numSamples, seqLen, batchSize, null);

@@ -43,6 +43,12 @@ public final class ConsoleProgress implements ProgressListener {
     }
 
     @Override
+    public void note(String message) {
+        out.println("note: " + message);
+        out.flush();
+    }
+
+    @Override
     public void advance(long n) {
         done += n;
         long now = System.nanoTime();

@@ -4,10 +4,23 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiFunction;
 import java.util.function.Function;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.io.safetensors.SafetensorsWriter;
+import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Scopes;
 
@@ -76,6 +89,45 @@ public final class HiddenStates implements AutoCloseable {
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 pass.accept(s);
+            }
+        }
+    }
+
+    /** Writes every batch's hidden state (FLOAT32, bit for bit) into one safetensors file, for a run that resumes here. */
+    public void save(Path file) {
+        List<TensorData> tensors = new ArrayList<>();
+        for (int k = 0; k < batches.size(); k++) {
+            NDArray h = batches.get(k).hidden();
+            tensors.add(new TensorData("hidden." + k, Dtype.F32, h.getShape().getShape(), ch -> {
+                ByteBuffer b = h.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                while (b.hasRemaining()) {
+                    ch.write(b);
+                }
+            }));
+        }
+        try {
+            SafetensorsWriter.writeFile(file, tensors, Map.of());
+            try (FileChannel c = FileChannel.open(file, StandardOpenOption.WRITE)) {
+                c.force(true);
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the hidden states to " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Replaces each batch's hidden state by the one {@link #save} wrote (the masks come from the same calibration data). */
+    public void restore(Path file) {
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            for (int k = 0; k < batches.size(); k++) {
+                Batch s = batches.get(k);
+                String name = "hidden." + k;
+                if (!f.tensors().containsKey(name) || !java.util.Arrays.equals(f.info(name).shape(), s.hidden().getShape().getShape())) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": expected tensor '" + name + "' of shape " + s.hidden().getShape()
+                            + ", found " + (f.tensors().containsKey(name) ? java.util.Arrays.toString(f.info(name).shape()) : "none"));
+                }
+                NDArray h = keep.create(f.floats(name), s.hidden().getShape());
+                s.hidden().close();
+                batches.set(k, new Batch(h, s.mask(), s.realTokens()));
             }
         }
     }

@@ -77,6 +77,124 @@ public final class ShardedWriter {
     }
 
     /**
+     * Forces what was written so far to the disk and describes it, so that a run killed later can
+     * go on from here ({@link #resume}) and still write the same bytes as one that was not.
+     */
+    public Map<String, Object> checkpoint() {
+        try {
+            if (data != null) {
+                data.force(true);
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot flush " + dataFile() + ": " + e.getMessage(), e);
+        }
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("sealed", new ArrayList<>(sealedNames));
+        List<Map<String, Object>> entries = new ArrayList<>();
+        for (Entry e : open) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", e.name());
+            m.put("dtype", e.dtype().name());
+            m.put("shape", java.util.Arrays.stream(e.shape()).boxed().toList());
+            m.put("offset", e.offset());
+            m.put("bytes", e.bytes());
+            entries.add(m);
+        }
+        s.put("open", entries);
+        s.put("size", size);
+        s.put("total", total);
+        return s;
+    }
+
+    /**
+     * A writer that goes on from a {@link #checkpoint} of an earlier writer in {@code dir}: what that
+     * writer did after the checkpoint (tensors added, a shard sealed, a partial file) is undone.
+     *
+     * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} when the folder does not hold what the checkpoint describes
+     */
+    public static ShardedWriter resume(Path dir, long maxShardBytes, Map<String, String> metadata, Map<String, Object> checkpoint) {
+        ShardedWriter w = new ShardedWriter(dir, maxShardBytes, metadata);
+        try {
+            for (Object names : (List<?>) checkpoint.get("sealed")) {
+                w.sealedNames.add(((List<?>) names).stream().map(Object::toString).toList());
+                Path file = dir.resolve("shard-" + w.sealedNames.size() + ".safetensors");
+                if (!Files.isRegularFile(file)) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, dir + ": the saved run state names sealed shard " + file.getFileName()
+                            + ", which is missing");
+                }
+                w.sealed.add(file);
+            }
+            for (Object o : (List<?>) checkpoint.get("open")) {
+                Map<?, ?> m = (Map<?, ?>) o;
+                long[] shape = ((List<?>) m.get("shape")).stream().mapToLong(x -> ((Number) x).longValue()).toArray();
+                w.open.add(new Entry((String) m.get("name"), Dtype.valueOf((String) m.get("dtype")), shape, ((Number) m.get("offset")).longValue(),
+                        ((Number) m.get("bytes")).longValue()));
+            }
+            w.size = ((Number) checkpoint.get("size")).longValue();
+            w.total = ((Number) checkpoint.get("total")).longValue();
+        } catch (ClassCastException | NullPointerException | IllegalArgumentException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, dir + ": the saved run state is not a shard writer's checkpoint: " + e.getMessage(), e);
+        }
+        try {
+            w.rollBack();
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot resume writing in " + dir + ": " + e.getMessage(), e);
+        }
+        return w;
+    }
+
+    /** Brings the open shard back to the checkpoint's bytes and removes every later file. */
+    private void rollBack() throws IOException {
+        int k = sealed.size() + 1;
+        Path dataFile = dataFile();
+        Path sealedLater = dir.resolve("shard-" + k + ".safetensors");
+        if (open.isEmpty()) {
+            Files.deleteIfExists(dataFile);
+            Files.deleteIfExists(sealedLater);
+        } else if (Files.isRegularFile(dataFile)) {
+            Files.deleteIfExists(sealedLater); // a seal that did not finish: the data file is still whole
+        } else if (Files.isRegularFile(sealedLater)) {
+            // Sealed after the checkpoint: its data section starts with the checkpoint's bytes.
+            try (FileChannel in = FileChannel.open(sealedLater, StandardOpenOption.READ);
+                 FileChannel out = FileChannel.open(dataFile, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                java.nio.ByteBuffer n = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                while (n.hasRemaining() && in.read(n) >= 0) {
+                    // an 8-byte header length
+                }
+                long start = 8 + n.flip().getLong();
+                long done = 0;
+                while (done < size) {
+                    long moved = in.transferTo(start + done, size - done, out);
+                    if (moved <= 0) {
+                        throw new IOException(sealedLater + " holds fewer bytes than the saved run state");
+                    }
+                    done += moved;
+                }
+                out.force(true);
+            }
+            Files.delete(sealedLater);
+        } else {
+            throw new IOException("neither " + dataFile.getFileName() + " nor " + sealedLater.getFileName() + " is there");
+        }
+        if (!open.isEmpty()) {
+            data = FileChannel.open(dataFile, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            if (data.size() < size) {
+                throw new IOException(dataFile.getFileName() + " holds " + data.size() + " bytes, fewer than the saved " + size);
+            }
+            data.truncate(size);
+            data.position(size);
+        }
+        try (var files = Files.list(dir)) {
+            for (Path p : files.toList()) {
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("shard-(\\d+)\\.(data|safetensors)").matcher(p.getFileName().toString());
+                if (m.matches() && Integer.parseInt(m.group(1)) > k) {
+                    Files.delete(p);
+                }
+            }
+        }
+    }
+
+    /**
      * Seals the last shard, names the shards and writes the index.
      *
      * @return the weight files' names

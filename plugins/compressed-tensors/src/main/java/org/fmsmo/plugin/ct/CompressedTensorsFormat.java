@@ -138,6 +138,32 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
     }
 
     @Override
+    public Map<String, Object> streamState() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("format", format);
+        s.put("groups", new LinkedHashMap<>(groups));
+        Map<String, Object> examples = new LinkedHashMap<>();
+        example.forEach((k, l) -> examples.put(k, FrozenLayers.describe(l)));
+        s.put("examples", examples);
+        s.put("float_layers", new ArrayList<>(floatLayers));
+        return s;
+    }
+
+    @Override
+    public void restoreStreamState(Map<String, Object> state) {
+        if (!(state.get("groups") instanceof Map<?, ?> g) || !(state.get("examples") instanceof Map<?, ?> e)
+                || !(state.get("float_layers") instanceof List<?> f)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "saved compressed-tensors write state: expected groups, examples and float_layers, found "
+                    + state.keySet());
+        }
+        format = state.get("format") instanceof String s ? s : null;
+        g.forEach((k, names) -> groups.put(k.toString(), ((List<?>) names).stream().map(Object::toString).collect(
+                java.util.stream.Collectors.toCollection(ArrayList::new))));
+        e.forEach((k, l) -> example.put(k.toString(), FrozenLayers.described(l)));
+        f.forEach(n -> floatLayers.add(n.toString()));
+    }
+
+    @Override
     public void finish(List<String> otherLinears, CheckpointSink sink) {
         if (format == null) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no layer is quantized (frozen); nothing to write in compressed-tensors");

@@ -5,7 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
@@ -107,6 +109,30 @@ final class FrozenLayers {
                     d.inputSpec(), null));
         }
         return out;
+    }
+
+    /** A data-free layer ({@link Layer#withoutData}) as JSON values, for a streamed write's saved state. */
+    static Map<String, Object> describe(Layer l) {
+        Map<String, Object> d = new LinkedHashMap<>();
+        d.put("name", l.name());
+        d.put("spec", l.spec().toString());
+        d.put("out", l.out());
+        d.put("in", l.in());
+        d.put("act_order", l.groupIndex() != null);
+        d.put("input", l.input() == null ? null : l.input().toString());
+        d.put("input_scale", l.inputScale());
+        return d;
+    }
+
+    /** Reads back {@link #describe}. */
+    static Layer described(Object value) {
+        if (!(value instanceof Map<?, ?> d) || !(d.get("name") instanceof String name) || !(d.get("spec") instanceof String spec)
+                || !(d.get("out") instanceof Number out) || !(d.get("in") instanceof Number in) || !(d.get("act_order") instanceof Boolean actOrder)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "saved streamed-write state: expected a layer description, found " + value);
+        }
+        QuantSpec input = d.get("input") instanceof String s ? QuantSpec.parse(s) : null;
+        Float inputScale = d.get("input_scale") instanceof Number n ? n.floatValue() : null;
+        return new Layer(name, QuantSpec.parse(spec), out.intValue(), in.intValue(), null, null, null, actOrder ? new int[0] : null, input, inputScale);
     }
 
     /** The calibrated scale of a static input quantizer: the scale it gives any tensor. */

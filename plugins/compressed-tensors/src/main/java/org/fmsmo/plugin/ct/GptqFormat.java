@@ -146,6 +146,23 @@ public final class GptqFormat implements CheckpointFormat {
     }
 
     @Override
+    public Map<String, Object> streamState() {
+        Map<String, Object> s = new LinkedHashMap<>();
+        s.put("first", first == null ? null : FrozenLayers.describe(first));
+        s.put("act_order", actOrder);
+        return s;
+    }
+
+    @Override
+    public void restoreStreamState(Map<String, Object> state) {
+        if (!(state.get("act_order") instanceof Boolean a)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "saved gptq write state: expected act_order, found " + state.keySet());
+        }
+        first = state.get("first") == null ? null : FrozenLayers.described(state.get("first"));
+        actOrder = a;
+    }
+
+    @Override
     public void finish(List<String> otherLinears, CheckpointSink sink) {
         if (first == null) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "no layer is quantized (frozen); nothing to write in gptq format");
