@@ -95,7 +95,9 @@ public final class TracingAnalyzer implements ModelAnalyzer {
     private static Map<String, Double> magnitudes(QuantizableModel model) {
         Map<String, Double> out = new LinkedHashMap<>();
         for (LinearLayer l : model.linearLayers()) {
-            out.put(l.name(), (double) l.weight().abs().max().getFloat());
+            try (NDArray abs = l.weight().abs(); NDArray max = abs.max()) { // weight-sized: freed now, not with the model
+                out.put(l.name(), (double) max.getFloat());
+            }
         }
         return out;
     }

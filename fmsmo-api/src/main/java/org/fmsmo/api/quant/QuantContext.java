@@ -163,7 +163,10 @@ public interface QuantContext {
             float[] w = new float[x.length];
             for (String name : g.layers()) {
                 org.fmsmo.api.model.LinearLayer l = context.model().linear(name);
-                float[] colMax = l.weight().abs().max(new int[] {0}).toFloatArray();
+                float[] colMax;
+                try (ai.djl.ndarray.NDArray abs = l.weight().abs(); ai.djl.ndarray.NDArray max = abs.max(new int[] {0})) {
+                    colMax = max.toFloatArray(); // weight-sized temporaries: freed now, not with the model
+                }
                 for (int j = 0; j < w.length; j++) {
                     w[j] = Math.max(w[j], colMax[j]);
                 }

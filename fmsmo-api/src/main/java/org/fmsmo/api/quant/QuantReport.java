@@ -52,7 +52,9 @@ public record QuantReport(String method, List<LayerResult> layers, double second
      */
     public static LayerResult frozenLayerResult(LayerWrapper layer) {
         ai.djl.ndarray.NDArray w = layer.weight();
-        try (ai.djl.ndarray.NDArray deq = layer.frozenWeight().dequantize(); ai.djl.ndarray.NDArray diff = w.sub(deq)) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) { // frees the weight-sized temporaries now
+            scope.suppressNotUsedWarning();
+            ai.djl.ndarray.NDArray diff = w.sub(layer.frozenWeight().dequantize());
             double errNorm = Math.sqrt(diff.square().sum().getFloat());
             double wNorm = Math.sqrt(w.square().sum().getFloat());
             double maxAbs = diff.abs().max().getFloat();

@@ -1,6 +1,7 @@
 package org.fmsmo.api.quant;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.Objects;
@@ -171,22 +172,29 @@ public final class QuantizedTensor {
      * The dequantized tensor, FLOAT32, in the codes' manager; the caller owns it.
      */
     public NDArray dequantize() {
-        NDArray values;
-        if (spec.type().isFloat()) {
-            Fp8Format f = spec.type().fp8Format().orElseThrow();
-            byte[] raw = codes.toByteArray();
-            float[] decoded = new float[raw.length];
-            for (int i = 0; i < raw.length; i++) {
-                decoded[i] = f.decode(raw[i]);
+        // The per-element scales and zero points are temporaries as large as the weight: free them
+        // here rather than with the owner's manager, which may hold a whole decoder block for long.
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            NDArray values;
+            if (spec.type().isFloat()) {
+                Fp8Format f = spec.type().fp8Format().orElseThrow();
+                byte[] raw = codes.toByteArray();
+                float[] decoded = new float[raw.length];
+                for (int i = 0; i < raw.length; i++) {
+                    decoded[i] = f.decode(raw[i]);
+                }
+                values = codes.getManager().create(decoded, codes.getShape());
+            } else {
+                values = codes.toType(DataType.FLOAT32, false);
+                if (zeroPoint != null) {
+                    values = values.subi(perElement(zeroPoint.toType(DataType.FLOAT32, false)));
+                }
             }
-            values = codes.getManager().create(decoded, codes.getShape());
-        } else {
-            values = codes.toType(DataType.FLOAT32, false);
-            if (zeroPoint != null) {
-                values = values.subi(perElement(zeroPoint.toType(DataType.FLOAT32, false)));
-            }
+            values = values.muli(perElement(scale));
+            NDScope.unregister(values);
+            return values;
         }
-        return values.muli(perElement(scale));
     }
 
     private static void check(boolean ok, String expected, Object found) {

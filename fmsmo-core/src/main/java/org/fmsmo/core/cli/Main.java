@@ -1,6 +1,7 @@
 package org.fmsmo.core.cli;
 
 import java.io.PrintWriter;
+import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.SpiVersion;
 import picocli.CommandLine;
@@ -36,9 +37,19 @@ public final class Main implements Runnable {
                 commandLine.getErr().println("error: " + fe.getMessage());
                 return fe.code().exitStatus();
             }
+            if (ex instanceof java.util.concurrent.CancellationException c) {
+                commandLine.getErr().println("error: stopped (" + c.getMessage() + ")");
+                return 130;
+            }
             throw ex;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError oom) {
+            err.println(String.format(java.util.Locale.ROOT, "error: out of memory (%s) with a Java heap of at most %.1f GB;"
+                    + " give the JVM more with FMSMO_JAVA_OPTS=-Xmx<size>", oom.getMessage(), Runtime.getRuntime().maxMemory() / 1e9));
+            return ErrorCode.IO_ERROR.exitStatus();
+        }
     }
 
     @Override

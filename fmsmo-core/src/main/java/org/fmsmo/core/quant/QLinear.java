@@ -1,6 +1,7 @@
 package org.fmsmo.core.quant;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDScope;
 import java.util.Objects;
 import java.util.Optional;
 import org.fmsmo.api.ErrorCode;
@@ -118,8 +119,16 @@ public final class QLinear implements LayerWrapper {
     @Override
     public void freeze() {
         if (frozen == null) {
-            frozen = weightQuantizer.quantize(wrapped.weight());
-            frozenValue = frozen.dequantize();
+            // The quantizer's weight-sized temporaries (|W|, broadcast scales) are freed here, not
+            // with the block's manager; the codes and their dequantized value stay with the layer.
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                frozen = weightQuantizer.quantize(wrapped.weight());
+                frozenValue = frozen.dequantize();
+                NDScope.unregister(frozen.codes(), frozen.scale(), frozenValue);
+                frozen.zeroPoint().ifPresent(NDScope::unregister);
+                frozen.groupIndex().ifPresent(NDScope::unregister);
+            }
         }
     }
 

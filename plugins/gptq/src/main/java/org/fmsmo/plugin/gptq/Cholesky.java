@@ -59,15 +59,15 @@ final class Cholesky {
         int s2 = size - k;
         factor(a, ld, off + k, s2, m);
         try (NDManager step = m.newSubManager()) {
-            NDArray u22 = step.create(block(a, ld, off + k, off + k, s2, s2), new Shape(s2, s2));
-            NDArray h12 = step.create(block(a, ld, off, off + k, k, s2), new Shape(k, s2));
+            NDArray u22 = EngineArrays.floats(step, block(a, ld, off + k, off + k, s2, s2), new Shape(s2, s2));
+            NDArray h12 = EngineArrays.floats(step, block(a, ld, off, off + k, k, s2), new Shape(k, s2));
             NDArray v12 = h12.matMul(u22.transpose());
             h12.close();
-            NDArray h11 = step.create(block(a, ld, off, off, k, k), new Shape(k, k));
+            NDArray h11 = EngineArrays.floats(step, block(a, ld, off, off, k, k), new Shape(k, k));
             put(a, ld, off, off, k, k, h11.subi(v12.matMul(v12.transpose())).toFloatArray());
             h11.close();
             factor(a, ld, off, k, step);
-            NDArray u11 = step.create(block(a, ld, off, off, k, k), new Shape(k, k));
+            NDArray u11 = EngineArrays.floats(step, block(a, ld, off, off, k, k), new Shape(k, k));
             put(a, ld, off, off + k, k, s2, u11.matMul(v12.matMul(u22)).negi().toFloatArray());
         }
         for (int i = off + k; i < off + size; i++) {

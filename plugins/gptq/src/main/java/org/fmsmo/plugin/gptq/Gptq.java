@@ -239,8 +239,8 @@ final class Gptq {
         int rest = c1 - c0;
         int kb = e - b;
         try (NDManager step = m.newSubManager()) {
-            NDArray slab = step.create(Cholesky.block(u, in, b, c0, kb, rest), new Shape(kb, rest));
-            NDArray et = step.create(Arrays.copyOfRange(err, (b - sb) * out, (e - sb) * out), new Shape(kb, out));
+            NDArray slab = EngineArrays.floats(step, Cholesky.block(u, in, b, c0, kb, rest), new Shape(kb, rest));
+            NDArray et = EngineArrays.floats(step, err, (b - sb) * out, new Shape(kb, out));
             float[] delta = slab.transpose().matMul(et).toFloatArray();
             int base = c0 * out;
             for (int k = 0; k < delta.length; k++) {

@@ -67,7 +67,9 @@ final class GptqMethod implements QuantMethod {
                 progress.item(layers.getFirst() + " (capturing inputs)");
                 Hessian h = new Hessian(Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures()));
                 inputs.forEach(h::add);
+                long tokens = h.rows();
                 float[] hessian = h.value();
+                h = null; // its tiles are half of H again: collectable while the layers are quantized
                 double captureSeconds = (System.nanoTime() - t0) / 1e9;
                 for (String name : layers) {
                     if (progress.isCancelled()) {
@@ -96,7 +98,7 @@ final class GptqMethod implements QuantMethod {
                     Map<String, Double> metrics = new HashMap<>(base.metrics());
                     metrics.put("output_rel_error", outputError);
                     metrics.put("damp_percent", r.damp());
-                    metrics.put("calibration_tokens", (double) h.rows());
+                    metrics.put("calibration_tokens", (double) tokens);
                     metrics.put("seconds", (System.nanoTime() - t1) / 1e9 + captureSeconds / layers.size());
                     results.add(new QuantReport.LayerResult(name, spec, metrics));
                     progress.advance(1);
@@ -147,9 +149,9 @@ final class GptqMethod implements QuantMethod {
             }
         }
         try (NDManager m = owner.newSubManager()) {
-            NDArray hm = m.create(h, new Shape(in, in));
-            NDArray dm = m.create(d, new Shape(rows, in));
-            NDArray wm = m.create(ws, new Shape(rows, in));
+            NDArray hm = EngineArrays.floats(m, h, new Shape(in, in));
+            NDArray dm = EngineArrays.floats(m, d, new Shape(rows, in));
+            NDArray wm = EngineArrays.floats(m, ws, new Shape(rows, in));
             double num = dm.matMul(hm).mul(dm).sum().toType(DataType.FLOAT64, false).getDouble();
             double den = wm.matMul(hm).mul(wm).sum().toType(DataType.FLOAT64, false).getDouble();
             return den > 0 ? Math.sqrt(Math.max(0, num) / den) : 0;
