@@ -20,7 +20,7 @@ import org.fmsmo.api.quant.QuantPlan;
 /**
  * GPTQ's stages inside one block: the planned layers that read one input (q/k/v, gate/up, or a
  * single layer) are quantized together, and for each stage the block is re-run on every batch
- * with a tap on the stage's first layer, so the method sees that layer's input as computed
+ * up to a tap on the stage's first layer, so the method sees that layer's input as computed
  * through the already-quantized earlier stages.
  */
 final class BlockStages {
@@ -92,7 +92,11 @@ final class BlockStages {
             try {
                 states.forEach(s -> {
                     tap.realTokens = s.realTokens();
-                    pass.apply(s);
+                    try {
+                        pass.apply(s);
+                    } catch (Captured done) {
+                        // the stage's input is taken; the rest of the block would only be thrown away
+                    }
                 });
             } finally {
                 model.replace(first, original);
@@ -106,7 +110,18 @@ final class BlockStages {
         }
     }
 
-    /** Passes through, giving the method each batch's input rows (padding left out). */
+    /**
+     * Ends a capture pass at the tap: what the block computes after the stage's input is not
+     * needed, and at 8B shapes skipping it saves most of the capture time (the q/k/v stage needs
+     * only the input norm, the MLP stages never run the layers after them).
+     */
+    private static final class Captured extends RuntimeException {
+        Captured() {
+            super("input captured", null, false, false);
+        }
+    }
+
+    /** Gives the method each batch's input rows (padding left out), then stops the pass ({@link Captured}). */
     private static final class Tap extends PassThroughLinear {
         private final Consumer<NDArray> consumer;
         private NDArray realTokens;
@@ -121,11 +136,12 @@ final class BlockStages {
             NDArray rows = x.reshape(-1, inFeatures());
             if (realTokens == null) {
                 consumer.accept(rows);
-                return;
+            } else {
+                // A mask of the rows' own shape selects elements in row-major order: the real rows, flattened.
+                NDArray wide = realTokens.reshape(-1, 1).broadcast(rows.getShape());
+                consumer.accept(rows.booleanMask(wide).reshape(-1, inFeatures()));
             }
-            // A mask of the rows' own shape selects elements in row-major order: the real rows, flattened.
-            NDArray wide = realTokens.reshape(-1, 1).broadcast(rows.getShape());
-            consumer.accept(rows.booleanMask(wide).reshape(-1, inFeatures()));
+            throw new Captured();
         }
     }
 }
