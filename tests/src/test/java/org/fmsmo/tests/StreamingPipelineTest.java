@@ -124,6 +124,30 @@ class StreamingPipelineTest {
         }
     }
 
+    /**
+     * Hidden states offloaded to files (all of them, or those over a budget of one batch) give
+     * the bytes of a run that keeps them in memory; the run's offload folder is removed after.
+     */
+    @Test
+    void offloadedHiddenStatesWriteTheSameBytes() throws Exception {
+        Map<String, Object> w4 = Map.of("qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp", "nbits_a", 32);
+        QuantizationResult inMemory = run("llama", "gptq", "compressed-tensors", "offload-none").recipe("ptq_int8").set(w4).run();
+        Path dir = work.resolve("offload-dir");
+        Files.createDirectories(dir);
+        long oneBatch = 4L * 24 * 128 * 4; // 4 samples × 24 tokens × hidden 128, FLOAT32; the second batch (2 samples) goes to a file
+        for (long over : new long[] {0, oneBatch}) {
+            List<String> notes = new java.util.ArrayList<>();
+            QuantizationResult offloaded = run("llama", "gptq", "compressed-tensors", "offload-" + over).recipe("ptq_int8").set(w4)
+                    .offload(over == 0 ? dir : null, over).progress(cancelAfter(99, notes)).run();
+            assertSameBytes(inMemory.output(), offloaded.output());
+            String expected = (over == 0 ? "2" : "1") + " of 2 calibration batches";
+            assertTrue(notes.stream().anyMatch(n -> n.contains(expected)), expected + " offloaded? notes: " + notes);
+        }
+        try (var left = Files.list(dir)) {
+            assertEquals(0, left.count(), "the run's offload folder was left behind");
+        }
+    }
+
     /** Cancels after {@code blocks} finished blocks (checked before the next one starts). */
     private static ProgressListener cancelAfter(int blocks, List<String> notes) {
         return new ProgressListener() {

@@ -156,6 +156,14 @@ final class QuantizeCommand implements Callable<Integer> {
             + " format allow it), on (or fail saying why not), off (load it whole). Default: ${DEFAULT-VALUE}.")
     String streaming;
 
+    @Option(names = "--offload-dir", paramLabel = "DIR", description = "Streamed runs: where calibration hidden states over --offload-over go"
+            + " (default: inside the output's partial folder).")
+    Path offloadDir;
+
+    @Option(names = "--offload-over", defaultValue = "2000000000", paramLabel = "BYTES", description = "Streamed runs: hidden states kept in memory"
+            + " before the rest go to files (default: ${DEFAULT-VALUE}).")
+    long offloadOver;
+
     @Option(names = "--max-shard-size", defaultValue = "5000000000", paramLabel = "BYTES", description = "Output shard size of a streamed run (default: ${DEFAULT-VALUE}).")
     long maxShardBytes;
 
@@ -181,7 +189,8 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
         }
         Quantization run = Quantization.of(model).method(method).recipe(recipe != null ? recipe : defaultRecipe()).set(overrides())
-                .format(format).output(output).force(force).progress(progress).streaming(streamingMode()).maxShardBytes(maxShardBytes);
+                .format(format).output(output).force(force).progress(progress).streaming(streamingMode()).maxShardBytes(maxShardBytes)
+                .offload(offloadDir, offloadOver);
         Path calibrationText = calibration != null ? calibration : trainData;
         if (calibrationText != null && calibrationText.toString().equals("random")) {
             run.calibration(CalibrationSource.random(numSamples, seqLen, batchSize, seed));

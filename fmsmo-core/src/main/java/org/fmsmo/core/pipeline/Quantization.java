@@ -85,6 +85,11 @@ public final class Quantization {
     private Streaming streaming = Streaming.AUTO;
     private long maxShardBytes = 5_000_000_000L;
     private long memoryBudget = defaultMemoryBudget();
+    private Path offloadDir;
+    private long offloadOver = DEFAULT_OFFLOAD_OVER;
+
+    /** Calibration hidden states a streamed run keeps in memory before it offloads the rest to files (2 GB). */
+    public static final long DEFAULT_OFFLOAD_OVER = 2_000_000_000L;
 
     private Quantization(Path model) {
         this.model = Objects.requireNonNull(model, "model");
@@ -182,6 +187,17 @@ public final class Quantization {
         return this;
     }
 
+    /**
+     * Streamed runs: calibration hidden states beyond {@code overBytes} in memory go to files in
+     * {@code dir} (a folder of the run's own inside it, removed at the end); null keeps them in
+     * the output's partial folder. Default: over {@value #DEFAULT_OFFLOAD_OVER} bytes.
+     */
+    public Quantization offload(Path dir, long overBytes) {
+        this.offloadDir = dir;
+        this.offloadOver = overBytes;
+        return this;
+    }
+
     /** Runs the pipeline; everything that can be checked is checked before the long work starts. */
     public QuantizationResult run() {
         if (method == null || output == null) {
@@ -269,7 +285,7 @@ public final class Quantization {
         }
         try (StreamedModel stream = ModelLoader.openStreamed(model, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()))) {
             long before = 4 * parameterCount(stream.checkpoint());
-            StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find());
+            StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find()).offload(offloadDir, offloadOver);
             run.checkPlan(); // refuse now, not after a long run
             StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
             return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),

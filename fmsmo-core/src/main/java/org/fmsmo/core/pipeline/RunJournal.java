@@ -142,6 +142,11 @@ final class RunJournal implements AutoCloseable {
         }
     }
 
+    /** The journal's folder (removed before the output is committed). */
+    Path dir() {
+        return dir;
+    }
+
     /** Where the hidden states after {@code blocksDone} blocks are saved. */
     Path hiddenFile(int blocksDone) {
         return dir.resolve(String.format("hidden-%05d.safetensors", blocksDone));

@@ -56,6 +56,10 @@ final class StreamedRun {
     private final ProgressListener progress;
     private final ModelAnalyzer analyzer;
 
+    private Path offloadDir;
+    private long offloadOver = Long.MAX_VALUE;
+    private Path ownOffload; // the run's folder inside a given offload folder, removed at the end
+
     StreamedRun(StreamedModel model, String methodName, QuantMethod method, CheckpointFormat format, QuantConfig config, PluginRegistry registry,
                 ProgressListener progress, ModelAnalyzer analyzer) {
         this.model = model;
@@ -66,6 +70,16 @@ final class StreamedRun {
         this.registry = registry;
         this.progress = progress;
         this.analyzer = analyzer;
+    }
+
+    /**
+     * Hidden states beyond {@code budgetBytes} go to files in {@code dir} (a folder of this run's
+     * own, removed at the end), or in the run's partial folder when {@code dir} is null.
+     */
+    StreamedRun offload(Path dir, long budgetBytes) {
+        this.offloadDir = dir;
+        this.offloadOver = budgetBytes;
+        return this;
     }
 
     /** Plans block 0 and lets the format refuse the plan before any work. */
@@ -110,6 +124,9 @@ final class StreamedRun {
             return o;
         } finally {
             journal.close();
+            if (ownOffload != null) {
+                OutputFiles.deleteTree(ownOffload);
+            }
             if (keep) {
                 progress.note("the finished blocks are kept in " + partial + "; run the same command again to go on from there");
             } else {
@@ -131,9 +148,13 @@ final class StreamedRun {
             if (from == null) {
                 out.copyThrough(model.leadingTensors());
             }
-            HiddenStates states = data == null ? null : HiddenStates.embed(data, root, model::blockInput);
+            HiddenStates states = data == null ? null : HiddenStates.embed(data, root, model::blockInput, offload(journal));
             if (states != null && from != null && from.hidden() != null) {
                 states.restore(from.hidden());
+            }
+            if (states != null && states.offloaded() > 0) {
+                progress.note(String.format(java.util.Locale.ROOT, "%d of %d calibration batches' hidden states are offloaded to files"
+                        + " (%.2f GB kept in memory)", states.offloaded(), states.size(), states.bytes() / 1e9));
             }
             add(seconds, "embed_and_copy", t);
             try {
@@ -186,6 +207,19 @@ final class StreamedRun {
             add(seconds, "write", t);
         }
         return new Outcome(new QuantReport(methodName, results, (System.nanoTime() - start) / 1e9), skipped, bmms, seconds, first);
+    }
+
+    /** Hidden states over the budget go to the offload folder: the one given, else one in the run's partial folder. */
+    private HiddenStates.Offload offload(RunJournal journal) {
+        Path dir = offloadDir != null ? offloadDir.resolve("fmsmo-" + ProcessHandle.current().pid() + "-" + System.nanoTime())
+                : journal.dir().resolve("offload");
+        ownOffload = offloadDir != null ? dir : null;
+        try {
+            java.nio.file.Files.createDirectories(dir);
+        } catch (java.io.IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create the offload folder " + dir + ": " + e.getMessage(), e);
+        }
+        return new HiddenStates.Offload(dir, offloadOver);
     }
 
     /** The block's plan, from a trace of one forward pass on a few random positions. */

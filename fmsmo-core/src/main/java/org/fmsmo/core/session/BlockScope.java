@@ -50,7 +50,7 @@ public final class BlockScope implements CalibrationScope {
 
     @Override
     public void forward(ProgressListener progress) {
-        progress.begin("calibration " + block.path(), states.batches().size(), "batches");
+        progress.begin("calibration " + block.path(), states.size(), "batches");
         try {
             states.forEach(s -> {
                 stream.runBlock(block, s.hidden(), s.mask());

@@ -4,7 +4,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -28,6 +31,10 @@ import org.fmsmo.core.nn.Scopes;
  * The calibration examples at one block boundary: one {@code [B, T, H]} hidden state per batch,
  * with the batch's attention mask and which of its rows are real tokens. Moving them across a
  * block replaces each batch's state, so memory does not grow with depth. Owns its arrays.
+ *
+ * <p>With an {@link Offload}, batches beyond its byte budget live in files in its folder (raw
+ * FLOAT32, bit for bit) and are read one at a time when a pass needs them, so a large
+ * calibration set costs disk, not memory.
  */
 public final class HiddenStates implements AutoCloseable {
 
@@ -35,61 +42,145 @@ public final class HiddenStates implements AutoCloseable {
     public record Batch(NDArray hidden, NDArray mask, NDArray realTokens) {
     }
 
-    private final NDManager keep;
-    private final List<Batch> batches = new ArrayList<>();
+    /** Where hidden states beyond {@code budgetBytes} (in memory) go; the folder is created and owned by the caller. */
+    public record Offload(Path dir, long budgetBytes) {
+    }
 
-    private HiddenStates(NDManager keep) {
+    private final NDManager keep;
+    private final Offload offload;
+    // hidden is null for a batch kept in its offload file; its shape is in shapes
+    private final List<Batch> batches = new ArrayList<>();
+    private final List<Shape> shapes = new ArrayList<>();
+
+    private HiddenStates(NDManager keep, Offload offload) {
         this.keep = keep;
+        this.offload = offload;
     }
 
     /**
-     * The embeddings of every calibration batch.
+     * The embeddings of every calibration batch, all in memory.
      *
      * @param embed token ids and attention mask (null for none) → the first block's input
      */
     public static HiddenStates embed(CalibrationData data, NDManager parent, BiFunction<NDArray, NDArray, TransformerModel.BlockInput> embed) {
-        HiddenStates states = new HiddenStates(parent.newSubManager());
+        return embed(data, parent, embed, null);
+    }
+
+    /** The embeddings of every calibration batch, those beyond the offload's budget in its folder ({@code offload} may be null). */
+    public static HiddenStates embed(CalibrationData data, NDManager parent, BiFunction<NDArray, NDArray, TransformerModel.BlockInput> embed,
+                                     Offload offload) {
+        HiddenStates states = new HiddenStates(parent.newSubManager(), offload);
         data.forEachBatch(states.keep, (ids, mask) -> {
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 TransformerModel.BlockInput in = embed.apply(ids, mask);
                 NDArray rows = mask == null ? null : Scopes.keep(mask.reshape(-1).toType(DataType.BOOLEAN, false), states.keep);
-                states.batches.add(new Batch(Scopes.keep(in.hidden(), states.keep), Scopes.keep(in.mask(), states.keep), rows));
+                int k = states.batches.size();
+                states.shapes.add(in.hidden().getShape());
+                NDArray kept = states.offloads(in.hidden()) ? states.spill(k, in.hidden()) : Scopes.keep(in.hidden(), states.keep);
+                states.batches.add(new Batch(kept, Scopes.keep(in.mask(), states.keep), rows));
             }
         });
         return states;
     }
 
-    public List<Batch> batches() {
-        return java.util.Collections.unmodifiableList(batches);
+    /** Number of batches. */
+    public int size() {
+        return batches.size();
     }
 
-    /** Bytes the hidden states take. */
+    /** Bytes the hidden states take in memory (not those in offload files). */
     public long bytes() {
-        return batches.stream().mapToLong(b -> b.hidden().getShape().size() * 4).sum();
+        return batches.stream().filter(b -> b.hidden() != null).mapToLong(b -> b.hidden().getShape().size() * 4).sum();
+    }
+
+    /** Batches in offload files. */
+    public int offloaded() {
+        return (int) batches.stream().filter(b -> b.hidden() == null).count();
     }
 
     /** Replaces each batch's hidden state by {@code block}'s output on it. */
     public void advance(Function<Batch, NDArray> block) {
         for (int k = 0; k < batches.size(); k++) {
             Batch s = batches.get(k);
-            NDArray next;
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                next = Scopes.keep(block.apply(s), keep);
+                NDArray next = block.apply(view(k));
+                if (s.hidden() == null) {
+                    spill(k, next); // freed with the scope
+                    continue;
+                }
+                next = Scopes.keep(next, keep);
+                s.hidden().close();
+                batches.set(k, new Batch(next, s.mask(), s.realTokens()));
             }
-            s.hidden().close();
-            batches.set(k, new Batch(next, s.mask(), s.realTokens()));
         }
     }
 
-    /** Runs {@code pass} on every batch, each in a scope of its own that frees what it made. */
+    /** Runs {@code pass} on every batch, each in a scope of its own that frees what it made (and an offloaded state read for it). */
     public void forEach(java.util.function.Consumer<Batch> pass) {
-        for (Batch s : batches) {
+        for (int k = 0; k < batches.size(); k++) {
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
-                pass.accept(s);
+                pass.accept(view(k));
             }
+        }
+    }
+
+    /** Batch {@code k} with its hidden state in memory: read from its offload file into the current scope when offloaded. */
+    private Batch view(int k) {
+        Batch s = batches.get(k);
+        return s.hidden() != null ? s : new Batch(read(k), s.mask(), s.realTokens());
+    }
+
+    private boolean offloads(NDArray next) {
+        return offload != null && bytes() + next.getShape().size() * 4 > offload.budgetBytes();
+    }
+
+    private Path file(int k) {
+        return offload.dir().resolve(String.format("hidden-%05d.f32", k));
+    }
+
+    /** Writes {@code h} to batch {@code k}'s offload file (replacing it); returns null, the batch's in-memory state. */
+    private NDArray spill(int k, NDArray h) {
+        Path f = file(k);
+        Path tmp = f.resolveSibling(f.getFileName() + ".new");
+        try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
+            ByteBuffer b = h.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            while (b.hasRemaining()) {
+                c.write(b);
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot offload hidden states to " + tmp + ": " + e.getMessage(), e);
+        }
+        try {
+            java.nio.file.Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot offload hidden states to " + f + ": " + e.getMessage(), e);
+        }
+        return null;
+    }
+
+    /** Batch {@code k}'s offloaded state, as an array the current scope frees. */
+    private NDArray read(int k) {
+        Shape shape = shapes.get(k);
+        long n = shape.size() * 4;
+        try (Arena staging = Arena.ofConfined(); FileChannel c = FileChannel.open(file(k), StandardOpenOption.READ)) {
+            MemorySegment seg = staging.allocate(n, 64);
+            ByteBuffer b = seg.asByteBuffer();
+            while (b.hasRemaining()) {
+                if (c.read(b) < 0) {
+                    throw new IOException("it ends after " + b.position() + " of " + n + " bytes");
+                }
+            }
+            // DJL arrays alias the buffer they are made from: copy into engine memory before the arena goes
+            try (NDArray aliased = keep.create(seg.asByteBuffer().order(ByteOrder.nativeOrder()), shape, DataType.FLOAT32)) {
+                NDArray owned = aliased.duplicate();
+                NDScope.unregister(aliased);
+                return owned;
+            }
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read offloaded hidden states " + file(k) + ": " + e.getMessage(), e);
         }
     }
 
@@ -97,11 +188,14 @@ public final class HiddenStates implements AutoCloseable {
     public void save(Path file) {
         List<TensorData> tensors = new ArrayList<>();
         for (int k = 0; k < batches.size(); k++) {
-            NDArray h = batches.get(k).hidden();
-            tensors.add(new TensorData("hidden." + k, Dtype.F32, h.getShape().getShape(), ch -> {
-                ByteBuffer b = h.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-                while (b.hasRemaining()) {
-                    ch.write(b);
+            int batch = k;
+            tensors.add(new TensorData("hidden." + k, Dtype.F32, shapes.get(k).getShape(), ch -> {
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    ByteBuffer b = view(batch).hidden().toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+                    while (b.hasRemaining()) {
+                        ch.write(b);
+                    }
                 }
             }));
         }
@@ -121,13 +215,22 @@ public final class HiddenStates implements AutoCloseable {
             for (int k = 0; k < batches.size(); k++) {
                 Batch s = batches.get(k);
                 String name = "hidden." + k;
-                if (!f.tensors().containsKey(name) || !java.util.Arrays.equals(f.info(name).shape(), s.hidden().getShape().getShape())) {
-                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": expected tensor '" + name + "' of shape " + s.hidden().getShape()
+                Shape shape = shapes.get(k);
+                if (!f.tensors().containsKey(name) || !java.util.Arrays.equals(f.info(name).shape(), shape.getShape())) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": expected tensor '" + name + "' of shape " + shape
                             + ", found " + (f.tensors().containsKey(name) ? java.util.Arrays.toString(f.info(name).shape()) : "none"));
                 }
-                NDArray h = keep.create(f.floats(name), s.hidden().getShape());
-                s.hidden().close();
-                batches.set(k, new Batch(h, s.mask(), s.realTokens()));
+                try (NDScope scope = new NDScope()) {
+                    scope.suppressNotUsedWarning();
+                    NDArray h = keep.create(f.floats(name), shape);
+                    if (s.hidden() == null) {
+                        spill(k, h);
+                        continue;
+                    }
+                    h = Scopes.keep(h, keep);
+                    s.hidden().close();
+                    batches.set(k, new Batch(h, s.mask(), s.realTokens()));
+                }
             }
         }
     }
