@@ -26,7 +26,7 @@ printf '%-14s %6s %9s %12s %12s   %s\n' model layers wall_s peak_rss_GiB vs_firs
 first=""
 for n in ${layers//,/ }; do
   model="$work/$like-$n"
-  [ -f "$model/config.json" ] || "$fmsmo" synthesize --like "$like" --layers "$n" --output "$model" >/dev/null
+  [ -f "$model/config.json" ] || "$fmsmo" synthesize --like "$like" --layers "$n" --output "$model" >/dev/null 2>&1
   out="$work/$like-$n-W4A16"
   rm -rf "$out"
   /usr/bin/time -f '%e %M' -o "$work/time.txt" "$fmsmo" quantize --model "$model" --method gptq --bits 4 --group-size 128 \
