@@ -2,9 +2,7 @@ package org.fmsmo.core.nn;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -139,11 +137,8 @@ public final class Weights {
     private NDArray toArray(MemorySegment src, TensorInfo info) {
         long n = info.elements();
         Dtype dtype = info.dtype();
-        // One tensor at a time goes through a staging buffer outside the Java heap; DJL's CPU arrays
-        // alias the buffer they are made from, so the array is cloned into libtorch-owned memory and
-        // the staging buffer freed at once.
-        try (Arena staging = Arena.ofConfined()) {
-            MemorySegment dst = NativeMemory.allocate(n * 4, staging);
+        // One tensor at a time goes through a staging buffer outside the Java heap.
+        return NativeMemory.engineFloats(manager, new Shape(info.shape()), dst -> {
             if (dtype == Dtype.F32) {
                 MemorySegment.copy(src, 0, dst, 0, n * 4);
             } else {
@@ -151,10 +146,6 @@ public final class Weights {
                     dst.setAtIndex(FLOAT_LE, i, FloatConversions.read(dtype, src, i));
                 }
             }
-            NDArray aliased = manager.create(dst.asByteBuffer().order(ByteOrder.nativeOrder()), new Shape(info.shape()), DataType.FLOAT32);
-            NDArray owned = aliased.duplicate();
-            aliased.close();
-            return owned;
-        }
+        });
     }
 }

@@ -58,7 +58,6 @@ final class StreamedRun {
 
     private Path offloadDir;
     private long offloadOver = Long.MAX_VALUE;
-    private Path ownOffload; // the run's folder inside a given offload folder, removed at the end
 
     StreamedRun(StreamedModel model, String methodName, QuantMethod method, CheckpointFormat format, QuantConfig config, PluginRegistry registry,
                 ProgressListener progress, ModelAnalyzer analyzer) {
@@ -100,10 +99,14 @@ final class StreamedRun {
     Outcome run(CalibrationData data, Path target, long maxShardBytes, Map<String, Object> fingerprint) {
         Path partial = RunJournal.partialFolder(target);
         RunJournal journal = RunJournal.open(partial, fingerprint, progress::note);
+        // A given offload folder gets one of the run's own, removed at the end; by default the files go with the journal.
+        Path ownOffload = offloadDir == null ? null : offloadDir.resolve("fmsmo-" + ProcessHandle.current().pid() + "-" + System.nanoTime());
+        HiddenStates.Offload offload = new HiddenStates.Offload(ownOffload != null ? ownOffload : journal.dir().resolve("offload"), offloadOver);
+        // A format that cannot save its state makes every block's checkpoint useless: such runs start over.
+        boolean resumable = format.streamState() != null;
         boolean keep = false;
         try {
-            // A format that cannot save its state makes every block's checkpoint useless: such runs start over.
-            RunJournal.Checkpoint from = format.streamState() == null ? null : journal.checkpoint();
+            RunJournal.Checkpoint from = resumable ? journal.checkpoint() : null;
             StreamedOutput out = new StreamedOutput(model, format, partial, maxShardBytes, from == null ? null : from.writer());
             if (from != null) {
                 format.restoreStreamState(from.format());
@@ -111,7 +114,7 @@ final class StreamedRun {
             }
             Outcome o;
             try {
-                o = run(data, out, journal, from);
+                o = run(data, out, journal, from, resumable, offload);
             } catch (java.util.concurrent.CancellationException e) {
                 keep = true;
                 throw e;
@@ -135,20 +138,20 @@ final class StreamedRun {
         }
     }
 
-    private Outcome run(CalibrationData data, StreamedOutput out, RunJournal journal, RunJournal.Checkpoint from) {
+    private Outcome run(CalibrationData data, StreamedOutput out, RunJournal journal, RunJournal.Checkpoint from, boolean resumable,
+                        HiddenStates.Offload offload) {
         Map<String, Double> seconds = new LinkedHashMap<>(from == null ? Map.of() : from.seconds());
         List<QuantReport.LayerResult> results = new ArrayList<>(from == null ? List.of() : from.layers());
         int skipped = from == null ? 0 : from.skipped();
         int bmms = from == null ? 0 : from.bmms();
         int first = from == null ? 0 : from.blocksDone();
-        boolean resumable = format.streamState() != null;
         long start = System.nanoTime();
         try (NDManager root = NDManager.newBaseManager()) {
             long t = System.nanoTime();
             if (from == null) {
                 out.copyThrough(model.leadingTensors());
             }
-            HiddenStates states = data == null ? null : HiddenStates.embed(data, root, model::blockInput, offload(journal));
+            HiddenStates states = data == null ? null : HiddenStates.embed(data, root, model::blockInput, offload);
             if (states != null && from != null && from.hidden() != null) {
                 states.restore(from.hidden());
             }
@@ -207,19 +210,6 @@ final class StreamedRun {
             add(seconds, "write", t);
         }
         return new Outcome(new QuantReport(methodName, results, (System.nanoTime() - start) / 1e9), skipped, bmms, seconds, first);
-    }
-
-    /** Hidden states over the budget go to the offload folder: the one given, else one in the run's partial folder. */
-    private HiddenStates.Offload offload(RunJournal journal) {
-        Path dir = offloadDir != null ? offloadDir.resolve("fmsmo-" + ProcessHandle.current().pid() + "-" + System.nanoTime())
-                : journal.dir().resolve("offload");
-        ownOffload = offloadDir != null ? dir : null;
-        try {
-            java.nio.file.Files.createDirectories(dir);
-        } catch (java.io.IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create the offload folder " + dir + ": " + e.getMessage(), e);
-        }
-        return new HiddenStates.Offload(dir, offloadOver);
     }
 
     /** The block's plan, from a trace of one forward pass on a few random positions. */

@@ -6,8 +6,6 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -25,6 +23,7 @@ import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.NativeMemory;
 import org.fmsmo.core.nn.Scopes;
 
 /**
@@ -42,7 +41,7 @@ public final class HiddenStates implements AutoCloseable {
     public record Batch(NDArray hidden, NDArray mask, NDArray realTokens) {
     }
 
-    /** Where hidden states beyond {@code budgetBytes} (in memory) go; the folder is created and owned by the caller. */
+    /** Where hidden states beyond {@code budgetBytes} (in memory) go; the folder is created at the first one and removed by the caller. */
     public record Offload(Path dir, long budgetBytes) {
     }
 
@@ -145,6 +144,11 @@ public final class HiddenStates implements AutoCloseable {
     private NDArray spill(int k, NDArray h) {
         Path f = file(k);
         Path tmp = f.resolveSibling(f.getFileName() + ".new");
+        try {
+            java.nio.file.Files.createDirectories(offload.dir());
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create the offload folder " + offload.dir() + ": " + e.getMessage(), e);
+        }
         try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
             ByteBuffer b = h.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
             while (b.hasRemaining()) {
@@ -163,25 +167,19 @@ public final class HiddenStates implements AutoCloseable {
 
     /** Batch {@code k}'s offloaded state, as an array the current scope frees. */
     private NDArray read(int k) {
-        Shape shape = shapes.get(k);
-        long n = shape.size() * 4;
-        try (Arena staging = Arena.ofConfined(); FileChannel c = FileChannel.open(file(k), StandardOpenOption.READ)) {
-            MemorySegment seg = staging.allocate(n, 64);
-            ByteBuffer b = seg.asByteBuffer();
-            while (b.hasRemaining()) {
-                if (c.read(b) < 0) {
-                    throw new IOException("it ends after " + b.position() + " of " + n + " bytes");
+        Path f = file(k);
+        return NativeMemory.engineFloats(keep, shapes.get(k), dst -> {
+            try (FileChannel c = FileChannel.open(f, StandardOpenOption.READ)) {
+                ByteBuffer b = dst.asByteBuffer();
+                while (b.hasRemaining()) {
+                    if (c.read(b) < 0) {
+                        throw new IOException("it ends after " + b.position() + " of " + dst.byteSize() + " bytes");
+                    }
                 }
+            } catch (IOException e) {
+                throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read offloaded hidden states " + f + ": " + e.getMessage(), e);
             }
-            // DJL arrays alias the buffer they are made from: copy into engine memory before the arena goes
-            try (NDArray aliased = keep.create(seg.asByteBuffer().order(ByteOrder.nativeOrder()), shape, DataType.FLOAT32)) {
-                NDArray owned = aliased.duplicate();
-                NDScope.unregister(aliased);
-                return owned;
-            }
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read offloaded hidden states " + file(k) + ": " + e.getMessage(), e);
-        }
+        });
     }
 
     /** Writes every batch's hidden state (FLOAT32, bit for bit) into one safetensors file, for a run that resumes here. */

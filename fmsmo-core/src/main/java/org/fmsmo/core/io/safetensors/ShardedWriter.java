@@ -25,6 +25,9 @@ import org.fmsmo.api.FmsmoException;
  */
 public final class ShardedWriter {
 
+    /** A shard's data file or sealed file while it is written ({@link #dataFile}, {@link #seal}). */
+    private static final java.util.regex.Pattern SHARD_FILE = java.util.regex.Pattern.compile("shard-(\\d+)\\.(data|safetensors)");
+
     private record Entry(String name, Dtype dtype, long[] shape, long offset, long bytes) {
     }
 
@@ -186,7 +189,7 @@ public final class ShardedWriter {
         }
         try (var files = Files.list(dir)) {
             for (Path p : files.toList()) {
-                java.util.regex.Matcher m = java.util.regex.Pattern.compile("shard-(\\d+)\\.(data|safetensors)").matcher(p.getFileName().toString());
+                java.util.regex.Matcher m = SHARD_FILE.matcher(p.getFileName().toString());
                 if (m.matches() && Integer.parseInt(m.group(1)) > k) {
                     Files.delete(p);
                 }

@@ -276,33 +276,36 @@ final class Gptq {
         return p;
     }
 
-    /** {@code [rows][cols]} to {@code [cols][rows]}, in tiles so that both sides stay in cache. */
+    /** {@code [rows][cols]} to {@code [cols][rows]}. */
     private static float[] transpose(float[] a, int rows, int cols) {
         float[] t = new float[a.length];
-        for (int r0 = 0; r0 < rows; r0 += TILE) {
-            for (int c0 = 0; c0 < cols; c0 += TILE) {
-                for (int r = r0; r < Math.min(rows, r0 + TILE); r++) {
-                    for (int c = c0; c < Math.min(cols, c0 + TILE); c++) {
-                        t[c * rows + r] = a[r * cols + c];
-                    }
-                }
-            }
-        }
+        inTiles(rows, cols, (r, c) -> t[c * rows + r] = a[r * cols + c]);
         return t;
     }
 
     private static int[] transpose(int[] a, int rows, int cols) {
         int[] t = new int[a.length];
+        inTiles(rows, cols, (r, c) -> t[c * rows + r] = a[r * cols + c]);
+        return t;
+    }
+
+    /** Visits every {@code (r, c)} of a {@code rows × cols} matrix tile by tile, so that a transpose keeps both sides in cache. */
+    private static void inTiles(int rows, int cols, Cell cell) {
         for (int r0 = 0; r0 < rows; r0 += TILE) {
             for (int c0 = 0; c0 < cols; c0 += TILE) {
                 for (int r = r0; r < Math.min(rows, r0 + TILE); r++) {
                     for (int c = c0; c < Math.min(cols, c0 + TILE); c++) {
-                        t[c * rows + r] = a[r * cols + c];
+                        cell.at(r, c);
                     }
                 }
             }
         }
-        return t;
+    }
+
+    /** One element of a tiled walk (primitive indices: a transpose visits every weight). */
+    @FunctionalInterface
+    private interface Cell {
+        void at(int r, int c);
     }
 
     private static final int TILE = 64;
