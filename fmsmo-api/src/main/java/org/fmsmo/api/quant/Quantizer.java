@@ -17,7 +17,8 @@ import org.fmsmo.api.Stable;
  * <p>Gradients: {@link #fakeQuantize} is differentiable under DJL autograd. Its value is always
  * the dequantized frozen form; its gradient is the one the mode defines (straight-through,
  * PACT's clip gradient, LSQ's scaled step gradient), reaching the input and the arrays of
- * {@link #parameters()}.
+ * {@link #parameters()}. Arithmetic with a constant on the differentiated path goes through
+ * {@link Scalars} (DJL's {@code mul(float)} leaves autograd a constant the garbage collector may free).
  *
  * <p>Not thread-safe: a quantizer belongs to one layer, driven by one thread at a time. It may own
  * native arrays (clips); {@link #close()} frees them.

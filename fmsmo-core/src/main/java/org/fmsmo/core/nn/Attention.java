@@ -3,6 +3,7 @@ package org.fmsmo.core.nn;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import org.fmsmo.api.quant.Scalars;
 
 /** The attention arithmetic shared by the architectures: masks and scaled dot-product attention. */
 public final class Attention {
@@ -30,7 +31,7 @@ public final class Attention {
             v = v.repeat(1, groups);
         }
         NDArray kt = k.transpose(0, 1, 3, 2);
-        NDArray scores = Trace.call("bmm", qk.name(), qk.apply(q, kt), q, kt).mul(scale);
+        NDArray scores = Scalars.mul(Trace.call("bmm", qk.name(), qk.apply(q, kt), q, kt), scale);
         if (mask != null) {
             scores = scores.addi(mask);
         }

@@ -1,6 +1,7 @@
 package org.fmsmo.core.nn;
 
 import ai.djl.ndarray.NDArray;
+import org.fmsmo.api.quant.Scalars;
 
 /** Root-mean-square normalisation over the last axis, then a per-feature gain (Llama's norm). */
 public final class RmsNorm extends Module {
@@ -21,6 +22,6 @@ public final class RmsNorm extends Module {
     /** {@code x · rsqrt(mean(x²) + ε) · g}, computed in FLOAT32 as HF does. */
     public NDArray forward(NDArray x) {
         NDArray ms = x.square().mean(new int[] {-1}, true);
-        return Trace.call("norm", path(), x.mul(ms.add(eps).sqrt().pow(-1)).mul(weight), x);
+        return Trace.call("norm", path(), x.mul(Scalars.pow(ms.add(eps).sqrt(), -1f)).mul(weight), x);
     }
 }

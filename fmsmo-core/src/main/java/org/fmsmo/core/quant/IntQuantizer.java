@@ -13,6 +13,7 @@ import org.fmsmo.api.quant.Granularity;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.RangeSource;
+import org.fmsmo.api.quant.Scalars;
 
 /**
  * Every integer mode of QUANTIZERS.md, as a grid (where the levels are), a clip source (where
@@ -352,8 +353,8 @@ final class IntQuantizer extends BlockQuantizer {
         // PACT+: the clips also receive the rounding residual, (round z − z)/m inside the range.
         float m = rule.grid() == Grid.SAWB ? (1 << spec().bits()) - 2 : (1 << spec().bits()) - 1;
         NDArray width = upper.sub(lower);
-        NDArray z = clipped.sub(lower).mul(m).div(width);
-        return steRound(z).mul(width).div(m).add(lower);
+        NDArray z = Scalars.mul(clipped.sub(lower), m).div(width);
+        return Scalars.div(steRound(z).mul(width), m).add(lower);
     }
 
     /** LSQ+: {@code round(clamp((x − β)/ŝ, −2^(b−1), 2^(b−1)−1))·ŝ + β}, ŝ's gradient scaled by 1/sqrt(N·Qp). */
@@ -361,7 +362,7 @@ final class IntQuantizer extends BlockQuantizer {
         float qn = -(1 << (spec().bits() - 1));
         float qp = (1 << (spec().bits() - 1)) - 1;
         float g = (float) (1.0 / Math.sqrt(x.getShape().size() * (double) qp));
-        NDArray scaled = hi.mul(g);
+        NDArray scaled = Scalars.mul(hi, g);
         NDArray step = scaled.add(hi.sub(scaled).stopGradient()); // value s, gradient g·∂s
         NDArray v = x.sub(lo).div(step).clip(qn, qp);
         return steRound(v).mul(step).add(lo);

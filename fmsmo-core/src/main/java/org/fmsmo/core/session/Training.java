@@ -32,6 +32,7 @@ import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.api.quant.Scalars;
 
 /**
  * The host's {@link TrainingObjective}: training batches from a text file (a decoder's
@@ -262,7 +263,7 @@ public final class Training implements TrainingObjective {
     static NDArray cosineDistance(NDArray a, NDArray b) {
         NDArray bt = b.stopGradient();
         NDArray dot = a.mul(bt).sum(new int[] {-1});
-        NDArray norms = a.norm(new int[] {-1}).mul(bt.norm(new int[] {-1})).maximum(1e-12f);
+        NDArray norms = Scalars.maximum(a.norm(new int[] {-1}).mul(bt.norm(new int[] {-1})), 1e-12f);
         return dot.div(norms).neg().add(1f).mean();
     }
 

@@ -23,6 +23,7 @@ import org.fmsmo.api.quant.QuantMethod;
 import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.api.quant.TrainingObjective;
+import org.fmsmo.api.quant.Scalars;
 
 /**
  * Quantization-aware training (fms-mo's {@code qmodel_prep} + training loop):
@@ -119,7 +120,7 @@ final class QatMethod implements QuantMethod {
                                         + " at step " + step + "; lower qat_lr (" + s.lr() + ") or the clip learning rates");
                             }
                             loss += value / s.accumulate();
-                            collector.backward(l.div(s.accumulate()));
+                            collector.backward(Scalars.div(l, s.accumulate()));
                         }
                         tokens += objective.tokens(batch);
                         collect(all, grads);
