@@ -65,11 +65,15 @@ final class GptqMethod implements QuantMethod {
             context.sequential((layers, inputs) -> {
                 long t0 = System.nanoTime();
                 progress.item(layers.getFirst() + " (capturing inputs)");
-                Hessian h = new Hessian(Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures()));
-                inputs.forEach(h::add);
-                long tokens = h.rows();
-                float[] hessian = h.value();
-                h = null; // its tiles are half of H again: collectable while the layers are quantized
+                long tokens;
+                float[] hessian;
+                // The running sums are half of H again: freed before the layers are quantized.
+                try (Hessian h = new Hessian(Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures()),
+                        context.model().manager())) {
+                    inputs.forEach(h::add);
+                    tokens = h.rows();
+                    hessian = h.value();
+                }
                 double captureSeconds = (System.nanoTime() - t0) / 1e9;
                 for (String name : layers) {
                     if (progress.isCancelled()) {

@@ -1,6 +1,7 @@
 package org.fmsmo.plugin.gptq;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
@@ -12,23 +13,35 @@ import ai.djl.ndarray.types.DataType;
  * each — at n = 4096 that is 10 of the 16 tile products, at n = 14336 105 of 196. The lower
  * triangle is mirrored once, in {@link #value}.
  *
- * <p>The running sum is FLOAT32 (half the memory of float64: 0.8 GB instead of 1.6 GB at
- * n = 14336). Each batch's product is itself a FLOAT32 sum over a few thousand rows; adding a few
- * dozen such partial sums in FLOAT32 adds a relative rounding of about {@code √batches · 2⁻²⁴},
- * far below the matmul's own (measured in the tests against a float64 definition).
+ * <p>The running sums are FLOAT32 engine arrays, one per tile, added to in the engine: a batch's
+ * products never cross to Java (copying each out and summing it in a Java loop cost a tenth of
+ * the matmul time at n = 2048). FLOAT32 is half the memory of float64 (0.8 GB instead of 1.6 GB
+ * at n = 14336). Each batch's product is itself a FLOAT32 sum over a few thousand rows; adding a
+ * few dozen such partial sums in FLOAT32 adds a relative rounding of about
+ * {@code √batches · 2⁻²⁴}, far below the matmul's own (measured in the tests against a float64
+ * definition).
  */
-final class Hessian {
+final class Hessian implements AutoCloseable {
 
     /** Tile width: large enough that each product runs at the BLAS's full speed. */
     static final int TILE = 1024;
 
     private final int n;
-    private final float[] sum;
+    private final int tiles;
+    private final NDManager sums;
+    /** Upper-triangle tile sums: {@code tile[i][j - i]} for tile rows i ≤ columns j; null before the first batch. */
+    private final NDArray[][] tile;
     private long rows;
 
-    Hessian(int n) {
+    /** @param parent the manager whose sub-manager holds the running sums until {@link #close()} */
+    Hessian(int n, NDManager parent) {
         this.n = n;
-        this.sum = new float[Math.multiplyExact(n, n)];
+        this.tiles = (n + TILE - 1) / TILE;
+        this.sums = parent.newSubManager();
+        this.tile = new NDArray[tiles][];
+        for (int i = 0; i < tiles; i++) {
+            tile[i] = new NDArray[tiles - i];
+        }
     }
 
     /** Adds a batch of input rows {@code [tokens, n]}. */
@@ -36,38 +49,39 @@ final class Hessian {
         if (x.getShape().dimension() != 2 || x.getShape().get(1) != n) {
             throw new IllegalArgumentException("expected input rows [tokens, " + n + "], found " + x.getShape());
         }
-        NDArray xf = x.getDataType() == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
-        int tiles = (n + TILE - 1) / TILE;
-        for (int i = 0; i < tiles; i++) {
-            int r0 = i * TILE;
-            int r1 = Math.min(n, r0 + TILE);
-            try (NDArray xi = tiles == 1 ? null : xf.get(new NDIndex(":, {}:{}", r0, r1))) {
-                NDArray left = tiles == 1 ? xf : xi;
+        try (NDManager batch = sums.newSubManager()) {
+            // Results are made in their operand's manager: everything but the input itself is moved
+            // to this batch's, so it is freed when the batch is added.
+            NDArray xf = x;
+            if (x.getDataType() != DataType.FLOAT32) {
+                xf = x.toType(DataType.FLOAT32, false);
+                xf.attach(batch);
+            }
+            NDArray[] cut = new NDArray[tiles];
+            for (int i = 0; i < tiles; i++) {
+                if (tiles == 1) {
+                    cut[i] = xf;
+                } else {
+                    cut[i] = xf.get(new NDIndex(":, {}:{}", i * TILE, Math.min(n, (i + 1) * TILE)));
+                    cut[i].attach(batch);
+                }
+            }
+            for (int i = 0; i < tiles; i++) {
+                NDArray left = cut[i].transpose();
+                left.attach(batch);
                 for (int j = i; j < tiles; j++) {
-                    int c0 = j * TILE;
-                    int c1 = Math.min(n, c0 + TILE);
-                    try (NDArray xj = tiles == 1 ? null : xf.get(new NDIndex(":, {}:{}", c0, c1));
-                         NDArray p = left.transpose().matMul(tiles == 1 ? xf : xj)) {
-                        accumulate(p.toFloatArray(), r0, r1, c0, c1);
+                    NDArray p = left.matMul(cut[j]);
+                    if (tile[i][j - i] == null) {
+                        p.attach(sums);
+                        tile[i][j - i] = p;
+                    } else {
+                        tile[i][j - i].addi(p);
+                        p.close();
                     }
                 }
             }
         }
-        if (xf != x) {
-            xf.close();
-        }
         rows += x.getShape().get(0);
-    }
-
-    private void accumulate(float[] p, int r0, int r1, int c0, int c1) {
-        int w = c1 - c0;
-        for (int r = r0; r < r1; r++) {
-            int src = (r - r0) * w;
-            int dst = r * n + c0;
-            for (int c = 0; c < w; c++) {
-                sum[dst + c] += p[src + c];
-            }
-        }
     }
 
     /** Rows seen so far. */
@@ -75,30 +89,42 @@ final class Hessian {
         return rows;
     }
 
-    /** The Hessian, row-major {@code [n, n]}, a new array (the running sum stays as it is). */
+    /** The Hessian, row-major {@code [n, n]}, a new array (the running sums stay as they are). */
     float[] value() {
         if (rows == 0) {
             throw new IllegalStateException("no input rows were captured");
         }
         float f = (float) (2.0 / rows);
-        float[] h = new float[sum.length];
-        // Upper triangle (and the diagonal tiles' both halves) scaled; the lower triangle of the
-        // off-diagonal tiles was never accumulated and is mirrored here, tile by tile so that the
-        // transposed reads stay in cache.
-        int b = 64;
-        for (int i0 = 0; i0 < n; i0 += b) {
-            for (int j0 = i0; j0 < n; j0 += b) {
-                int i1 = Math.min(n, i0 + b);
-                int j1 = Math.min(n, j0 + b);
-                for (int i = i0; i < i1; i++) {
-                    for (int j = Math.max(j0, i); j < j1; j++) {
-                        float v = sum[i * n + j] * f;
-                        h[i * n + j] = v;
-                        h[j * n + i] = v;
+        float[] h = new float[Math.multiplyExact(n, n)];
+        // Each tile scaled into its place; off-diagonal tiles are mirrored into the lower
+        // triangle in 64-wide blocks, so that the transposed writes stay in cache.
+        for (int i = 0; i < tiles; i++) {
+            int r0 = i * TILE;
+            for (int j = i; j < tiles; j++) {
+                int c0 = j * TILE;
+                float[] t = tile[i][j - i].toFloatArray();
+                int rs = Math.min(n, r0 + TILE) - r0;
+                int cs = Math.min(n, c0 + TILE) - c0;
+                int b = 64;
+                for (int a0 = 0; a0 < rs; a0 += b) {
+                    for (int b0 = 0; b0 < cs; b0 += b) {
+                        for (int a = a0; a < Math.min(rs, a0 + b); a++) {
+                            for (int c = b0; c < Math.min(cs, b0 + b); c++) {
+                                float v = t[a * cs + c] * f;
+                                h[(r0 + a) * n + c0 + c] = v;
+                                h[(c0 + c) * n + r0 + a] = v;
+                            }
+                        }
                     }
                 }
             }
         }
         return h;
+    }
+
+    /** Frees the running sums. */
+    @Override
+    public void close() {
+        sums.close();
     }
 }

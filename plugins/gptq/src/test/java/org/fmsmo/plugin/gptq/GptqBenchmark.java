@@ -112,17 +112,18 @@ public final class GptqBenchmark {
 
     /** The Hessian the way a run builds it: batches of 2,048 rows (a calibration batch). */
     private static float[] hessian(float[] x, int tokens, int n, NDManager m) {
-        Hessian h = new Hessian(n);
-        int batch = 2048;
-        for (int start = 0; start < tokens; start += batch) {
-            int rows = Math.min(batch, tokens - start);
-            try (NDManager step = m.newSubManager()) {
-                float[] part = java.util.Arrays.copyOfRange(x, start * n, (start + rows) * n);
-                NDArray a = step.create(part, new Shape(rows, n));
-                h.add(a);
+        try (Hessian h = new Hessian(n, m)) {
+            int batch = 2048;
+            for (int start = 0; start < tokens; start += batch) {
+                int rows = Math.min(batch, tokens - start);
+                try (NDManager step = m.newSubManager()) {
+                    float[] part = java.util.Arrays.copyOfRange(x, start * n, (start + rows) * n);
+                    NDArray a = step.create(part, new Shape(rows, n));
+                    h.add(a);
+                }
             }
+            return h.value();
         }
-        return h.value();
     }
 
     private static float[] dampedCopy(float[] h, int n) {
