@@ -33,19 +33,25 @@ final class Gptq {
     /**
      * The frozen layer.
      *
-     * @param codes   {@code [out, in]} row-major, in the original column order
+     * @param codes   {@code [out, in]} row-major, in the original column order, one byte each
+     *                (signed when symmetric, unsigned {@code 0..2^b−1} when asymmetric)
      * @param scale   {@code [out, groups]} row-major
      * @param zero    {@code [out, groups]}, null when symmetric
      * @param groupIndex the group of each input column; null when column j is in group j / groupSize
      * @param groupSize  columns per group ({@code in} for one group per row)
      * @param damp    the dampening fraction that let the factorisation succeed
      */
-    record Result(int[] codes, float[] scale, int[] zero, int[] groupIndex, int groups, int groupSize, int in, double damp) {
+    record Result(byte[] codes, float[] scale, int[] zero, int[] groupIndex, int groups, int groupSize, int in, double damp) {
+
+        /** Code {@code i} of {@link #codes} as an integer. */
+        int code(int i) {
+            return zero == null ? codes[i] : codes[i] & 0xFF;
+        }
 
         /** {@code (q − zp)·s} of row {@code r}, column {@code c}: the value the column loop rounded to. */
         float value(int r, int c) {
             int g = groupIndex != null ? groupIndex[c] : c / groupSize;
-            int q = codes[r * in + c];
+            int q = code(r * in + c);
             return zero == null ? q * scale[r * groups + g] : (float) (q - zero[r * groups + g]) * scale[r * groups + g];
         }
 
@@ -62,55 +68,76 @@ final class Gptq {
     private Gptq() {
     }
 
-    /**
-     * @param weight {@code [out, in]} row-major; not modified
-     * @param h      {@code (2/N) Σ x xᵀ}, {@code [in, in]}; not modified
-     */
-    static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m) {
-        return quantize(weight, out, in, h, o, m, Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), out / 64)));
+    /** Where the factor reads H from: its diagonal, and fresh copies to factor in place (one per attempt). */
+    interface Source {
+        /** {@code H_ii}. */
+        float[] diagonal();
+
+        /** A new row-major {@code [n, n]} copy of H with rows and columns in the order {@code perm}. */
+        float[] copy(int[] perm);
+
+        /** H held in a Java array (tests, benchmarks). */
+        static Source of(float[] h, int n) {
+            return new Source() {
+                @Override
+                public float[] diagonal() {
+                    float[] d = new float[n];
+                    for (int i = 0; i < n; i++) {
+                        d[i] = h[i * n + i];
+                    }
+                    return d;
+                }
+
+                @Override
+                public float[] copy(int[] perm) {
+                    return perm == null ? h.clone() : permute(h, n, perm);
+                }
+            };
+        }
     }
 
-    /** As above, with the column loop split into {@code chunks} ranges of output rows run in parallel. */
-    static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m, int chunks) {
-        int group = o.groupSize() > 0 ? o.groupSize() : in;
-        int groups = (in + group - 1) / group;
-        float[] wt = transpose(weight, out, in);
-        // Dead inputs never seen non-zero: no information, so H_ii = 1 and the column is zero.
-        float[] diag = new float[in];
+    /**
+     * What every layer reading one input shares: the upper Cholesky factor {@code U} of the damped
+     * {@code H⁻¹} (in quantization order), that order, and the dead inputs. It depends only on H
+     * and the options, so q/k/v (and gate/up) factor once.
+     *
+     * @param perm quantization order of the input columns (act-order: by descending {@code H_ii})
+     * @param dead inputs never seen non-zero ({@code H_ii = 0}), by original column
+     * @param damp the dampening fraction that let the factorisation succeed
+     */
+    record Factor(int n, float[] u, int[] perm, boolean[] dead, double damp) {
+    }
+
+    /**
+     * Factors H once for a stage. Dead inputs get {@code H_ii = 1} (no information; their weight
+     * column is zeroed), then {@code λ·mean(diag H)·I} is added; when H is still not positive
+     * definite the factorisation is retried with λ ten times larger, up to 1.
+     */
+    static Factor factor(Source h, int n, Options o, NDManager m) {
+        float[] raw = h.diagonal();
+        float[] diag = new float[n];
+        boolean[] dead = new boolean[n];
         double meanDiag = 0;
-        for (int i = 0; i < in; i++) {
-            diag[i] = h[i * in + i] == 0 ? 1 : h[i * in + i];
+        for (int i = 0; i < n; i++) {
+            dead[i] = raw[i] == 0;
+            diag[i] = dead[i] ? 1 : raw[i];
             meanDiag += diag[i];
-            if (h[i * in + i] == 0) {
-                Arrays.fill(wt, i * out, (i + 1) * out, 0f);
-            }
         }
-        meanDiag /= in;
-        IntGrid[] staticGrids = null;
-        if (o.staticGroups() && o.groupSize() > 0) {
-            staticGrids = new IntGrid[groups];
-            for (int g = 0; g < groups; g++) {
-                staticGrids[g] = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
-                staticGrids[g].fit(wt, out, g * group, Math.min(in, (g + 1) * group), 0, out);
-            }
-        }
-        int[] perm = IntStream.range(0, in).toArray();
-        if (o.descAct()) {
-            perm = IntStream.range(0, in).boxed().sorted(Comparator.comparingDouble((Integer i) -> -diag[i])).mapToInt(Integer::intValue).toArray();
-            wt = permuteRows(wt, out, perm);
-        }
+        meanDiag /= n;
+        int[] perm = o.descAct()
+                ? IntStream.range(0, n).boxed().sorted(Comparator.comparingDouble((Integer i) -> -diag[i])).mapToInt(Integer::intValue).toArray()
+                : null;
         double damp = o.dampPercent();
-        float[] u = null;
-        while (u == null) {
-            // The factor overwrites its input, so it gets the only working copy of H: permuted,
-            // dead inputs set to 1, plus λ·mean(diag H)·I. A retry (stronger dampening) makes it anew.
-            float[] f = o.descAct() ? permute(h, in, perm) : h.clone();
-            for (int i = 0; i < in; i++) {
-                f[i * in + i] = (float) (diag[perm[i]] + damp * meanDiag);
+        while (true) {
+            // The factor overwrites its input, so each attempt gets a fresh copy: permuted, dead
+            // inputs set to 1, plus λ·mean(diag H)·I.
+            float[] f = h.copy(perm);
+            for (int i = 0; i < n; i++) {
+                f[i * n + i] = (float) (diag[perm == null ? i : perm[i]] + damp * meanDiag);
             }
             try {
-                Cholesky.inverseUpperFactorInPlace(f, in, m);
-                u = f;
+                Cholesky.inverseUpperFactorInPlace(f, n, m);
+                return new Factor(n, f, perm == null ? IntStream.range(0, n).toArray() : perm, dead, damp);
             } catch (Cholesky.NotPositiveDefinite e) {
                 if (damp >= 1) {
                     throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "GPTQ: the Hessian is not positive definite even with dampening "
@@ -119,6 +146,53 @@ final class Gptq {
                 damp = Math.min(1, damp * 10); // retry with stronger dampening
             }
         }
+    }
+
+    /**
+     * Factors {@code h} and quantizes one layer (tests and benchmarks; a run factors once per stage).
+     *
+     * @param weight {@code [out, in]} row-major; not modified
+     * @param h      {@code (2/N) Σ x xᵀ}, {@code [in, in]}; not modified
+     */
+    static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m) {
+        return quantize(weight, out, in, factor(Source.of(h, in), in, o, m), o, m);
+    }
+
+    /** As above, with the column loop split into {@code chunks} ranges of output rows run in parallel. */
+    static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m, int chunks) {
+        return quantize(weight, out, in, factor(Source.of(h, in), in, o, m), o, m, chunks);
+    }
+
+    /** Quantizes one layer with a stage's factor. */
+    static Result quantize(float[] weight, int out, int in, Factor f, Options o, NDManager m) {
+        return quantize(weight, out, in, f, o, m, Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), out / 64)));
+    }
+
+    static Result quantize(float[] weight, int out, int in, Factor f, Options o, NDManager m, int chunks) {
+        if (f.n() != in) {
+            throw new IllegalArgumentException("factor of " + f.n() + " inputs for a layer of " + in);
+        }
+        int group = o.groupSize() > 0 ? o.groupSize() : in;
+        int groups = (in + group - 1) / group;
+        float[] wt = transpose(weight, out, in);
+        for (int i = 0; i < in; i++) {
+            if (f.dead()[i]) {
+                Arrays.fill(wt, i * out, (i + 1) * out, 0f);
+            }
+        }
+        IntGrid[] staticGrids = null;
+        if (o.staticGroups() && o.groupSize() > 0) {
+            staticGrids = new IntGrid[groups];
+            for (int g = 0; g < groups; g++) {
+                staticGrids[g] = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
+                staticGrids[g].fit(wt, out, g * group, Math.min(in, (g + 1) * group), 0, out);
+            }
+        }
+        int[] perm = f.perm();
+        if (o.descAct()) {
+            wt = permuteRows(wt, out, perm);
+        }
+        float[] u = f.u();
         Columns c = new Columns(wt, out, in, u, perm, o, group, groups, staticGrids);
         // Output rows are independent of each other given U: each block's column loop runs on
         // row ranges in parallel; the lazy update of the remaining columns is one engine matmul.
@@ -148,7 +222,7 @@ final class Gptq {
             }
         }
         boolean contiguous = IntStream.range(0, in).allMatch(j -> c.groupIndex[j] == j / group);
-        return new Result(transpose(c.codesT, in, out), c.scale, c.zero, contiguous ? null : c.groupIndex, groups, group, in, damp);
+        return new Result(transpose(c.codesT, in, out), c.scale, c.zero, contiguous ? null : c.groupIndex, groups, group, in, f.damp());
     }
 
     /** The column loop's state: the weight being updated, its codes and values so far, in the transposed {@code [in][out]} layout. */
@@ -163,7 +237,7 @@ final class Gptq {
         final int groups;
         final IntGrid[] staticGrids;
         final IntGrid grid;
-        final int[] codesT;
+        final byte[] codesT;
         final float[] scale;
         final int[] zero;
         final int[] groupIndex;
@@ -180,7 +254,7 @@ final class Gptq {
             this.groups = groups;
             this.staticGrids = staticGrids;
             this.grid = new IntGrid(o.bits(), o.symmetric(), out, o.halfScales());
-            this.codesT = new int[out * in];
+            this.codesT = new byte[out * in];
             this.scale = new float[out * groups];
             this.zero = o.symmetric() ? null : new int[out * groups];
             this.groupIndex = new int[in];
@@ -217,7 +291,7 @@ final class Gptq {
                     float w = wt[row + r];
                     int q = current.code(w, r);
                     float v = current.value(q, r);
-                    codesT[dst + r] = q;
+                    codesT[dst + r] = (byte) q;
                     err[errRow + r] = (w - v) / d;
                 }
                 for (int j = i + 1; j < e; j++) {
@@ -283,8 +357,8 @@ final class Gptq {
         return t;
     }
 
-    private static int[] transpose(int[] a, int rows, int cols) {
-        int[] t = new int[a.length];
+    private static byte[] transpose(byte[] a, int rows, int cols) {
+        byte[] t = new byte[a.length];
         inTiles(rows, cols, (r, c) -> t[c * rows + r] = a[r * cols + c]);
         return t;
     }

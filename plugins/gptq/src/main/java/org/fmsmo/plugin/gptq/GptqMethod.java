@@ -65,53 +65,66 @@ final class GptqMethod implements QuantMethod {
             context.sequential((layers, inputs) -> {
                 long t0 = System.nanoTime();
                 progress.item(layers.getFirst() + " (capturing inputs)");
-                long tokens;
-                float[] hessian;
-                // The running sums are half of H again: freed before the layers are quantized.
-                try (Hessian h = new Hessian(Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures()),
-                        context.model().manager())) {
+                int in = Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures());
+                // H stays as the engine's upper-triangle tiles (half of H) for the stage's output
+                // errors; the factor, the only full n² array, is made once for all its layers.
+                try (Hessian h = new Hessian(in, context.model().manager())) {
                     inputs.forEach(h::add);
-                    tokens = h.rows();
-                    hessian = h.value();
-                }
-                double captureSeconds = (System.nanoTime() - t0) / 1e9;
-                for (String name : layers) {
-                    if (progress.isCancelled()) {
-                        throw new CancellationException("gptq cancelled before layer " + name);
-                    }
-                    progress.item(name);
-                    long t1 = System.nanoTime();
-                    LayerDecision d = decisions.get(name);
-                    QuantSpec spec = d.weightSpec();
-                    LinearLayer layer = context.model().linear(name);
-                    int out = Math.toIntExact(layer.outFeatures());
-                    int in = Math.toIntExact(layer.inFeatures());
-                    Gptq.Options o = new Gptq.Options(spec.bits(), spec.symmetric(),
-                            spec.granularity() == Granularity.GROUP ? spec.groupSize() : -1, damp, descAct, staticGroups, blockSize, true);
-                    Gptq.Result r;
-                    float[] weight = layer.weight().toFloatArray();
+                    long tokens = h.rows();
+                    Gptq.Factor factor;
                     try (NDManager work = context.model().manager().newSubManager()) {
-                        r = Gptq.quantize(weight, out, in, hessian, o, work);
+                        factor = Gptq.factor(h, in, options(decisions.get(layers.getFirst()).weightSpec(), damp, descAct, staticGroups, blockSize),
+                                work);
                     }
-                    double outputError = outputError(weight, r, hessian, out, in, context.model().manager());
-                    Quantizer wq = context.quantizer(gridMode(spec), spec);
-                    Quantizer iq = d.inputSpec() == null ? null : context.quantizer(d.inputMode(), d.inputSpec());
-                    LayerWrapper w = context.wrap(name, wq, iq);
-                    w.freeze(frozen(r, spec, out, in, context.model().manager()));
-                    QuantReport.LayerResult base = QuantReport.frozenLayerResult(w);
-                    Map<String, Double> metrics = new HashMap<>(base.metrics());
-                    metrics.put("output_rel_error", outputError);
-                    metrics.put("damp_percent", r.damp());
-                    metrics.put("calibration_tokens", (double) tokens);
-                    metrics.put("seconds", (System.nanoTime() - t1) / 1e9 + captureSeconds / layers.size());
-                    results.add(new QuantReport.LayerResult(name, spec, metrics));
-                    progress.advance(1);
+                    double sharedSeconds = (System.nanoTime() - t0) / 1e9;
+                    for (String name : layers) {
+                        quantizeLayer(context, name, decisions.get(name), h, factor, tokens,
+                                options(decisions.get(name).weightSpec(), damp, descAct, staticGroups, blockSize), sharedSeconds / layers.size(), results);
+                        progress.advance(1);
+                    }
                 }
             });
         } finally {
             progress.end();
         }
         return new QuantReport("gptq", results, (System.nanoTime() - start) / 1e9);
+    }
+
+    private static Gptq.Options options(QuantSpec spec, double damp, boolean descAct, boolean staticGroups, int blockSize) {
+        return new Gptq.Options(spec.bits(), spec.symmetric(), spec.granularity() == Granularity.GROUP ? spec.groupSize() : -1, damp, descAct,
+                staticGroups, blockSize, true);
+    }
+
+    /** GPTQ on one layer with its stage's factor; wraps and freezes it and adds its result. */
+    private static void quantizeLayer(QuantContext context, String name, LayerDecision d, Hessian h, Gptq.Factor factor, long tokens,
+                                      Gptq.Options o, double sharedSeconds, List<QuantReport.LayerResult> results) {
+        ProgressListener progress = context.progress();
+        if (progress.isCancelled()) {
+            throw new CancellationException("gptq cancelled before layer " + name);
+        }
+        progress.item(name);
+        long t1 = System.nanoTime();
+        QuantSpec spec = d.weightSpec();
+        LinearLayer layer = context.model().linear(name);
+        int out = Math.toIntExact(layer.outFeatures());
+        int in = Math.toIntExact(layer.inFeatures());
+        Gptq.Result r;
+        float[] weight = layer.weight().toFloatArray();
+        try (NDManager work = context.model().manager().newSubManager()) {
+            r = Gptq.quantize(weight, out, in, factor, o, work);
+        }
+        double outputError = outputError(weight, r, h, out, in, context.model().manager());
+        Quantizer wq = context.quantizer(gridMode(spec), spec);
+        Quantizer iq = d.inputSpec() == null ? null : context.quantizer(d.inputMode(), d.inputSpec());
+        LayerWrapper w = context.wrap(name, wq, iq);
+        w.freeze(frozen(r, spec, out, in, context.model().manager()));
+        QuantReport.LayerResult base = QuantReport.frozenLayerResult(w);
+        Map<String, Double> metrics = new HashMap<>(base.metrics());
+        metrics.put("output_rel_error", outputError);
+        metrics.put("damp_percent", r.damp());
+        metrics.put("calibration_tokens", (double) tokens);
+        metrics.put("seconds", (System.nanoTime() - t1) / 1e9 + sharedSeconds);
+        results.add(new QuantReport.LayerResult(name, spec, metrics));
     }
 
     private static void check(LayerDecision d) {
@@ -141,7 +154,7 @@ final class GptqMethod implements QuantMethod {
      * {@code out·in²} matmuls — as much as GPTQ's own work at 8B shapes — so it is measured on
      * {@value #ERROR_ROWS} evenly spaced rows (all of them in smaller layers).
      */
-    static double outputError(float[] w, Gptq.Result q, float[] h, int out, int in, NDManager owner) {
+    static double outputError(float[] w, Gptq.Result q, Hessian h, int out, int in, NDManager owner) {
         int rows = Math.min(out, ERROR_ROWS);
         float[] d = new float[rows * in];
         float[] ws = new float[rows * in];
@@ -153,21 +166,18 @@ final class GptqMethod implements QuantMethod {
             }
         }
         try (NDManager m = owner.newSubManager()) {
-            NDArray hm = EngineArrays.floats(m, h, new Shape(in, in));
             NDArray dm = EngineArrays.floats(m, d, new Shape(rows, in));
             NDArray wm = EngineArrays.floats(m, ws, new Shape(rows, in));
-            double num = dm.matMul(hm).mul(dm).sum().toType(DataType.FLOAT64, false).getDouble();
-            double den = wm.matMul(hm).mul(wm).sum().toType(DataType.FLOAT64, false).getDouble();
+            // D·H and W·H from H's tiles in the engine: the full H is never built.
+            double num = h.times(dm).mul(dm).sum().toType(DataType.FLOAT64, false).getDouble();
+            double den = h.times(wm).mul(wm).sum().toType(DataType.FLOAT64, false).getDouble();
             return den > 0 ? Math.sqrt(Math.max(0, num) / den) : 0;
         }
     }
 
     /** The result as the SPI's frozen tensor, in the model's manager. */
     static QuantizedTensor frozen(Gptq.Result r, QuantSpec spec, int out, int in, NDManager m) {
-        byte[] codes = new byte[r.codes().length];
-        for (int i = 0; i < codes.length; i++) {
-            codes[i] = (byte) r.codes()[i];
-        }
+        byte[] codes = r.codes();
         DataType codeType = spec.symmetric() ? DataType.INT8 : DataType.UINT8;
         NDArray c = m.create(java.nio.ByteBuffer.wrap(codes), new Shape(out, in), codeType);
         NDArray s = m.create(r.scale(), new Shape(out, r.groups()));

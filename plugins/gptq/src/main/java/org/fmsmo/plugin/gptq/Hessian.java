@@ -1,7 +1,10 @@
 package org.fmsmo.plugin.gptq;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 
@@ -21,7 +24,7 @@ import ai.djl.ndarray.types.DataType;
  * {@code √batches · 2⁻²⁴}, far below the matmul's own (measured in the tests against a float64
  * definition).
  */
-final class Hessian implements AutoCloseable {
+final class Hessian implements Gptq.Source, AutoCloseable {
 
     /** Tile width: large enough that each product runs at the BLAS's full speed. */
     static final int TILE = 1024;
@@ -72,7 +75,10 @@ final class Hessian implements AutoCloseable {
                 for (int j = i; j < tiles; j++) {
                     NDArray p = left.matMul(cut[j]);
                     if (tile[i][j - i] == null) {
+                        // Kept across batches: out of the batch's manager and of any NDScope the caller
+                        // runs this batch in (a scope closes what was made inside it, whatever its manager).
                         p.attach(sums);
+                        NDScope.unregister(p);
                         tile[i][j - i] = p;
                     } else {
                         tile[i][j - i].addi(p);
@@ -91,13 +97,37 @@ final class Hessian implements AutoCloseable {
 
     /** The Hessian, row-major {@code [n, n]}, a new array (the running sums stay as they are). */
     float[] value() {
-        if (rows == 0) {
-            throw new IllegalStateException("no input rows were captured");
+        return copy(null);
+    }
+
+    @Override
+    public float[] diagonal() {
+        float f = scale();
+        float[] d = new float[n];
+        for (int i = 0; i < tiles; i++) {
+            int r0 = i * TILE;
+            int w = Math.min(n, r0 + TILE) - r0;
+            float[] t = tile[i][0].toFloatArray();
+            for (int a = 0; a < w; a++) {
+                d[r0 + a] = t[a * w + a] * f;
+            }
         }
-        float f = (float) (2.0 / rows);
+        return d;
+    }
+
+    /**
+     * {@inheritDoc} Each tile is scaled into its place and off-diagonal tiles are mirrored into
+     * the lower triangle, in 64-wide blocks so that the transposed writes stay in cache; with a
+     * permutation, element (i, j) goes to (pos[i], pos[j]).
+     */
+    @Override
+    public float[] copy(int[] perm) {
+        float f = scale();
+        int[] pos = new int[n];
+        for (int i = 0; i < n; i++) {
+            pos[perm == null ? i : perm[i]] = i;
+        }
         float[] h = new float[Math.multiplyExact(n, n)];
-        // Each tile scaled into its place; off-diagonal tiles are mirrored into the lower
-        // triangle in 64-wide blocks, so that the transposed writes stay in cache.
         for (int i = 0; i < tiles; i++) {
             int r0 = i * TILE;
             for (int j = i; j < tiles; j++) {
@@ -109,10 +139,11 @@ final class Hessian implements AutoCloseable {
                 for (int a0 = 0; a0 < rs; a0 += b) {
                     for (int b0 = 0; b0 < cs; b0 += b) {
                         for (int a = a0; a < Math.min(rs, a0 + b); a++) {
+                            long row = (long) pos[r0 + a] * n;
                             for (int c = b0; c < Math.min(cs, b0 + b); c++) {
                                 float v = t[a * cs + c] * f;
-                                h[(r0 + a) * n + c0 + c] = v;
-                                h[(c0 + c) * n + r0 + a] = v;
+                                h[(int) (row + pos[c0 + c])] = v;
+                                h[pos[c0 + c] * n + pos[r0 + a]] = v;
                             }
                         }
                     }
@@ -120,6 +151,56 @@ final class Hessian implements AutoCloseable {
             }
         }
         return h;
+    }
+
+    /**
+     * {@code d · H} for rows {@code d [k, n]}, from the tiles (the full H is never built): tile
+     * (i, j) adds {@code d_i · T_ij} to output columns j and, below the diagonal,
+     * {@code d_j · T_ijᵀ} to columns i. The result is in {@code d}'s manager.
+     */
+    NDArray times(NDArray d) {
+        if (d.getShape().dimension() != 2 || d.getShape().get(1) != n) {
+            throw new IllegalArgumentException("expected rows [k, " + n + "], found " + d.getShape());
+        }
+        NDManager owner = d.getManager();
+        try (NDManager work = sums.newSubManager()) {
+            // Results are made in their first operand's manager: the column cuts live in this
+            // work manager, so every product and partial sum is freed with it.
+            NDArray[] cut = new NDArray[tiles];
+            for (int i = 0; i < tiles; i++) {
+                cut[i] = tiles == 1 ? d : d.get(new NDIndex(":, {}:{}", i * TILE, Math.min(n, (i + 1) * TILE)));
+                if (tiles > 1) {
+                    cut[i].attach(work);
+                }
+            }
+            NDArray[] acc = new NDArray[tiles];
+            for (int i = 0; i < tiles; i++) {
+                for (int j = i; j < tiles; j++) {
+                    NDArray t = tile[i][j - i];
+                    acc[j] = add(acc[j], cut[i].matMul(t), work);
+                    if (j > i) {
+                        NDArray tt = t.transpose();
+                        tt.attach(work);
+                        acc[i] = add(acc[i], cut[j].matMul(tt), work);
+                    }
+                }
+            }
+            NDArray out = (tiles == 1 ? acc[0] : NDArrays.concat(new NDList(acc), 1)).mul(scale());
+            out.attach(owner);
+            return out;
+        }
+    }
+
+    private static NDArray add(NDArray sum, NDArray part, NDManager work) {
+        part.attach(work);
+        return sum == null ? part : sum.addi(part);
+    }
+
+    private float scale() {
+        if (rows == 0) {
+            throw new IllegalStateException("no input rows were captured");
+        }
+        return (float) (2.0 / rows);
     }
 
     /** Frees the running sums. */
