@@ -29,8 +29,9 @@ import org.fmsmo.api.quant.RangeSource;
 /**
  * GPTQ over a model: the host runs the calibration examples block by block
  * ({@link QuantContext#sequential}), this method builds each stage's Hessian once from the
- * captured inputs (q/k/v share one), runs {@link Gptq} on every layer of the stage and freezes it
- * with the resulting codes, so later layers see the quantized ones.
+ * captured inputs (q/k/v share one) and factors it once ({@link Gptq#factor}: the factor depends
+ * on H and the dampening only), runs {@link Gptq} on every layer of the stage and freezes it with
+ * the resulting codes, so later layers see the quantized ones.
  *
  * <p>Config: the planned weight spec (INT, per channel or group, sym/asym) and
  * {@code damp_percent} (0.01), {@code desc_act} (false), {@code static_groups} (false),
