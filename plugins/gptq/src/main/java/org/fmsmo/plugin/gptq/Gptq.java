@@ -169,12 +169,23 @@ final class Gptq {
     }
 
     static Result quantize(float[] weight, int out, int in, Factor f, Options o, NDManager m, int chunks) {
+        return quantizeTransposed(transpose(weight, out, in), out, in, f, o, m, chunks);
+    }
+
+    /**
+     * Quantizes one layer given as its transpose {@code wt [in, out]} (a column of W per row),
+     * which becomes the column loop's working copy: it is overwritten.
+     */
+    static Result quantizeTransposed(float[] wt, int out, int in, Factor f, Options o, NDManager m) {
+        return quantizeTransposed(wt, out, in, f, o, m, Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), out / 64)));
+    }
+
+    private static Result quantizeTransposed(float[] wt, int out, int in, Factor f, Options o, NDManager m, int chunks) {
         if (f.n() != in) {
             throw new IllegalArgumentException("factor of " + f.n() + " inputs for a layer of " + in);
         }
         int group = o.groupSize() > 0 ? o.groupSize() : in;
         int groups = (in + group - 1) / group;
-        float[] wt = transpose(weight, out, in);
         for (int i = 0; i < in; i++) {
             if (f.dead()[i]) {
                 Arrays.fill(wt, i * out, (i + 1) * out, 0f);

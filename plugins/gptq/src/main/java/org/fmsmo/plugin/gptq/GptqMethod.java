@@ -110,11 +110,18 @@ final class GptqMethod implements QuantMethod {
         int out = Math.toIntExact(layer.outFeatures());
         int in = Math.toIntExact(layer.inFeatures());
         Gptq.Result r;
-        float[] weight = layer.weight().toFloatArray();
-        try (NDManager work = context.model().manager().newSubManager()) {
-            r = Gptq.quantize(weight, out, in, factor, o, work);
+        // The column loop works on Wᵀ: transposed by the engine, so the weight is never in Java
+        // twice; the rows the output error samples are taken before the loop overwrites it.
+        float[] wt;
+        try (NDArray t = layer.weight().transpose()) {
+            wt = t.toFloatArray();
         }
-        double outputError = outputError(weight, r, h, out, in, context.model().manager());
+        float[] sampled = sampleRows(wt, out, in);
+        try (NDManager work = context.model().manager().newSubManager()) {
+            r = Gptq.quantizeTransposed(wt, out, in, factor, o, work);
+        }
+        wt = null;
+        double outputError = sampledOutputError(sampled, r, h, out, in, context.model().manager());
         Quantizer wq = context.quantizer(gridMode(spec), spec);
         Quantizer iq = d.inputSpec() == null ? null : context.quantizer(d.inputMode(), d.inputSpec());
         LayerWrapper w = context.wrap(name, wq, iq);
@@ -156,14 +163,40 @@ final class GptqMethod implements QuantMethod {
      * {@value #ERROR_ROWS} evenly spaced rows (all of them in smaller layers).
      */
     static double outputError(float[] w, Gptq.Result q, Hessian h, int out, int in, NDManager owner) {
+        return sampledOutputError(sampleRows(transposeOf(w, out, in), out, in), q, h, out, in, owner);
+    }
+
+    /** Row {@code k·out/rows} of W for each of the sampled rows, {@code [rows, in]}, from {@code wt = Wᵀ}. */
+    static float[] sampleRows(float[] wt, int out, int in) {
         int rows = Math.min(out, ERROR_ROWS);
-        float[] d = new float[rows * in];
         float[] ws = new float[rows * in];
         for (int k = 0; k < rows; k++) {
             int r = (int) ((long) k * out / rows);
             for (int c = 0; c < in; c++) {
-                ws[k * in + c] = w[r * in + c];
-                d[k * in + c] = w[r * in + c] - q.value(r, c);
+                ws[k * in + c] = wt[c * out + r];
+            }
+        }
+        return ws;
+    }
+
+    private static float[] transposeOf(float[] w, int out, int in) {
+        float[] t = new float[w.length];
+        for (int r = 0; r < out; r++) {
+            for (int c = 0; c < in; c++) {
+                t[c * out + r] = w[r * in + c];
+            }
+        }
+        return t;
+    }
+
+    /** As above, from the sampled rows of W ({@link #sampleRows}). */
+    static double sampledOutputError(float[] ws, Gptq.Result q, Hessian h, int out, int in, NDManager owner) {
+        int rows = Math.min(out, ERROR_ROWS);
+        float[] d = new float[rows * in];
+        for (int k = 0; k < rows; k++) {
+            int r = (int) ((long) k * out / rows);
+            for (int c = 0; c < in; c++) {
+                d[k * in + c] = ws[k * in + c] - q.value(r, c);
             }
         }
         try (NDManager m = owner.newSubManager()) {
