@@ -362,7 +362,7 @@ final class Gptq {
     }
 
     /** {@code [rows][cols]} to {@code [cols][rows]}. */
-    private static float[] transpose(float[] a, int rows, int cols) {
+    static float[] transpose(float[] a, int rows, int cols) {
         float[] t = new float[a.length];
         inTiles(rows, cols, (r, c) -> t[c * rows + r] = a[r * cols + c]);
         return t;

@@ -110,12 +110,9 @@ final class GptqMethod implements QuantMethod {
         int out = Math.toIntExact(layer.outFeatures());
         int in = Math.toIntExact(layer.inFeatures());
         Gptq.Result r;
-        // The column loop works on Wᵀ: transposed by the engine, so the weight is never in Java
-        // twice; the rows the output error samples are taken before the loop overwrites it.
-        float[] wt;
-        try (NDArray t = layer.weight().transpose()) {
-            wt = t.toFloatArray();
-        }
+        // The column loop works on Wᵀ; W itself is garbage as soon as it is transposed. The rows
+        // the output error samples are taken before the loop overwrites Wᵀ.
+        float[] wt = Gptq.transpose(layer.weight().toFloatArray(), out, in);
         float[] sampled = sampleRows(wt, out, in);
         try (NDManager work = context.model().manager().newSubManager()) {
             r = Gptq.quantizeTransposed(wt, out, in, factor, o, work);
@@ -163,7 +160,7 @@ final class GptqMethod implements QuantMethod {
      * {@value #ERROR_ROWS} evenly spaced rows (all of them in smaller layers).
      */
     static double outputError(float[] w, Gptq.Result q, Hessian h, int out, int in, NDManager owner) {
-        return sampledOutputError(sampleRows(transposeOf(w, out, in), out, in), q, h, out, in, owner);
+        return sampledOutputError(sampleRows(Gptq.transpose(w, out, in), out, in), q, h, out, in, owner);
     }
 
     /** Row {@code k·out/rows} of W for each of the sampled rows, {@code [rows, in]}, from {@code wt = Wᵀ}. */
@@ -177,16 +174,6 @@ final class GptqMethod implements QuantMethod {
             }
         }
         return ws;
-    }
-
-    private static float[] transposeOf(float[] w, int out, int in) {
-        float[] t = new float[w.length];
-        for (int r = 0; r < out; r++) {
-            for (int c = 0; c < in; c++) {
-                t[c * out + r] = w[r * in + c];
-            }
-        }
-        return t;
     }
 
     /** As above, from the sampled rows of W ({@link #sampleRows}). */
