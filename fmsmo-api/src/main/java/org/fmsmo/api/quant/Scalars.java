@@ -2,6 +2,7 @@ package org.fmsmo.api.quant;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import java.util.function.BinaryOperator;
 import org.fmsmo.api.Stable;
 
 /**
@@ -33,36 +34,33 @@ public final class Scalars {
 
     /** {@code x · c}. */
     public static NDArray mul(NDArray x, float c) {
-        try (NDArray s = of(x, c)) {
-            return x.mul(s);
-        }
+        return withConstant(x, c, NDArray::mul);
     }
 
     /** {@code x / c}. */
     public static NDArray div(NDArray x, float c) {
-        try (NDArray s = of(x, c)) {
-            return x.div(s);
-        }
+        return withConstant(x, c, NDArray::div);
     }
 
     /** {@code x ^ c}. */
     public static NDArray pow(NDArray x, float c) {
-        try (NDArray s = of(x, c)) {
-            return x.pow(s);
-        }
+        return withConstant(x, c, NDArray::pow);
     }
 
     /** Element-wise {@code max(x, c)}. */
     public static NDArray maximum(NDArray x, float c) {
-        try (NDArray s = of(x, c)) {
-            return x.maximum(s);
-        }
+        return withConstant(x, c, NDArray::maximum);
     }
 
     /** Element-wise {@code min(x, c)}. */
     public static NDArray minimum(NDArray x, float c) {
+        return withConstant(x, c, NDArray::minimum);
+    }
+
+    /** {@code op(x, c)} with {@code c} made by the engine; the Java handle is closed, autograd keeps its own reference. */
+    private static NDArray withConstant(NDArray x, float c, BinaryOperator<NDArray> op) {
         try (NDArray s = of(x, c)) {
-            return x.minimum(s);
+            return op.apply(x, s);
         }
     }
 }

@@ -21,6 +21,7 @@ import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.api.quant.TrainingObjective;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
@@ -32,7 +33,6 @@ import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.model.TransformerModel;
-import org.fmsmo.api.quant.Scalars;
 
 /**
  * The host's {@link TrainingObjective}: training batches from a text file (a decoder's

@@ -160,21 +160,18 @@ final class Gptq {
 
     /** As above, with the column loop split into {@code chunks} ranges of output rows run in parallel. */
     static Result quantize(float[] weight, int out, int in, float[] h, Options o, NDManager m, int chunks) {
-        return quantize(weight, out, in, factor(Source.of(h, in), in, o, m), o, m, chunks);
+        return quantizeTransposed(transpose(weight, out, in), out, in, factor(Source.of(h, in), in, o, m), o, m, chunks);
     }
 
     /** Quantizes one layer with a stage's factor. */
     static Result quantize(float[] weight, int out, int in, Factor f, Options o, NDManager m) {
-        return quantize(weight, out, in, f, o, m, Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), out / 64)));
-    }
-
-    static Result quantize(float[] weight, int out, int in, Factor f, Options o, NDManager m, int chunks) {
-        return quantizeTransposed(transpose(weight, out, in), out, in, f, o, m, chunks);
+        return quantizeTransposed(transpose(weight, out, in), out, in, f, o, m);
     }
 
     /**
      * Quantizes one layer given as its transpose {@code wt [in, out]} (a column of W per row),
-     * which becomes the column loop's working copy: it is overwritten.
+     * which becomes the column loop's working copy: it is overwritten. The column loop runs on
+     * one range of output rows per core (at least 64 rows each).
      */
     static Result quantizeTransposed(float[] wt, int out, int in, Factor f, Options o, NDManager m) {
         return quantizeTransposed(wt, out, in, f, o, m, Math.max(1, Math.min(Runtime.getRuntime().availableProcessors(), out / 64)));

@@ -117,7 +117,6 @@ final class GptqMethod implements QuantMethod {
         try (NDManager work = context.model().manager().newSubManager()) {
             r = Gptq.quantizeTransposed(wt, out, in, factor, o, work);
         }
-        wt = null;
         double outputError = sampledOutputError(sampled, r, h, out, in, context.model().manager());
         Quantizer wq = context.quantizer(gridMode(spec), spec);
         Quantizer iq = d.inputSpec() == null ? null : context.quantizer(d.inputMode(), d.inputSpec());
@@ -153,22 +152,17 @@ final class GptqMethod implements QuantMethod {
     /** Rows the output error is measured on: enough for a stable ratio, few enough that it costs little next to GPTQ itself. */
     static final int ERROR_ROWS = 64;
 
-    /**
-     * sqrt(Σ d H dᵀ / Σ w H wᵀ) over output rows d of {@code D = W − Ŵ} (and w of W): the relative
-     * error of the layer's output on the calibration inputs. On all rows this is two
-     * {@code out·in²} matmuls — as much as GPTQ's own work at 8B shapes — so it is measured on
-     * {@value #ERROR_ROWS} evenly spaced rows (all of them in smaller layers).
-     */
-    static double outputError(float[] w, Gptq.Result q, Hessian h, int out, int in, NDManager owner) {
-        return sampledOutputError(sampleRows(Gptq.transpose(w, out, in), out, in), q, h, out, in, owner);
+    /** The row of W that sampled row {@code k} is: evenly spaced, {@code k·out/rows}. */
+    private static int sampledRow(int k, int out) {
+        return (int) ((long) k * out / Math.min(out, ERROR_ROWS));
     }
 
-    /** Row {@code k·out/rows} of W for each of the sampled rows, {@code [rows, in]}, from {@code wt = Wᵀ}. */
+    /** The sampled rows of W, {@code [min(out, ERROR_ROWS), in]}, from {@code wt = Wᵀ}. */
     static float[] sampleRows(float[] wt, int out, int in) {
         int rows = Math.min(out, ERROR_ROWS);
         float[] ws = new float[rows * in];
         for (int k = 0; k < rows; k++) {
-            int r = (int) ((long) k * out / rows);
+            int r = sampledRow(k, out);
             for (int c = 0; c < in; c++) {
                 ws[k * in + c] = wt[c * out + r];
             }
@@ -176,12 +170,17 @@ final class GptqMethod implements QuantMethod {
         return ws;
     }
 
-    /** As above, from the sampled rows of W ({@link #sampleRows}). */
+    /**
+     * sqrt(Σ d H dᵀ / Σ w H wᵀ) over the sampled rows d of {@code D = W − Ŵ} (and w of W, given by
+     * {@link #sampleRows}): the relative error of the layer's output on the calibration inputs. On all rows this is two
+     * {@code out·in²} matmuls — as much as GPTQ's own work at 8B shapes — so it is measured on
+     * {@value #ERROR_ROWS} evenly spaced rows (all of them in smaller layers).
+     */
     static double sampledOutputError(float[] ws, Gptq.Result q, Hessian h, int out, int in, NDManager owner) {
         int rows = Math.min(out, ERROR_ROWS);
         float[] d = new float[rows * in];
         for (int k = 0; k < rows; k++) {
-            int r = (int) ((long) k * out / rows);
+            int r = sampledRow(k, out);
             for (int c = 0; c < in; c++) {
                 d[k * in + c] = ws[k * in + c] - q.value(r, c);
             }

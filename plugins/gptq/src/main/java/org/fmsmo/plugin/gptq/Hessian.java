@@ -60,15 +60,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 xf = x.toType(DataType.FLOAT32, false);
                 xf.attach(batch);
             }
-            NDArray[] cut = new NDArray[tiles];
-            for (int i = 0; i < tiles; i++) {
-                if (tiles == 1) {
-                    cut[i] = xf;
-                } else {
-                    cut[i] = xf.get(new NDIndex(":, {}:{}", i * TILE, Math.min(n, (i + 1) * TILE)));
-                    cut[i].attach(batch);
-                }
-            }
+            NDArray[] cut = columnTiles(xf, batch);
             for (int i = 0; i < tiles; i++) {
                 NDArray left = cut[i].transpose();
                 left.attach(batch);
@@ -166,13 +158,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         try (NDManager work = sums.newSubManager()) {
             // Results are made in their first operand's manager: the column cuts live in this
             // work manager, so every product and partial sum is freed with it.
-            NDArray[] cut = new NDArray[tiles];
-            for (int i = 0; i < tiles; i++) {
-                cut[i] = tiles == 1 ? d : d.get(new NDIndex(":, {}:{}", i * TILE, Math.min(n, (i + 1) * TILE)));
-                if (tiles > 1) {
-                    cut[i].attach(work);
-                }
-            }
+            NDArray[] cut = columnTiles(d, work);
             NDArray[] acc = new NDArray[tiles];
             for (int i = 0; i < tiles; i++) {
                 for (int j = i; j < tiles; j++) {
@@ -189,6 +175,20 @@ final class Hessian implements Gptq.Source, AutoCloseable {
             out.attach(owner);
             return out;
         }
+    }
+
+    /** {@code a}'s columns in tiles of {@value #TILE}, as views in {@code into} ({@code a} itself when it is one tile). */
+    private NDArray[] columnTiles(NDArray a, NDManager into) {
+        NDArray[] cut = new NDArray[tiles];
+        for (int i = 0; i < tiles; i++) {
+            if (tiles == 1) {
+                cut[i] = a;
+            } else {
+                cut[i] = a.get(new NDIndex(":, {}:{}", i * TILE, Math.min(n, (i + 1) * TILE)));
+                cut[i].attach(into);
+            }
+        }
+        return cut;
     }
 
     private static NDArray add(NDArray sum, NDArray part, NDManager work) {

@@ -207,7 +207,7 @@ class GptqTest {
             Gptq.Options o = new Gptq.Options(4, true, 128, 0.01, false, false, 128, false);
             Gptq.Result r = Gptq.quantize(w, out, in, Gptq.factor(h, in, o, m), o, m);
             double expected = Math.sqrt(outputError(w, r.dequantized(), hd, out, in) / outputError(w, new float[w.length], hd, out, in));
-            double got = GptqMethod.outputError(w, r, h, out, in, m);
+            double got = GptqMethod.sampledOutputError(GptqMethod.sampleRows(Gptq.transpose(w, out, in), out, in), r, h, out, in, m);
             assertEquals(expected, got, 1e-4 * expected, "output error from H's tiles");
             Gptq.Result fromArray = Gptq.quantize(w, out, in, full, o, m);
             assertArrayEquals(fromArray.codes(), r.codes(), "the tiles' factor and the full array's give the same codes");
