@@ -13,7 +13,9 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.core.eval.Evaluator;
 import org.fmsmo.core.model.ModelLoader;
+import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
@@ -74,7 +76,7 @@ class StreamingPipelineTest {
             throws Exception {
         String name = model + "-" + method + "-" + format;
         QuantizationResult streamed = run(model, method, format, name + "-s").recipe(recipe).set(set).run();
-        QuantizationResult whole = run(model, method, format, name + "-m").recipe(recipe).set(set).streaming(Quantization.Streaming.OFF).run();
+        QuantizationResult whole = run(model, method, format, name + "-m").recipe(recipe).set(set).streaming(Streaming.OFF).run();
         assertTrue(streamed.streamed(), name + " should stream");
         assertFalse(whole.streamed());
         assertEquals(whole.report().layers().size(), streamed.report().layers().size());
@@ -88,6 +90,39 @@ class StreamingPipelineTest {
         streamedEqualsInMemory("llama", "gptq", "ptq_int8", w4, "compressed-tensors");
         streamedEqualsInMemory("qwen2", "gptq", "ptq_int8", Map.of("qw_spec", "int4-asym-group64", "qw_mode", "minmaxperGp", "nbits_a", 32,
                 "desc_act", true), "gptq");
+    }
+
+    /**
+     * {@code eval} block by block gives the whole model's perplexity — the same operations on the
+     * same batches, so the NLL agrees to rounding of its double sum — for float checkpoints
+     * (untied and tied heads) and for a GPTQ W4 checkpoint, whose format decodes it one block at
+     * a time.
+     */
+    @Test
+    void streamedEvaluationGivesTheWholeModelsPerplexity() throws Exception {
+        Path text = work.resolve("eval.txt");
+        java.util.Random random = new java.util.Random(5);
+        StringBuilder words = new StringBuilder();
+        for (int i = 0; i < 150; i++) {
+            words.append('w').append(1 + random.nextInt(200)).append(' ');
+        }
+        Files.writeString(text, words);
+        Map<String, Object> w4 = Map.of("qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp", "nbits_a", 32);
+        Path gptq = run("llama", "gptq", "compressed-tensors", "eval-gptq").recipe("ptq_int8").set(w4).run().output();
+        for (Path model : List.of(work.resolve("llama"), work.resolve("qwen2"), gptq)) {
+            Map<String, Object> whole = Evaluator.evaluate(model, new Evaluator.Options(text, null, 16, 3, 256, Streaming.OFF), ProgressListener.NONE);
+            Map<String, Object> streamed = Evaluator.evaluate(model, new Evaluator.Options(text, null, 16, 3, 256, Streaming.ON),
+                    ProgressListener.NONE);
+            assertEquals(true, streamed.get("streamed"), model.toString());
+            assertFalse(whole.containsKey("streamed"));
+            assertEquals(9, streamed.get("windows"));
+            assertEquals(whole.get("windows"), streamed.get("windows"));
+            double nll = (double) whole.get("nll");
+            assertEquals(nll, (double) streamed.get("nll"), 1e-12 * nll, model + ": streamed NLL");
+        }
+        FmsmoException e = assertThrows(FmsmoException.class, () -> Evaluator.evaluate(work.resolve("llama"),
+                new Evaluator.Options(text, null, 200, 3, 256, Streaming.ON), ProgressListener.NONE));
+        assertTrue(e.getMessage().contains("at least 201 are needed"), e.getMessage());
     }
 
     @Test
@@ -110,7 +145,7 @@ class StreamingPipelineTest {
         for (String[] c : List.of(new String[] {"llama", "dq", "dq"}, new String[] {"qwen2", "ptq", "fp8_static"})) {
             String name = c[0] + "-" + c[1];
             QuantizationResult streamed = run(c[0], c[1], "compressed-tensors", name + "-s").recipe(c[2]).run();
-            QuantizationResult whole = run(c[0], c[1], "compressed-tensors", name + "-m").recipe(c[2]).streaming(Quantization.Streaming.OFF).run();
+            QuantizationResult whole = run(c[0], c[1], "compressed-tensors", name + "-m").recipe(c[2]).streaming(Streaming.OFF).run();
             assertTrue(streamed.streamed());
             assertArrayEquals(Files.readAllBytes(whole.output().resolve("config.json")), Files.readAllBytes(streamed.output().resolve("config.json")));
             try (TransformerModel a = ModelLoader.load(streamed.output()); TransformerModel b = ModelLoader.load(whole.output())) {
@@ -245,7 +280,7 @@ class StreamingPipelineTest {
     @Test
     void runsThatCannotStreamSaySoOrRefuse() {
         FmsmoException e = assertThrows(FmsmoException.class, () -> run("llama", "qat", "compressed-tensors", "qat").recipe("qat_int8")
-                .training(new TrainingSetup(work.resolve("none.txt"), null, false, 16, 2, 0, null)).streaming(Quantization.Streaming.ON).run());
+                .training(new TrainingSetup(work.resolve("none.txt"), null, false, 16, 2, 0, null)).streaming(Streaming.ON).run());
         assertTrue(e.getMessage().contains("training (qat) needs the whole model"), e.getMessage());
         FmsmoException budget = assertThrows(FmsmoException.class, () -> run("llama", "rtn", "fms", "fms").memoryBudget(1000).run());
         assertTrue(budget.getMessage().contains("over the memory budget") && budget.getMessage().contains("format fms is not written part by part"),

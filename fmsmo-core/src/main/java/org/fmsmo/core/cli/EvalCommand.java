@@ -7,6 +7,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.fmsmo.core.eval.Evaluator;
+import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.session.ConsoleProgress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -40,6 +41,11 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", defaultValue = "256", paramLabel = "N", description = "Encoder sentence length cap (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
+    @Option(names = "--streaming", defaultValue = "auto", paramLabel = "MODE", description = "Causal LMs: evaluate block by block, one decoder"
+            + " block in memory at a time (same numbers): auto (when the whole model's FLOAT32 weights would exceed 3/4 of memory), on, off"
+            + " (default: ${DEFAULT-VALUE}).")
+    String streaming;
+
     @Option(names = "--json", description = "Print one JSON object.")
     boolean json;
 
@@ -59,11 +65,13 @@ final class EvalCommand implements Callable<Integer> {
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
         Map<String, Object> r;
         if (!backend.selected()) {
-            r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens), progress);
+            r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens,
+                    Streaming.parse("--streaming", streaming)), progress);
         } else {
             try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
                 try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
-                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b, checkLayers), progress);
+                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b, checkLayers,
+                            Streaming.parse("--streaming", streaming)), progress);
                 }
             }
         }

@@ -10,6 +10,7 @@ import java.util.concurrent.Callable;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
 import org.fmsmo.core.pipeline.QuantizationResult;
@@ -189,7 +190,7 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
         }
         Quantization run = Quantization.of(model).method(method).recipe(recipe != null ? recipe : defaultRecipe()).set(overrides())
-                .format(format).output(output).force(force).progress(progress).streaming(streamingMode()).maxShardBytes(maxShardBytes)
+                .format(format).output(output).force(force).progress(progress).streaming(Streaming.parse("--streaming", streaming)).maxShardBytes(maxShardBytes)
                 .offload(offloadDir, offloadOver);
         Path calibrationText = calibration != null ? calibration : trainData;
         if (calibrationText != null && calibrationText.toString().equals("random")) {
@@ -206,15 +207,6 @@ final class QuantizeCommand implements Callable<Integer> {
             summary(out, result);
         }
         return 0;
-    }
-
-    private Quantization.Streaming streamingMode() {
-        return switch (streaming) {
-            case "auto" -> Quantization.Streaming.AUTO;
-            case "on" -> Quantization.Streaming.ON;
-            case "off" -> Quantization.Streaming.OFF;
-            default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--streaming " + streaming + ": expected auto, on or off");
-        };
     }
 
     private String defaultRecipe() {

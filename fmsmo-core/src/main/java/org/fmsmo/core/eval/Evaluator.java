@@ -10,10 +10,18 @@ import java.util.stream.Stream;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.SentenceEncoder;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.session.HiddenStates;
+import org.fmsmo.core.session.NativeCheckpoint;
 
 /**
  * What {@code fmsmo eval} measures for one model folder: perplexity for a causal LM (over a text
@@ -33,10 +41,18 @@ public final class Evaluator {
      * @param backend     run the frozen quantized layers on this deploy backend (null: simulated)
      * @param checkLayers also compare every backend layer with its simulated layer ({@link org.fmsmo.core.session.Deployment.LayerCheck})
      */
+    /**
+     * @param streaming   whether a causal LM is evaluated block by block ({@link Perplexity#evaluate(StreamedModel, long[], int, int,
+     *                    HiddenStates.Offload, ProgressListener)}); AUTO streams a model whose FLOAT32 weights exceed the memory budget
+     */
     public record Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
-                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers) {
+                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming) {
+        public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, Streaming streaming) {
+            this(data, reference, seqLen, batchSize, maxTokens, null, null, false, streaming);
+        }
+
         public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens) {
-            this(data, reference, seqLen, batchSize, maxTokens, null, null, false);
+            this(data, reference, seqLen, batchSize, maxTokens, Streaming.AUTO);
         }
     }
 
@@ -46,6 +62,13 @@ public final class Evaluator {
     public static Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
         if (!Files.isDirectory(modelDir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + modelDir + " does not exist or is not a folder");
+        }
+        String whyNot = whyNotStreamed(modelDir, o);
+        if (o.streaming() == Streaming.ON && whyNot != null) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot evaluate " + modelDir + " layer by layer: " + whyNot);
+        }
+        if (whyNot == null && (o.streaming() == Streaming.ON || overBudget(modelDir))) {
+            return evaluateStreamed(modelDir, o, progress);
         }
         String text = readText(o.data());
         Map<String, Object> r = new LinkedHashMap<>();
@@ -107,6 +130,79 @@ public final class Evaluator {
             }
         }
         return r;
+    }
+
+    /** Null when the model can be evaluated block by block, else why not. */
+    private static String whyNotStreamed(Path modelDir, Options o) {
+        if (o.streaming() == Streaming.OFF) {
+            return "streaming is off";
+        }
+        if (o.backend() != null) {
+            return "--backend runs the whole model";
+        }
+        if (!Files.isRegularFile(modelDir.resolve(HfConfig.FILE))) {
+            return "there is no " + HfConfig.FILE; // the whole-model loader says so as an error
+        }
+        HfConfig config = HfConfig.read(modelDir);
+        if (!ModelLoader.streamable(config)) {
+            return "model_type '" + config.modelType() + "' is not streamed (Llama-family decoders are)";
+        }
+        if (NativeCheckpoint.isNative(modelDir)) {
+            return "a native (fms) checkpoint is loaded whole";
+        }
+        return null;
+    }
+
+    /** Whether the model's FLOAT32 weights would exceed the memory budget when loaded whole. */
+    private static boolean overBudget(Path modelDir) {
+        try (SafetensorsModel ckpt = SafetensorsModel.open(modelDir)) {
+            return 4 * ckpt.elementCount() > Streaming.defaultMemoryBudget();
+        }
+    }
+
+    /** Perplexity with one block in memory at a time, the model's and the reference's. */
+    private static Map<String, Object> evaluateStreamed(Path modelDir, Options o, ProgressListener progress) {
+        String text = readText(o.data());
+        Map<String, Object> r = new LinkedHashMap<>();
+        r.put("model", modelDir.toString());
+        Perplexity.Result p = streamedPerplexity(modelDir, text, o, progress, r);
+        r.put("streamed", true);
+        r.put("model_bytes", weightBytesOnDisk(modelDir));
+        r.put("data", o.data().toString());
+        r.put("perplexity", p.perplexity());
+        r.put("nll", p.nll());
+        r.put("seq_len", o.seqLen());
+        r.put("windows", p.windows());
+        r.put("tokens", p.tokens());
+        r.put("tokens_per_second", p.tokensPerSecond());
+        if (o.reference() != null) {
+            String whyNot = whyNotStreamed(o.reference(), o);
+            if (whyNot != null) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "reference " + o.reference() + " cannot be evaluated layer by layer like "
+                        + modelDir + ": " + whyNot);
+            }
+            r.put("reference_perplexity", streamedPerplexity(o.reference(), text, o, progress, null).perplexity());
+        }
+        return r;
+    }
+
+    /** One streamed perplexity; its hidden states over 2 GB go to a temporary folder, removed at the end. */
+    private static Perplexity.Result streamedPerplexity(Path dir, String text, Options o, ProgressListener progress, Map<String, Object> describe) {
+        Path offload;
+        try {
+            offload = Files.createTempDirectory("fmsmo-eval-");
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a temporary folder for hidden states: " + e.getMessage(), e);
+        }
+        try (HfTokenizer tokenizer = HfTokenizer.open(dir); StreamedModel model = ModelLoader.openStreamed(dir, o.seqLen())) {
+            if (describe != null) {
+                describe.put("architecture", model.config().architecture(model.config().modelType()));
+            }
+            return Perplexity.evaluate(model, tokenizer.encode(text, false), o.seqLen(), o.batchSize(),
+                    new HiddenStates.Offload(offload, HiddenStates.Offload.DEFAULT_BUDGET), progress);
+        } finally {
+            OutputFiles.deleteTree(offload);
+        }
     }
 
     /** Loads the model to compare with, which must be of the same kind as the evaluated one. */

@@ -3,11 +3,17 @@ package org.fmsmo.core.eval;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.session.CalibrationData;
+import org.fmsmo.core.session.HiddenStates;
 
 /**
  * Perplexity of a causal LM over one long token stream, in non-overlapping windows: window
@@ -37,14 +43,7 @@ public final class Perplexity {
      * @param batchSize windows per forward pass
      */
     public static Result evaluate(CausalLM model, long[] ids, int window, int batchSize, ProgressListener progress) {
-        if (window < 1 || batchSize < 1) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "window and batch size must be positive, found " + window + " and " + batchSize);
-        }
-        int windows = ids.length > window ? (ids.length - window - 1) / window + 1 : 0;
-        if (windows == 0) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "the text has " + ids.length + " tokens; at least " + (window + 1)
-                    + " are needed for one window of " + window);
-        }
+        int windows = windows(ids, window, batchSize);
         double nll = 0;
         long scored = 0;
         long forwardNanos = 0;
@@ -55,25 +54,11 @@ public final class Perplexity {
                     throw new CancellationException("perplexity evaluation cancelled");
                 }
                 int b = Math.min(batchSize, windows - first);
-                long[] x = new long[b * window];
-                long[] y = new long[b * window];
-                for (int i = 0; i < b; i++) {
-                    int s = (first + i) * window;
-                    System.arraycopy(ids, s, x, i * window, window);
-                    System.arraycopy(ids, s + 1, y, i * window, window);
-                }
                 try (NDManager batch = model.manager().newSubManager()) {
-                    NDArray input = batch.create(x, new Shape(b, window));
-                    NDArray target = batch.create(y, new Shape(b, window, 1));
+                    NDArray input = batch.create(slice(ids, first, b, window, 0), new Shape(b, window));
                     long t0 = System.nanoTime();
-                    NDArray logits = model.logits(input);
-                    NDArray logp = logits.logSoftmax(-1).gather(target, -1);
-                    // Per-token values summed in double: the float sum of 10⁵ terms would lose digits.
-                    float[] lp = logp.toFloatArray();
+                    nll += nll(model.logits(input), slice(ids, first, b, window, 1));
                     forwardNanos += System.nanoTime() - t0;
-                    for (float v : lp) {
-                        nll -= v;
-                    }
                 }
                 scored += (long) b * window;
                 progress.advance((long) b * window);
@@ -82,5 +67,91 @@ public final class Perplexity {
             progress.end();
         }
         return new Result(Math.exp(nll / scored), nll, scored, windows, forwardNanos / 1e9);
+    }
+
+    /**
+     * The same perplexity of a model opened block by block, for models that do not fit in memory:
+     * every window goes through block 0, then all of them through block 1, and so on (one block
+     * materialised at a time, the hidden states beyond {@code offload}'s budget in files), then
+     * through the head batch by batch. Each batch meets the same operations as in
+     * {@link #evaluate(CausalLM, long[], int, int, ProgressListener)}, so the numbers are equal.
+     * The time counts the blocks' loading too.
+     */
+    public static Result evaluate(StreamedModel model, long[] ids, int window, int batchSize, HiddenStates.Offload offload,
+                                  ProgressListener progress) {
+        int windows = windows(ids, window, batchSize);
+        List<long[]> inputs = new ArrayList<>();
+        for (int k = 0; k < windows; k++) {
+            inputs.add(slice(ids, k, 1, window, 0));
+        }
+        CalibrationData data = new CalibrationData(inputs, batchSize);
+        long t0 = System.nanoTime();
+        double nll = 0;
+        progress.begin("perplexity (streamed)", model.numBlocks() + 1L, "blocks");
+        try (NDManager root = NDManager.newBaseManager(); HiddenStates states = HiddenStates.embed(data, root, model::blockInput, offload)) {
+            for (int i = 0; i < model.numBlocks(); i++) {
+                if (progress.isCancelled()) {
+                    throw new CancellationException("perplexity evaluation cancelled before block " + i);
+                }
+                progress.item("block " + (i + 1) + "/" + model.numBlocks());
+                try (NDManager m = root.newSubManager()) {
+                    Module block = model.loadBlock(i, m);
+                    states.advance(s -> model.runBlock(block, s.hidden(), s.mask()));
+                }
+                progress.advance(1);
+            }
+            progress.item("head");
+            try (NDManager m = root.newSubManager()) {
+                Module head = model.loadHead(m);
+                double[] sum = {0};
+                int[] k = {0};
+                states.forEach(s -> {
+                    int b = Math.toIntExact(s.hidden().getShape().get(0));
+                    sum[0] += nll(model.runHead(head, s.hidden()), slice(ids, k[0], b, window, 1));
+                    k[0] += b;
+                });
+                nll = sum[0];
+            }
+            progress.advance(1);
+        } finally {
+            progress.end();
+        }
+        long scored = (long) windows * window;
+        return new Result(Math.exp(nll / scored), nll, scored, windows, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Number of whole windows of the text, checking the arguments. */
+    private static int windows(long[] ids, int window, int batchSize) {
+        if (window < 1 || batchSize < 1) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "window and batch size must be positive, found " + window + " and " + batchSize);
+        }
+        int windows = ids.length > window ? (ids.length - window - 1) / window + 1 : 0;
+        if (windows == 0) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "the text has " + ids.length + " tokens; at least " + (window + 1)
+                    + " are needed for one window of " + window);
+        }
+        return windows;
+    }
+
+    /** Windows {@code first .. first + count} of {@code ids}, each shifted by {@code shift} (1: the targets), concatenated. */
+    private static long[] slice(long[] ids, int first, int count, int window, int shift) {
+        long[] out = new long[count * window];
+        for (int i = 0; i < count; i++) {
+            System.arraycopy(ids, (first + i) * window + shift, out, i * window, window);
+        }
+        return out;
+    }
+
+    /** −Σ log p(target) over a batch's logits {@code [B, T, vocab]}, in the logits' manager. */
+    private static double nll(NDArray logits, long[] targets) {
+        long[] shape = logits.getShape().getShape();
+        NDArray target = logits.getManager().create(targets, new Shape(shape[0], shape[1], 1));
+        // Per-token values summed in double: the float sum of 10⁵ terms would lose digits.
+        float[] lp = logits.logSoftmax(-1).gather(target, -1).toFloatArray();
+        double nll = 0;
+        for (float v : lp) {
+            nll -= v;
+        }
+        return nll;
     }
 }

@@ -11,7 +11,8 @@ import org.fmsmo.api.model.LinearLayer;
 public final class Linear implements LinearLayer {
 
     private final String name;
-    private final NDArray weight;
+    private final long[] shape;
+    private NDArray weight;
     private final NDArray bias;
     private NDArray inputDivisor;
 
@@ -31,6 +32,7 @@ public final class Linear implements LinearLayer {
                     + "], found " + bias.getShape());
         }
         this.bias = bias;
+        this.shape = weight.getShape().getShape();
     }
 
     @Override
@@ -40,17 +42,33 @@ public final class Linear implements LinearLayer {
 
     @Override
     public long inFeatures() {
-        return weight.getShape().get(1);
+        return shape[1];
     }
 
     @Override
     public long outFeatures() {
-        return weight.getShape().get(0);
+        return shape[0];
     }
 
+    /** @throws IllegalStateException after {@link #releaseWeight()} */
     @Override
     public NDArray weight() {
+        if (weight == null) {
+            throw new IllegalStateException("layer " + name + ": its float weight was released once the layer was frozen");
+        }
         return weight;
+    }
+
+    /**
+     * Frees the float weight now, for a layer whose quantized value has replaced it for good (a
+     * streamed run's frozen layers: at 8B shapes the six frozen before {@code down_proj} hold
+     * 0.64 GB). Shapes stay known; {@link #weight()} and {@link #forward} fail from here on.
+     */
+    public void releaseWeight() {
+        if (weight != null) {
+            weight.close();
+            weight = null;
+        }
     }
 
     @Override
@@ -80,7 +98,7 @@ public final class Linear implements LinearLayer {
 
     @Override
     public NDArray forward(NDArray x) {
-        NDArray y = prepareInput(x).matMul(weight.transpose());
+        NDArray y = prepareInput(x).matMul(weight().transpose());
         return bias == null ? y : y.addi(bias);
     }
 }

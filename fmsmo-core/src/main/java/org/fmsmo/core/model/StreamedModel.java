@@ -45,6 +45,16 @@ public interface StreamedModel extends AutoCloseable {
     /** Runs a block loaded by {@link #loadBlock}; the arrays it creates are the caller's to free. */
     NDArray runBlock(Module block, NDArray hidden, NDArray mask);
 
+    /**
+     * Materialises what follows the blocks (final norm and output head) in {@code manager}; the
+     * head's weight is converted to FLOAT32 ({@code vocab × hidden × 4} bytes). Free it by closing
+     * the manager.
+     */
+    Module loadHead(NDManager manager);
+
+    /** Logits {@code [B, T, vocab]} of the last block's output, by a head from {@link #loadHead}. */
+    NDArray runHead(Module head, NDArray hidden);
+
     /** Stored names of the tensors before the first block ({@code model.embed_tokens.weight}), in file order. */
     List<String> leadingTensors();
 

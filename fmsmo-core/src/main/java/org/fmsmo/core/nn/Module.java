@@ -6,6 +6,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.function.BiConsumer;
+import java.util.function.Supplier;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
@@ -180,15 +181,24 @@ public abstract class Module {
 
     /** Visits every float parameter with its checkpoint name, a linear slot's as {@code name.weight} and {@code name.bias}. */
     public final void forEachParameter(String prefix, BiConsumer<String, NDArray> visitor) {
+        forEachParameterLazily(prefix, (name, value) -> visitor.accept(name, value.get()));
+    }
+
+    /**
+     * As {@link #forEachParameter}, but each value is asked for only when the visitor needs it: a
+     * writer that stores a frozen layer's codes instead never touches its float weight (which a
+     * streamed run has released by then).
+     */
+    public final void forEachParameterLazily(String prefix, BiConsumer<String, Supplier<NDArray>> visitor) {
         members.forEach((n, m) -> {
             String full = join(prefix, n);
             switch (m) {
-                case NDArray p -> visitor.accept(full, p);
+                case NDArray p -> visitor.accept(full, () -> p);
                 case LinearLayer l -> {
-                    visitor.accept(full + ".weight", l.weight());
-                    l.bias().ifPresent(b -> visitor.accept(full + ".bias", b));
+                    visitor.accept(full + ".weight", l::weight);
+                    l.bias().ifPresent(b -> visitor.accept(full + ".bias", () -> b));
                 }
-                case Module child -> child.forEachParameter(full, visitor);
+                case Module child -> child.forEachParameterLazily(full, visitor);
                 case Bmm ignored -> {
                     // no parameters
                 }

@@ -1,7 +1,6 @@
 package org.fmsmo.core.pipeline;
 
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -26,12 +25,14 @@ import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.recipe.Recipes;
 import org.fmsmo.core.session.CalibrationData;
 import org.fmsmo.core.session.CheckpointFormats;
 import org.fmsmo.core.session.DefaultQuantContext;
+import org.fmsmo.core.session.HiddenStates;
 import org.fmsmo.core.session.ModelAnalyzer;
 import org.fmsmo.core.session.NativeCheckpoint;
 import org.fmsmo.core.session.Training;
@@ -57,16 +58,6 @@ import org.fmsmo.core.session.Training;
  */
 public final class Quantization {
 
-    /** Whether to process the model layer by layer. */
-    public enum Streaming {
-        /** Stream when the model, method and format allow it, else load the whole model. */
-        AUTO,
-        /** Stream, or fail saying why not. */
-        ON,
-        /** Load the whole model. */
-        OFF
-    }
-
     /** The output format that keeps float weights with the quantizers' state (reloads without calibrating). */
     public static final String NATIVE_FORMAT = "fms";
 
@@ -84,12 +75,12 @@ public final class Quantization {
     private ProgressListener progress = ProgressListener.NONE;
     private Streaming streaming = Streaming.AUTO;
     private long maxShardBytes = 5_000_000_000L;
-    private long memoryBudget = defaultMemoryBudget();
+    private long memoryBudget = Streaming.defaultMemoryBudget();
     private Path offloadDir;
     private long offloadOver = DEFAULT_OFFLOAD_OVER;
 
     /** Calibration hidden states a streamed run keeps in memory before it offloads the rest to files (2 GB). */
-    public static final long DEFAULT_OFFLOAD_OVER = 2_000_000_000L;
+    public static final long DEFAULT_OFFLOAD_OVER = HiddenStates.Offload.DEFAULT_BUDGET;
 
     private Quantization(Path model) {
         this.model = Objects.requireNonNull(model, "model");
@@ -284,7 +275,7 @@ public final class Quantization {
             data = calibration == null ? null : calibration.load(hf.positive("vocab_size"), () -> tok, false);
         }
         try (StreamedModel stream = ModelLoader.openStreamed(model, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()))) {
-            long before = 4 * parameterCount(stream.checkpoint());
+            long before = 4 * stream.checkpoint().elementCount();
             StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find()).offload(offloadDir, offloadOver);
             run.checkPlan(); // refuse now, not after a long run
             StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
@@ -363,27 +354,12 @@ public final class Quantization {
         }
         long bytes;
         try (SafetensorsModel ckpt = SafetensorsModel.open(model)) {
-            bytes = 4 * parameterCount(ckpt);
+            bytes = 4 * ckpt.elementCount();
         }
         if (bytes > memoryBudget) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, String.format(java.util.Locale.ROOT,
                     "%s needs %.1f GB for its FLOAT32 weights when loaded whole, over the memory budget of %.1f GB; this run cannot stream"
                             + " because %s", model, bytes / 1e9, memoryBudget / 1e9, whyNot));
         }
-    }
-
-    private static long parameterCount(SafetensorsModel ckpt) {
-        long n = 0;
-        for (String name : ckpt.names()) {
-            n += ckpt.info(name).elements();
-        }
-        return n;
-    }
-
-    private static long defaultMemoryBudget() {
-        if (ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
-            return os.getTotalMemorySize() / 4 * 3;
-        }
-        return Long.MAX_VALUE;
     }
 }

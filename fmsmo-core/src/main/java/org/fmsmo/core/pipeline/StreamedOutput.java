@@ -97,12 +97,12 @@ final class StreamedOutput {
     void writeBlock(Module block, BlockView view) {
         Map<String, Map<String, StoredTensor>> replaced = sink.replaced();
         format.writeLayers(view, sink);
-        block.forEachParameter(block.path(), (name, array) -> {
+        block.forEachParameterLazily(block.path(), (name, array) -> {
             Map<String, StoredTensor> instead = name.endsWith(".weight") ? replaced.remove(name.substring(0, name.length() - 7)) : null;
             if (instead != null) {
                 instead.forEach((n, t) -> shards.add(FormatSink.tensorData(n, t)));
             } else {
-                shards.add(floats(name, array));
+                shards.add(floats(name, array.get()));
             }
         });
         if (!replaced.isEmpty()) {

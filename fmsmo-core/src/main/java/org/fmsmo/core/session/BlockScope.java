@@ -6,10 +6,12 @@ import java.util.stream.Collectors;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.LayerDecision;
+import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantContext;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.core.model.BlockView;
+import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.nn.Module;
 
@@ -65,6 +67,20 @@ public final class BlockScope implements CalibrationScope {
     public void sequential(QuantPlan plan, QuantContext.Stage stage, boolean trueSequential) {
         Set<String> quantized = plan.quantized().stream().map(LayerDecision::name).collect(Collectors.toSet());
         List<String> inBlock = view.linearLayers().stream().map(LinearLayer::name).filter(quantized::contains).toList(); // forward order
-        new BlockStages(view, plan).run(inBlock, states, s -> stream.runBlock(block, s.hidden(), s.mask()), stage, trueSequential);
+        // Once a stage is frozen its layers compute with their dequantized codes; with true
+        // sequential nothing reads their float weights again (the output stores the codes), so
+        // they are freed at once rather than with the block.
+        new BlockStages(view, plan).run(inBlock, states, s -> stream.runBlock(block, s.hidden(), s.mask()), stage, trueSequential,
+                frozen -> {
+                    if (trueSequential) {
+                        frozen.forEach(this::releaseFloatWeight);
+                    }
+                });
+    }
+
+    private void releaseFloatWeight(String layer) {
+        if (view.linear(layer) instanceof LayerWrapper w && w.wrapped() instanceof Linear plain) {
+            plain.releaseWeight();
+        }
     }
 }

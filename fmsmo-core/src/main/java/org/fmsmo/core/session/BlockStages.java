@@ -39,13 +39,15 @@ final class BlockStages {
      * @param block          runs the block (as the model now is) on one batch
      * @param trueSequential later stages see earlier ones quantized; when false every stage sees
      *                       the block's float layers
+     * @param afterStage     given each stage's layers once they are frozen
      */
     void run(List<String> layers, HiddenStates states, Function<HiddenStates.Batch, NDArray> block, QuantContext.Stage stage,
-             boolean trueSequential) {
+             boolean trueSequential, Consumer<List<String>> afterStage) {
         List<String> done = new ArrayList<>();
         for (List<String> s : stages(layers)) {
             List<String> unquantized = trueSequential ? List.of() : List.copyOf(done);
             quantizeStage(stage, s, states, b -> withFloat(unquantized, () -> block.apply(b)));
+            afterStage.accept(s);
             done.addAll(s);
         }
     }

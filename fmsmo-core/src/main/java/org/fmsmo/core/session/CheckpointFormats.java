@@ -20,6 +20,7 @@ import org.fmsmo.api.format.CheckpointSink;
 import org.fmsmo.api.format.CheckpointSource;
 import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -106,6 +107,14 @@ public final class CheckpointFormats {
      * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
      */
     public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights) {
+        return dequantizeInto(config, checkpoint, weights, "");
+    }
+
+    /**
+     * As above for the layers under one module path ({@code model.layers.3.}): the format sees
+     * only the stored tensors under it, so a streamed model decodes one block at a time.
+     */
+    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights, String prefix) {
         JsonNode qc = config.json().get("quantization_config");
         if (qc == null || qc.isNull()) {
             return Map.of();
@@ -118,7 +127,7 @@ public final class CheckpointFormats {
                 CheckpointFormat f = p.provider().create();
                 Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
                 if (f.canRead(qcMap)) {
-                    Source source = new Source(config.file().toString(), qcMap, checkpoint);
+                    Source source = new Source(config.file().toString(), qcMap, checkpoint, prefix);
                     Map<String, float[]> layers = f.read(source);
                     Map<String, float[]> byWeight = new LinkedHashMap<>();
                     layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
@@ -138,7 +147,7 @@ public final class CheckpointFormats {
      * checkpoint's serving engine would: per-token FP8 or INT, or per tensor with the stored
      * static scale (or each tensor's own range, symmetric or not, when none is stored).
      */
-    public static void quantizeInputs(TransformerModel model, Map<String, InputQuantization> inputs) {
+    public static void quantizeInputs(QuantizableModel model, Map<String, InputQuantization> inputs) {
         for (Map.Entry<String, InputQuantization> e : inputs.entrySet()) {
             QuantSpec spec = e.getValue().spec();
             boolean fp8 = spec.type() == QuantType.FP8_E4M3;
@@ -156,17 +165,20 @@ public final class CheckpointFormats {
         }
     }
 
-    /** A stored checkpoint as a format reads it; remembers which tensors it read. */
+    /** A stored checkpoint, or the part of it under a prefix, as a format reads it; remembers which tensors it read. */
     private static final class Source implements CheckpointSource {
         private final String location;
         private final Map<String, Object> qc;
         private final SafetensorsModel checkpoint;
+        private final Set<String> names;
         final Set<String> read = new HashSet<>();
 
-        Source(String location, Map<String, Object> qc, SafetensorsModel checkpoint) {
+        Source(String location, Map<String, Object> qc, SafetensorsModel checkpoint, String prefix) {
             this.location = location;
             this.qc = qc;
             this.checkpoint = checkpoint;
+            this.names = prefix.isEmpty() ? checkpoint.names()
+                    : checkpoint.names().stream().filter(n -> n.startsWith(prefix)).collect(java.util.stream.Collectors.toUnmodifiableSet());
         }
 
         @Override
@@ -181,12 +193,12 @@ public final class CheckpointFormats {
 
         @Override
         public Set<String> names() {
-            return checkpoint.names();
+            return names;
         }
 
         @Override
         public StoredTensor tensor(String name) {
-            if (!checkpoint.names().contains(name)) {
+            if (!names.contains(name)) {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ": tensor '" + name + "' is missing");
             }
             TensorInfo info = checkpoint.info(name);

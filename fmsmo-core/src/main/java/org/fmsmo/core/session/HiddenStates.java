@@ -43,6 +43,8 @@ public final class HiddenStates implements AutoCloseable {
 
     /** Where hidden states beyond {@code budgetBytes} (in memory) go; the folder is created at the first one and removed by the caller. */
     public record Offload(Path dir, long budgetBytes) {
+        /** The budget when none is given: 2 GB of hidden states in memory. */
+        public static final long DEFAULT_BUDGET = 2_000_000_000L;
     }
 
     private final NDManager keep;

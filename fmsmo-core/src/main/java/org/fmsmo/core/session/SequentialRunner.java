@@ -52,7 +52,8 @@ final class SequentialRunner {
                 String prefix = blocks.get(i).path() + ".";
                 List<String> inBlock = planned.stream().filter(n -> n.startsWith(prefix)).toList();
                 int block = i;
-                stages.run(inBlock, states, s -> model.runBlock(block, s.hidden(), s.mask()), stage, trueSequential);
+                stages.run(inBlock, states, s -> model.runBlock(block, s.hidden(), s.mask()), stage, trueSequential, frozen -> {
+                });
                 done.addAll(inBlock);
                 if (inBlock.isEmpty() && planned.stream().noneMatch(n -> !done.contains(n))) {
                     break; // nothing left to quantize: later blocks need not run

@@ -91,6 +91,15 @@ public final class SafetensorsModel implements AutoCloseable {
         return f;
     }
 
+    /** Elements of all stored tensors: the parameter count of an unquantized checkpoint. */
+    public long elementCount() {
+        long n = 0;
+        for (String name : names()) {
+            n += info(name).elements();
+        }
+        return n;
+    }
+
     /** A tensor's entry. */
     public TensorInfo info(String name) {
         return file(name).info(name);

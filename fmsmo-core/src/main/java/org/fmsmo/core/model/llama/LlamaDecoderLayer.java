@@ -5,6 +5,7 @@ import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.RmsNorm;
 import org.fmsmo.core.nn.RotaryEmbedding;
+import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Weights;
 
 /** One pre-norm decoder block: {@code h = x + attn(norm(x)); out = h + mlp(norm(h))}. */
@@ -25,9 +26,11 @@ final class LlamaDecoderLayer extends Module {
     }
 
     NDArray forward(NDArray x, RotaryEmbedding rope, NDArray mask) {
-        NDArray a = attention.forward(inputNorm.forward(x), rope, mask);
+        // Each half in a scope of its own: its intermediates (norm, rotary, scores) are freed as
+        // soon as its output exists, not when the caller's scope ends.
+        NDArray a = Scopes.step(() -> attention.forward(inputNorm.forward(x), rope, mask));
         NDArray h = Trace.call("add", path(), x.add(a), x, a);
-        NDArray m = mlp.forward(postAttentionNorm.forward(h));
+        NDArray m = Scopes.step(() -> mlp.forward(postAttentionNorm.forward(h)));
         return Trace.call("add", path(), h.add(m), h, m);
     }
 }

@@ -6,18 +6,22 @@ import ai.djl.ndarray.types.Shape;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Weights;
+import org.fmsmo.core.session.CheckpointFormats;
 
 /**
  * A Llama-family checkpoint ({@code llama}, {@code qwen2}, {@code mistral} without a sliding
@@ -99,6 +103,9 @@ public final class LlamaStream implements StreamedModel {
                 rows[k * h + j] = FloatConversions.read(info.dtype(), table, base + j);
             }
         }
+        // Each row read maps the pages around it too (the kernel's fault-around): a few thousand
+        // random ids leave most of an 8B model's 1 GB table resident unless it is let go.
+        checkpoint.file(EMBEDDING).release(EMBEDDING);
         NDManager m = inputIds.getManager();
         long[] shape = inputIds.getShape().getShape();
         int t = Math.toIntExact(shape[1]);
@@ -107,14 +114,30 @@ public final class LlamaStream implements StreamedModel {
 
     @Override
     public Module loadBlock(int i, NDManager blockManager) {
-        LlamaDecoderLayer layer = new LlamaDecoderLayer(config, new Weights(checkpoint, blockManager, List.of()), blockPath(i));
+        Weights weights = new Weights(checkpoint, blockManager, List.of());
+        // A quantized checkpoint's block is decoded by its format, one block at a time.
+        Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(hf, checkpoint, weights, blockPath(i) + ".");
+        LlamaDecoderLayer layer = new LlamaDecoderLayer(config, weights, blockPath(i));
         layer.assignPaths(blockPath(i));
+        CheckpointFormats.quantizeInputs(new BlockView(hf.architecture(hf.modelType()), layer, blockManager), inputs);
         return layer;
     }
 
     @Override
     public NDArray runBlock(Module block, NDArray hidden, NDArray mask) {
         return ((LlamaDecoderLayer) block).forward(hidden, rope, mask);
+    }
+
+    @Override
+    public Module loadHead(NDManager headManager) {
+        LlamaHead head = new LlamaHead(config, new Weights(checkpoint, headManager, List.of()), EMBEDDING);
+        head.assignPaths("");
+        return head;
+    }
+
+    @Override
+    public NDArray runHead(Module head, NDArray hidden) {
+        return ((LlamaHead) head).forward(hidden);
     }
 
     @Override

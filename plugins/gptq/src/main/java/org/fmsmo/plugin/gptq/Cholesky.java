@@ -2,7 +2,6 @@ package org.fmsmo.plugin.gptq;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 
 /**
  * GPTQ's factor: the upper-triangular {@code U} with {@code H⁻¹ = UᵀU}, without forming H⁻¹.
@@ -59,16 +58,22 @@ final class Cholesky {
         int s2 = size - k;
         factor(a, ld, off + k, s2, m);
         try (NDManager step = m.newSubManager()) {
-            NDArray u22 = EngineArrays.floats(step, block(a, ld, off + k, off + k, s2, s2), new Shape(s2, s2));
-            NDArray h12 = EngineArrays.floats(step, block(a, ld, off, off + k, k, s2), new Shape(k, s2));
+            NDArray u22 = EngineArrays.block(step, a, ld, off + k, off + k, s2, s2);
+            NDArray h12 = EngineArrays.block(step, a, ld, off, off + k, k, s2);
             NDArray v12 = h12.matMul(u22.transpose());
             h12.close();
-            NDArray h11 = EngineArrays.floats(step, block(a, ld, off, off, k, k), new Shape(k, k));
-            put(a, ld, off, off, k, k, h11.subi(v12.matMul(v12.transpose())).toFloatArray());
+            NDArray h11 = EngineArrays.block(step, a, ld, off, off, k, k);
+            try (NDArray vvt = v12.matMul(v12.transpose())) {
+                EngineArrays.put(h11.subi(vvt), a, ld, off, off);
+            }
             h11.close();
             factor(a, ld, off, k, step);
-            NDArray u11 = EngineArrays.floats(step, block(a, ld, off, off, k, k), new Shape(k, k));
-            put(a, ld, off, off + k, k, s2, u11.matMul(v12.matMul(u22)).negi().toFloatArray());
+            NDArray u11 = EngineArrays.block(step, a, ld, off, off, k, k);
+            try (NDArray v12u22 = v12.matMul(u22)) {
+                v12.close();
+                u22.close();
+                EngineArrays.put(u11.matMul(v12u22).negi(), a, ld, off, off + k);
+            }
         }
         for (int i = off + k; i < off + size; i++) {
             java.util.Arrays.fill(a, i * ld + off, i * ld + off + k, 0f);
@@ -133,15 +138,6 @@ final class Cholesky {
             }
         }
         return inv;
-    }
-
-    /** Copies the {@code rows×cols} block at ({@code r0}, {@code c0}) out of a row-major {@code n}-wide matrix. */
-    static float[] block(float[] a, int n, int r0, int c0, int rows, int cols) {
-        float[] out = new float[rows * cols];
-        for (int i = 0; i < rows; i++) {
-            System.arraycopy(a, (r0 + i) * n + c0, out, i * cols, cols);
-        }
-        return out;
     }
 
     /** Writes a {@code rows×cols} block into a row-major {@code n}-wide matrix at ({@code r0}, {@code c0}). */

@@ -321,12 +321,12 @@ final class Gptq {
         int rest = c1 - c0;
         int kb = e - b;
         try (NDManager step = m.newSubManager()) {
-            NDArray slab = EngineArrays.floats(step, Cholesky.block(u, in, b, c0, kb, rest), new Shape(kb, rest));
+            NDArray slab = EngineArrays.block(step, u, in, b, c0, kb, rest);
             NDArray et = EngineArrays.floats(step, err, (b - sb) * out, new Shape(kb, out));
-            float[] delta = slab.transpose().matMul(et).toFloatArray();
+            java.nio.FloatBuffer delta = EngineArrays.memory(slab.transpose().matMul(et));
             int base = c0 * out;
-            for (int k = 0; k < delta.length; k++) {
-                wt[base + k] -= delta[k];
+            for (int k = 0, n = delta.limit(); k < n; k++) {
+                wt[base + k] -= delta.get(k);
             }
         }
     }
