@@ -5,5 +5,4 @@
  */
 module org.fmsmo.distribution {
     requires org.fmsmo.core;
-    requires org.fmsmo.analyzer;
 }

@@ -18,9 +18,14 @@ module org.fmsmo.core {
     requires jdk.management;
     requires static osgi.core;
 
+    exports org.fmsmo.core.analysis;
     exports org.fmsmo.core.plugin;
     exports org.fmsmo.core.model;
-    exports org.fmsmo.core.session;
+    exports org.fmsmo.core.calibration;
+    exports org.fmsmo.core.context;
+    exports org.fmsmo.core.format;
+    exports org.fmsmo.core.deploy;
+    exports org.fmsmo.core.training;
     exports org.fmsmo.core.cli;
     exports org.fmsmo.core.quant;
     exports org.fmsmo.core.plugin.osgi;
@@ -43,7 +48,6 @@ module org.fmsmo.core {
     uses LayerWrapperProvider;
     uses DeployBackendProvider;
     uses CheckpointFormatProvider;
-    uses org.fmsmo.core.session.ModelAnalyzer;
 
     provides QuantizerProvider with
             org.fmsmo.core.quant.QuantizerModes.Pact,

@@ -4,7 +4,6 @@
  */
 module org.fmsmo.tests {
     requires org.fmsmo.core;
-    requires org.fmsmo.analyzer;
 
     exports org.fmsmo.tests.embed;
 }

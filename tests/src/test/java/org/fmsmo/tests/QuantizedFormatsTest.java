@@ -19,15 +19,15 @@ import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.core.analysis.ModelAnalyzer;
+import org.fmsmo.core.calibration.CalibrationData;
+import org.fmsmo.core.context.DefaultQuantContext;
+import org.fmsmo.core.format.CheckpointFormats;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.recipe.Recipes;
-import org.fmsmo.core.session.CalibrationData;
-import org.fmsmo.core.session.CheckpointFormats;
-import org.fmsmo.core.session.DefaultQuantContext;
-import org.fmsmo.core.session.ModelAnalyzer;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -53,7 +53,7 @@ class QuantizedFormatsTest {
              TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
             QuantConfig cfg = Recipes.qconfigInit("ptq_int8", Map.of("nbits_a", 32, "qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp",
                     "desc_act", true));
-            QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
+            QuantPlan plan = ModelAnalyzer.plan(m, cfg);
             CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
             registry.get(QuantMethodProvider.class, "gptq").create()
                     .quantize(new DefaultQuantContext(m, plan, cfg, registry, ProgressListener.NONE, calib));
@@ -119,7 +119,7 @@ class QuantizedFormatsTest {
         try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"))) {
             for (Map.Entry<String, QuantConfig> c : cases.entrySet()) {
                 try (TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
-                    QuantPlan plan = ModelAnalyzer.find().plan(m, c.getValue());
+                    QuantPlan plan = ModelAnalyzer.plan(m, c.getValue());
                     CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
                     registry.get(QuantMethodProvider.class, "ptq").create()
                             .quantize(new DefaultQuantContext(m, plan, c.getValue(), registry, ProgressListener.NONE, calib));

@@ -13,10 +13,10 @@ import org.fmsmo.api.quant.InputGroup;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.core.analysis.ModelAnalyzer;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.recipe.Recipes;
-import org.fmsmo.core.session.ModelAnalyzer;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -47,7 +47,7 @@ final class AnalyzeCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         QuantConfig cfg = Recipes.qconfigInit(recipe, overrides);
         try (TransformerModel m = ModelLoader.load(model)) {
-            QuantPlan plan = ModelAnalyzer.find().plan(m, cfg);
+            QuantPlan plan = ModelAnalyzer.plan(m, cfg);
             if (json) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson(plan)));
             } else {

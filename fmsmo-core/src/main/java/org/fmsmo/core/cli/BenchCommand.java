@@ -17,10 +17,11 @@ import java.util.concurrent.Callable;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.eval.ForwardBenchmark;
-import org.fmsmo.core.eval.SyntheticCheckpoint;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.model.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.synthetic.ModelShape;
+import org.fmsmo.core.synthetic.SyntheticModel;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -129,14 +130,12 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private Map<String, Object> loadSynthetic(int layers, PrintWriter out) throws IOException {
-        SyntheticCheckpoint.Shape base = SyntheticCheckpoint.ONE_B;
-        SyntheticCheckpoint.Shape shape = new SyntheticCheckpoint.Shape(base.vocab(), base.hidden(), base.intermediate(), layers,
-                base.heads(), base.kvHeads());
+        ModelShape shape = ModelShape.preset("tinyllama-1.1b").withLayers(layers);
         Path parent = Files.createTempDirectory(workDir == null ? Path.of(System.getProperty("java.io.tmpdir")) : workDir, "fmsmo-bench-");
         Path dir = parent.resolve("synthetic-llama");
         try {
             long t0 = System.nanoTime();
-            SyntheticCheckpoint.write(dir, shape, 1L << 30);
+            SyntheticModel.write(dir, shape, 0, 1L << 30);
             long t1 = System.nanoTime();
             System.gc();
             long heapBefore = heapUsed();

@@ -10,6 +10,8 @@ import java.util.stream.Stream;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.core.calibration.HiddenStates;
+import org.fmsmo.core.format.NativeCheckpoint;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.OutputFiles;
@@ -20,8 +22,6 @@ import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
-import org.fmsmo.core.session.HiddenStates;
-import org.fmsmo.core.session.NativeCheckpoint;
 
 /**
  * What {@code fmsmo eval} measures for one model folder: perplexity for a causal LM (over a text
@@ -39,7 +39,7 @@ public final class Evaluator {
      */
     /**
      * @param backend     run the frozen quantized layers on this deploy backend (null: simulated)
-     * @param checkLayers also compare every backend layer with its simulated layer ({@link org.fmsmo.core.session.Deployment.LayerCheck})
+     * @param checkLayers also compare every backend layer with its simulated layer ({@link org.fmsmo.core.deploy.Deployment.LayerCheck})
      */
     /**
      * @param streaming   whether a causal LM is evaluated block by block ({@link Perplexity#evaluate(StreamedModel, long[], int, int,
@@ -79,9 +79,9 @@ public final class Evaluator {
             r.put("model_bytes", weightBytesOnDisk(modelDir));
             r.put("memory_bytes", model.parameterBytes());
             r.put("data", o.data().toString());
-            org.fmsmo.core.session.Deployment.Result d = null;
+            org.fmsmo.core.deploy.Deployment.Result d = null;
             if (o.backend() != null) {
-                d = org.fmsmo.core.session.Deployment.apply(model, o.backend(), o.checkLayers());
+                d = org.fmsmo.core.deploy.Deployment.apply(model, o.backend(), o.checkLayers());
                 r.put("backend", o.backendName());
                 r.put("backend_layers", d.onBackend());
                 r.put("simulated_layers", d.simulated());

@@ -9,11 +9,11 @@ import java.util.concurrent.CancellationException;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.core.calibration.CalibrationData;
+import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.nn.Module;
-import org.fmsmo.core.session.CalibrationData;
-import org.fmsmo.core.session.HiddenStates;
 
 /**
  * Perplexity of a causal LM over one long token stream, in non-overlapping windows: window

@@ -1,10 +1,7 @@
 package org.fmsmo.core.model;
 
 import ai.djl.ndarray.NDManager;
-import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.core.nn.Module;
@@ -38,20 +35,12 @@ public final class BlockView implements QuantizableModel {
 
     @Override
     public List<LinearLayer> linearLayers() {
-        List<LinearLayer> out = new ArrayList<>();
-        block.forEachLinear(block.path(), (name, l) -> out.add(l));
-        return out;
+        return LinearLayers.all(block, block.path());
     }
 
     @Override
     public LinearLayer linear(String name) {
-        Map<String, LinearLayer> all = new LinkedHashMap<>();
-        block.forEachLinear(block.path(), all::put);
-        LinearLayer l = all.get(name);
-        if (l == null) {
-            throw LinearLayers.unknown(name, architecture + " block " + block.path(), all.keySet());
-        }
-        return l;
+        return LinearLayers.find(block, block.path(), name, architecture + " block " + block.path());
     }
 
     @Override

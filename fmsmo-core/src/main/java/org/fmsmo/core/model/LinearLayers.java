@@ -1,15 +1,37 @@
 package org.fmsmo.core.model;
 
+import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.core.nn.Module;
 
 /** The checks every {@link org.fmsmo.api.model.QuantizableModel} makes on lookups and swaps, with one wording. */
 final class LinearLayers {
 
     private LinearLayers() {
+    }
+
+    /** Every linear layer under {@code root} (whose own path is {@code prefix}), in forward order. */
+    static List<LinearLayer> all(Module root, String prefix) {
+        List<LinearLayer> out = new ArrayList<>();
+        root.forEachLinear(prefix, (name, layer) -> out.add(layer));
+        return out;
+    }
+
+    /** The linear layer called {@code name} under {@code root}, or the {@link #unknown} error naming {@code where}. */
+    static LinearLayer find(Module root, String prefix, String name, String where) {
+        Map<String, LinearLayer> all = new LinkedHashMap<>();
+        root.forEachLinear(prefix, all::put);
+        LinearLayer l = all.get(name);
+        if (l == null) {
+            throw unknown(name, where, all.keySet());
+        }
+        return l;
     }
 
     /** The error for a name that is not a linear layer, listing some that are. */

@@ -1,8 +1,5 @@
 package org.fmsmo.core.model;
 
-import org.fmsmo.core.session.CheckpointFormats;
-import org.fmsmo.core.session.NativeCheckpoint;
-
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,6 +12,8 @@ import java.util.stream.Collectors;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.InputQuantization;
+import org.fmsmo.core.format.CheckpointFormats;
+import org.fmsmo.core.format.NativeCheckpoint;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;

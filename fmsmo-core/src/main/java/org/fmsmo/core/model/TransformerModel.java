@@ -3,7 +3,6 @@ package org.fmsmo.core.model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -68,20 +67,12 @@ public abstract class TransformerModel extends Module implements QuantizableMode
 
     @Override
     public List<LinearLayer> linearLayers() {
-        List<LinearLayer> out = new ArrayList<>();
-        forEachLinear("", (name, layer) -> out.add(layer));
-        return out;
+        return LinearLayers.all(this, "");
     }
 
     @Override
     public LinearLayer linear(String name) {
-        Map<String, LinearLayer> all = new LinkedHashMap<>();
-        forEachLinear("", all::put);
-        LinearLayer l = all.get(name);
-        if (l == null) {
-            throw LinearLayers.unknown(name, architecture(), all.keySet());
-        }
-        return l;
+        return LinearLayers.find(this, "", name, architecture());
     }
 
     @Override

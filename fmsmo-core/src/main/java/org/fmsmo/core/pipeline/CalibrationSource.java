@@ -3,8 +3,8 @@ package org.fmsmo.core.pipeline;
 import java.nio.file.Path;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.calibration.CalibrationData;
 import org.fmsmo.core.hf.HfTokenizer;
-import org.fmsmo.core.session.CalibrationData;
 
 /**
  * Where a run's calibration examples come from: a text file cut into token windows (sentences for

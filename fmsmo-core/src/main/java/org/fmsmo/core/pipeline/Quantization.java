@@ -17,6 +17,12 @@ import org.fmsmo.api.quant.QuantMethod;
 import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.analysis.ModelAnalyzer;
+import org.fmsmo.core.calibration.CalibrationData;
+import org.fmsmo.core.calibration.HiddenStates;
+import org.fmsmo.core.context.DefaultQuantContext;
+import org.fmsmo.core.format.CheckpointFormats;
+import org.fmsmo.core.format.NativeCheckpoint;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.OutputFiles;
@@ -29,13 +35,7 @@ import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.recipe.Recipes;
-import org.fmsmo.core.session.CalibrationData;
-import org.fmsmo.core.session.CheckpointFormats;
-import org.fmsmo.core.session.DefaultQuantContext;
-import org.fmsmo.core.session.HiddenStates;
-import org.fmsmo.core.session.ModelAnalyzer;
-import org.fmsmo.core.session.NativeCheckpoint;
-import org.fmsmo.core.session.Training;
+import org.fmsmo.core.training.Training;
 
 /**
  * One quantization run, from a model folder to a written checkpoint: the pipeline that the CLI,
@@ -276,7 +276,7 @@ public final class Quantization {
         }
         try (StreamedModel stream = ModelLoader.openStreamed(model, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()))) {
             long before = 4 * stream.checkpoint().elementCount();
-            StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress, ModelAnalyzer.find()).offload(offloadDir, offloadOver);
+            StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress).offload(offloadDir, offloadOver);
             run.checkPlan(); // refuse now, not after a long run
             StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
             return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),
@@ -316,7 +316,7 @@ public final class Quantization {
         long t = System.nanoTime();
         Path resume = training == null ? null : training.resume();
         try (TransformerModel tm = resume != null ? ModelLoader.loadForTraining(resume) : ModelLoader.load(model)) {
-            QuantPlan plan = ModelAnalyzer.find().plan(tm, cfg);
+            QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             if (writer != null) {
                 writer.checkPlan(tm, plan); // refuse now, not after a long run
             }

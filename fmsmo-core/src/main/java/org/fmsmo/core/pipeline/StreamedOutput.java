@@ -15,6 +15,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.core.format.FormatSink;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -24,7 +25,6 @@ import org.fmsmo.core.io.safetensors.TensorInfo;
 import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.model.ModelWriter;
 import org.fmsmo.core.model.StreamedModel;
-import org.fmsmo.core.session.FormatSink;
 import org.fmsmo.core.nn.Module;
 
 /**

@@ -17,17 +17,17 @@ import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantMethod;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.analysis.ModelAnalyzer;
+import org.fmsmo.core.calibration.CalibrationData;
+import org.fmsmo.core.calibration.HiddenStates;
+import org.fmsmo.core.context.BlockScope;
+import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.session.BlockScope;
-import org.fmsmo.core.session.CalibrationData;
-import org.fmsmo.core.session.DefaultQuantContext;
-import org.fmsmo.core.session.HiddenStates;
-import org.fmsmo.core.session.ModelAnalyzer;
 
 /**
  * Quantization layer by layer (llm-compressor's sequential onloading): weights stay mapped; for
@@ -54,13 +54,12 @@ final class StreamedRun {
     private final QuantConfig config;
     private final PluginRegistry registry;
     private final ProgressListener progress;
-    private final ModelAnalyzer analyzer;
 
     private Path offloadDir;
     private long offloadOver = Long.MAX_VALUE;
 
     StreamedRun(StreamedModel model, String methodName, QuantMethod method, CheckpointFormat format, QuantConfig config, PluginRegistry registry,
-                ProgressListener progress, ModelAnalyzer analyzer) {
+                ProgressListener progress) {
         this.model = model;
         this.methodName = methodName;
         this.method = method;
@@ -68,7 +67,6 @@ final class StreamedRun {
         this.config = config;
         this.registry = registry;
         this.progress = progress;
-        this.analyzer = analyzer;
     }
 
     /**
@@ -215,7 +213,7 @@ final class StreamedRun {
     /** The block's plan, from a trace of one forward pass on a few random positions. */
     private QuantPlan plan(Module block, BlockView view, NDManager m) {
         int hidden = Math.toIntExact(view.linearLayers().getFirst().inFeatures());
-        return analyzer.planBlock(view, () -> {
+        return ModelAnalyzer.planBlock(view, () -> {
             try (NDManager trace = m.newSubManager()) {
                 NDArray x = trace.linspace(-1f, 1f, TRACE_TOKENS * hidden).reshape(new Shape(1, TRACE_TOKENS, hidden));
                 model.runBlock(block, x, Attention.causalMask(trace, TRACE_TOKENS)).close();

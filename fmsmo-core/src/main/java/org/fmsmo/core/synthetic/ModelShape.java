@@ -34,6 +34,9 @@ public record ModelShape(String name, String modelType, String architecture, int
                         "original_max_position_embeddings", 8192)));
         p.put("qwen2.5-7b", new ModelShape("qwen2.5-7b", "qwen2", "Qwen2ForCausalLM", 152064, 3584, 18944, 28, 28, 4, false, true,
                 1000000.0, 131072, 1e-6, null));
+        // TinyLlama-1.1B: the 1.1B model the first wave's load benchmark used (bench --load-synthetic).
+        p.put("tinyllama-1.1b", new ModelShape("tinyllama-1.1b", "llama", "LlamaForCausalLM", 32000, 2048, 5632, 22, 32, 4, false, false,
+                10000.0, 2048, 1e-5, null));
         // Mistral-7B-v0.3: no sliding window, so its forward pass is Llama's.
         p.put("mistral-7b", new ModelShape("mistral-7b", "mistral", "MistralForCausalLM", 32768, 4096, 14336, 32, 32, 8, false, false,
                 1000000.0, 32768, 1e-5, null));

@@ -27,11 +27,12 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.core.cli.Main;
-import org.fmsmo.core.eval.SyntheticCheckpoint;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.llama.LlamaForCausalLM;
+import org.fmsmo.core.synthetic.ModelShape;
+import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,14 +42,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ModelLoaderTest {
 
-    private static final SyntheticCheckpoint.Shape TINY = new SyntheticCheckpoint.Shape(64, 16, 24, 2, 4, 2);
+    private static final ModelShape TINY = new ModelShape("tiny", "llama", "LlamaForCausalLM", 64, 16, 24, 2, 4, 2, false, false, 10000.0, 2048,
+            1e-5, null);
 
     @TempDir
     Path tmp;
 
     @Test
     void loadsAShardedBf16LlamaAndRunsIt() {
-        Path dir = SyntheticCheckpoint.write(tmp.resolve("m"), TINY, 4096);
+        Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, 4096);
         assertTrue(Files.exists(dir.resolve(SafetensorsWriter.INDEX)), "sharded");
         try (TransformerModel m = ModelLoader.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
             assertEquals(TINY.parameters(), m.parameterCount());
@@ -61,7 +63,7 @@ class ModelLoaderTest {
     /** Forward passes leave nothing behind: not in the model's manager, not in the caller's. */
     @Test
     void repeatedForwardsKeepArrayCountsFlat() {
-        Path dir = SyntheticCheckpoint.write(tmp.resolve("m"), TINY, Long.MAX_VALUE);
+        Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, Long.MAX_VALUE);
         try (TransformerModel m = ModelLoader.load(dir, false); NDManager caller = NDManager.newBaseManager()) {
             CausalLM lm = (CausalLM) m;
             int modelArrays = m.manager().getManagedArrays().size();
@@ -108,7 +110,7 @@ class ModelLoaderTest {
 
     @Test
     void layersCanBeSwappedAndRestored() {
-        Path dir = SyntheticCheckpoint.write(tmp.resolve("m"), TINY, Long.MAX_VALUE);
+        Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, Long.MAX_VALUE);
         try (TransformerModel m = ModelLoader.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
             CausalLM lm = (CausalLM) m;
             NDArray ids = nd.create(new long[] {1, 2, 3}, new Shape(1, 3));
@@ -136,8 +138,9 @@ class ModelLoaderTest {
     }
 
     @Test
-    void missingTokenizerFailsBeforeWeightsAreRead() {
-        Path dir = SyntheticCheckpoint.write(tmp.resolve("m"), TINY, Long.MAX_VALUE);
+    void missingTokenizerFailsBeforeWeightsAreRead() throws IOException {
+        Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, Long.MAX_VALUE);
+        Files.delete(dir.resolve("tokenizer.json"));
         FmsmoException e = assertThrows(FmsmoException.class, () -> ModelLoader.load(dir, true));
         assertEquals(ErrorCode.CORRUPT_INPUT, e.code());
         assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains(dir.toString()), e.getMessage());
@@ -151,11 +154,11 @@ class ModelLoaderTest {
         Path missing = writeLlama("missing", c -> { }, Map.of(), List.of("model.norm.weight"));
         assertMessage(missing, "'model.norm.weight'", "missing");
 
-        Path sharded = SyntheticCheckpoint.write(tmp.resolve("sharded"), TINY, 4096);
+        Path sharded = SyntheticModel.write(tmp.resolve("sharded"), TINY, 1, 4096);
         Files.delete(sharded.resolve("model-00002-of-" + shardCount(sharded) + ".safetensors"));
         assertMessage(sharded, "model-00002-of-", "missing");
 
-        Path badJson = SyntheticCheckpoint.write(tmp.resolve("badjson"), TINY, Long.MAX_VALUE);
+        Path badJson = SyntheticModel.write(tmp.resolve("badjson"), TINY, 1, Long.MAX_VALUE);
         Files.writeString(badJson.resolve("config.json"), "{\"model_type\": \"llama\", \"hidden_size\": ");
         assertMessage(badJson, "config.json", "not valid JSON");
 
@@ -165,7 +168,7 @@ class ModelLoaderTest {
         Path badHeads = writeLlama("heads", c -> c.put("num_key_value_heads", 3), Map.of(), List.of());
         assertMessage(badHeads, "num_key_value_heads", "must divide");
 
-        Path truncated = SyntheticCheckpoint.write(tmp.resolve("trunc"), TINY, Long.MAX_VALUE);
+        Path truncated = SyntheticModel.write(tmp.resolve("trunc"), TINY, 1, Long.MAX_VALUE);
         Path file = truncated.resolve("model.safetensors");
         byte[] all = Files.readAllBytes(file);
         Files.write(file, java.util.Arrays.copyOf(all, all.length - 100));
@@ -217,7 +220,7 @@ class ModelLoaderTest {
      * adds tensors, {@code drop} removes some.
      */
     private Path writeLlama(String name, Consumer<ObjectNode> edit, Map<String, float[]> extra, List<String> drop) throws IOException {
-        Path synthetic = SyntheticCheckpoint.write(tmp.resolve(name + "-src"), TINY, Long.MAX_VALUE);
+        Path synthetic = SyntheticModel.write(tmp.resolve(name + "-src"), TINY, 1, Long.MAX_VALUE);
         ObjectNode config = (ObjectNode) new ObjectMapper().readTree(Files.readString(synthetic.resolve("config.json")));
         edit.accept(config);
         List<TensorData> tensors = new ArrayList<>();

@@ -49,8 +49,9 @@ class ModelWriterTest {
 
     @Test
     void refusesToWriteIntoTheSourceFolder() {
-        Path dir = org.fmsmo.core.eval.SyntheticCheckpoint.write(tmp.resolve("m"),
-                new org.fmsmo.core.eval.SyntheticCheckpoint.Shape(32, 8, 12, 1, 2, 1), Long.MAX_VALUE);
+        Path dir = org.fmsmo.core.synthetic.SyntheticModel.write(tmp.resolve("m"),
+                new org.fmsmo.core.synthetic.ModelShape("tiny", "llama", "LlamaForCausalLM", 32, 8, 12, 1, 2, 1, false, false, 10000.0, 2048, 1e-5, null),
+                1, Long.MAX_VALUE);
         try (TransformerModel m = ModelLoader.load(dir, false)) {
             FmsmoException e = assertThrows(FmsmoException.class, () -> ModelWriter.save(m, dir.resolve("out"), Dtype.F32, Long.MAX_VALUE));
             assertTrue(e.getMessage().contains("never written"), e.getMessage());

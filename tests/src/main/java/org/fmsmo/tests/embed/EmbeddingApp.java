@@ -4,17 +4,17 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
 import java.util.stream.Collectors;
-import org.fmsmo.analyzer.QuantPlanner;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.analysis.QuantPlanner;
+import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.model.LayerTable;
 import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.plugin.PluginInfo;
 import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.session.DefaultQuantContext;
 
 /**
  * An application that embeds fmsmo: it finds its plugins with {@code ServiceLoader} through

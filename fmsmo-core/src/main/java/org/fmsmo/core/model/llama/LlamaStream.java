@@ -10,6 +10,7 @@ import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.InputQuantization;
+import org.fmsmo.core.format.CheckpointFormats;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -21,7 +22,6 @@ import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Weights;
-import org.fmsmo.core.session.CheckpointFormats;
 
 /**
  * A Llama-family checkpoint ({@code llama}, {@code qwen2}, {@code mistral} without a sliding

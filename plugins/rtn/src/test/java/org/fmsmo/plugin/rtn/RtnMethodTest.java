@@ -20,10 +20,10 @@ import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.model.LayerTable;
 import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.session.DefaultQuantContext;
 import org.junit.jupiter.api.Test;
 
 /** RTN inside a real host, checked element by element against the grid formulas computed here. */

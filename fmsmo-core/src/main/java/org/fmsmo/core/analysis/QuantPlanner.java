@@ -1,0 +1,171 @@
+package org.fmsmo.core.analysis;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Pattern;
+import java.util.regex.PatternSyntaxException;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.InputGroup;
+import org.fmsmo.api.quant.LayerDecision;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.RangeSource;
+import org.fmsmo.core.quant.QuantizerModes;
+
+/**
+ * Turns what is known about a model's layers and the config into a {@link QuantPlan}, with the
+ * fms-mo rules:
+ * <ul>
+ *   <li>{@code qskip_layer_name}: exact module names never quantized;</li>
+ *   <li>{@code qlayer_name_pattern}: when given, only layers whose name matches one of these
+ *       regular expressions (searched, not anchored) are quantized;</li>
+ *   <li>{@code qskip_lm_head} (default true): the output head {@code lm_head} stays in float;</li>
+ *   <li>{@code qskip_large_mag_layers}: layers whose max |w| is over {@value #LARGE_MAGNITUDE}×
+ *       the median layer's stay in float (they are reported either way);</li>
+ *   <li>{@code qspecial_layers}: per-layer overrides of the bit and mode keys;</li>
+ *   <li>specs: {@code qw_spec} / {@code qa_spec} in {@link QuantSpec} text form win; otherwise the
+ *       spec the mode implies ({@code qw_mode}, default {@code maxperCh}; {@code qa_mode}, default
+ *       {@code maxsym}) at {@code nbits_w} (default 8) / {@code nbits_a}; activations are quantized
+ *       when {@code nbits_a} &lt; 32 or {@code qa_spec} is set; static activation ranges come from
+ *       the {@code qa_mode_calib} observer;</li>
+ *   <li>attention matmuls ({@code QBmm}: true, or {@code nbits_bmm1}/{@code nbits_bmm2} &lt; 32):
+ *       both operands per tensor, with {@code qa_mode} when it is a per-tensor mode, else
+ *       {@code maxsym}.</li>
+ * </ul>
+ */
+public final class QuantPlanner {
+
+    /** A layer whose max |w| exceeds this multiple of the median layer's is an outlier. */
+    static final double LARGE_MAGNITUDE = 20;
+
+    private QuantPlanner() {
+    }
+
+    /** The plan from the model's static tree alone (no trace: no attention matmuls, no input groups). */
+    public static QuantPlan plan(QuantizableModel model, QuantConfig config) {
+        List<String> names = model.linearLayers().stream().map(LinearLayer::name).toList();
+        return plan(names, List.of(), List.of(), Map.of(), config);
+    }
+
+    /**
+     * The plan from what a trace found.
+     *
+     * @param linears     linear layer names in forward order
+     * @param bmms        attention matmul names in forward order
+     * @param groups      linear layers grouped by shared input
+     * @param maxMagnitude max |w| per linear layer (may be empty)
+     */
+    public static QuantPlan plan(List<String> linears, List<String> bmms, List<InputGroup> groups, Map<String, Double> maxMagnitude,
+                                 QuantConfig config) {
+        List<String> skip = config.getStringList("qskip_layer_name");
+        List<Pattern> only = patterns(config.getStringList("qlayer_name_pattern"));
+        boolean skipHead = config.getBoolean("qskip_lm_head", true);
+        boolean skipLarge = config.getBoolean("qskip_large_mag_layers", false);
+        double median = median(maxMagnitude);
+
+        List<LayerDecision> decisions = new ArrayList<>();
+        for (String name : linears) {
+            String why = null;
+            Double mag = maxMagnitude.get(name);
+            boolean large = mag != null && median > 0 && mag > LARGE_MAGNITUDE * median;
+            if (skip.contains(name)) {
+                why = "listed in qskip_layer_name";
+            } else if (skipHead && (name.equals("lm_head") || name.endsWith(".lm_head"))) {
+                why = "output head stays in float (qskip_lm_head=true)";
+            } else if (!only.isEmpty() && only.stream().noneMatch(p -> p.matcher(name).find())) {
+                why = "matches no qlayer_name_pattern";
+            } else if (large && skipLarge) {
+                why = String.format(Locale.ROOT, "max |w| %.3g is over %.0fx the median layer's %.3g (qskip_large_mag_layers=true)",
+                        mag, LARGE_MAGNITUDE, median);
+            }
+            if (why != null) {
+                decisions.add(new LayerDecision(name, LayerDecision.LINEAR, false, why, null, null));
+                continue;
+            }
+            QuantConfig c = special(config, name);
+            String reason = large ? String.format(Locale.ROOT, "linear layer (note: max |w| %.3g is over %.0fx the median %.3g)",
+                    mag, LARGE_MAGNITUDE, median) : "linear layer";
+            String wMode = c.getString("qw_mode", "maxperCh");
+            QuantSpec w = c.get("qw_spec").map(v -> QuantSpec.parse(v.toString()))
+                    .orElseGet(() -> QuantizerModes.specFor(wMode, c.getInt("nbits_w", 8), c.getInt("qw_group_size", 128), RangeSource.MINMAX));
+            String aMode = c.getString("qa_mode", "maxsym");
+            QuantSpec a = activationSpec(c, aMode, c.getInt("nbits_a", 32));
+            decisions.add(new LayerDecision(name, LayerDecision.LINEAR, true, reason, w, a,
+                    c.get("qw_spec").isPresent() && c.get("qw_mode").isEmpty() ? null : wMode,
+                    a == null || (c.get("qa_spec").isPresent() && c.get("qa_mode").isEmpty()) ? null : aMode));
+        }
+        boolean qbmm = config.getBoolean("QBmm", false) || config.getInt("nbits_bmm1", 32) < 32 || config.getInt("nbits_bmm2", 32) < 32;
+        String bmmMode = perTensor(config.getString("qa_mode", "maxsym")) ? config.getString("qa_mode", "maxsym") : "maxsym";
+        for (String name : bmms) {
+            if (!qbmm) {
+                decisions.add(new LayerDecision(name, LayerDecision.BMM, false, "attention matmul (QBmm=false)", null, null));
+                continue;
+            }
+            int bits = config.getInt(name.endsWith("bmm1") ? "nbits_bmm1" : "nbits_bmm2", config.getInt("nbits_a", 8) < 32 ? config.getInt("nbits_a", 8) : 8);
+            QuantSpec s = QuantizerModes.specFor(bmmMode, bits, 0, observer(config));
+            decisions.add(new LayerDecision(name, LayerDecision.BMM, true, "attention matmul, both operands quantized", s, s, bmmMode, bmmMode));
+        }
+        return new QuantPlan(decisions, groups);
+    }
+
+    private static QuantSpec activationSpec(QuantConfig c, String mode, int bits) {
+        if (c.get("qa_spec").isPresent()) {
+            return QuantSpec.parse(c.getString("qa_spec", ""));
+        }
+        return bits >= 32 ? null : QuantizerModes.specFor(mode, bits, 0, observer(c));
+    }
+
+    private static RangeSource observer(QuantConfig c) {
+        return switch (c.getString("qa_mode_calib", "minmax")) {
+            case "moving_minmax" -> RangeSource.MOVING_MINMAX;
+            case "percentile" -> RangeSource.PERCENTILE;
+            case "mse" -> RangeSource.MSE;
+            case "entropy" -> RangeSource.ENTROPY;
+            default -> RangeSource.MINMAX;
+        };
+    }
+
+    private static boolean perTensor(String mode) {
+        return !mode.equals("pertokenmax") && !mode.endsWith("_perToken") && !mode.endsWith("perCh") && !mode.endsWith("perGp");
+    }
+
+    /** The config with {@code qspecial_layers[name]} applied. */
+    private static QuantConfig special(QuantConfig config, String name) {
+        Object all = config.get("qspecial_layers").orElse(null);
+        if (all instanceof Map<?, ?> m && m.get(name) instanceof Map<?, ?> overrides) {
+            QuantConfig c = config;
+            for (Map.Entry<?, ?> e : overrides.entrySet()) {
+                c = c.with(e.getKey().toString(), e.getValue());
+            }
+            return c;
+        }
+        return config;
+    }
+
+    private static double median(Map<String, Double> values) {
+        if (values.isEmpty()) {
+            return 0;
+        }
+        double[] v = values.values().stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return v.length % 2 == 1 ? v[v.length / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
+    }
+
+    private static List<Pattern> patterns(List<String> regexes) {
+        List<Pattern> result = new ArrayList<>();
+        for (String r : regexes) {
+            try {
+                result.add(Pattern.compile(r));
+            } catch (PatternSyntaxException e) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "config key 'qlayer_name_pattern': '" + r
+                        + "' is not a valid regular expression: " + e.getDescription());
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,57 @@
+package org.fmsmo.core.context;
+
+import ai.djl.ndarray.NDArray;
+import java.util.Optional;
+import org.fmsmo.api.model.LinearLayer;
+
+/**
+ * A linear layer swapped in for a while to look at its inputs: it computes exactly what the layer
+ * it stands in for computes, after showing each input to {@link #observe}.
+ */
+abstract class PassThroughLinear implements LinearLayer {
+
+    private final LinearLayer wrapped;
+
+    PassThroughLinear(LinearLayer wrapped) {
+        this.wrapped = wrapped;
+    }
+
+    /** The layer to put back. */
+    final LinearLayer wrapped() {
+        return wrapped;
+    }
+
+    /** Sees one input {@code [..., inFeatures]} before the layer runs on it. */
+    abstract void observe(NDArray x);
+
+    @Override
+    public final String name() {
+        return wrapped.name();
+    }
+
+    @Override
+    public final long inFeatures() {
+        return wrapped.inFeatures();
+    }
+
+    @Override
+    public final long outFeatures() {
+        return wrapped.outFeatures();
+    }
+
+    @Override
+    public final NDArray weight() {
+        return wrapped.weight();
+    }
+
+    @Override
+    public final Optional<NDArray> bias() {
+        return wrapped.bias();
+    }
+
+    @Override
+    public final NDArray forward(NDArray x) {
+        observe(x);
+        return wrapped.forward(x);
+    }
+}

@@ -1,0 +1,210 @@
+package org.fmsmo.core.format;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.format.CheckpointSink;
+import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.InputQuantization;
+import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantType;
+import org.fmsmo.api.quant.Quantizer;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.ModelWriter;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Weights;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.plugin.RegisteredProvider;
+import org.fmsmo.core.quant.InputQuantizedLinear;
+import org.fmsmo.core.quant.QuantizerModes;
+
+/**
+ * The host side of {@link CheckpointFormat} plugins: gives a format a {@link CheckpointSink} and
+ * writes what it said — unquantized tensors in the dtype the source checkpoint had, companion
+ * files, {@code config.json} with the {@code quantization_config} — atomically; and on loading, asks
+ * the installed formats which one reads a folder's {@code quantization_config} and takes its
+ * dequantized weights.
+ */
+public final class CheckpointFormats {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** System property the launcher sets to the distribution folder (its {@code plugins/} holds the formats). */
+    private static final String HOME_PROPERTY = "fmsmo.home";
+
+    private CheckpointFormats() {
+    }
+
+    /**
+     * Writes {@code model} in {@code format} to {@code out} (which must not exist). The format's
+     * {@code write} refuses a layer it cannot hold, naming it, before anything is written.
+     */
+    public static Path write(TransformerModel model, CheckpointFormat format, Path out) {
+        for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
+            org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
+            if (inner instanceof org.fmsmo.core.model.Linear plain && plain.inputDivisor().isPresent()) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
+                        + " which a deployable checkpoint cannot hold; set smoothq_fold_only=true (the quantize CLI does for deployable formats),"
+                        + " smoothq=false, or write --format fms");
+            }
+        }
+        FormatSink sink = new FormatSink();
+        format.write(model, sink);
+        Map<String, List<TensorData>> replaced = new LinkedHashMap<>();
+        sink.replaced().forEach((layer, tensors) -> {
+            List<TensorData> list = new ArrayList<>();
+            tensors.forEach((name, t) -> list.add(FormatSink.tensorData(name, t)));
+            replaced.put(layer + ".weight", list);
+        });
+        ObjectNode config = model.config().json();
+        if (sink.quantizationConfig() == null) {
+            throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
+        }
+        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
+        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text());
+    }
+
+    /** Each float parameter's dtype in the source checkpoint (F32 when it is not stored there as F32, F16 or BF16). */
+    private static Function<String, Dtype> sourceDtypes(TransformerModel model) {
+        Map<String, Dtype> dtypes = new LinkedHashMap<>();
+        try (SafetensorsModel src = SafetensorsModel.open(model.dir())) {
+            for (String n : src.names()) {
+                Dtype d = src.info(n).dtype();
+                if (d == Dtype.F16 || d == Dtype.BF16 || d == Dtype.F32) {
+                    dtypes.put(n, d);
+                }
+            }
+        }
+        return name -> dtypes.getOrDefault(name, dtypes.getOrDefault("bert." + name, Dtype.F32));
+    }
+
+    /**
+     * When {@code config.json} has a {@code quantization_config}, finds the installed format that
+     * reads it and gives {@code weights} its dequantized layer weights.
+     *
+     * @return the input quantization the format's serving engines apply, by layer (see
+     *         {@link #quantizeInputs}); empty without a {@code quantization_config}
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
+     */
+    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights) {
+        return dequantizeInto(config, checkpoint, weights, "");
+    }
+
+    /**
+     * As above for the layers under one module path ({@code model.layers.3.}): the format sees
+     * only the stored tensors under it, so a streamed model decodes one block at a time.
+     */
+    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights, String prefix) {
+        JsonNode qc = config.json().get("quantization_config");
+        if (qc == null || qc.isNull()) {
+            return Map.of();
+        }
+        String home = System.getProperty(HOME_PROPERTY);
+        try (PluginRegistry registry = PluginRegistry.standard(home == null ? null : Path.of(home, "plugins"))) {
+            List<String> installed = new ArrayList<>();
+            for (RegisteredProvider<CheckpointFormatProvider> p : registry.providers(CheckpointFormatProvider.class)) {
+                installed.add(p.provider().name());
+                CheckpointFormat f = p.provider().create();
+                Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
+                if (f.canRead(qcMap)) {
+                    Source source = new Source(config.file().toString(), qcMap, checkpoint, prefix);
+                    Map<String, float[]> layers = f.read(source);
+                    Map<String, float[]> byWeight = new LinkedHashMap<>();
+                    layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
+                    Map<String, InputQuantization> inputs = f.inputQuantization(source);
+                    weights.addDequantized(byWeight, source.read);
+                    return inputs;
+                }
+            }
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": quantization_config with quant_method '"
+                    + qc.path("quant_method").asText("?") + "' and format '" + qc.path("format").asText("?")
+                    + "' is not read by any installed checkpoint format (installed: " + installed + ")");
+        }
+    }
+
+    /**
+     * Wraps each named layer of a freshly loaded model so that its input is quantized as the
+     * checkpoint's serving engine would: per-token FP8 or INT, or per tensor with the stored
+     * static scale (or each tensor's own range, symmetric or not, when none is stored).
+     */
+    public static void quantizeInputs(QuantizableModel model, Map<String, InputQuantization> inputs) {
+        for (Map.Entry<String, InputQuantization> e : inputs.entrySet()) {
+            QuantSpec spec = e.getValue().spec();
+            boolean fp8 = spec.type() == QuantType.FP8_E4M3;
+            boolean token = spec.granularity() == Granularity.TOKEN;
+            String mode = fp8 ? (token ? "fp8_e4m3_scale_perToken" : "fp8_e4m3_scale")
+                    : token ? "pertokenmax" : spec.symmetric() ? "maxsym" : "minmax";
+            Quantizer q = QuantizerModes.create(mode, spec);
+            Float scale = e.getValue().scale();
+            if (scale != null) {
+                // The modes' scale is amax / 448 (FP8) and clip / (2^(b−1) − 1) (symmetric INT).
+                float range = scale * (fp8 ? spec.type().fp8Format().orElseThrow().max() : (1 << (spec.bits() - 1)) - 1);
+                q.loadState(Map.of(fp8 ? "amax" : "clip_val", new float[] {range}));
+            }
+            model.replace(e.getKey(), new InputQuantizedLinear(model.linear(e.getKey()), q));
+        }
+    }
+
+    /** A stored checkpoint, or the part of it under a prefix, as a format reads it; remembers which tensors it read. */
+    private static final class Source implements CheckpointSource {
+        private final String location;
+        private final Map<String, Object> qc;
+        private final SafetensorsModel checkpoint;
+        private final Set<String> names;
+        final Set<String> read = new HashSet<>();
+
+        Source(String location, Map<String, Object> qc, SafetensorsModel checkpoint, String prefix) {
+            this.location = location;
+            this.qc = qc;
+            this.checkpoint = checkpoint;
+            this.names = prefix.isEmpty() ? checkpoint.names()
+                    : checkpoint.names().stream().filter(n -> n.startsWith(prefix)).collect(java.util.stream.Collectors.toUnmodifiableSet());
+        }
+
+        @Override
+        public String location() {
+            return location;
+        }
+
+        @Override
+        public Map<String, Object> quantizationConfig() {
+            return qc;
+        }
+
+        @Override
+        public Set<String> names() {
+            return names;
+        }
+
+        @Override
+        public StoredTensor tensor(String name) {
+            if (!names.contains(name)) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ": tensor '" + name + "' is missing");
+            }
+            TensorInfo info = checkpoint.info(name);
+            byte[] raw = checkpoint.file(name).bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            read.add(name);
+            return new StoredTensor(info.dtype().name(), info.shape(), ByteBuffer.wrap(raw));
+        }
+    }
+}

@@ -1,0 +1,246 @@
+package org.fmsmo.core.format;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.api.quant.Quantizer;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.model.ModelWriter;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Bmm;
+import org.fmsmo.core.quant.QBmm;
+import org.fmsmo.core.quant.QLinear;
+import org.fmsmo.core.quant.QuantizerModes;
+import org.fmsmo.core.recipe.Recipes;
+
+/**
+ * The fms native checkpoint: a Hugging Face folder whose {@code model.safetensors} holds the float
+ * weights as the quantized model uses them (SmoothQuant scales folded in) plus each quantizer's
+ * state under fms-mo's names ({@code L.quantize_weight.clip_val}, {@code L.quantize_feature.clip_val},
+ * {@code L.smoothq_scale}; a matmul's {@code L.quantize_m1.*}, {@code L.quantize_m2.*}), with the
+ * config in {@code fms_quant_config.json} and each layer's modes and specs in
+ * {@code fms_quant_layers.json}. Loading it rebuilds the wrappers and restores their state, so no
+ * recalibration is needed; any HF loader still reads it as a float model.
+ */
+public final class NativeCheckpoint {
+
+    /** The per-layer file whose presence marks the format. */
+    public static final String LAYERS_FILE = "fms_quant_layers.json";
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private NativeCheckpoint() {
+    }
+
+    /** Whether {@code dir} holds a native checkpoint. */
+    public static boolean isNative(Path dir) {
+        return Files.isRegularFile(dir.resolve(LAYERS_FILE));
+    }
+
+    /** Whether a stored tensor is quantizer state rather than a model weight. */
+    public static boolean isStateTensor(String name) {
+        return name.contains(".quantize_") || name.endsWith(".smoothq_scale");
+    }
+
+    /** Writes the model, its quantizer state and the config to {@code out}, atomically. */
+    public static Path save(TransformerModel model, QuantConfig config, Path out) {
+        List<TensorData> state = new ArrayList<>();
+        ArrayNode layers = JSON.createArrayNode();
+        for (LinearLayer l : model.linearLayers()) {
+            LinearLayer inner = l instanceof QLinear q ? q.wrapped() : l;
+            if (inner instanceof Linear plain && plain.inputDivisor().isPresent()) {
+                float[] s = plain.inputDivisor().get().toFloatArray();
+                state.add(TensorData.ofFloats(l.name() + ".smoothq_scale", Dtype.F32, new long[] {s.length}, s));
+            }
+            if (l instanceof QLinear q) {
+                ObjectNode e = entry(layers, l.name(), "linear");
+                describe(e, "weight", q.weightQuantizer());
+                if (q.hasPrecomputedCodes()) {
+                    e.put("weight_frozen", "codes");
+                    addCodes(state, l.name() + ".quantize_weight", q.frozenWeight());
+                } else {
+                    addState(state, l.name() + ".quantize_weight", q.weightQuantizer());
+                }
+                q.inputQuantizer().ifPresent(iq -> {
+                    describe(e, "input", iq);
+                    addState(state, l.name() + ".quantize_feature", iq);
+                });
+            }
+        }
+        model.forEachBmm("", (name, b) -> {
+            if (b instanceof QBmm q) {
+                ObjectNode e = entry(layers, name, "bmm");
+                describe(e, "input", q.first());
+                describe(e, "weight", q.second());
+                addState(state, name + ".quantize_m1", q.first());
+                addState(state, name + ".quantize_m2", q.second());
+            }
+        });
+        ObjectNode root = JSON.createObjectNode();
+        root.put("format", "fms-native");
+        root.put("version", 1);
+        root.set("layers", layers);
+        return ModelWriter.save(model, out, Dtype.F32, Long.MAX_VALUE, state,
+                Map.of(Recipes.CONFIG_FILE, Recipes.toJson(config), LAYERS_FILE, root.toPrettyString()));
+    }
+
+    private static ObjectNode entry(ArrayNode layers, String name, String kind) {
+        ObjectNode e = layers.addObject();
+        e.put("name", name);
+        e.put("kind", kind);
+        return e;
+    }
+
+    private static void describe(ObjectNode e, String role, Quantizer q) {
+        e.put(role + "_mode", q.mode());
+        e.put(role + "_spec", q.spec().toString());
+    }
+
+    /** Codes a method computed (GPTQ) are stored as they are: codes, scale, zero point, group index. */
+    private static void addCodes(List<TensorData> out, String prefix, QuantizedTensor t) {
+        long[] shape = t.shape().getShape();
+        out.add(TensorData.ofBytes(prefix + ".codes", t.spec().symmetric() ? Dtype.I8 : Dtype.U8, shape, t.codes().toByteArray()));
+        out.add(TensorData.ofFloats(prefix + ".scale", Dtype.F32, t.scale().getShape().getShape(), t.scale().toFloatArray()));
+        t.zeroPoint().ifPresent(z -> out.add(ints(prefix + ".zero_point", z.getShape().getShape(), z.toIntArray())));
+        t.groupIndex().ifPresent(g -> out.add(ints(prefix + ".g_idx", g.getShape().getShape(), g.toIntArray())));
+    }
+
+    private static TensorData ints(String name, long[] shape, int[] v) {
+        long[] l = new long[v.length];
+        for (int i = 0; i < v.length; i++) {
+            l[i] = v[i];
+        }
+        return TensorData.ofLongs(name, Dtype.I32, shape, l);
+    }
+
+    /** The stored codes of a layer frozen by its method. */
+    private static QuantizedTensor readCodes(TransformerModel model, SafetensorsModel checkpoint, String prefix, QuantSpec spec, Path file) {
+        var m = model.manager();
+        String codesName = prefix + ".codes";
+        if (!checkpoint.names().contains(codesName) || !checkpoint.names().contains(prefix + ".scale")) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer frozen from codes needs " + codesName + " and " + prefix + ".scale");
+        }
+        TensorInfo info = checkpoint.info(codesName);
+        byte[] raw = checkpoint.file(codesName).bytes(codesName).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+        NDArray codes = m.create(java.nio.ByteBuffer.wrap(raw), new Shape(info.shape()), spec.symmetric() ? DataType.INT8 : DataType.UINT8);
+        NDArray scale = m.create(checkpoint.floats(prefix + ".scale"), new Shape(checkpoint.info(prefix + ".scale").shape()));
+        NDArray zero = checkpoint.names().contains(prefix + ".zero_point") ? intArray(m, checkpoint, prefix + ".zero_point") : null;
+        NDArray gIdx = checkpoint.names().contains(prefix + ".g_idx") ? intArray(m, checkpoint, prefix + ".g_idx") : null;
+        return new QuantizedTensor(spec, codes, scale, zero, gIdx);
+    }
+
+    private static NDArray intArray(ai.djl.ndarray.NDManager m, SafetensorsModel checkpoint, String name) {
+        long[] v = checkpoint.file(name).longs(name);
+        int[] i = new int[v.length];
+        for (int k = 0; k < v.length; k++) {
+            i[k] = Math.toIntExact(v[k]);
+        }
+        return m.create(i, new Shape(checkpoint.info(name).shape()));
+    }
+
+    private static void addState(List<TensorData> out, String prefix, Quantizer q) {
+        q.state().forEach((k, v) -> out.add(TensorData.ofFloats(prefix + "." + k, Dtype.F32, new long[] {v.length}, v)));
+    }
+
+    /**
+     * Rebuilds the wrappers of a native checkpoint on a freshly loaded model and restores their
+     * state; linear layers end frozen.
+     */
+    public static void restore(TransformerModel model, SafetensorsModel checkpoint) {
+        restore(model, checkpoint, true);
+    }
+
+    /**
+     * As {@link #restore(TransformerModel, SafetensorsModel)}; with {@code freeze} false the linear
+     * wrappers stay unfrozen with their restored (learned) quantizer state, to go on training.
+     */
+    public static void restore(TransformerModel model, SafetensorsModel checkpoint, boolean freeze) {
+        Path file = checkpoint.dir().resolve(LAYERS_FILE);
+        JsonNode root;
+        try {
+            root = JSON.readTree(Files.readString(file));
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "cannot read " + file + ": " + e.getMessage(), e);
+        }
+        if (!"fms-native".equals(root.path("format").asText()) || !root.path("layers").isArray()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": expected {\"format\": \"fms-native\", \"layers\": […]}");
+        }
+        for (String name : checkpoint.names()) {
+            if (name.endsWith(".smoothq_scale")) {
+                String layer = name.substring(0, name.length() - ".smoothq_scale".length());
+                if (!(model.linear(layer) instanceof Linear plain)) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": " + layer + " cannot take a smoothing scale");
+                }
+                plain.setInputDivisor(model.manager().create(checkpoint.floats(name)));
+            }
+        }
+        for (JsonNode e : root.get("layers")) {
+            String name = text(e, "name", file);
+            switch (text(e, "kind", file)) {
+                case "linear" -> {
+                    boolean codes = "codes".equals(e.path("weight_frozen").asText());
+                    Quantizer w = codes ? QuantizerModes.create(text(e, "weight_mode", file), QuantSpec.parse(text(e, "weight_spec", file)))
+                            : quantizer(e, "weight", file, checkpoint, name + ".quantize_weight");
+                    Quantizer in = e.has("input_mode") ? quantizer(e, "input", file, checkpoint, name + ".quantize_feature") : null;
+                    QLinear q = new QLinear(model.linear(name), w, in);
+                    model.replace(name, q);
+                    if (codes) {
+                        q.freeze(readCodes(model, checkpoint, name + ".quantize_weight", w.spec(), file));
+                    } else if (freeze) {
+                        q.freeze();
+                    }
+                }
+                case "bmm" -> {
+                    Bmm old = model.findBmm(name).orElseThrow(() -> new FmsmoException(ErrorCode.CORRUPT_INPUT,
+                            file + ": no attention matmul " + name + " in " + model.architecture()));
+                    model.replaceBmm(name, new QBmm(old, quantizer(e, "input", file, checkpoint, name + ".quantize_m1"),
+                            quantizer(e, "weight", file, checkpoint, name + ".quantize_m2")));
+                }
+                default -> throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer " + name + " has unknown kind " + e.get("kind"));
+            }
+        }
+    }
+
+    private static Quantizer quantizer(JsonNode e, String role, Path file, SafetensorsModel checkpoint, String prefix) {
+        Quantizer q = QuantizerModes.create(text(e, role + "_mode", file), QuantSpec.parse(text(e, role + "_spec", file)));
+        Map<String, float[]> state = new LinkedHashMap<>();
+        for (String n : checkpoint.names()) {
+            if (n.startsWith(prefix + ".")) {
+                state.put(n.substring(prefix.length() + 1), checkpoint.floats(n));
+            }
+        }
+        if (!state.isEmpty()) {
+            q.loadState(state);
+        }
+        return q;
+    }
+
+    private static String text(JsonNode e, String key, Path file) {
+        JsonNode v = e.get(key);
+        if (v == null || !v.isTextual()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer entry " + e + " needs a text field '" + key + "'");
+        }
+        return v.asText();
+    }
+}
