@@ -53,7 +53,7 @@ public record ConfigKey(String name, Kind kind, List<String> allowed, double min
             }
             case NUMBER -> {
                 Double d = asDouble(value);
-                if (d == null || d < min || d > max) {
+                if (d == null || !(d >= min && d <= max)) { // NaN fails every comparison: refuse it by asking for the range
                     throw bad(value, where, "a number in [" + min + ", " + max + "]");
                 }
                 yield d;

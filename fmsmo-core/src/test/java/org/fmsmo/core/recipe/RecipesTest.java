@@ -61,6 +61,14 @@ class RecipesTest {
         FmsmoException alpha = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("smoothq_alpha", 1.5)));
         assertTrue(alpha.getMessage().contains("[0.0, 1.0]"), alpha.getMessage());
 
+        // NaN fails every comparison, so a check written as "below min or above max" let it through (GPTQ then never ended)
+        for (String name : List.of("smoothq_alpha", "damp_percent", "qat_lr")) {
+            for (String v : List.of("NaN", "Infinity", "-Infinity")) {
+                FmsmoException e = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of(name, v)), name + "=" + v);
+                assertTrue(e.getMessage().contains("'" + name + "'") && e.getMessage().contains("a number in ["), e.getMessage());
+            }
+        }
+
         FmsmoException special = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq",
                 Map.of("qspecial_layers", Map.of("lm_head", Map.of("smoothq", true)))));
         assertTrue(special.getMessage().contains("may override"), special.getMessage());

@@ -24,7 +24,7 @@ final class Gptq {
     record Options(int bits, boolean symmetric, int groupSize, double dampPercent, boolean descAct, boolean staticGroups,
                    int blockSize, boolean halfScales) {
         Options {
-            if (dampPercent <= 0 || dampPercent >= 1) {
+            if (!(dampPercent > 0 && dampPercent < 1)) { // NaN too: the retry loop would never reach 1
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "damp_percent must be in (0, 1), found " + dampPercent);
             }
         }
