@@ -23,7 +23,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.model;
     exports org.fmsmo.core.calibration;
     exports org.fmsmo.core.context;
-    exports org.fmsmo.core.format;
+    exports org.fmsmo.core.checkpoint;
     exports org.fmsmo.core.deploy;
     exports org.fmsmo.core.training;
     exports org.fmsmo.core.cli;

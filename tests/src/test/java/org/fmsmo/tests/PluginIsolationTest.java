@@ -23,7 +23,7 @@ import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.core.analysis.QuantPlanner;
 import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.model.LayerTable;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.plugin.PluginSource;
 import org.junit.jupiter.api.AfterAll;

@@ -14,7 +14,7 @@ import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.core.analysis.ModelAnalyzer;
-import org.fmsmo.core.model.ModelLoader;
+import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.recipe.Recipes;
 import picocli.CommandLine.Command;

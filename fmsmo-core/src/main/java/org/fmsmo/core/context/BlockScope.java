@@ -12,8 +12,8 @@ import org.fmsmo.api.quant.QuantContext;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.model.BlockView;
-import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.nn.Module;
 
 /**

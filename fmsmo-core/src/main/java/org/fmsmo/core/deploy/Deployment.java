@@ -16,8 +16,8 @@ import org.fmsmo.api.quant.Granularity;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
-import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.quant.QLinear;
 
 /**

@@ -19,7 +19,6 @@ import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorInfo;
-import org.fmsmo.core.model.Linear;
 
 /**
  * Hands a checkpoint's tensors to the module constructors, one tensor at a time, as FLOAT32

@@ -15,7 +15,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.StoredTensor;
-import org.fmsmo.core.format.FormatSink;
+import org.fmsmo.core.checkpoint.FormatSink;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;

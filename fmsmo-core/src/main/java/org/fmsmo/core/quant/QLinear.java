@@ -11,7 +11,7 @@ import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 
 /**
  * A linear layer with simulated quantization: {@code y = Q_in(x / s)·Q_w(W·s)ᵀ + b}, computed in

@@ -24,9 +24,9 @@ import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.api.quant.TrainingObjective;
 import org.fmsmo.core.calibration.CalibrationData;
+import org.fmsmo.core.checkpoint.NativeCheckpoint;
 import org.fmsmo.core.eval.EmbeddingFidelity;
 import org.fmsmo.core.eval.Perplexity;
-import org.fmsmo.core.format.NativeCheckpoint;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
@@ -130,7 +130,7 @@ public final class Training implements TrainingObjective {
 
     /**
      * Resumes from {@code dir}, a checkpoint this class wrote: reads the step and the method
-     * state. The student must have been loaded from it ({@link org.fmsmo.core.model.ModelLoader#loadForTraining}).
+     * state. The student must have been loaded from it ({@link org.fmsmo.core.checkpoint.ModelLoader#loadForTraining}).
      */
     public Training resumeFrom(Path dir) {
         Path json = dir.resolve(STATE_JSON);

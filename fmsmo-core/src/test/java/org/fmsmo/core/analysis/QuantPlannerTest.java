@@ -13,7 +13,7 @@ import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.core.model.LayerTable;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.junit.jupiter.api.Test;
 
 class QuantPlannerTest {

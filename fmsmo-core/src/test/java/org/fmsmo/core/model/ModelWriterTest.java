@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.SharedFixtures;
+import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;

@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.core.SharedFixtures;
+import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.model.llama.LlamaForCausalLM;

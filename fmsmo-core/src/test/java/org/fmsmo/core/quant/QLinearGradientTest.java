@@ -10,7 +10,7 @@ import ai.djl.training.GradientCollector;
 import java.util.Map;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.api.quant.RangeSource;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.junit.jupiter.api.Test;
 
 /**

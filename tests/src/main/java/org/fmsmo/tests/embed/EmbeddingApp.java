@@ -12,7 +12,7 @@ import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.core.analysis.QuantPlanner;
 import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.model.LayerTable;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.plugin.PluginInfo;
 import org.fmsmo.core.plugin.PluginRegistry;
 

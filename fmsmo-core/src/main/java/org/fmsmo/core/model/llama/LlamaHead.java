@@ -1,7 +1,7 @@
 package org.fmsmo.core.model.llama;
 
 import ai.djl.ndarray.NDArray;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.RmsNorm;
 import org.fmsmo.core.nn.Weights;

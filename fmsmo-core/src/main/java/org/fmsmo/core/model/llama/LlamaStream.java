@@ -6,15 +6,15 @@ import ai.djl.ndarray.types.Shape;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
+import java.util.function.Consumer;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.fmsmo.api.format.InputQuantization;
-import org.fmsmo.core.format.CheckpointFormats;
+import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.BlockDecoder;
 import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.TransformerModel;
@@ -38,12 +38,15 @@ public final class LlamaStream implements StreamedModel {
     private final SafetensorsModel checkpoint;
     private final NDManager manager;
     private final RotaryEmbedding rope;
+    private final BlockDecoder decoder;
 
     /**
      * @param maxTokens the longest sequence that will be run (the rotary tables are built for it)
+     * @param decoder   decodes a quantized checkpoint's blocks ({@link BlockDecoder#NONE} for a float one)
      */
-    public LlamaStream(HfConfig hf, SafetensorsModel checkpoint, int maxTokens) {
+    public LlamaStream(HfConfig hf, SafetensorsModel checkpoint, int maxTokens, BlockDecoder decoder) {
         this.hf = hf;
+        this.decoder = decoder;
         this.config = LlamaConfig.from(hf);
         this.checkpoint = checkpoint;
         TensorInfo emb = require(EMBEDDING);
@@ -116,10 +119,10 @@ public final class LlamaStream implements StreamedModel {
     public Module loadBlock(int i, NDManager blockManager) {
         Weights weights = new Weights(checkpoint, blockManager, List.of());
         // A quantized checkpoint's block is decoded by its format, one block at a time.
-        Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(hf, checkpoint, weights, blockPath(i) + ".");
+        Consumer<QuantizableModel> inputs = decoder.decode(weights, blockPath(i) + ".");
         LlamaDecoderLayer layer = new LlamaDecoderLayer(config, weights, blockPath(i));
         layer.assignPaths(blockPath(i));
-        CheckpointFormats.quantizeInputs(new BlockView(hf.architecture(hf.modelType()), layer, blockManager), inputs);
+        inputs.accept(new BlockView(hf.architecture(hf.modelType()), layer, blockManager));
         return layer;
     }
 

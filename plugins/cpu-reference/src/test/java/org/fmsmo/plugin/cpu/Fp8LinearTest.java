@@ -12,7 +12,7 @@ import org.fmsmo.api.deploy.FrozenLinear;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.quant.QLinear;
 import org.fmsmo.core.quant.QuantizerModes;
 import org.junit.jupiter.api.Test;

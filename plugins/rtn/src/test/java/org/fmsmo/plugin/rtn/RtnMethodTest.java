@@ -22,7 +22,7 @@ import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.model.LayerTable;
-import org.fmsmo.core.model.Linear;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package org.fmsmo.core.format;
+package org.fmsmo.core.checkpoint;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
@@ -25,10 +25,10 @@ import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.io.safetensors.TensorInfo;
-import org.fmsmo.core.model.Linear;
 import org.fmsmo.core.model.ModelWriter;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Bmm;
+import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.quant.QBmm;
 import org.fmsmo.core.quant.QLinear;
 import org.fmsmo.core.quant.QuantizerModes;

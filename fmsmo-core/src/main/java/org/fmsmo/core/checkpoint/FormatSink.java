@@ -1,4 +1,4 @@
-package org.fmsmo.core.format;
+package org.fmsmo.core.checkpoint;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.ByteBuffer;

@@ -1,4 +1,4 @@
-package org.fmsmo.core.model;
+package org.fmsmo.core.nn;
 
 import ai.djl.ndarray.NDArray;
 import java.util.Objects;

@@ -1,4 +1,4 @@
-package org.fmsmo.core.model;
+package org.fmsmo.core.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -30,6 +30,8 @@ import org.fmsmo.core.cli.Main;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.model.llama.LlamaForCausalLM;
 import org.fmsmo.core.synthetic.ModelShape;
 import org.fmsmo.core.synthetic.SyntheticModel;

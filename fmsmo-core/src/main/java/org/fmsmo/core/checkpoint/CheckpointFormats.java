@@ -1,4 +1,4 @@
-package org.fmsmo.core.format;
+package org.fmsmo.core.checkpoint;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -62,7 +62,7 @@ public final class CheckpointFormats {
     public static Path write(TransformerModel model, CheckpointFormat format, Path out) {
         for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
             org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
-            if (inner instanceof org.fmsmo.core.model.Linear plain && plain.inputDivisor().isPresent()) {
+            if (inner instanceof org.fmsmo.core.nn.Linear plain && plain.inputDivisor().isPresent()) {
                 throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
                         + " which a deployable checkpoint cannot hold; set smoothq_fold_only=true (the quantize CLI does for deployable formats),"
                         + " smoothq=false, or write --format fms");

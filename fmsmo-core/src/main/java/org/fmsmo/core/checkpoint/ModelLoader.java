@@ -1,4 +1,4 @@
-package org.fmsmo.core.model;
+package org.fmsmo.core.checkpoint;
 
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Files;
@@ -12,13 +12,15 @@ import java.util.stream.Collectors;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.InputQuantization;
-import org.fmsmo.core.format.CheckpointFormats;
-import org.fmsmo.core.format.NativeCheckpoint;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.model.BlockDecoder;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.model.bert.BertModel;
 import org.fmsmo.core.model.llama.LlamaForCausalLM;
+import org.fmsmo.core.model.llama.LlamaStream;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -65,7 +67,11 @@ public final class ModelLoader {
         }
         SafetensorsModel checkpoint = SafetensorsModel.open(dir);
         try {
-            return new org.fmsmo.core.model.llama.LlamaStream(config, checkpoint, maxTokens);
+            BlockDecoder decoder = (weights, prefix) -> {
+                Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, prefix);
+                return block -> CheckpointFormats.quantizeInputs(block, inputs);
+            };
+            return new LlamaStream(config, checkpoint, maxTokens, decoder);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
