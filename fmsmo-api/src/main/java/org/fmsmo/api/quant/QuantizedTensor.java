@@ -116,7 +116,8 @@ public final class QuantizedTensor {
         if (spec.granularity() != Granularity.GROUP) {
             return perBlock;
         }
-        return perBlock.repeat(1, spec.groupSize()).get(":, :" + shape.get(1));
+        // A group wider than the row is one group per row: repeat it across the row, not group_size times.
+        return perBlock.repeat(1, Math.min(spec.groupSize(), shape.get(1))).get(":, :" + shape.get(1));
     }
 
     /** The spec the codes follow. */

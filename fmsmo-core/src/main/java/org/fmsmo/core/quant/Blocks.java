@@ -42,13 +42,16 @@ final class Blocks {
         long rows = x.getShape().get(0);
         long cols = x.getShape().get(1);
         long groups = target.get(1);
-        long padded = groups * spec.groupSize();
+        // A group wider than the row is the whole row (one group): padding it to the group's width
+        // would allocate rows × group_size, gigabytes for --group-size 1000000.
+        long width = Math.min(spec.groupSize(), cols);
+        long padded = groups * width;
         NDArray full = x;
         if (padded != cols) {
             // Pad the ragged last group with 0: max/min are clamped to include 0 anyway.
             full = x.concat(x.getManager().zeros(new Shape(rows, padded - cols), x.getDataType()), 1);
         }
-        NDArray grouped = full.reshape(rows, groups, spec.groupSize());
+        NDArray grouped = full.reshape(rows, groups, width);
         return max ? grouped.max(new int[] {2}) : grouped.min(new int[] {2});
     }
 

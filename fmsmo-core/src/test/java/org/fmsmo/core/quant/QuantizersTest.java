@@ -86,6 +86,18 @@ class QuantizersTest {
         assertArrayEquals(new byte[] {127, -63, 127, 63, -127}, t.codes().toByteArray());
     }
 
+    /** A group wider than the row is one group per row, as per channel, without allocating the group's width. */
+    @Test
+    void aGroupWiderThanTheRowIsPerChannel() {
+        NDArray x = m.create(new float[] {2f, -1f, 0.5f, 0.25f, -4f, 1f, 3f, -0.5f}, new Shape(2, 4));
+        QuantizedTensor wide = q("minmax", "int4-asym-group1000000000").quantize(x);
+        QuantizedTensor channel = q("minmax", "int4-asym-channel").quantize(x);
+        assertEquals(new Shape(2, 1), wide.scale().getShape());
+        assertArrayEquals(channel.scale().toFloatArray(), wide.scale().toFloatArray(), 0f);
+        assertArrayEquals(channel.codes().toByteArray(), wide.codes().toByteArray());
+        assertArrayEquals(channel.dequantize().toFloatArray(), wide.dequantize().toFloatArray(), 0f);
+    }
+
     @Test
     void fp8PerTensorScaleUsesTheFormatCodec() {
         NDArray x = m.create(new float[] {0.1f, -3f, 1.7f, 0f});
