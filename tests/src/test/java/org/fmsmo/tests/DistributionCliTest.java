@@ -679,10 +679,14 @@ class DistributionCliTest {
     }
 
     @Test
-    void unknownCommandsAndOptionsFailWithUsage() throws Exception {
+    void unknownCommandsAndOptionsFailWithAnErrorLineAndAHint() throws Exception {
         Result r = fmsmo("plugins", "--no-such-option");
-        assertFalse(r.exit() == 0);
-        assertTrue(r.err().contains("--no-such-option"), r.err());
+        assertEquals(2, r.exit(), r.err());
+        assertTrue(r.err().startsWith("error: ") && r.err().contains("--no-such-option") && r.err().contains("fmsmo plugins --help")
+                && !r.err().contains("Usage:"), r.err());
+        Result unknown = fmsmo("no-such-command");
+        assertEquals(2, unknown.exit(), unknown.err());
+        assertTrue(unknown.err().startsWith("error: ") && unknown.err().contains("no-such-command"), unknown.err());
     }
 
     private static void assertSkipped(JsonNode root, String id, String... reasonParts) {

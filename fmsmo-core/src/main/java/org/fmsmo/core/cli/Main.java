@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
  * to {@code subcommands} here. Failures print one {@code error:} line and exit with the status of
  * their {@link org.fmsmo.api.ErrorCode}.
  */
-@Command(name = "fmsmo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+@Command(name = "fmsmo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, scope = CommandLine.ScopeType.INHERIT,
         description = "FMS Model Optimizer for the JVM: quantize models, list plugins, evaluate.",
         subcommands = {PluginsCommand.class, EvalCommand.class, ImportOnnxCommand.class, BenchCommand.class, RecipesCommand.class,
                 AnalyzeCommand.class, QuantizeCommand.class, QdqCommand.class, SynthesizeCommand.class,
@@ -32,6 +32,15 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setOut(out);
         cl.setErr(err);
+        // A flag picocli cannot parse (--seq-len 1e9, --seed abc, a missing required option) gets
+        // the one error line every other failure gets, and a pointer to the command's help,
+        // rather than the whole usage text.
+        cl.setParameterExceptionHandler((ex, ignored) -> {
+            CommandLine c = ex.getCommandLine();
+            c.getErr().println("error: " + ex.getMessage());
+            c.getErr().println("(see: " + c.getCommandSpec().qualifiedName() + " --help)");
+            return ErrorCode.INVALID_ARGUMENT.exitStatus();
+        });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
             if (ex instanceof FmsmoException fe) {
                 commandLine.getErr().println("error: " + fe.getMessage());
