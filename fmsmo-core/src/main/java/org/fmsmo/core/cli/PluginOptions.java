@@ -2,6 +2,8 @@ package org.fmsmo.core.cli;
 
 import java.nio.file.Path;
 import java.util.Optional;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.plugin.PluginRegistry;
 import picocli.CommandLine.Option;
 
@@ -32,6 +34,10 @@ final class PluginOptions {
 
     /** The registry over the application and the plugins directory. */
     PluginRegistry openRegistry() {
+        if (pluginsDir != null && !java.nio.file.Files.isDirectory(pluginsDir)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--plugins-dir " + pluginsDir + ": expected a folder of plugins, found "
+                    + (java.nio.file.Files.exists(pluginsDir) ? "a file" : "nothing there"));
+        }
         return PluginRegistry.standard(pluginsDir().orElse(null));
     }
 

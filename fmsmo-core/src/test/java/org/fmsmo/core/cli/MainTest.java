@@ -41,6 +41,16 @@ class MainTest {
     }
 
     @Test
+    void aPluginsDirThatIsNotAFolderIsRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path file = java.nio.file.Files.writeString(tmp.resolve("plugins.txt"), "x");
+        for (java.nio.file.Path dir : List.of(tmp.resolve("none"), file)) {
+            Outcome o = run("plugins", "--plugins-dir", dir.toString());
+            assertEquals(2, o.status(), o.err());
+            assertTrue(o.err().startsWith("error: --plugins-dir " + dir) && o.err().contains("expected a folder"), o.err());
+        }
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String command : List.of("quantize", "eval", "analyze", "plugins", "recipes", "bench", "synthesize", "import-onnx", "qdq")) {
             Outcome o = run(command, "--help");

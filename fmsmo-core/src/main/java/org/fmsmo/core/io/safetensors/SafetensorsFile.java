@@ -2,7 +2,6 @@ package org.fmsmo.core.io.safetensors;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -79,7 +78,7 @@ public final class SafetensorsFile implements AutoCloseable {
     private static Map<String, TensorInfo> parseHeader(Path path, String json, long dataSize, Map<String, String> metadata) {
         JsonNode root;
         try {
-            root = new ObjectMapper().readTree(json);
+            root = SafetensorsModel.STRICT_JSON.readTree(json);
         } catch (JsonProcessingException e) {
             throw corrupt(path, "header is not valid JSON: " + e.getOriginalMessage());
         }
@@ -128,8 +127,12 @@ public final class SafetensorsFile implements AutoCloseable {
             }
             shape[i] = d.asLong();
         }
-        long begin = v.get("data_offsets").get(0).asLong(-1);
-        long end = v.get("data_offsets").get(1).asLong(-1);
+        JsonNode offsets = v.get("data_offsets");
+        if (!offsets.get(0).isIntegralNumber() || !offsets.get(1).isIntegralNumber()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + ": data_offsets must be two integers, found " + offsets);
+        }
+        long begin = offsets.get(0).asLong(-1);
+        long end = offsets.get(1).asLong(-1);
         if (begin < 0 || end < begin || end > dataSize) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + ": data_offsets [" + begin + ", " + end
                     + "] must satisfy 0 <= begin <= end <= " + dataSize + " (the data section's size; truncated file?)");

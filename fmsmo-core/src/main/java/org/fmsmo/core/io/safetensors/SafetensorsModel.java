@@ -33,12 +33,18 @@ public final class SafetensorsModel implements AutoCloseable {
      *
      * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} naming the missing or broken file
      */
+    /**
+     * The JSON reader for headers and indexes: a name given twice is an error (the format forbids
+     * it; a lenient reader lets the last one silently win).
+     */
+    static final ObjectMapper STRICT_JSON = new ObjectMapper().enable(com.fasterxml.jackson.core.JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+
     public static SafetensorsModel open(Path dir) {
         Path index = dir.resolve(SafetensorsWriter.INDEX);
         if (Files.isRegularFile(index)) {
             JsonNode root;
             try {
-                root = new ObjectMapper().readTree(index.toFile());
+                root = STRICT_JSON.readTree(index.toFile());
             } catch (IOException e) {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, index + ": not valid JSON: " + e.getMessage(), e);
             }
@@ -47,7 +53,13 @@ public final class SafetensorsModel implements AutoCloseable {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, index + ": expected an object 'weight_map' of tensor name to shard file");
             }
             Map<String, String> shardOf = new LinkedHashMap<>();
-            map.fields().forEachRemaining(e -> shardOf.put(e.getKey(), e.getValue().asText()));
+            map.fields().forEachRemaining(e -> {
+                if (!e.getValue().isTextual()) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, index + ": weight_map['" + e.getKey() + "'] must be a shard file name, found "
+                            + e.getValue());
+                }
+                shardOf.put(e.getKey(), e.getValue().asText());
+            });
             for (String shard : shardOf.values().stream().distinct().toList()) {
                 if (shard.contains("/") || shard.contains("\\") || !Files.isRegularFile(dir.resolve(shard))) {
                     throw new FmsmoException(ErrorCode.CORRUPT_INPUT, index + " names shard '" + shard + "', which is missing from " + dir);

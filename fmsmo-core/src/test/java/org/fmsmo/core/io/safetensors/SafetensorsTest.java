@@ -181,6 +181,22 @@ class SafetensorsTest {
         assertTrue(corrupt(raw("[1, 2]", 0)).getMessage().contains("JSON object"));
     }
 
+    /** The format forbids a name given twice; a lenient reader let the last one win. Offsets are integers, not strings. */
+    @Test
+    void duplicateNamesAndNonIntegerOffsets() throws IOException {
+        String twice = corrupt(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},"
+                + "\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8)).getMessage();
+        assertTrue(twice.contains("not valid JSON") && twice.contains("Duplicate field 'a'"), twice);
+        String strings = corrupt(raw("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[\"0\",\"4\"]}}", 4)).getMessage();
+        assertTrue(strings.contains("tensor 'a'") && strings.contains("data_offsets must be two integers"), strings);
+
+        Path dir = Files.createDirectories(tmp.resolve("dup-index"));
+        SafetensorsWriter.writeFile(dir.resolve("s1.safetensors"), List.of(TensorData.ofFloats("w", Dtype.F32, new long[] {1}, new float[1])), Map.of());
+        Files.writeString(dir.resolve(SafetensorsWriter.INDEX), "{\"weight_map\": {\"w\": \"s1.safetensors\", \"w\": \"s1.safetensors\"}}");
+        FmsmoException e = assertThrows(FmsmoException.class, () -> SafetensorsModel.open(dir).close());
+        assertTrue(e.getMessage().contains("Duplicate field 'w'"), e.getMessage());
+    }
+
     /** The shared tiny-llama fixture: its README states 988,288 parameters, all F32. */
     @Test
     void readsTheTinyLlamaFixture() {
