@@ -105,6 +105,18 @@ public final class HfConfig {
         return has(key) ? number(key) : fallback;
     }
 
+    /**
+     * An optional number strictly between {@code min} and {@code max}: a zero or negative epsilon or
+     * rope theta is valid JSON but gives NaN logits, so it is refused here, by range, not only by type.
+     */
+    public double numberBetween(String key, double fallback, double min, double max) {
+        double v = number(key, fallback);
+        if (!(v > min && v < max)) {
+            throw invalid(key, "must be in (" + min + ", " + max + "), found " + v);
+        }
+        return v;
+    }
+
     public boolean bool(String key, boolean fallback) {
         return has(key) ? require(key, JsonNode::isBoolean, "true or false").booleanValue() : fallback;
     }

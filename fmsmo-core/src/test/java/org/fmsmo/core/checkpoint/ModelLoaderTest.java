@@ -170,6 +170,12 @@ class ModelLoaderTest {
         Path badHeads = writeLlama("heads", c -> c.put("num_key_value_heads", 3), Map.of(), List.of());
         assertMessage(badHeads, "num_key_value_heads", "must divide");
 
+        // valid JSON of the right type, impossible values: refused by range (they gave NaN logits and exit 0)
+        assertMessage(writeLlama("theta", c -> c.put("rope_theta", -1), Map.of(), List.of()), "'rope_theta'", "must be in (1.0,", "-1");
+        assertMessage(writeLlama("eps", c -> c.put("rms_norm_eps", 0), Map.of(), List.of()), "'rms_norm_eps'", "must be in (0.0, 1.0)");
+        assertMessage(writeLlama("scaling", c -> c.putObject("rope_scaling").put("rope_type", "llama3").put("factor", -8), Map.of(), List.of()),
+                "'rope_scaling'", "factor must be a positive number");
+
         Path truncated = SyntheticModel.write(tmp.resolve("trunc"), TINY, 1, Long.MAX_VALUE);
         Path file = truncated.resolve("model.safetensors");
         byte[] all = Files.readAllBytes(file);

@@ -22,7 +22,7 @@ public record BertConfig(int vocabSize, int hiddenSize, int numLayers, int numHe
         }
         return new BertConfig(c.positive("vocab_size"), hidden, c.positive("num_hidden_layers"), heads,
                 c.positive("intermediate_size"), c.positive("max_position_embeddings", 512), c.positive("type_vocab_size", 2),
-                c.number("layer_norm_eps", 1e-12));
+                c.numberBetween("layer_norm_eps", 1e-12, 0, 1));
     }
 
     public int headDim() {

@@ -32,7 +32,7 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         if (!act.equals("silu")) {
             throw c.invalid("hidden_act", "must be 'silu' for " + type + ", found '" + act + "'");
         }
-        double theta = c.number("rope_theta", 10000.0);
+        double theta = c.numberBetween("rope_theta", 10000.0, 1, Double.POSITIVE_INFINITY);
         float[] invFreq = RotaryEmbedding.defaultInverseFrequencies(headDim, theta);
         RopeScaling.apply(c, invFreq);
         int maxPositions = c.positive("max_position_embeddings", 2048);
@@ -44,7 +44,7 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
         boolean attnBias = qwen || c.bool("attention_bias", false);
         return new LlamaConfig(type, c.positive("vocab_size"), hidden, c.positive("intermediate_size"),
                 c.positive("num_hidden_layers"), heads, kvHeads, headDim, maxPositions,
-                c.number("rms_norm_eps", 1e-6), theta, invFreq, c.bool("tie_word_embeddings", false),
+                c.numberBetween("rms_norm_eps", 1e-6, 0, 1), theta, invFreq, c.bool("tie_word_embeddings", false),
                 attnBias, attnBias && !qwen, c.bool("mlp_bias", false));
     }
 
@@ -64,17 +64,20 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
                     // HF's frequencies as computed
                 }
                 case "linear" -> {
-                    double factor = s.path("factor").asDouble(1.0);
+                    double factor = positive(c, s, "factor", 1.0);
                     for (int i = 0; i < invFreq.length; i++) {
                         invFreq[i] = (float) (invFreq[i] / factor);
                     }
                 }
                 case "llama3" -> {
                     // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
-                    double factor = s.path("factor").asDouble();
-                    double low = s.path("low_freq_factor").asDouble(1.0);
-                    double high = s.path("high_freq_factor").asDouble(4.0);
-                    double original = s.path("original_max_position_embeddings").asDouble(8192);
+                    double factor = positive(c, s, "factor", Double.NaN);
+                    double low = positive(c, s, "low_freq_factor", 1.0);
+                    double high = positive(c, s, "high_freq_factor", 4.0);
+                    double original = positive(c, s, "original_max_position_embeddings", 8192);
+                    if (!(high > low)) {
+                        throw c.invalid("rope_scaling", "high_freq_factor (" + high + ") must exceed low_freq_factor (" + low + ")");
+                    }
                     double lowWavelen = original / low;
                     double highWavelen = original / high;
                     for (int i = 0; i < invFreq.length; i++) {
@@ -89,6 +92,16 @@ public record LlamaConfig(String modelType, int vocabSize, int hiddenSize, int i
                 }
                 default -> throw c.invalid("rope_scaling", "type '" + type + "' is not supported; supported: default, linear, llama3");
             }
+        }
+
+        /** {@code rope_scaling.key}, a finite positive number ({@code fallback} when absent; NaN: required). */
+        private static double positive(HfConfig c, JsonNode s, String key, double fallback) {
+            JsonNode n = s.get(key);
+            double v = n == null || n.isNull() ? fallback : n.isNumber() ? n.doubleValue() : Double.NaN;
+            if (!(v > 0 && v < Double.POSITIVE_INFINITY)) {
+                throw c.invalid("rope_scaling", key + " must be a positive number, found " + (n == null ? "nothing" : n));
+            }
+            return v;
         }
     }
 }
