@@ -77,6 +77,9 @@ public final class Recipes {
         }
     }
 
+    /** The top-level keys a recipe file may hold. */
+    private static final java.util.List<String> RECIPE_KEYS = java.util.List.of("description", "config");
+
     private static JsonNode recipeJson(String recipe) {
         try {
             JsonNode root;
@@ -95,6 +98,17 @@ public final class Recipes {
             }
             if (!root.path("config").isObject()) {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": expected {\"description\": …, \"config\": {…}}");
+            }
+            // A misspelt top-level key ("confg") would otherwise be ignored and its settings silently lost.
+            java.util.List<String> unknown = new java.util.ArrayList<>();
+            root.fieldNames().forEachRemaining(k -> {
+                if (!RECIPE_KEYS.contains(k)) {
+                    unknown.add(k);
+                }
+            });
+            if (!unknown.isEmpty()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": unknown top-level key(s) " + unknown + "; a recipe holds "
+                        + RECIPE_KEYS);
             }
             return root;
         } catch (JsonProcessingException e) {

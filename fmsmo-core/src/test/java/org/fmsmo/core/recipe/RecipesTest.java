@@ -88,6 +88,10 @@ class RecipesTest {
 
         Path mine = Files.writeString(tmp.resolve("mine.json"), "{\"description\": \"w4a8\", \"config\": {\"nbits_w\": 4, \"qw_mode\": \"sawb+\"}}");
         assertEquals(4, Recipes.qconfigInit(mine.toString(), Map.of()).getInt("nbits_w", 0));
+        Path misspelt = Files.writeString(tmp.resolve("misspelt.json"), "{\"config\": {\"nbits_w\": 4}, \"confg\": {\"nbits_a\": 4}}");
+        FmsmoException top = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit(misspelt.toString(), Map.of()));
+        assertTrue(top.getMessage().contains("unknown top-level key(s) [confg]") && top.getMessage().contains("[description, config]"),
+                top.getMessage());
         Path broken = Files.writeString(tmp.resolve("broken.json"), "{\"config\": {\"nbits_w\": 4,");
         assertEquals(ErrorCode.CORRUPT_INPUT, assertThrows(FmsmoException.class, () -> Recipes.qconfigInit(broken.toString(), Map.of())).code());
     }
