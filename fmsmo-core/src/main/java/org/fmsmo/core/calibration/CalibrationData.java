@@ -3,9 +3,6 @@ package org.fmsmo.core.calibration;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -15,6 +12,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.TextFiles;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.model.TransformerModel;
@@ -77,12 +75,7 @@ public final class CalibrationData {
     /** As {@link #fromText(TransformerModel, Path, int, int, int, Long)}, for a model that is not loaded (streamed). */
     public static CalibrationData fromText(HfTokenizer tok, boolean encoder, Path file, int numSamples, int seqLen, int batchSize,
                                            Long shuffleSeed) {
-        String text;
-        try {
-            text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cannot read calibration file " + file + ": " + e.getMessage(), e);
-        }
+        String text = TextFiles.readUtf8(file, "calibration file");
         List<long[]> samples = new ArrayList<>();
         java.util.Random random = shuffleSeed == null ? null : new java.util.Random(shuffleSeed);
         if (encoder) {

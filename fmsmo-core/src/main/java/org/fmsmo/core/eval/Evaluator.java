@@ -16,6 +16,7 @@ import org.fmsmo.core.checkpoint.NativeCheckpoint;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.TextFiles;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.SentenceEncoder;
@@ -217,15 +218,7 @@ public final class Evaluator {
     }
 
     private static String readText(Path data) {
-        try {
-            return Files.readString(data);
-        } catch (java.nio.file.NoSuchFileException e) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "data file " + data + " does not exist");
-        } catch (java.nio.charset.MalformedInputException e) {
-            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, data + " is not UTF-8 text");
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read " + data + ": " + e.getMessage(), e);
-        }
+        return TextFiles.readUtf8(data, "data file");
     }
 
     /** Bytes of the weight files ({@code *.safetensors}) in a model folder. */

@@ -15,6 +15,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.TextFiles;
 
 /**
  * {@code qconfig_init}: a recipe's settings with the user's overrides on top, every key and value
@@ -69,7 +70,7 @@ public final class Recipes {
     /** Reads a config written by {@link #write}, checking it like a recipe. */
     public static QuantConfig read(Path file) {
         try {
-            return new QuantConfig(checked(JSON.readTree(Files.readString(file)), file.toString()));
+            return new QuantConfig(checked(JSON.readTree(TextFiles.readUtf8(file, "config file")), file.toString()));
         } catch (JsonProcessingException e) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " is not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
@@ -91,7 +92,7 @@ public final class Recipes {
                     root = JSON.readTree(in);
                 }
             } else if (recipe.endsWith(".json") && Files.isRegularFile(Path.of(recipe))) {
-                root = JSON.readTree(Files.readString(Path.of(recipe)));
+                root = JSON.readTree(TextFiles.readUtf8(Path.of(recipe), "recipe"));
             } else {
                 throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "unknown recipe '" + recipe + "'; built-in: " + BUILT_IN
                         + ", or the path of a .json recipe file");

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -28,6 +27,7 @@ import org.fmsmo.core.checkpoint.NativeCheckpoint;
 import org.fmsmo.core.eval.EmbeddingFidelity;
 import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.TextFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
@@ -190,11 +190,7 @@ public final class Training implements TrainingObjective {
     }
 
     private static String read(Path file) {
-        try {
-            return Files.readString(file, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "cannot read " + file + ": " + e.getMessage(), e);
-        }
+        return TextFiles.readUtf8(file, "training text");
     }
 
     @Override

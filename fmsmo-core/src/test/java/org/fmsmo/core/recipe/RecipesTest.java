@@ -92,6 +92,10 @@ class RecipesTest {
         FmsmoException top = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit(misspelt.toString(), Map.of()));
         assertTrue(top.getMessage().contains("unknown top-level key(s) [confg]") && top.getMessage().contains("[description, config]"),
                 top.getMessage());
+        Path latin1 = Files.write(tmp.resolve("latin1.json"), "{\"description\": \"caf\u00e9\", \"config\": {}}".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+        FmsmoException notUtf8 = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit(latin1.toString(), Map.of()));
+        assertEquals(ErrorCode.CORRUPT_INPUT, notUtf8.code());
+        assertTrue(notUtf8.getMessage().contains("is not UTF-8 text: byte 0xE9 at offset 20"), notUtf8.getMessage());
         Path broken = Files.writeString(tmp.resolve("broken.json"), "{\"config\": {\"nbits_w\": 4,");
         assertEquals(ErrorCode.CORRUPT_INPUT, assertThrows(FmsmoException.class, () -> Recipes.qconfigInit(broken.toString(), Map.of())).code());
     }
