@@ -125,6 +125,35 @@ class StreamingPipelineTest {
         assertTrue(e.getMessage().contains("at least 201 are needed"), e.getMessage());
     }
 
+    /** A NaN in a weight is an error naming the block it comes out of, whole or streamed, not "perplexity": NaN with exit 0. */
+    @Test
+    void aNonFiniteOutputIsAnErrorNamingTheBlock() throws Exception {
+        Path text = work.resolve("nan.txt");
+        Files.writeString(text, "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12 w13 w14 w15 w16 w17 w18 w19 w20 w21 w22 w23 w24 w25 w26 w27 w28 w29 w30 w31 w32 w33");
+        Path broken = Files.createDirectories(work.resolve("llama-nan"));
+        for (String f : List.of("config.json", "model.safetensors", "tokenizer.json")) {
+            Files.copy(work.resolve("llama").resolve(f), broken.resolve(f));
+        }
+        String name = "model.layers.1.mlp.down_proj.weight";
+        long at;
+        try (org.fmsmo.core.io.safetensors.SafetensorsModel m = org.fmsmo.core.io.safetensors.SafetensorsModel.open(broken)) {
+            at = m.info(name).begin();
+        }
+        try (java.nio.channels.FileChannel c = java.nio.channels.FileChannel.open(broken.resolve("model.safetensors"),
+                java.nio.file.StandardOpenOption.READ, java.nio.file.StandardOpenOption.WRITE)) {
+            java.nio.ByteBuffer len = java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            c.read(len, 0);
+            long data = 8 + len.getLong(0);
+            c.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) 0xC0, 0x7F}), data + at); // BF16 NaN in the first element
+        }
+        for (Streaming mode : List.of(Streaming.OFF, Streaming.ON)) {
+            FmsmoException e = assertThrows(FmsmoException.class, () -> Evaluator.evaluate(broken, new Evaluator.Options(text, null, 16, 2, 256, mode),
+                    ProgressListener.NONE), mode.toString());
+            assertEquals(org.fmsmo.api.ErrorCode.CORRUPT_INPUT, e.code());
+            assertTrue(e.getMessage().contains("not finite") && e.getMessage().contains("come out of model.layers.1 "), mode + ": " + e.getMessage());
+        }
+    }
+
     @Test
     void rtnAndDynamicFp8StreamedWriteTheSameBytes() throws Exception {
         streamedEqualsInMemory("llama", "rtn", "ptq_int8", Map.of("qw_spec", "int8-sym-channel", "nbits_a", 32), "compressed-tensors");

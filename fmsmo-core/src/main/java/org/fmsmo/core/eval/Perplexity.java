@@ -13,6 +13,7 @@ import org.fmsmo.core.calibration.CalibrationData;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Module;
 
 /**
@@ -57,7 +58,11 @@ public final class Perplexity {
                 try (NDManager batch = model.manager().newSubManager()) {
                     NDArray input = batch.create(slice(ids, first, b, window, 0), new Shape(b, window));
                     long t0 = System.nanoTime();
-                    nll += nll(model.logits(input), slice(ids, first, b, window, 1));
+                    double batchNll = nll(model.logits(input), slice(ids, first, b, window, 1));
+                    if (!Double.isFinite(batchNll)) {
+                        throw nonFinite(firstNonFinite(model, input));
+                    }
+                    nll += batchNll;
                     forwardNanos += System.nanoTime() - t0;
                 }
                 scored += (long) b * window;
@@ -96,7 +101,14 @@ public final class Perplexity {
                 progress.item("block " + (i + 1) + "/" + model.numBlocks());
                 try (NDManager m = root.newSubManager()) {
                     Module block = model.loadBlock(i, m);
-                    states.advance(s -> model.runBlock(block, s.hidden(), s.mask()));
+                    String path = model.blockPath(i);
+                    states.advance(s -> {
+                        NDArray out = model.runBlock(block, s.hidden(), s.mask());
+                        if (!finite(out)) {
+                            throw nonFinite(path);
+                        }
+                        return out;
+                    });
                 }
                 progress.advance(1);
             }
@@ -107,7 +119,11 @@ public final class Perplexity {
                 int[] k = {0};
                 states.forEach(s -> {
                     int b = Math.toIntExact(s.hidden().getShape().get(0));
-                    sum[0] += nll(model.runHead(head, s.hidden()), slice(ids, k[0], b, window, 1));
+                    double batchNll = nll(model.runHead(head, s.hidden()), slice(ids, k[0], b, window, 1));
+                    if (!Double.isFinite(batchNll)) {
+                        throw nonFinite("the final norm and head");
+                    }
+                    sum[0] += batchNll;
                     k[0] += b;
                 });
                 nll = sum[0];
@@ -118,6 +134,35 @@ public final class Perplexity {
         }
         long scored = (long) windows * window;
         return new Result(Math.exp(nll / scored), nll, scored, windows, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * Where a batch whose NLL is not finite first goes wrong: the embeddings, the first block whose
+     * output holds NaN or ±Inf, or else the head. Run again block by block, on the failing batch only.
+     */
+    private static String firstNonFinite(CausalLM model, NDArray input) {
+        TransformerModel.BlockInput in = model.blockInput(input, null);
+        NDArray h = in.hidden();
+        if (!finite(h)) {
+            return "the embeddings";
+        }
+        for (int i = 0; i < model.blocks().size(); i++) {
+            h = model.runBlock(i, h, in.mask());
+            if (!finite(h)) {
+                return model.blocks().get(i).path();
+            }
+        }
+        return "the final norm and head";
+    }
+
+    private static boolean finite(NDArray x) {
+        return !x.isNaN().logicalOr(x.isInfinite()).any().getBoolean();
+    }
+
+    /** A perplexity of NaN or ∞ is not a result: the model's weights or config are broken somewhere. */
+    private static FmsmoException nonFinite(String where) {
+        return new FmsmoException(ErrorCode.CORRUPT_INPUT, "the model's output is not finite, so there is no perplexity: the first NaN or"
+                + " infinite values come out of " + where + " (its weights hold NaN or Inf, or its values overflow)");
     }
 
     /** Number of whole windows of the text, checking the arguments. */
