@@ -6,7 +6,7 @@ import org.fmsmo.api.quant.QuantizerProvider;
 
 /**
  * fmsmo's host: the plugin registry and loaders, the built-in quantizers and layer wrappers,
- * models, sessions and the CLI.
+ * models, the quantize pipeline and the CLI.
  */
 module org.fmsmo.core {
     requires transitive org.fmsmo.api;

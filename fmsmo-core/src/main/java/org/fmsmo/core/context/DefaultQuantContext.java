@@ -39,7 +39,7 @@ import org.fmsmo.core.quant.QuantizerModes;
 
 /**
  * The host's {@link QuantContext}: quantizers and wrappers come from the registry, so a plugin
- * method uses whatever quantizer plugins are installed; calibration runs the session's examples
+ * method uses whatever quantizer plugins are installed; calibration runs the run's examples
  * through the model.
  */
 public final class DefaultQuantContext implements QuantContext {
