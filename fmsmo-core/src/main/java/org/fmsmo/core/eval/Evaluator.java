@@ -89,13 +89,7 @@ public final class Evaluator {
             }
             switch (model) {
                 case CausalLM lm -> {
-                    Perplexity.Result p = Perplexity.evaluate(lm, lm.tokenizer().encode(text, false), o.seqLen(), o.batchSize(), progress);
-                    r.put("perplexity", p.perplexity());
-                    r.put("nll", p.nll());
-                    r.put("seq_len", o.seqLen());
-                    r.put("windows", p.windows());
-                    r.put("tokens", p.tokens());
-                    r.put("tokens_per_second", p.tokensPerSecond());
+                    putPerplexity(r, Perplexity.evaluate(lm, lm.tokenizer().encode(text, false), o.seqLen(), o.batchSize(), progress), o);
                     if (o.reference() != null) {
                         try (CausalLM refLm = loadReference(o.reference(), CausalLM.class, "a causal LM", modelDir)) {
                             r.put("reference_perplexity", Perplexity.evaluate(refLm, refLm.tokenizer().encode(text, false),
@@ -165,30 +159,26 @@ public final class Evaluator {
     private static Map<String, Object> evaluateStreamed(Path modelDir, Options o, ProgressListener progress) {
         String text = readText(o.data());
         Map<String, Object> r = new LinkedHashMap<>();
+        HfConfig config = HfConfig.read(modelDir);
         r.put("model", modelDir.toString());
-        Perplexity.Result p = streamedPerplexity(modelDir, text, o, progress, r);
+        r.put("architecture", config.architecture(config.modelType()));
         r.put("streamed", true);
         r.put("model_bytes", weightBytesOnDisk(modelDir));
         r.put("data", o.data().toString());
-        r.put("perplexity", p.perplexity());
-        r.put("nll", p.nll());
-        r.put("seq_len", o.seqLen());
-        r.put("windows", p.windows());
-        r.put("tokens", p.tokens());
-        r.put("tokens_per_second", p.tokensPerSecond());
+        putPerplexity(r, streamedPerplexity(modelDir, text, o, progress), o);
         if (o.reference() != null) {
             String whyNot = whyNotStreamed(o.reference(), o);
             if (whyNot != null) {
                 throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "reference " + o.reference() + " cannot be evaluated layer by layer like "
                         + modelDir + ": " + whyNot);
             }
-            r.put("reference_perplexity", streamedPerplexity(o.reference(), text, o, progress, null).perplexity());
+            r.put("reference_perplexity", streamedPerplexity(o.reference(), text, o, progress).perplexity());
         }
         return r;
     }
 
     /** One streamed perplexity; its hidden states over 2 GB go to a temporary folder, removed at the end. */
-    private static Perplexity.Result streamedPerplexity(Path dir, String text, Options o, ProgressListener progress, Map<String, Object> describe) {
+    private static Perplexity.Result streamedPerplexity(Path dir, String text, Options o, ProgressListener progress) {
         Path offload;
         try {
             offload = Files.createTempDirectory("fmsmo-eval-");
@@ -196,14 +186,21 @@ public final class Evaluator {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a temporary folder for hidden states: " + e.getMessage(), e);
         }
         try (HfTokenizer tokenizer = HfTokenizer.open(dir); StreamedModel model = ModelLoader.openStreamed(dir, o.seqLen())) {
-            if (describe != null) {
-                describe.put("architecture", model.config().architecture(model.config().modelType()));
-            }
             return Perplexity.evaluate(model, tokenizer.encode(text, false), o.seqLen(), o.batchSize(),
                     new HiddenStates.Offload(offload, HiddenStates.Offload.DEFAULT_BUDGET), progress);
         } finally {
             OutputFiles.deleteTree(offload);
         }
+    }
+
+    /** A perplexity result's entries, whole or streamed. */
+    private static void putPerplexity(Map<String, Object> r, Perplexity.Result p, Options o) {
+        r.put("perplexity", p.perplexity());
+        r.put("nll", p.nll());
+        r.put("seq_len", o.seqLen());
+        r.put("windows", p.windows());
+        r.put("tokens", p.tokens());
+        r.put("tokens_per_second", p.tokensPerSecond());
     }
 
     /** Loads the model to compare with, which must be of the same kind as the evaluated one. */
