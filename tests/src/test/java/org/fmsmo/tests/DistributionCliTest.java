@@ -594,7 +594,12 @@ class DistributionCliTest {
         }
     }
 
-    /** GPTQ W4 g128 beats RTN at the same grid, FP8 dynamic stays within 1% of FP32; both written in deployable formats and evaluated from them. */
+    /**
+     * GPTQ W4 beats RTN at the same grid, FP8 dynamic stays within 1% of FP32; both written in
+     * deployable formats and evaluated from them. The grid is per channel: tiny-llama's down_proj
+     * has 344 input features, which groups of 128 do not divide, and the gptq format refuses
+     * a ragged last group (serving engines cannot load it).
+     */
     @Test
     void gptqBeatsRtnAndFp8StaysCloseInDeployableFormats() throws Exception {
         Path shared = sharedFixtures();
@@ -606,8 +611,9 @@ class DistributionCliTest {
                     "--format", run[1], "--output", out.toString(), "--json"));
             if (!run[0].equals("rtn")) {
                 args.addAll(List.of("--calibration", shared.resolve("text/calib.txt").toString()));
-            } else {
-                args.addAll(List.of("--bits", "4", "--group-size", "128"));
+            }
+            if (!run[0].equals("fp8")) {
+                args.addAll(List.of("--bits", "4", "--group-size", "-1"));
             }
             Result q = fmsmo(args.toArray(String[]::new));
             assertEquals(0, q.exit(), q.err());
@@ -618,7 +624,7 @@ class DistributionCliTest {
             assertEquals(0, e.exit(), e.err());
             ppl.put(run[0], new ObjectMapper().readTree(e.out()).get("perplexity").asDouble());
         }
-        assertTrue(ppl.get("gptq") < ppl.get("rtn"), "GPTQ must beat RTN at W4 g128: " + ppl);
+        assertTrue(ppl.get("gptq") < ppl.get("rtn"), "GPTQ must beat RTN at W4 per channel: " + ppl);
         assertTrue(ppl.get("fp8") < fp32 * 1.01, "FP8 dynamic within 1% of FP32 " + fp32 + ": " + ppl);
     }
 

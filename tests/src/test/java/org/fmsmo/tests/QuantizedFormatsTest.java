@@ -51,7 +51,7 @@ class QuantizedFormatsTest {
         Path work = Fixtures.freshDir("formats-" + System.nanoTime());
         try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
              TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
-            QuantConfig cfg = Recipes.qconfigInit("ptq_int8", Map.of("nbits_a", 32, "qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp",
+            QuantConfig cfg = Recipes.qconfigInit("ptq_int8", Map.of("nbits_a", 32, "qw_spec", "int4-sym-group8", "qw_mode", "maxfullperGp",
                     "desc_act", true));
             QuantPlan plan = ModelAnalyzer.plan(m, cfg);
             CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
@@ -73,12 +73,12 @@ class QuantizedFormatsTest {
             assertEquals("lm_head", ctConfig.get("ignore").get(0).asText());
             JsonNode qc = JSON.readTree(gptq.resolve("quantize_config.json").toFile());
             assertEquals(4, qc.get("bits").asInt());
-            assertEquals(64, qc.get("group_size").asInt());
+            assertEquals(8, qc.get("group_size").asInt());
             assertTrue(qc.get("desc_act").asBoolean());
             try (SafetensorsFile ctFile = SafetensorsFile.open(ct.resolve("model.safetensors"));
                  SafetensorsFile gFile = SafetensorsFile.open(gptq.resolve("model.safetensors"))) {
                 for (Map.Entry<String, float[]> e : inMemory.entrySet()) {
-                    assertArrayEquals(e.getValue(), decodeCompressedTensors(ctFile, e.getKey(), 64), e.getKey() + " (compressed-tensors)");
+                    assertArrayEquals(e.getValue(), decodeCompressedTensors(ctFile, e.getKey(), 8), e.getKey() + " (compressed-tensors)");
                     assertArrayEquals(e.getValue(), decodeGptq(gFile, e.getKey()), e.getKey() + " (gptq)");
                 }
                 assertEquals("F32", ctFile.info("model.norm.weight").dtype().name(), "unquantized tensors keep their dtype");

@@ -135,6 +135,31 @@ public final class QuantPlanner {
         return !mode.equals("pertokenmax") && !mode.endsWith("_perToken") && !mode.endsWith("perCh") && !mode.endsWith("perGp");
     }
 
+    /**
+     * Refuses layer names in {@code qskip_layer_name} and {@code qspecial_layers} that name none of
+     * the model's linear layers: they are exact module names, so a misspelt one (or one from another
+     * model) would silently quantize the layer it was meant to keep, or drop its overrides.
+     *
+     * @param linears every linear layer of the model, by module name (all blocks, and the head)
+     */
+    public static void checkLayerNames(java.util.Collection<String> linears, QuantConfig config) {
+        java.util.Set<String> known = new java.util.HashSet<>(linears);
+        List<String> named = new ArrayList<>(config.getStringList("qskip_layer_name").stream().map(n -> "qskip_layer_name:" + n).toList());
+        if (config.get("qspecial_layers").orElse(null) instanceof Map<?, ?> m) {
+            m.keySet().forEach(k -> named.add("qspecial_layers:" + k));
+        }
+        for (String n : named) {
+            String key = n.substring(0, n.indexOf(':'));
+            String name = n.substring(key.length() + 1);
+            if (!known.contains(name)) {
+                String example = linears.stream().filter(l -> !l.endsWith("lm_head")).findFirst().orElse("lm_head");
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, String.format(Locale.ROOT,
+                        "%s: '%s' names no linear layer of this model; expected exact module names like '%s' (%d linear layers; "
+                                + "`fmsmo analyze` lists them)", key, name, example, known.size()));
+            }
+        }
+    }
+
     /** The config with {@code qspecial_layers[name]} applied. */
     private static QuantConfig special(QuantConfig config, String name) {
         Object all = config.get("qspecial_layers").orElse(null);

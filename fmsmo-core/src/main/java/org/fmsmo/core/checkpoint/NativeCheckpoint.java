@@ -144,7 +144,13 @@ public final class NativeCheckpoint {
         TensorInfo info = checkpoint.info(codesName);
         byte[] raw = checkpoint.file(codesName).bytes(codesName).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
         NDArray codes = m.create(java.nio.ByteBuffer.wrap(raw), new Shape(info.shape()), spec.symmetric() ? DataType.INT8 : DataType.UINT8);
-        NDArray scale = m.create(checkpoint.floats(prefix + ".scale"), new Shape(checkpoint.info(prefix + ".scale").shape()));
+        float[] s = checkpoint.floats(prefix + ".scale");
+        for (int i = 0; i < s.length; i++) {
+            if (!(s[i] >= 0) || Float.isInfinite(s[i])) { // NaN or ∞ would poison the layer's every output
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": " + prefix + ".scale[" + i + "] is " + s[i] + "; expected finite scales ≥ 0");
+            }
+        }
+        NDArray scale = m.create(s, new Shape(checkpoint.info(prefix + ".scale").shape()));
         NDArray zero = checkpoint.names().contains(prefix + ".zero_point") ? intArray(m, checkpoint, prefix + ".zero_point") : null;
         NDArray gIdx = checkpoint.names().contains(prefix + ".g_idx") ? intArray(m, checkpoint, prefix + ".g_idx") : null;
         return new QuantizedTensor(spec, codes, scale, zero, gIdx);

@@ -56,6 +56,9 @@ final class EvalCommand implements Callable<Integer> {
             + "and report the largest relative deviation (layer_check).")
     boolean checkLayers;
 
+    @Option(names = "--no-verify", description = "Load the model without checking its files against the SHA256SUMS fmsmo wrote beside them.")
+    boolean noVerify;
+
     @picocli.CommandLine.Mixin
     PluginOptions plugins;
 
@@ -65,13 +68,13 @@ final class EvalCommand implements Callable<Integer> {
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
         Map<String, Object> r;
         if (!backend.selected()) {
-            r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens,
-                    Streaming.parse("--streaming", streaming)), progress);
+            r = Evaluator.evaluate(model, verified(new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens,
+                    Streaming.parse("--streaming", streaming))), progress);
         } else {
             try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
                 try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
-                    r = Evaluator.evaluate(model, new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b, checkLayers,
-                            Streaming.parse("--streaming", streaming)), progress);
+                    r = Evaluator.evaluate(model, verified(new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b,
+                            checkLayers, Streaming.parse("--streaming", streaming))), progress);
                 }
             }
         }
@@ -81,5 +84,9 @@ final class EvalCommand implements Callable<Integer> {
             r.forEach((k, v) -> out.printf("%-22s %s%n", k, v));
         }
         return 0;
+    }
+
+    private Evaluator.Options verified(Evaluator.Options o) {
+        return noVerify ? o.withoutVerify() : o;
     }
 }

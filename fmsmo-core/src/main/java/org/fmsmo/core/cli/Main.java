@@ -22,9 +22,33 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    /** Runs the CLI and exits the JVM with its status. */
+    /** Set once the command has returned: a shutdown hook that runs before is an interruption. */
+    private static volatile boolean finished;
+
+    /** Runs the CLI and exits the JVM with its status (130 after SIGINT, 143 after SIGTERM, set by the JVM). */
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter err = new PrintWriter(System.err, true);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            if (!finished) {
+                interrupted(args, err);
+            }
+        }, "fmsmo-interrupt"));
+        int status = run(args, new PrintWriter(System.out, true), err);
+        finished = true;
+        System.exit(status);
+    }
+
+    /**
+     * Ctrl-C or a kill: says what was interrupted and what became of its outputs. The work may
+     * still be running on the main thread; the JVM stops it when this returns.
+     */
+    private static void interrupted(String[] args, PrintWriter err) {
+        String command = args.length == 0 || args[0].startsWith("-") ? "fmsmo" : "fmsmo " + args[0];
+        java.util.List<String> outputs = org.fmsmo.core.io.OutputFiles.interrupted();
+        err.println();
+        err.println("error: interrupted: " + command + " stopped before it finished; "
+                + (outputs.isEmpty() ? "no output was written" : String.join("; ", outputs)));
+        err.flush();
     }
 
     /** Runs the CLI with the given streams and returns the exit status (for tests and embedding). */
@@ -50,7 +74,12 @@ public final class Main implements Runnable {
                 commandLine.getErr().println("error: stopped (" + c.getMessage() + ")");
                 return 130;
             }
-            throw ex;
+            // Anything else is a defect of fmsmo, not of the input: still one line, and the trace on request.
+            commandLine.getErr().println("error: internal error: " + ex + " (a bug in fmsmo; set FMSMO_DEBUG=1 to print the stack trace)");
+            if (System.getenv("FMSMO_DEBUG") != null) {
+                ex.printStackTrace(commandLine.getErr());
+            }
+            return ErrorCode.INTERNAL.exitStatus();
         });
         try {
             return cl.execute(args);

@@ -115,7 +115,7 @@ final class QdqCommand implements Callable<Integer> {
             SafetensorsWriter.writeFile(tmp, tensors, Map.of("format", "pt", "fmsmo_qdq", mode + "-" + qspec));
             Files.move(tmp, output, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         } finally {
-            Files.deleteIfExists(tmp);
+            OutputFiles.deleteTree(tmp);
         }
         out.printf("wrote %s (%d tensors, mode %s, spec %s)%n", output, tensors.size(), mode, qspec);
         return 0;

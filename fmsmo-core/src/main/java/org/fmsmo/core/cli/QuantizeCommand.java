@@ -76,6 +76,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--format", defaultValue = "fms", paramLabel = "F", description = "Output format: fms (native, default), compressed-tensors, gptq.")
     String format;
 
+    @Option(names = "--no-verify", description = "Read an input folder fmsmo wrote without checking it against its SHA256SUMS.")
+    boolean noVerify;
+
     @Option(names = "--force", description = "Replace an existing output folder.")
     boolean force;
 
@@ -190,7 +193,7 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
         }
         Quantization run = Quantization.of(model).method(method).recipe(recipe != null ? recipe : defaultRecipe()).set(overrides())
-                .format(format).output(output).force(force).progress(progress).streaming(Streaming.parse("--streaming", streaming)).maxShardBytes(maxShardBytes)
+                .format(format).output(output).force(force).verifyInput(!noVerify).progress(progress).streaming(Streaming.parse("--streaming", streaming)).maxShardBytes(maxShardBytes)
                 .offload(offloadDir, offloadOver);
         Path calibrationText = calibration != null ? calibration : trainData;
         if (calibrationText != null && calibrationText.toString().equals("random")) {

@@ -15,6 +15,7 @@ import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.checkpoint.NativeCheckpoint;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.Checksums;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.TextFiles;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -33,21 +34,23 @@ import org.fmsmo.core.model.TransformerModel;
 public final class Evaluator {
 
     /**
-     * @param reference  a second model folder to compare with, or null
-     * @param seqLen     window for perplexity
-     * @param batchSize  windows or sentences per forward pass
-     * @param maxTokens  sentence length cap for encoders
-     */
-    /**
+     * @param reference   a second model folder to compare with, or null
+     * @param seqLen      window for perplexity
+     * @param batchSize   windows or sentences per forward pass
+     * @param maxTokens   sentence length cap for encoders
      * @param backend     run the frozen quantized layers on this deploy backend (null: simulated)
      * @param checkLayers also compare every backend layer with its simulated layer ({@link org.fmsmo.core.deploy.Deployment.LayerCheck})
-     */
-    /**
      * @param streaming   whether a causal LM is evaluated block by block ({@link Perplexity#evaluate(StreamedModel, long[], int, int,
      *                    HiddenStates.Offload, ProgressListener)}); AUTO streams a model whose FLOAT32 weights exceed the memory budget
+     * @param verify      check the folders against their {@link Checksums#FILE} before loading them (default)
      */
     public record Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
-                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming) {
+                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming, boolean verify) {
+        public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
+                       org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming) {
+            this(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, true);
+        }
+
         public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, Streaming streaming) {
             this(data, reference, seqLen, batchSize, maxTokens, null, null, false, streaming);
         }
@@ -55,14 +58,32 @@ public final class Evaluator {
         public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens) {
             this(data, reference, seqLen, batchSize, maxTokens, Streaming.AUTO);
         }
+
+        /** These options, loading the folders without checking their checksums ({@code --no-verify}). */
+        public Options withoutVerify() {
+            return new Options(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, false);
+        }
     }
 
     private Evaluator() {
     }
 
+    private static void verify(Path dir, ProgressListener progress) {
+        int files = Checksums.verify(dir);
+        if (files > 0) {
+            progress.note("verified " + files + " files of " + dir + " against " + Checksums.FILE);
+        }
+    }
+
     public static Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
         if (!Files.isDirectory(modelDir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + modelDir + " does not exist or is not a folder");
+        }
+        if (o.verify()) {
+            verify(modelDir, progress);
+            if (o.reference() != null && Files.isDirectory(o.reference())) {
+                verify(o.reference(), progress);
+            }
         }
         String whyNot = whyNotStreamed(modelDir, o);
         if (o.streaming() == Streaming.ON && whyNot != null) {

@@ -4,7 +4,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
@@ -12,13 +16,56 @@ import org.fmsmo.api.FmsmoException;
 /** How fmsmo writes outputs: whole or not at all (temporary name, then an atomic rename), and cleans up after itself. */
 public final class OutputFiles {
 
+    /** Temporaries this process is writing, until committed or deleted: an interrupted run removes them ({@link #interrupted}). */
+    private static final Set<Path> WRITING = ConcurrentHashMap.newKeySet();
+    /** Partial outputs a later run with the same arguments continues: an interrupted run keeps them. */
+    private static final Set<Path> RESUMABLE = ConcurrentHashMap.newKeySet();
+
     private OutputFiles() {
     }
 
-    /** A hidden temporary sibling of {@code target}, unique to this process and moment. */
+    /**
+     * A hidden temporary sibling of {@code target}, unique to this process and moment. It counts as
+     * being written until {@link #deleteTree} is called on it (after a successful rename, that is a
+     * no-op that only ends the count).
+     */
     public static Path temporarySibling(Path target) {
-        return target.toAbsolutePath().resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
+        Path p = target.toAbsolutePath().resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
                 + System.nanoTime());
+        WRITING.add(p);
+        return p;
+    }
+
+    /** Marks a folder this process writes and removes at the end ({@link #deleteTree}), so an interruption removes it too. */
+    public static Path writing(Path folder) {
+        WRITING.add(folder);
+        return folder;
+    }
+
+    /** Marks {@code partial} as a resumable partial output while {@code inFlight}, so an interruption keeps it and says so. */
+    public static void resumable(Path partial, boolean inFlight) {
+        if (inFlight) {
+            RESUMABLE.add(partial);
+        } else {
+            RESUMABLE.remove(partial);
+        }
+    }
+
+    /**
+     * After SIGINT or SIGTERM (called from the command line's shutdown hook, while the work may
+     * still be running): removes the temporaries being written and says what happened to each
+     * output in flight, one clause per output; empty when nothing was being written.
+     */
+    public static List<String> interrupted() {
+        List<String> said = new ArrayList<>();
+        for (Path p : List.copyOf(WRITING)) {
+            deleteTree(p);
+            said.add("removed the unfinished " + p);
+        }
+        for (Path p : List.copyOf(RESUMABLE)) {
+            said.add("kept the partial output in " + p + " (run the same command again to go on after its last finished block)");
+        }
+        return said;
     }
 
     /**
@@ -61,15 +108,19 @@ public final class OutputFiles {
 
     /** Deletes a file or folder tree, best effort: a leftover hidden temporary is never mistaken for an output. */
     public static void deleteTree(Path path) {
-        if (!Files.exists(path)) {
-            return;
-        }
-        try (Stream<Path> walk = Files.walk(path)) {
-            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
+        try {
+            if (!Files.exists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                return;
             }
-        } catch (IOException ignored) {
-            // best effort
+            try (Stream<Path> walk = Files.walk(path)) {
+                for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(p);
+                }
+            } catch (IOException | java.io.UncheckedIOException ignored) {
+                // best effort
+            }
+        } finally {
+            WRITING.remove(path);
         }
     }
 }

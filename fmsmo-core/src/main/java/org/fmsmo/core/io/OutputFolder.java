@@ -19,14 +19,21 @@ public final class OutputFolder {
     private OutputFolder() {
     }
 
-    /** Validates {@code output} and returns the folder to write into (itself, or a fresh sibling under --force). */
+    /**
+     * Validates {@code output} and returns the folder to write into (itself, or a fresh sibling
+     * under --force). The overlap test compares real paths, so a symbolic link (or {@code ..}
+     * through one) into the input folder is caught; and the folder that will hold the output is
+     * created and written to once, so that a read-only or full location fails now, not after the run.
+     */
     public static Path check(Path input, Path output, boolean force) {
-        Path in = input.toAbsolutePath().normalize();
-        Path out = output.toAbsolutePath().normalize();
+        Path in = realPath(input);
+        Path out = realPath(output);
         if (out.equals(in) || out.startsWith(in) || in.startsWith(out)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + output + " overlaps the input folder " + input
+                    + (out.equals(output.toAbsolutePath().normalize()) ? "" : " (it resolves to " + out + ")")
                     + "; inputs are never written: choose another output");
         }
+        checkWritable(output, out.getParent());
         if (!Files.exists(out)) {
             return out;
         }
@@ -45,6 +52,47 @@ public final class OutputFolder {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + output + " exists and is not empty; choose a new one or pass --force");
         }
         return out.resolveSibling(out.getFileName() + ".fmsmo-new");
+    }
+
+    /**
+     * The absolute path with every symbolic link resolved, also for a path that does not exist
+     * yet: its deepest existing ancestor is resolved and the rest appended.
+     */
+    static Path realPath(Path path) {
+        Path p = path.toAbsolutePath().normalize();
+        Path existing = p;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        if (existing == null) {
+            return p;
+        }
+        try {
+            return existing.toRealPath().resolve(existing.relativize(p)).normalize();
+        } catch (IOException e) {
+            return p;
+        }
+    }
+
+    /**
+     * Writes (and deletes) a probe file in {@code parent}, or in its deepest existing ancestor
+     * when it is still to be created: what the run's folders and final rename will need.
+     */
+    private static void checkWritable(Path output, Path parent) {
+        Path existing = parent;
+        while (existing != null && !Files.exists(existing)) {
+            existing = existing.getParent();
+        }
+        try {
+            if (existing == null || !Files.isDirectory(existing)) {
+                throw new IOException(existing + " is not a folder");
+            }
+            Path probe = Files.createTempFile(existing, ".fmsmo-write-check", ".tmp");
+            Files.delete(probe);
+        } catch (IOException | SecurityException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the output " + output + ": its folder " + parent + " cannot be written ("
+                    + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")");
+        }
     }
 
     /** Moves a --force run's finished folder over the old one. */

@@ -10,6 +10,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantConfig;
@@ -18,6 +19,7 @@ import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.core.analysis.ModelAnalyzer;
+import org.fmsmo.core.analysis.QuantPlanner;
 import org.fmsmo.core.calibration.CalibrationData;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.checkpoint.CheckpointFormats;
@@ -26,6 +28,7 @@ import org.fmsmo.core.checkpoint.NativeCheckpoint;
 import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.Checksums;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.OutputFolder;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -71,6 +74,7 @@ public final class Quantization {
     private String format = NATIVE_FORMAT;
     private Path output;
     private boolean force;
+    private boolean verifyInput = true;
     private PluginRegistry registry;
     private ProgressListener progress = ProgressListener.NONE;
     private Streaming streaming = Streaming.AUTO;
@@ -150,6 +154,15 @@ public final class Quantization {
         return this;
     }
 
+    /**
+     * Whether an input folder with a {@link Checksums#FILE} (one fmsmo wrote) is checked against it
+     * before the run (default true; the CLI's {@code --no-verify} turns it off).
+     */
+    public Quantization verifyInput(boolean verify) {
+        this.verifyInput = verify;
+        return this;
+    }
+
     /** The plugins to use; default {@link PluginRegistry#standard} without a plugins folder, opened and closed by the run. */
     public Quantization plugins(PluginRegistry plugins) {
         this.registry = plugins;
@@ -198,6 +211,9 @@ public final class Quantization {
         QuantConfig cfg = resolveConfig();
         Path target = OutputFolder.check(model, output, force);
         OutputFiles.removeDeadTemporaries(target, p -> progress.note("removed " + p + ", the temporary folder of a run that was killed"));
+        if (verifyInput && Files.isDirectory(model) && Checksums.verify(model) > 0) {
+            progress.note("verified " + model + " against its " + Checksums.FILE);
+        }
         boolean ownRegistry = registry == null;
         PluginRegistry plugins = ownRegistry ? PluginRegistry.standard(null) : registry;
         try {
@@ -316,6 +332,7 @@ public final class Quantization {
         long t = System.nanoTime();
         Path resume = training == null ? null : training.resume();
         try (TransformerModel tm = resume != null ? ModelLoader.loadForTraining(resume) : ModelLoader.load(model)) {
+            QuantPlanner.checkLayerNames(tm.linearLayers().stream().map(LinearLayer::name).toList(), cfg);
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             if (writer != null) {
                 writer.checkPlan(tm, plan); // refuse now, not after a long run

@@ -16,6 +16,7 @@ import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.core.checkpoint.FormatSink;
+import org.fmsmo.core.io.Checksums;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -138,6 +139,7 @@ final class StreamedOutput {
                     Files.copy(dir.resolve(f), tmp.resolve(f));
                 }
             }
+            Checksums.write(tmp);
             Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
             return target;
         } catch (IOException e) {

@@ -18,6 +18,7 @@ import org.fmsmo.api.quant.QuantMethod;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.core.analysis.ModelAnalyzer;
+import org.fmsmo.core.analysis.QuantPlanner;
 import org.fmsmo.core.calibration.CalibrationData;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.context.BlockScope;
@@ -79,11 +80,21 @@ final class StreamedRun {
         return this;
     }
 
-    /** Plans block 0 and lets the format refuse the plan before any work. */
+    /**
+     * Plans block 0 and lets the format refuse the plan before any work; refuses layer names in
+     * the config that name no layer of any block.
+     */
     void checkPlan() {
         try (NDManager m = NDManager.newBaseManager()) {
             Module block = model.loadBlock(0, m);
             BlockView view = new BlockView(model.config().architecture(model.config().modelType()), block, m);
+            List<String> linears = new ArrayList<>(model.outerLinears());
+            String first = model.blockPath(0) + ".";
+            for (int i = 0; i < model.numBlocks(); i++) {
+                String prefix = model.blockPath(i) + ".";
+                view.linearLayers().forEach(l -> linears.add(prefix + l.name().substring(first.length())));
+            }
+            QuantPlanner.checkLayerNames(linears, config);
             format.checkPlan(view, plan(block, view, m));
         }
     }
@@ -103,6 +114,14 @@ final class StreamedRun {
         // A format that cannot save its state makes every block's checkpoint useless: such runs start over.
         boolean resumable = format.streamState() != null;
         boolean keep = false;
+        if (resumable) {
+            OutputFiles.resumable(partial, true);
+        } else {
+            OutputFiles.writing(partial);
+        }
+        if (ownOffload != null) {
+            OutputFiles.writing(ownOffload);
+        }
         try {
             RunJournal.Checkpoint from = resumable ? journal.checkpoint() : null;
             StreamedOutput out = new StreamedOutput(model, format, partial, maxShardBytes, from == null ? null : from.writer());
@@ -124,6 +143,7 @@ final class StreamedRun {
             out.commit(target);
             return o;
         } finally {
+            OutputFiles.resumable(partial, false);
             journal.close();
             if (ownOffload != null) {
                 OutputFiles.deleteTree(ownOffload);

@@ -148,6 +148,7 @@ public final class SafetensorsWriter {
                 Files.createDirectories(target.getParent());
                 Files.writeString(target, e.getValue());
             }
+            org.fmsmo.core.io.Checksums.write(tmp);
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
             return dir;
         } catch (IOException e) {

@@ -92,6 +92,9 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         if (w.granularity() == Granularity.TENSOR && !w.symmetric()) {
             throw unsupported(l, "asymmetric packed weights per channel or group");
         }
+        if (l.groupMismatch() != null) {
+            throw unsupported(l, l.groupMismatch());
+        }
         return "pack-quantized";
     }
 
@@ -375,7 +378,7 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         }
         long[] shape = w.shape();
         float[] values = w.toFloats();
-        float[] scale = source.tensor(layer + ".weight_scale").toFloats();
+        float[] scale = FrozenLayers.checkScales(source.tensor(layer + ".weight_scale").toFloats(), source, layer + ".weight_scale");
         int out = (int) shape[0];
         int in = (int) shape[1];
         if (scale.length != 1 && scale.length != out) {
@@ -398,7 +401,7 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         int bits = weightBits(qc, source);
         int[] unsigned = Packing.unpackRows(source.tensor(layer + ".weight_packed").toInts(), out, in, bits);
         StoredTensor scaleT = source.tensor(layer + ".weight_scale");
-        float[] scale = scaleT.toFloats();
+        float[] scale = FrozenLayers.checkScales(scaleT.toFloats(), source, layer + ".weight_scale");
         int groups = scale.length == 1 ? 1 : scale.length / out;
         int groupSize = groups == 1 ? in : weightArg(qc, "group_size", source);
         int[] gIdx = source.names().contains(layer + ".weight_g_idx") ? source.tensor(layer + ".weight_g_idx").toInts() : null;

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointSource;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.LayerDecision;
@@ -40,12 +41,41 @@ final class FrozenLayers {
             return new Layer(name, spec, out, in, null, null, null, groupIndex == null ? null : new int[0], input, inputScale);
         }
 
+        /**
+         * Null when the input features split into whole groups, else what is expected. Serving
+         * engines (vLLM's GPTQ, Marlin and compressed-tensors kernels) take {@code in / group_size}
+         * groups per row and refuse a remainder, so a ragged last group, or a group wider than the
+         * row, would write a checkpoint no engine loads.
+         */
+        String groupMismatch() {
+            if (spec.granularity() != org.fmsmo.api.quant.Granularity.GROUP || in % spec.groupSize() == 0) {
+                return null;
+            }
+            return "a group size dividing the " + in + " input features (found group size " + spec.groupSize()
+                    + "); choose a divisor of every quantized layer's input features, per-channel scales (--group-size -1), or leave the layer in float (--ignore)";
+        }
+
         int groups() {
             return scale.length / (spec.granularity() == org.fmsmo.api.quant.Granularity.TENSOR ? 1 : out) ;
         }
     }
 
     private FrozenLayers() {
+    }
+
+    /**
+     * The scales read from {@code tensor} of a checkpoint, refused unless every one is finite and
+     * not negative: a NaN or infinite scale (a corrupt or hand-edited file) would otherwise turn
+     * a whole layer's weights into NaN and the model's output with it, far from where it started.
+     */
+    static float[] checkScales(float[] scale, CheckpointSource source, String tensor) {
+        for (int i = 0; i < scale.length; i++) {
+            if (!(scale[i] >= 0) || Float.isInfinite(scale[i])) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + tensor + "[" + i + "] is " + scale[i]
+                        + "; expected finite scales ≥ 0");
+            }
+        }
+        return scale;
     }
 
     /** The frozen layers in forward order; the other linear layers are left out. */

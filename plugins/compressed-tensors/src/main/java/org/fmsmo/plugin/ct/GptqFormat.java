@@ -57,6 +57,8 @@ public final class GptqFormat implements CheckpointFormat {
                 why = "weight-only layers (activations in float)";
             } else if (!l.spec().equals(first.spec())) {
                 why = "the same spec as " + first.name() + " (" + first.spec() + "): one quantize_config per model";
+            } else if (l.groupMismatch() != null) {
+                why = l.groupMismatch();
             } else if (l.in() % Packing.perWord(l.spec().bits()) != 0 || l.out() % Packing.perWord(l.spec().bits()) != 0) {
                 why = "in and out features divisible by " + Packing.perWord(l.spec().bits()) + " to pack " + l.spec().bits() + "-bit codes";
             } else if (l.scale() != null) { // planned layers have no scales yet
@@ -207,7 +209,7 @@ public final class GptqFormat implements CheckpointFormat {
             }
             String layer = name.substring(0, name.length() - ".qweight".length());
             long[] qShape = source.tensor(name).shape();
-            float[] scales = source.tensor(layer + ".scales").toFloats();
+            float[] scales = FrozenLayers.checkScales(source.tensor(layer + ".scales").toFloats(), source, layer + ".scales");
             long[] sShape = source.tensor(layer + ".scales").shape();
             int in = Math.toIntExact(qShape[0] * Packing.perWord(bits));
             int outF = Math.toIntExact(qShape[1]);
