@@ -20,7 +20,7 @@ import org.fmsmo.core.model.TransformerModel;
 /**
  * Calibration examples: token sequences run through a model in batches.
  * <ul>
- *   <li>Decoders: the file is tokenized as one text and cut into consecutive windows of
+ *   <li>Decoders: the file is tokenized as one text (in pieces cut at line breaks) and cut into consecutive windows of
  *       {@code seqLen} tokens from the start (the first {@code numSamples} of them).</li>
  *   <li>Encoders: each non-empty line is a sample (truncated to {@code seqLen} tokens), the first
  *       {@code numSamples} lines, padded per batch with an attention mask.</li>
@@ -72,14 +72,30 @@ public final class CalibrationData {
         return fromText(model.tokenizer(), model instanceof SentenceEncoder, file, numSamples, seqLen, batchSize, shuffleSeed);
     }
 
-    /** As {@link #fromText(TransformerModel, Path, int, int, int, Long)}, for a model that is not loaded (streamed). */
+    /**
+     * As {@link #fromText(TransformerModel, Path, int, int, int, Long)}, for a model that is not
+     * loaded (streamed). The file is read and tokenized in pieces ({@link HfTokenizer#encodeFile})
+     * and only as far as the samples need: the first
+     * {@code numSamples × seqLen} tokens, or with a shuffle seed {@value #SHUFFLE_POOL} times as
+     * many to draw the windows from (lines, for an encoder). So a calibration file of any size,
+     * even one line of many megabytes, takes bounded memory and time.
+     */
     public static CalibrationData fromText(HfTokenizer tok, boolean encoder, Path file, int numSamples, int seqLen, int batchSize,
                                            Long shuffleSeed) {
-        String text = TextFiles.readUtf8(file, "calibration file");
         List<long[]> samples = new ArrayList<>();
         java.util.Random random = shuffleSeed == null ? null : new java.util.Random(shuffleSeed);
+        long pool = (long) numSamples * (random == null ? 1 : SHUFFLE_POOL);
+        long[] found = {0}; // what the file gave: characters of lines (encoder) or tokens
         if (encoder) {
-            List<String> lines = new ArrayList<>(Arrays.asList(text.split("\n")));
+            List<String> lines = new ArrayList<>();
+            // A token is rarely over 64 characters: the part of a line beyond seqLen of them is cut away unread.
+            int[] nonBlank = {0};
+            forEachLine(file, (int) Math.min(Integer.MAX_VALUE / 2, 64L * seqLen), line -> {
+                found[0] += line.length();
+                lines.add(line);
+                nonBlank[0] += line.isBlank() ? 0 : 1;
+                return nonBlank[0] < pool;
+            });
             if (random != null) {
                 java.util.Collections.shuffle(lines, random);
             }
@@ -90,20 +106,48 @@ public final class CalibrationData {
                 }
             }
         } else {
-            long[] ids = tok.encode(text, true);
-            for (int k = 0; random != null && ids.length >= seqLen && k < numSamples; k++) {
-                int start = random.nextInt(ids.length - seqLen + 1);
-                samples.add(Arrays.copyOfRange(ids, start, start + seqLen));
+            long[] all = tok.encodeFile(file, "calibration file", true, pool > Long.MAX_VALUE / seqLen ? Long.MAX_VALUE : pool * seqLen);
+            found[0] = all.length;
+            for (int k = 0; random != null && all.length >= seqLen && k < numSamples; k++) {
+                int start = random.nextInt(all.length - seqLen + 1);
+                samples.add(Arrays.copyOfRange(all, start, start + seqLen));
             }
-            for (int start = 0; start + seqLen <= ids.length && samples.size() < numSamples; start += seqLen) {
-                samples.add(Arrays.copyOfRange(ids, start, start + seqLen));
+            for (int start = 0; start + seqLen <= all.length && samples.size() < numSamples; start += seqLen) {
+                samples.add(Arrays.copyOfRange(all, start, start + seqLen));
             }
         }
         if (samples.isEmpty()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "calibration file " + file + " gives no sample of " + seqLen
-                    + " tokens (it has " + text.length() + " characters)");
+                    + " tokens (it has " + found[0] + (encoder ? " characters)" : " tokens)"));
         }
         return new CalibrationData(samples, batchSize);
+    }
+
+    /** With a shuffle seed, windows (or lines) are drawn from this many times the samples asked for. */
+    static final int SHUFFLE_POOL = 16;
+
+    /** The file's lines in order, each cut to {@code maxChars}, until {@code line} returns false. */
+    private static void forEachLine(Path file, int maxChars, java.util.function.Predicate<String> line) {
+        StringBuilder current = new StringBuilder();
+        boolean[] more = {true};
+        TextFiles.forEachPiece(file, "calibration file", HfTokenizer.PIECE_CHARS, piece -> {
+            int from = 0;
+            while (more[0] && from < piece.length()) {
+                int nl = piece.indexOf('\n', from);
+                int to = nl < 0 ? piece.length() : nl;
+                current.append(piece, from, Math.min(to, from + Math.max(0, maxChars - current.length())));
+                if (nl < 0) {
+                    break;
+                }
+                more[0] = line.test(current.toString());
+                current.setLength(0);
+                from = nl + 1;
+            }
+            return more[0];
+        });
+        if (more[0] && !current.isEmpty()) {
+            line.test(current.toString());
+        }
     }
 
     /**

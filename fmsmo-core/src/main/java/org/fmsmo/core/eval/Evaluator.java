@@ -92,7 +92,9 @@ public final class Evaluator {
         if (whyNot == null && (o.streaming() == Streaming.ON || overBudget(modelDir))) {
             return evaluateStreamed(modelDir, o, progress);
         }
-        String text = readText(o.data());
+        if (!Files.isRegularFile(o.data())) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "data file " + o.data() + " does not exist or is not a file");
+        }
         Map<String, Object> r = new LinkedHashMap<>();
         try (TransformerModel model = ModelLoader.load(modelDir)) {
             r.put("model", modelDir.toString());
@@ -110,16 +112,16 @@ public final class Evaluator {
             }
             switch (model) {
                 case CausalLM lm -> {
-                    putPerplexity(r, Perplexity.evaluate(lm, lm.tokenizer().encode(text, false), o.seqLen(), o.batchSize(), progress), o);
+                    putPerplexity(r, Perplexity.evaluate(lm, tokens(lm.tokenizer(), o), o.seqLen(), o.batchSize(), progress), o);
                     if (o.reference() != null) {
                         try (CausalLM refLm = loadReference(o.reference(), CausalLM.class, "a causal LM", modelDir)) {
-                            r.put("reference_perplexity", Perplexity.evaluate(refLm, refLm.tokenizer().encode(text, false),
+                            r.put("reference_perplexity", Perplexity.evaluate(refLm, tokens(refLm.tokenizer(), o),
                                     o.seqLen(), o.batchSize(), progress).perplexity());
                         }
                     }
                 }
                 case SentenceEncoder enc -> {
-                    List<String> sentences = text.lines().filter(l -> !l.isBlank()).toList();
+                    List<String> sentences = readText(o.data()).lines().filter(l -> !l.isBlank()).toList();
                     if (sentences.isEmpty()) {
                         throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, o.data() + " has no sentences (one per line expected)");
                     }
@@ -178,7 +180,6 @@ public final class Evaluator {
 
     /** Perplexity with one block in memory at a time, the model's and the reference's. */
     private static Map<String, Object> evaluateStreamed(Path modelDir, Options o, ProgressListener progress) {
-        String text = readText(o.data());
         Map<String, Object> r = new LinkedHashMap<>();
         HfConfig config = HfConfig.read(modelDir);
         r.put("model", modelDir.toString());
@@ -186,28 +187,32 @@ public final class Evaluator {
         r.put("streamed", true);
         r.put("model_bytes", weightBytesOnDisk(modelDir));
         r.put("data", o.data().toString());
-        putPerplexity(r, streamedPerplexity(modelDir, text, o, progress), o);
+        putPerplexity(r, streamedPerplexity(modelDir, o, progress), o);
         if (o.reference() != null) {
             String whyNot = whyNotStreamed(o.reference(), o);
             if (whyNot != null) {
                 throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "reference " + o.reference() + " cannot be evaluated layer by layer like "
                         + modelDir + ": " + whyNot);
             }
-            r.put("reference_perplexity", streamedPerplexity(o.reference(), text, o, progress).perplexity());
+            r.put("reference_perplexity", streamedPerplexity(o.reference(), o, progress).perplexity());
         }
         return r;
     }
 
     /** One streamed perplexity; its hidden states over 2 GB go to a temporary folder, removed at the end. */
-    private static Perplexity.Result streamedPerplexity(Path dir, String text, Options o, ProgressListener progress) {
+    private static Perplexity.Result streamedPerplexity(Path dir, Options o, ProgressListener progress) {
+        long[] ids;
+        try (HfTokenizer tokenizer = HfTokenizer.open(dir)) {
+            ids = tokens(tokenizer, o); // before the offload folder: a bad data file leaves nothing behind
+        }
         Path offload;
         try {
             offload = Files.createTempDirectory("fmsmo-eval-");
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a temporary folder for hidden states: " + e.getMessage(), e);
         }
-        try (HfTokenizer tokenizer = HfTokenizer.open(dir); StreamedModel model = ModelLoader.openStreamed(dir, o.seqLen())) {
-            return Perplexity.evaluate(model, tokenizer.encode(text, false), o.seqLen(), o.batchSize(),
+        try (StreamedModel model = ModelLoader.openStreamed(dir, o.seqLen())) {
+            return Perplexity.evaluate(model, ids, o.seqLen(), o.batchSize(),
                     new HiddenStates.Offload(offload, HiddenStates.Offload.DEFAULT_BUDGET), progress);
         } finally {
             OutputFiles.deleteTree(offload);
@@ -233,6 +238,11 @@ public final class Evaluator {
                     + ", not " + kindName + " like " + modelDir);
         }
         return kind.cast(ref);
+    }
+
+    /** The data file's token ids, encoded piece by piece ({@link HfTokenizer#encodeFile}): a huge line takes bounded memory. */
+    private static long[] tokens(HfTokenizer tokenizer, Options o) {
+        return tokenizer.encodeFile(o.data(), "data file", false, Long.MAX_VALUE);
     }
 
     private static String readText(Path data) {

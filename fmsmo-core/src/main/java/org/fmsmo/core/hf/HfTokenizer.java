@@ -5,9 +5,11 @@ import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.io.TextFiles;
 
 /**
  * A model folder's {@code tokenizer.json}, run by the Hugging Face {@code tokenizers} library
@@ -60,6 +62,35 @@ public final class HfTokenizer implements AutoCloseable {
         Encoding e = tokenizer.encode(text, addSpecialTokens, false);
         return e.getIds();
     }
+
+    /**
+     * Token ids of a UTF-8 text file, encoded in pieces of {@value #PIECE_CHARS} characters cut
+     * at line breaks ({@link TextFiles#forEachPiece}), so that the tokenizer's memory is bounded
+     * whatever the file's lines, and read only until {@code maxTokens} ids are there (a few more
+     * may come with the last piece). A file of one piece is encoded exactly as {@link #encode}
+     * would; at a cut between pieces the ids may differ from encoding the whole text in one call
+     * as they would at any line break the tokenizer does not merge across.
+     *
+     * @param what             how errors name the file ({@code "calibration file"})
+     * @param addSpecialTokens whether the special tokens (BOS) are added, once, before the text
+     */
+    public long[] encodeFile(Path text, String what, boolean addSpecialTokens, long maxTokens) {
+        long[][] ids = {new long[1024]};
+        int[] size = {0};
+        TextFiles.forEachPiece(text, what, PIECE_CHARS, piece -> {
+            long[] more = encode(piece, addSpecialTokens && size[0] == 0);
+            if (size[0] + more.length > ids[0].length) {
+                ids[0] = Arrays.copyOf(ids[0], (int) Math.min(Integer.MAX_VALUE - 8, Math.max(size[0] + (long) more.length, 2L * ids[0].length)));
+            }
+            System.arraycopy(more, 0, ids[0], size[0], more.length);
+            size[0] += more.length;
+            return size[0] < maxTokens;
+        });
+        return Arrays.copyOf(ids[0], size[0]);
+    }
+
+    /** Characters encoded at a time by {@link #encodeFile}: the fixtures' texts are one piece; the tokenizer needs ~170 bytes per character of a piece. */
+    public static final int PIECE_CHARS = 1 << 20;
 
     /** The text of some ids (special tokens skipped). */
     public String decode(long[] ids) {
