@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.jar.JarFile;
 import java.util.jar.Manifest;
 import org.fmsmo.api.ErrorCode;
@@ -24,6 +25,63 @@ public final class PluginManifests {
      */
     public static PluginDescriptor read(Path location) {
         return PluginDescriptor.fromManifest(manifest(location), location.toString());
+    }
+
+    /** More than any descriptor, service file or extension index holds: beyond it an entry is not what it claims. */
+    static final long MAX_METADATA_BYTES = 1 << 20;
+
+    /**
+     * Checks, before PF4J or the JDK reads them whole, that the metadata entries of a plugin's jars
+     * ({@code META-INF/MANIFEST.MF}, {@code META-INF/services/*}, {@code META-INF/extensions.idx},
+     * {@code plugin.properties}) are at most {@link #MAX_METADATA_BYTES} each when unpacked. A
+     * jar whose entry unpacks to gigabytes (a zip bomb, or a damaged jar) otherwise ends every
+     * command with an OutOfMemoryError in the plugin manager. Sizes are counted while reading,
+     * since the sizes a zip header declares can lie.
+     *
+     * @param pluginPath a jar, or a plugin folder of jars
+     * @throws FmsmoException {@link ErrorCode#PLUGIN_LOAD_FAILED} naming the jar and the entry
+     */
+    public static void checkMetadataSizes(Path pluginPath) {
+        List<Path> jars;
+        if (Files.isDirectory(pluginPath)) {
+            try (var s = Files.walk(pluginPath)) {
+                jars = s.filter(p -> p.getFileName().toString().endsWith(".jar") && Files.isRegularFile(p)).toList();
+            } catch (IOException e) {
+                throw new FmsmoException(ErrorCode.PLUGIN_LOAD_FAILED, "cannot list " + pluginPath + ": " + e.getMessage(), e);
+            }
+        } else {
+            jars = List.of(pluginPath);
+        }
+        byte[] buffer = new byte[1 << 16];
+        for (Path jar : jars) {
+            try (java.util.zip.ZipFile zip = new java.util.zip.ZipFile(jar.toFile())) {
+                for (var entries = zip.entries(); entries.hasMoreElements(); ) {
+                    java.util.zip.ZipEntry e = entries.nextElement();
+                    if (!isMetadata(e.getName())) {
+                        continue;
+                    }
+                    long total = 0;
+                    try (InputStream in = zip.getInputStream(e)) {
+                        for (int n; (n = in.read(buffer)) > 0 && total <= MAX_METADATA_BYTES; ) {
+                            total += n;
+                        }
+                    }
+                    if (total > MAX_METADATA_BYTES) {
+                        throw new FmsmoException(ErrorCode.PLUGIN_LOAD_FAILED, jar + ": entry " + e.getName() + " unpacks to over "
+                                + MAX_METADATA_BYTES + " bytes; a plugin's descriptor and service files are a few lines (a damaged jar, or a zip bomb?)");
+                    }
+                }
+            } catch (IOException e) {
+                throw new FmsmoException(ErrorCode.PLUGIN_LOAD_FAILED, "not a readable jar: " + jar + " ("
+                        + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")", e);
+            }
+        }
+    }
+
+    private static boolean isMetadata(String entry) {
+        String name = entry.toUpperCase(java.util.Locale.ROOT);
+        return name.equals("META-INF/MANIFEST.MF") || name.startsWith("META-INF/SERVICES/") || name.equals("META-INF/EXTENSIONS.IDX")
+                || name.equals("PLUGIN.PROPERTIES");
     }
 
     /** The manifest of a jar or class folder. */

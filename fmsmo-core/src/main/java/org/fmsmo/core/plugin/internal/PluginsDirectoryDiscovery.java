@@ -16,7 +16,7 @@ import org.fmsmo.core.plugin.PluginSource;
 /**
  * Plugins dropped into a directory ({@code plugins/x.jar} or {@code plugins/<id>/*.jar}), loaded
  * through PF4J one at a time so that each failure is reported against its own path: a corrupt
- * jar, a missing descriptor, an SPI range that excludes this host (checked before PF4J creates
+ * jar, metadata entries too large to be real (read whole by PF4J), a missing descriptor, an SPI range that excludes this host (checked before PF4J creates
  * a class loader), a provider whose constructor throws.
  */
 public final class PluginsDirectoryDiscovery implements PluginDiscovery {
@@ -43,6 +43,7 @@ public final class PluginsDirectoryDiscovery implements PluginDiscovery {
         String location = path.toString();
         PluginDescriptor d;
         try {
+            PluginManifests.checkMetadataSizes(path);
             d = PluginManifests.read(IsolatedPluginManager.mainJar(path));
         } catch (FmsmoException e) {
             return DiscoveredPlugin.skipped(PluginAssembler.unidentified(fallbackId(path), PluginSource.PLUGINS_DIR, location, e.getMessage()));
