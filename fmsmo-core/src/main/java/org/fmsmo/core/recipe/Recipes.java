@@ -97,11 +97,11 @@ public final class Recipes {
                 throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "unknown recipe '" + recipe + "'; built-in: " + BUILT_IN
                         + ", or the path of a .json recipe file");
             }
-            if (!root.path("config").isObject()) {
-                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": expected {\"description\": …, \"config\": {…}}");
-            }
             // A misspelt top-level key ("confg") would otherwise be ignored and its settings silently lost.
             java.util.List<String> unknown = new java.util.ArrayList<>();
+            if (!root.isObject()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": expected a JSON object {\"description\": …, \"config\": {…}}");
+            }
             root.fieldNames().forEachRemaining(k -> {
                 if (!RECIPE_KEYS.contains(k)) {
                     unknown.add(k);
@@ -110,6 +110,9 @@ public final class Recipes {
             if (!unknown.isEmpty()) {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": unknown top-level key(s) " + unknown + "; a recipe holds "
                         + RECIPE_KEYS);
+            }
+            if (!root.path("config").isObject()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "recipe " + recipe + ": expected {\"description\": …, \"config\": {…}}");
             }
             return root;
         } catch (JsonProcessingException e) {

@@ -396,17 +396,31 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
 
     private static float[] readPacked(CheckpointSource source, String layer, Map<String, Object> qc) {
         int[] shape = source.tensor(layer + ".weight_shape").toInts();
+        if (shape.length != 2) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight_shape has " + shape.length
+                    + " values; expected 2 (out, in)");
+        }
         int out = shape[0];
         int in = shape[1];
         int bits = weightBits(qc, source);
-        int[] unsigned = Packing.unpackRows(source.tensor(layer + ".weight_packed").toInts(), out, in, bits);
+        String where = source.location() + ": " + layer + ".weight_packed with weight_shape " + java.util.Arrays.toString(shape);
+        int[] unsigned = Packing.unpackRows(source.tensor(layer + ".weight_packed").toInts(), out, in, bits, where);
         StoredTensor scaleT = source.tensor(layer + ".weight_scale");
         float[] scale = FrozenLayers.checkScales(scaleT.toFloats(), source, layer + ".weight_scale");
         int groups = scale.length == 1 ? 1 : scale.length / out;
         int groupSize = groups == 1 ? in : weightArg(qc, "group_size", source);
+        if (scale.length != 1 && (scale.length % out != 0 || groupSize <= 0 || (long) groups * groupSize < in)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight_scale has " + scale.length
+                    + " values; expected " + out + " rows of ceil(" + in + " / group_size " + groupSize + ") groups");
+        }
         int[] gIdx = source.names().contains(layer + ".weight_g_idx") ? source.tensor(layer + ".weight_g_idx").toInts() : null;
+        if (gIdx != null && (gIdx.length != in || java.util.Arrays.stream(gIdx).anyMatch(g -> g < 0 || g >= groups))) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight_g_idx: expected " + in
+                    + " group numbers in [0, " + groups + ")");
+        }
         int[] zero = source.names().contains(layer + ".weight_zero_point")
-                ? Packing.unpackColumns(source.tensor(layer + ".weight_zero_point").toInts(), out, groups, bits) : null;
+                ? Packing.unpackColumns(source.tensor(layer + ".weight_zero_point").toInts(), out, groups, bits,
+                        source.location() + ": " + layer + ".weight_zero_point") : null;
         int offset = 1 << (bits - 1);
         float[] w = new float[out * in];
         for (int r = 0; r < out; r++) {

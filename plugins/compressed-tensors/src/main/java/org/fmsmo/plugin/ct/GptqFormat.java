@@ -218,9 +218,12 @@ public final class GptqFormat implements CheckpointFormat {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".scales has shape [" + sShape[0] + ", "
                         + sShape[1] + "]; expected [groups, " + outF + "]");
             }
-            int[] q = Packing.unpackColumns(source.tensor(name).toInts(), in, outF, bits);
-            int[] z = Packing.unpackRows(source.tensor(layer + ".qzeros").toInts(), groups, outF, bits);
+            int[] q = Packing.unpackColumns(source.tensor(name).toInts(), in, outF, bits, source.location() + ": " + name);
+            int[] z = Packing.unpackRows(source.tensor(layer + ".qzeros").toInts(), groups, outF, bits, source.location() + ": " + layer + ".qzeros");
             int[] gIdx = source.tensor(layer + ".g_idx").toInts();
+            if (gIdx.length != in) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".g_idx has " + gIdx.length + " values; expected " + in);
+            }
             float[] w = new float[outF * in];
             int mask = (1 << bits) - 1;
             for (int c = 0; c < in; c++) {

@@ -36,9 +36,10 @@ final class Packing {
     }
 
     /** The inverse of {@link #packRows}. */
-    static int[] unpackRows(int[] words, int rows, int cols, int bits) {
+    static int[] unpackRows(int[] words, int rows, int cols, int bits, String where) {
         int per = perWord(bits);
         int perRow = (cols + per - 1) / per;
+        checkWords(words, rows, cols, (long) rows * perRow, bits, where);
         int[] out = new int[rows * cols];
         int mask = (1 << bits) - 1;
         for (int r = 0; r < rows; r++) {
@@ -64,8 +65,9 @@ final class Packing {
     }
 
     /** The inverse of {@link #packColumns}. */
-    static int[] unpackColumns(int[] words, int rows, int cols, int bits) {
+    static int[] unpackColumns(int[] words, int rows, int cols, int bits, String where) {
         int per = perWord(bits);
+        checkWords(words, rows, cols, (long) ((rows + per - 1) / per) * cols, bits, where);
         int[] out = new int[rows * cols];
         int mask = (1 << bits) - 1;
         for (int r = 0; r < rows; r++) {
@@ -74,5 +76,21 @@ final class Packing {
             }
         }
         return out;
+    }
+
+    /**
+     * Refuses a shape that is not positive, too large for one array, or that does not match the
+     * number of packed words: a corrupt or hand-edited checkpoint, which would otherwise fail deep
+     * in the unpacking with an array index or size exception.
+     */
+    private static void checkWords(int[] words, int rows, int cols, long expected, int bits, String where) {
+        if (rows <= 0 || cols <= 0 || (long) rows * cols > Integer.MAX_VALUE - 8) {
+            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.CORRUPT_INPUT, where + ": a [" + rows + ", " + cols
+                    + "] matrix of codes is not a valid shape (expected positive sizes of at most 2^31 elements)");
+        }
+        if (words.length != expected) {
+            throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.CORRUPT_INPUT, where + ": " + words.length + " packed words; a ["
+                    + rows + ", " + cols + "] matrix of " + bits + "-bit codes needs " + expected);
+        }
     }
 }
