@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Writes the valid seed inputs of ParsersFuzzTest (small, committed): one per target, so that the
+fuzzer starts from inputs that reach deep into each parser. Run from the repository root:
+  python3 fuzz/seeds/make_seeds.py
+"""
+import json
+import os
+import struct
+
+ROOT = "fuzz/src/test/resources/org/fmsmo/fuzz/ParsersFuzzTestInputs"
+
+
+def seed(target, name, data):
+    d = os.path.join(ROOT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data if isinstance(data, bytes) else data.encode())
+
+
+def safetensors(tensors, metadata=None):
+    """tensors: list of (name, dtype, shape, raw bytes)"""
+    header, offset, blob = {}, 0, b""
+    if metadata:
+        header["__metadata__"] = metadata
+    for name, dtype, shape, raw in tensors:
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + len(raw)]}
+        offset += len(raw)
+        blob += raw
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return struct.pack("<Q", len(h)) + h + blob
+
+
+def ints(values):
+    return struct.pack("<%di" % len(values), *values)
+
+
+def floats(values):
+    return struct.pack("<%df" % len(values), *values)
+
+
+def halfs(values):
+    return struct.pack("<%de" % len(values), *values)
+
+
+seed("safetensorsHeader", "two-tensors", safetensors([
+    ("a.weight", "F32", [2, 3], floats([0.5, -1, 2, 0, 1e-3, 7])),
+    ("b.weight", "BF16", [4], struct.pack("<4H", 0x3F80, 0xBF80, 0x4000, 0)),
+], {"format": "pt"}))
+
+seed("configJson", "llama", json.dumps({
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 128, "intermediate_size": 256,
+    "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 512,
+    "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 256, "tie_word_embeddings": False,
+    "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                     "original_max_position_embeddings": 8192}}, indent=1))
+
+seed("recipe", "ptq", json.dumps({"description": "seed", "config": {
+    "nbits_w": 4, "nbits_a": 8, "qw_mode": "maxperCh", "qa_mode": "pertokenmax", "qskip_layer_name": ["lm_head"],
+    "qspecial_layers": {"model.layers.0.mlp.down_proj": {"nbits_w": 8}}, "smoothq": True, "smoothq_alpha": 0.5}}, indent=1))
+
+
+def varint(v):
+    out = b""
+    while True:
+        b = v & 0x7F
+        v >>= 7
+        out += bytes([b | (0x80 if v else 0)])
+        if not v:
+            return out
+
+
+def field(num, wire, payload):
+    key = varint(num << 3 | wire)
+    if wire == 2:
+        return key + varint(len(payload)) + payload
+    return key + payload
+
+
+# ModelProto{ir_version=8, graph=GraphProto{node=[MatMul(x, w) -> y], name, initializer=[w: FLOAT [2,2]], input x, output y}}
+tensor = field(1, 0, varint(2)) + field(1, 0, varint(2)) + field(2, 0, varint(1)) + field(8, 2, b"w") + field(9, 2, floats([1, 2, 3, 4]))
+node = field(1, 2, b"x") + field(1, 2, b"w") + field(2, 2, b"y") + field(3, 2, b"mm") + field(4, 2, b"MatMul")
+graph = field(1, 2, node) + field(2, 2, b"g") + field(5, 2, tensor) + field(11, 2, field(1, 2, b"x")) + field(12, 2, field(1, 2, b"y"))
+seed("onnxModel", "matmul", field(1, 0, varint(8)) + field(7, 2, graph))
+
+# compressed-tensors pack-quantized W4 group 8: one layer [out 8, in 16]
+codes = [(r * 16 + c) % 16 for r in range(8) for c in range(16)]
+packed = [sum(codes[r * 16 + w * 8 + k] << (4 * k) for k in range(8)) for r in range(8) for w in range(2)]
+packed = [p - (1 << 32) if p >= 1 << 31 else p for p in packed]
+seed("compressedTensorsReader", "w4g8", safetensors([
+    ("l.weight_packed", "I32", [8, 2], ints(packed)),
+    ("l.weight_shape", "I32", [2], ints([8, 16])),
+    ("l.weight_scale", "F32", [8, 2], floats([0.01 * (i + 1) for i in range(16)])),
+]))
+
+# GPTQ v1 W4 group 8: qweight [in/8, out] packed along the input, qzeros [groups, out/8], scales F16 [groups, out], g_idx [in]
+qweight = [sum(codes[(w * 8 + k) % 16] << (4 * k) for k in range(8)) for w in range(2) for o in range(8)]
+qweight = [p - (1 << 32) if p >= 1 << 31 else p for p in qweight]
+zeros = [sum(7 << (4 * k) for k in range(8))] * 2
+seed("gptqReader", "w4g8", safetensors([
+    ("l.qweight", "I32", [2, 8], ints(qweight)),
+    ("l.qzeros", "I32", [2, 1], ints(zeros)),
+    ("l.scales", "F16", [2, 8], halfs([0.01 * (i + 1) for i in range(16)])),
+    ("l.g_idx", "I32", [16], ints([c // 8 for c in range(16)])),
+]))
+
+seed("pluginManifest", "descriptor", "Manifest-Version: 1.0\nPlugin-Id: seed\nPlugin-Version: 1.2.3\nPlugin-Requires: >=1.0 & <2\n"
+     "Plugin-Provider: fmsmo\nPlugin-Description: a seed\n\n")
+print("wrote seeds under", ROOT)

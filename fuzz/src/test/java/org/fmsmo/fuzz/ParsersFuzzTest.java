@@ -1,0 +1,175 @@
+package org.fmsmo.fuzz;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.jar.Manifest;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.api.plugin.PluginDescriptor;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.io.onnx.OnnxModel;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.llama.LlamaConfig;
+import org.fmsmo.core.recipe.Recipes;
+import org.fmsmo.plugin.ct.CompressedTensorsFormat;
+import org.fmsmo.plugin.ct.GptqFormat;
+
+/**
+ * One fuzz target per input parser: the safetensors header, {@code config.json}, recipes, ONNX
+ * protobuf, the compressed-tensors and GPTQ checkpoint readers, and plugin descriptors. The
+ * contract each checks: any input either parses or is refused with an {@link FmsmoException}
+ * (which the CLI prints as one {@code error:} line); any other exception or error is a finding.
+ *
+ * <p>Under {@code mvn verify} each target replays its inputs in {@code ParsersFuzzTestInputs/}
+ * (valid seeds and every finding, committed as regression cases). {@code fuzz/run.sh [seconds]}
+ * fuzzes each target for that long.
+ */
+class ParsersFuzzTest {
+
+    @FuzzTest(maxDuration = "30s")
+    void safetensorsHeader(byte[] data) throws IOException {
+        Path f = Files.createTempFile("fuzz", ".safetensors");
+        try {
+            Files.write(f, data);
+            try (SafetensorsFile s = SafetensorsFile.open(f)) {
+                for (String n : s.tensors().keySet()) {
+                    s.bytes(n);
+                    if (s.info(n).dtype().name().startsWith("F") || s.info(n).dtype().name().equals("BF16")) {
+                        s.floats(n);
+                    }
+                }
+            } catch (FmsmoException refused) {
+                // the right answer to a bad file
+            }
+        } finally {
+            Files.delete(f);
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void configJson(byte[] data) throws IOException {
+        Path dir = Files.createTempDirectory("fuzz-config");
+        try {
+            Files.write(dir.resolve(HfConfig.FILE), data);
+            try {
+                LlamaConfig.from(HfConfig.read(dir));
+            } catch (FmsmoException refused) {
+                // expected for most inputs
+            }
+        } finally {
+            delete(dir);
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void recipe(byte[] data) throws IOException {
+        Path f = Files.createTempFile("fuzz", ".json");
+        try {
+            Files.write(f, data);
+            try {
+                Recipes.qconfigInit(f.toString(), Map.of());
+            } catch (FmsmoException refused) {
+                // expected for most inputs
+            }
+        } finally {
+            Files.delete(f);
+        }
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void onnxModel(byte[] data) throws IOException {
+        Path f = Files.createTempFile("fuzz", ".onnx");
+        try {
+            Files.write(f, data);
+            try {
+                OnnxModel.open(f);
+            } catch (FmsmoException refused) {
+                // expected for most inputs
+            }
+        } finally {
+            Files.delete(f);
+        }
+    }
+
+    /** The checkpoint's tensors are the input; the quantization_config is a valid W4 group-8 one. */
+    @FuzzTest(maxDuration = "30s")
+    void compressedTensorsReader(byte[] data) throws IOException {
+        readCheckpoint(data, new CompressedTensorsFormat(), Map.of("format", "pack-quantized", "config_groups", Map.of("group_0", Map.of(
+                "targets", java.util.List.of("Linear"), "weights", Map.of("num_bits", 4, "type", "int", "symmetric", true, "strategy", "group",
+                        "group_size", 8)))));
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void gptqReader(byte[] data) throws IOException {
+        readCheckpoint(data, new GptqFormat(), Map.of("quant_method", "gptq", "bits", 4, "group_size", 8, "sym", true, "desc_act", false));
+    }
+
+    @FuzzTest(maxDuration = "30s")
+    void pluginManifest(byte[] data) {
+        try {
+            PluginDescriptor.fromManifest(new Manifest(new ByteArrayInputStream(data)), "fuzz");
+        } catch (IOException | FmsmoException refused) {
+            // the JDK's Manifest refuses some inputs with IOException: PluginManifests reports those as a skipped plugin
+        }
+    }
+
+    private static void readCheckpoint(byte[] data, CheckpointFormat format, Map<String, Object> qc) throws IOException {
+        Path f = Files.createTempFile("fuzz", ".safetensors");
+        try {
+            Files.write(f, data);
+            try (SafetensorsFile s = SafetensorsFile.open(f)) {
+                CheckpointSource source = new CheckpointSource() {
+                    @Override
+                    public String location() {
+                        return f.toString();
+                    }
+
+                    @Override
+                    public Map<String, Object> quantizationConfig() {
+                        return qc;
+                    }
+
+                    @Override
+                    public Set<String> names() {
+                        return s.tensors().keySet();
+                    }
+
+                    @Override
+                    public StoredTensor tensor(String name) {
+                        TensorInfo i = s.info(name);
+                        return new StoredTensor(i.dtype().name(), i.shape(), s.bytes(name).asByteBuffer());
+                    }
+                };
+                if (format.canRead(qc)) {
+                    format.read(source);
+                    format.inputQuantization(source);
+                }
+            } catch (FmsmoException refused) {
+                // expected for most inputs
+            }
+        } finally {
+            Files.delete(f);
+        }
+    }
+
+    private static void delete(Path dir) throws IOException {
+        try (var s = Files.walk(dir)) {
+            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    static byte[] utf8(String s) {
+        return s.getBytes(StandardCharsets.UTF_8);
+    }
+}
