@@ -154,6 +154,30 @@ class BadInputCliTest {
         evalRefused(badShape, 5, "weight_shape", "--no-verify");
     }
 
+    /** import-onnx checks the head count and the tokenizer before it writes a folder that eval would then refuse. */
+    @Test
+    void importOnnxValidatesBeforeWriting() throws Exception {
+        Path src = Files.createDirectories(work.resolve("minilm-src"));
+        for (String name : List.of("all-minilm-l6-v2.onnx", "all-minilm-l6-v2-tokenizer.json")) {
+            try (var in = getClass().getClassLoader().getResourceAsStream(name)) {
+                assertTrue(in != null, name + " is not on the test class path");
+                Files.copy(in, src.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+        }
+        Path badTokenizer = work.resolve("bad-tokenizer.json");
+        Files.writeString(badTokenizer, "{\"model\": [");
+        String onnx = src.resolve("all-minilm-l6-v2.onnx").toString();
+        String tokenizer = src.resolve("all-minilm-l6-v2-tokenizer.json").toString();
+        String[][] cases = {{"5", tokenizer, "does not divide the hidden size 384"}, {"0", tokenizer, "positive head count"},
+            {"6", tokenizer, "disagrees with the graph"}, {"12", badTokenizer.toString(), "could not be loaded"}};
+        for (String[] c : cases) {
+            Path out = work.resolve("imported-" + System.nanoTime());
+            Run r = run("import-onnx", "--onnx", onnx, "--tokenizer", c[1], "--output", out.toString(), "--num-heads", c[0]);
+            assertRefused(r, c[1].equals(tokenizer) ? 2 : 5, c[2]);
+            assertNothingWritten(out);
+        }
+    }
+
     /** A plugin jar whose service file unpacks to 300 MB is skipped with its reason; the host runs on under a 128 MB heap. */
     @Test
     void aZipBombPluginIsSkippedNotFatal() throws Exception {

@@ -2,6 +2,8 @@ package org.fmsmo.core.cli;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.io.onnx.OnnxBertImporter;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -23,12 +25,15 @@ final class ImportOnnxCommand implements Callable<Integer> {
     @Option(names = "--output", required = true, paramLabel = "DIR", description = "New folder to create.")
     Path output;
 
-    @Option(names = "--num-heads", defaultValue = "0", paramLabel = "N", description = "Attention heads, when the graph does not show them.")
-    int numHeads;
+    @Option(names = "--num-heads", paramLabel = "N", description = "Attention heads, when the graph does not show them (checked against it when it does).")
+    Integer numHeads;
 
     @Override
     public Integer call() {
-        Path dir = OnnxBertImporter.importModel(onnx, tokenizer, output, numHeads);
+        if (numHeads != null && numHeads <= 0) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--num-heads " + numHeads + ": expected a positive head count");
+        }
+        Path dir = OnnxBertImporter.importModel(onnx, tokenizer, output, numHeads == null ? 0 : numHeads);
         spec.commandLine().getOut().println("wrote " + dir);
         return 0;
     }

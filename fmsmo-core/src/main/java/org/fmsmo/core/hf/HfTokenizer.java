@@ -40,6 +40,11 @@ public final class HfTokenizer implements AutoCloseable {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "no " + FILE + " in " + dir
                     + "; a model folder needs its tokenizer (copy tokenizer.json from the original model)");
         }
+        return openFile(file);
+    }
+
+    /** Loads a {@code tokenizer.json} file by its path. */
+    public static HfTokenizer openFile(Path file) {
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(file,
                     Map.of("padding", "false", "truncation", "false", "addSpecialTokens", "true"));

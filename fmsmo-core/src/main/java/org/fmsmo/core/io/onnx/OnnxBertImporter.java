@@ -36,11 +36,19 @@ public final class OnnxBertImporter {
     }
 
     /**
+     * Everything is checked before the folder is written, so that {@code eval} loads what this
+     * writes: the graph, the head count (given or read from the graph; it must divide the hidden
+     * size and agree with the graph's attention scale), and the tokenizer (it must load, and its
+     * ids must fall inside the embedding table).
+     *
      * @param numHeads attention heads, or 0 to read them from the graph
      * @return {@code output}
      * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} when the graph is not a BERT encoder this importer understands
      */
     public static Path importModel(Path onnx, Path tokenizer, Path output, int numHeads) {
+        if (numHeads < 0) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--num-heads " + numHeads + ": expected a positive head count (or none, to read it from the graph)");
+        }
         if (!Files.isRegularFile(tokenizer)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tokenizer " + tokenizer + " does not exist; pass the model's tokenizer.json");
         }
@@ -53,6 +61,7 @@ public final class OnnxBertImporter {
             collectNamedWeights(model, values, shapes);
             collectMatMulWeights(model, values, shapes);
             ObjectNode config = config(model, shapes, numHeads);
+            checkTokenizer(tokenizer, config.get("vocab_size").asLong());
             List<TensorData> tensors = new ArrayList<>();
             values.forEach((name, v) -> tensors.add(TensorData.ofFloats(name, Dtype.F32, shapes.get(name), v)));
             Map<String, String> texts = new LinkedHashMap<>();
@@ -133,7 +142,20 @@ public final class OnnxBertImporter {
         }
         long[] intermediate = require(model, shapes, "encoder.layer.0.intermediate.dense.weight");
         int hidden = (int) words[1];
-        int heads = numHeads > 0 ? numHeads : headsFromGraph(model, hidden);
+        Integer fromGraph = headsFromGraph(model, hidden);
+        if (numHeads > 0 && hidden % numHeads != 0) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--num-heads " + numHeads + " does not divide the hidden size " + hidden
+                    + (fromGraph == null ? "" : "; the graph's attention scale says " + fromGraph + " heads"));
+        }
+        if (numHeads > 0 && fromGraph != null && numHeads != fromGraph) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--num-heads " + numHeads + " disagrees with the graph, whose attention scale 1/√"
+                    + hidden / fromGraph + " means " + fromGraph + " heads of " + hidden / fromGraph);
+        }
+        if (numHeads == 0 && fromGraph == null) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, model.path() + ": cannot find the attention scale constant to infer the"
+                    + " number of heads; pass --num-heads");
+        }
+        int heads = numHeads > 0 ? numHeads : fromGraph;
         ObjectNode c = JSON.createObjectNode();
         c.putArray("architectures").add("BertModel");
         c.put("model_type", "bert")
@@ -153,8 +175,20 @@ public final class OnnxBertImporter {
         return s;
     }
 
-    /** The attention scores are divided by √(head size): that constant gives the head count. */
-    private static int headsFromGraph(OnnxModel model, int hidden) {
+    /** The tokenizer must load and give ids inside the embedding table (a tokenizer of another model would not). */
+    private static void checkTokenizer(Path tokenizer, long vocab) {
+        try (org.fmsmo.core.hf.HfTokenizer t = org.fmsmo.core.hf.HfTokenizer.openFile(tokenizer)) {
+            for (long id : t.encode("The quick brown fox jumps over the lazy dog, 1234567890.", true)) {
+                if (id < 0 || id >= vocab) {
+                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tokenizer " + tokenizer + " gives token id " + id
+                            + ", outside the model's " + vocab + " word embeddings; pass the tokenizer.json of this model");
+                }
+            }
+        }
+    }
+
+    /** The attention scores are divided by √(head size): that constant gives the head count (null when not found). */
+    private static Integer headsFromGraph(OnnxModel model, int hidden) {
         for (OnnxModel.Node n : model.nodes()) {
             if (n.name().startsWith("/encoder/layer.0/attention/self/") && n.opType().equals("Div") && n.inputs().size() == 2) {
                 OnnxTensor c = model.tensors().get(n.inputs().get(1));
@@ -166,8 +200,7 @@ public final class OnnxBertImporter {
                 }
             }
         }
-        throw new FmsmoException(ErrorCode.CORRUPT_INPUT, model.path() + ": cannot find the attention scale constant to infer the"
-                + " number of heads; pass --num-heads");
+        return null;
     }
 
     /** ε is the scalar added to the variance in the decomposed LayerNorm; 1e-12 (BERT's) when not found. */
