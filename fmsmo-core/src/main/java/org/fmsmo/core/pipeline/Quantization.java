@@ -211,8 +211,8 @@ public final class Quantization {
         QuantConfig cfg = resolveConfig();
         Path target = OutputFolder.check(model, output, force);
         OutputFiles.removeDeadTemporaries(target, p -> progress.note("removed " + p + ", the temporary folder of a run that was killed"));
-        if (verifyInput && Files.isDirectory(model) && Checksums.verify(model) > 0) {
-            progress.note("verified " + model + " against its " + Checksums.FILE);
+        if (verifyInput && Files.isDirectory(model)) {
+            Checksums.verify(model);
         }
         boolean ownRegistry = registry == null;
         PluginRegistry plugins = ownRegistry ? PluginRegistry.standard(null) : registry;

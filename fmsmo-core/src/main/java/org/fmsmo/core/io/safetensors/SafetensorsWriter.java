@@ -111,6 +111,7 @@ public final class SafetensorsWriter {
         if (Files.exists(dir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output folder " + dir + " already exists; choose a new one");
         }
+        OutputFiles.removeDeadTemporaries(dir, removed -> { }); // those of killed runs to the same folder
         Path tmp = OutputFiles.temporarySibling(dir);
         try {
             Files.createDirectories(tmp);
