@@ -17,7 +17,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do [[ ${args[i]} == --output ]] && output=$
 cache="$PWD/target/djl-cache"
 mvn -B -q install -DskipTests -pl plugins/gptq -am
 mvn -B -q -pl plugins/gptq test-compile exec:exec -Dexec.executable="$JAVA_HOME/bin/java" -Dexec.classpathScope=test \
-  -Dexec.args="-Xmx12g --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true -DDJL_CACHE_DIR=$cache -DENGINE_CACHE_DIR=$cache -cp %classpath org.fmsmo.plugin.gptq.GptqBenchmark ${args[*]}"
+  -Dexec.args="-Xmx12g --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Dai.djl.offline=true -DDJL_CACHE_DIR=$cache -DENGINE_CACHE_DIR=$cache -cp %classpath org.fmsmo.plugin.gptq.GptqBenchmark ${args[*]}"
 
 if ! /usr/bin/python3 -c "import torch" 2>/dev/null; then
   echo "no PyTorch reference: install Debian's python3-torch and libopenblas0-pthread to time it and print the ratio"

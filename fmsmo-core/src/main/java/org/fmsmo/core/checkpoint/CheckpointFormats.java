@@ -112,33 +112,71 @@ public final class CheckpointFormats {
 
     /**
      * As above for the layers under one module path ({@code model.layers.3.}): the format sees
-     * only the stored tensors under it, so a streamed model decodes one block at a time.
+     * only the stored tensors under it.
      */
     public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights, String prefix) {
+        try (Reader r = reader(config)) {
+            return r == null ? Map.of() : r.dequantizeInto(checkpoint, weights, prefix);
+        }
+    }
+
+    /**
+     * The installed format that reads {@code config}'s {@code quantization_config}, found once for
+     * a model that is decoded part by part (a streamed model, block by block); null without a
+     * {@code quantization_config}. Close it to release the plugins.
+     *
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
+     */
+    public static Reader reader(HfConfig config) {
         JsonNode qc = config.json().get("quantization_config");
         if (qc == null || qc.isNull()) {
-            return Map.of();
+            return null;
         }
+        Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
         String home = System.getProperty(HOME_PROPERTY);
-        try (PluginRegistry registry = PluginRegistry.standard(home == null ? null : Path.of(home, "plugins"))) {
-            List<String> installed = new ArrayList<>();
-            for (RegisteredProvider<CheckpointFormatProvider> p : registry.providers(CheckpointFormatProvider.class)) {
-                installed.add(p.provider().name());
-                CheckpointFormat f = p.provider().create();
-                Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
-                if (f.canRead(qcMap)) {
-                    Source source = new Source(config.file().toString(), qcMap, checkpoint, prefix);
-                    Map<String, float[]> layers = f.read(source);
-                    Map<String, float[]> byWeight = new LinkedHashMap<>();
-                    layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
-                    Map<String, InputQuantization> inputs = f.inputQuantization(source);
-                    weights.addDequantized(byWeight, source.read);
-                    return inputs;
-                }
+        PluginRegistry registry = PluginRegistry.standard(home == null ? null : Path.of(home, "plugins"));
+        List<String> installed = new ArrayList<>();
+        for (RegisteredProvider<CheckpointFormatProvider> p : registry.providers(CheckpointFormatProvider.class)) {
+            installed.add(p.provider().name());
+            CheckpointFormat f = p.provider().create();
+            if (f.canRead(qcMap)) {
+                return new Reader(registry, f, config.file().toString(), qcMap);
             }
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": quantization_config with quant_method '"
-                    + qc.path("quant_method").asText("?") + "' and format '" + qc.path("format").asText("?")
-                    + "' is not read by any installed checkpoint format (installed: " + installed + ")");
+        }
+        registry.close();
+        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": quantization_config with quant_method '"
+                + qc.path("quant_method").asText("?") + "' and format '" + qc.path("format").asText("?")
+                + "' is not read by any installed checkpoint format (installed: " + installed + ")");
+    }
+
+    /** A quantized checkpoint's format, resolved once; decodes the whole checkpoint or the part under a prefix. */
+    public static final class Reader implements AutoCloseable {
+        private final PluginRegistry registry;
+        private final CheckpointFormat format;
+        private final String location;
+        private final Map<String, Object> quantizationConfig;
+
+        private Reader(PluginRegistry registry, CheckpointFormat format, String location, Map<String, Object> quantizationConfig) {
+            this.registry = registry;
+            this.format = format;
+            this.location = location;
+            this.quantizationConfig = quantizationConfig;
+        }
+
+        /** Gives {@code weights} the dequantized weights of the layers under {@code prefix} ("" for all); returns their input quantization. */
+        public Map<String, InputQuantization> dequantizeInto(SafetensorsModel checkpoint, Weights weights, String prefix) {
+            Source source = new Source(location, quantizationConfig, checkpoint, prefix);
+            Map<String, float[]> layers = format.read(source);
+            Map<String, float[]> byWeight = new LinkedHashMap<>();
+            layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
+            Map<String, InputQuantization> inputs = format.inputQuantization(source);
+            weights.addDequantized(byWeight, source.read);
+            return inputs;
+        }
+
+        @Override
+        public void close() {
+            registry.close();
         }
     }
 

@@ -66,13 +66,27 @@ public final class ModelLoader {
                     + "' is not opened layer by layer; streamed: llama, qwen2, mistral");
         }
         SafetensorsModel checkpoint = SafetensorsModel.open(dir);
+        BlockDecoder decoder = BlockDecoder.NONE;
         try {
-            BlockDecoder decoder = (weights, prefix) -> {
-                Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, prefix);
-                return block -> CheckpointFormats.quantizeInputs(block, inputs);
-            };
+            // The format is found once per stream, not per block: every block of a checkpoint has the same.
+            CheckpointFormats.Reader reader = CheckpointFormats.reader(config);
+            if (reader != null) {
+                decoder = new BlockDecoder() {
+                    @Override
+                    public java.util.function.Consumer<org.fmsmo.api.model.QuantizableModel> decode(org.fmsmo.core.nn.Weights weights, String prefix) {
+                        Map<String, InputQuantization> inputs = reader.dequantizeInto(checkpoint, weights, prefix);
+                        return block -> CheckpointFormats.quantizeInputs(block, inputs);
+                    }
+
+                    @Override
+                    public void close() {
+                        reader.close();
+                    }
+                };
+            }
             return new LlamaStream(config, checkpoint, maxTokens, decoder);
         } catch (RuntimeException e) {
+            decoder.close();
             checkpoint.close();
             throw e;
         }

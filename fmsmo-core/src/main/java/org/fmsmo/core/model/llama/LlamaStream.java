@@ -165,6 +165,7 @@ public final class LlamaStream implements StreamedModel {
     @Override
     public void close() {
         manager.close();
+        decoder.close();
         checkpoint.close();
     }
 }

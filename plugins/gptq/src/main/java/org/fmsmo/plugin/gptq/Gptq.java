@@ -303,11 +303,7 @@ final class Gptq {
                     err[errRow + r] = (w - v) / d;
                 }
                 for (int j = i + 1; j < e; j++) {
-                    float f = u[i * in + j];
-                    int target = j * out;
-                    for (int r = r0; r < r1; r++) {
-                        wt[target + r] -= err[errRow + r] * f;
-                    }
+                    KERNEL.subtractScaled(wt, j * out + r0, err, errRow + r0, r1 - r0, u[i * in + j]);
                 }
             }
         }
@@ -391,6 +387,8 @@ final class Gptq {
     }
 
     private static final int TILE = 64;
+
+    private static final ColumnKernel KERNEL = ColumnKernel.BEST;
 
     /** Blocks per super-block of the two-level lazy update. */
     static final int SUPER_BLOCKS = 8;

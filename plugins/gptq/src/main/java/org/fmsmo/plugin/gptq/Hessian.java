@@ -27,7 +27,7 @@ import ai.djl.ndarray.types.DataType;
 final class Hessian implements Gptq.Source, AutoCloseable {
 
     /** Tile width: large enough that each product runs at the BLAS's full speed. */
-    static final int TILE = 1024;
+    static final int TILE = Integer.getInteger("fmsmo.gptq.hessianTile", 1024);
 
     private final int n;
     private final int tiles;
