@@ -241,6 +241,9 @@ public final class CheckpointFormats {
             }
             TensorInfo info = checkpoint.info(name);
             byte[] raw = checkpoint.file(name).bytes(name).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
+            // copied out: the mapped pages need not stay resident (a streamed 8B eval grew by the
+            // whole checkpoint, 4.5 GB, block by block)
+            checkpoint.file(name).release(name);
             read.add(name);
             return new StoredTensor(info.dtype().name(), info.shape(), ByteBuffer.wrap(raw));
         }
