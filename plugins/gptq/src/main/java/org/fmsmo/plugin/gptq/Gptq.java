@@ -354,36 +354,37 @@ final class Gptq {
         return p;
     }
 
-    /** {@code [rows][cols]} to {@code [cols][rows]}. */
+    /**
+     * {@code [rows][cols]} to {@code [cols][rows]}, tile by tile so that both sides stay in cache.
+     * The float and byte versions are written out: one walk taking a lambda per element was a
+     * megamorphic call, and the transposes then cost more than GPTQ's column updates.
+     */
     static float[] transpose(float[] a, int rows, int cols) {
         float[] t = new float[a.length];
-        inTiles(rows, cols, (r, c) -> t[c * rows + r] = a[r * cols + c]);
+        for (int r0 = 0; r0 < rows; r0 += TILE) {
+            for (int c0 = 0; c0 < cols; c0 += TILE) {
+                for (int r = r0, r1 = Math.min(rows, r0 + TILE); r < r1; r++) {
+                    for (int c = c0, c1 = Math.min(cols, c0 + TILE); c < c1; c++) {
+                        t[c * rows + r] = a[r * cols + c];
+                    }
+                }
+            }
+        }
         return t;
     }
 
     private static byte[] transpose(byte[] a, int rows, int cols) {
         byte[] t = new byte[a.length];
-        inTiles(rows, cols, (r, c) -> t[c * rows + r] = a[r * cols + c]);
-        return t;
-    }
-
-    /** Visits every {@code (r, c)} of a {@code rows × cols} matrix tile by tile, so that a transpose keeps both sides in cache. */
-    private static void inTiles(int rows, int cols, Cell cell) {
         for (int r0 = 0; r0 < rows; r0 += TILE) {
             for (int c0 = 0; c0 < cols; c0 += TILE) {
-                for (int r = r0; r < Math.min(rows, r0 + TILE); r++) {
-                    for (int c = c0; c < Math.min(cols, c0 + TILE); c++) {
-                        cell.at(r, c);
+                for (int r = r0, r1 = Math.min(rows, r0 + TILE); r < r1; r++) {
+                    for (int c = c0, c1 = Math.min(cols, c0 + TILE); c < c1; c++) {
+                        t[c * rows + r] = a[r * cols + c];
                     }
                 }
             }
         }
-    }
-
-    /** One element of a tiled walk (primitive indices: a transpose visits every weight). */
-    @FunctionalInterface
-    private interface Cell {
-        void at(int r, int c);
+        return t;
     }
 
     private static final int TILE = 64;

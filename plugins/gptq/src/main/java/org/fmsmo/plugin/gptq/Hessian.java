@@ -12,8 +12,8 @@ import ai.djl.ndarray.types.DataType;
  * {@code H = (2/N) Σ x xᵀ} over the N input rows a layer saw.
  *
  * <p>H is symmetric, so only its upper triangle is computed: the columns are cut into tiles of
- * {@value #TILE} and each batch adds {@code X_iᵀ X_j} for tiles {@code i ≤ j}, one FLOAT32 matmul
- * each — at n = 4096 that is 10 of the 16 tile products, at n = 14336 105 of 196. The lower
+ * {@link #tileFor} and each batch adds {@code X_iᵀ X_j} for tiles {@code i ≤ j}, one FLOAT32 matmul
+ * each — at n = 4096 that is 36 of the 64 tile products, at n = 14336 105 of 196. The lower
  * triangle is mirrored once, in {@link #value}.
  *
  * <p>The running sums are FLOAT32 engine arrays, one per tile, added to in the engine: a batch's
@@ -26,8 +26,17 @@ import ai.djl.ndarray.types.DataType;
  */
 final class Hessian implements Gptq.Source, AutoCloseable {
 
-    /** Tile width: large enough that each product runs at the BLAS's full speed. */
-    static final int TILE = Integer.getInteger("fmsmo.gptq.hessianTile", 1024);
+    /**
+     * Tile width: 512 up to n = 4096, where the finer triangle saves more than the smaller
+     * products lose (measured at n = 2048: 0.37–0.39 s with 512, 0.50 s with 1024, 0.48 s with
+     * 256; at 4096: 1.19–1.43 s against 1.23–1.54 s), 1024 beyond, where the triangle's share is
+     * much the same either way and the products stay at the BLAS's full speed.
+     */
+    static int tileFor(int n) {
+        return n <= 4096 ? 512 : 1024;
+    }
+
+    private final int tileWidth;
 
     private final int n;
     private final int tiles;
@@ -39,7 +48,8 @@ final class Hessian implements Gptq.Source, AutoCloseable {
     /** @param parent the manager whose sub-manager holds the running sums until {@link #close()} */
     Hessian(int n, NDManager parent) {
         this.n = n;
-        this.tiles = (n + TILE - 1) / TILE;
+        this.tileWidth = tileFor(n);
+        this.tiles = (n + tileWidth - 1) / tileWidth;
         this.sums = parent.newSubManager();
         this.tile = new NDArray[tiles][];
         for (int i = 0; i < tiles; i++) {
@@ -97,8 +107,8 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         float f = scale();
         float[] d = new float[n];
         for (int i = 0; i < tiles; i++) {
-            int r0 = i * TILE;
-            int w = Math.min(n, r0 + TILE) - r0;
+            int r0 = i * tileWidth;
+            int w = Math.min(n, r0 + tileWidth) - r0;
             java.nio.FloatBuffer t = EngineArrays.memory(tile[i][0]);
             for (int a = 0; a < w; a++) {
                 d[r0 + a] = t.get(a * w + a) * f;
@@ -121,12 +131,12 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         }
         float[] h = new float[Math.multiplyExact(n, n)];
         for (int i = 0; i < tiles; i++) {
-            int r0 = i * TILE;
+            int r0 = i * tileWidth;
             for (int j = i; j < tiles; j++) {
-                int c0 = j * TILE;
+                int c0 = j * tileWidth;
                 java.nio.FloatBuffer t = EngineArrays.memory(tile[i][j - i]); // read in place: 0.4 GB of copies at n = 14336
-                int rs = Math.min(n, r0 + TILE) - r0;
-                int cs = Math.min(n, c0 + TILE) - c0;
+                int rs = Math.min(n, r0 + tileWidth) - r0;
+                int cs = Math.min(n, c0 + tileWidth) - c0;
                 int b = 64;
                 for (int a0 = 0; a0 < rs; a0 += b) {
                     for (int b0 = 0; b0 < cs; b0 += b) {
@@ -177,14 +187,14 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         }
     }
 
-    /** {@code a}'s columns in tiles of {@value #TILE}, as views in {@code into} ({@code a} itself when it is one tile). */
+    /** {@code a}'s columns in tiles of {@link #tileFor}, as views in {@code into} ({@code a} itself when it is one tile). */
     private NDArray[] columnTiles(NDArray a, NDManager into) {
         NDArray[] cut = new NDArray[tiles];
         for (int i = 0; i < tiles; i++) {
             if (tiles == 1) {
                 cut[i] = a;
             } else {
-                cut[i] = a.get(new NDIndex(":, {}:{}", i * TILE, Math.min(n, (i + 1) * TILE)));
+                cut[i] = a.get(new NDIndex(":, {}:{}", i * tileWidth, Math.min(n, (i + 1) * tileWidth)));
                 cut[i].attach(into);
             }
         }
