@@ -44,10 +44,15 @@ public record Version(int major, int minor, int patch, String preRelease) implem
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT,
                     "expected a semantic version like 1.2.3, found '" + text + "'");
         }
-        return new Version(Integer.parseInt(m.group(1)),
-                m.group(2) == null ? 0 : Integer.parseInt(m.group(2)),
-                m.group(3) == null ? 0 : Integer.parseInt(m.group(3)),
-                m.group(4) == null ? "" : m.group(4));
+        try {
+            return new Version(Integer.parseInt(m.group(1)),
+                    m.group(2) == null ? 0 : Integer.parseInt(m.group(2)),
+                    m.group(3) == null ? 0 : Integer.parseInt(m.group(3)),
+                    m.group(4) == null ? "" : m.group(4));
+        } catch (NumberFormatException e) { // a part beyond int (found by fuzzing a plugin descriptor)
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "expected a semantic version like 1.2.3 with parts below 2^31, found '"
+                    + (text.length() > 80 ? text.substring(0, 80) + "…" : text) + "'");
+        }
     }
 
     /** Whether this version has a pre-release label. */

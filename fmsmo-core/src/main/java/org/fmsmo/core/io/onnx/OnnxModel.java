@@ -154,6 +154,9 @@ public final class OnnxModel implements AutoCloseable {
         long[] shape = dims.stream().mapToLong(Long::longValue).toArray();
         float[] floats = null;
         if (packedFloats != null) {
+            if (packedFloats.byteSize() % Float.BYTES != 0) { // found by fuzzing: a truncated float_data
+                throw t.corrupt("tensor '" + name + "' has " + packedFloats.byteSize() + " bytes of packed float_data, not a multiple of 4");
+            }
             floats = packedFloats.toArray(ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN));
         } else if (!looseFloats.isEmpty()) {
             floats = new float[looseFloats.size()];
