@@ -64,8 +64,14 @@ public final class HfTokenizer implements AutoCloseable {
      * @param addSpecialTokens whether the post-processor adds BOS/CLS/SEP as the tokenizer defines
      */
     public long[] encode(String text, boolean addSpecialTokens) {
-        Encoding e = tokenizer.encode(text, addSpecialTokens, false);
-        return e.getIds();
+        try {
+            Encoding e = tokenizer.encode(text, addSpecialTokens, false);
+            return e.getIds();
+        } catch (RuntimeException e) {
+            // A tokenizer.json that loads can still be unusable (found by fuzzing: a WordLevel model
+            // whose unk_token is not in its vocabulary); the library reports it as a bare RuntimeException.
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": the tokenizer cannot encode text: " + e.getMessage(), e);
+        }
     }
 
     /**
