@@ -168,8 +168,12 @@ class BadInputCliTest {
         Files.writeString(badTokenizer, "{\"model\": [");
         String onnx = src.resolve("all-minilm-l6-v2.onnx").toString();
         String tokenizer = src.resolve("all-minilm-l6-v2-tokenizer.json").toString();
+        // Not JSON at all: the native tokenizer library aborted the JVM (exit 134) on a file like this (found by fuzzing).
+        Path aborting = work.resolve("aborting-tokenizer.json");
+        Files.writeString(aborting, "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"<unk>\": 0}, \"unk_token\": \"<unk>\"}, \"decoder\":ull}");
         String[][] cases = {{"5", tokenizer, "does not divide the hidden size 384"}, {"0", tokenizer, "positive head count"},
-            {"6", tokenizer, "disagrees with the graph"}, {"12", badTokenizer.toString(), "could not be loaded"}};
+            {"6", tokenizer, "disagrees with the graph"}, {"12", badTokenizer.toString(), "not valid JSON"},
+            {"12", aborting.toString(), "not valid JSON"}};
         for (String[] c : cases) {
             Path out = work.resolve("imported-" + System.nanoTime());
             Run r = run("import-onnx", "--onnx", onnx, "--tokenizer", c[1], "--output", out.toString(), "--num-heads", c[0]);
