@@ -3,7 +3,6 @@ package org.fmsmo.fuzz;
 import com.code_intelligence.jazzer.junit.FuzzTest;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -37,9 +36,7 @@ class ParsersFuzzTest {
 
     @FuzzTest(maxDuration = "30s")
     void safetensorsHeader(byte[] data) throws IOException {
-        Path f = Files.createTempFile("fuzz", ".safetensors");
-        try {
-            Files.write(f, data);
+        parse(data, "model.safetensors", f -> {
             try (SafetensorsFile s = SafetensorsFile.open(f)) {
                 for (String n : s.tensors().keySet()) {
                     s.bytes(n);
@@ -47,57 +44,23 @@ class ParsersFuzzTest {
                         s.floats(n);
                     }
                 }
-            } catch (FmsmoException refused) {
-                // the right answer to a bad file
             }
-        } finally {
-            Files.delete(f);
-        }
+        });
     }
 
     @FuzzTest(maxDuration = "30s")
     void configJson(byte[] data) throws IOException {
-        Path dir = Files.createTempDirectory("fuzz-config");
-        try {
-            Files.write(dir.resolve(HfConfig.FILE), data);
-            try {
-                LlamaConfig.from(HfConfig.read(dir));
-            } catch (FmsmoException refused) {
-                // expected for most inputs
-            }
-        } finally {
-            delete(dir);
-        }
+        parse(data, HfConfig.FILE, f -> LlamaConfig.from(HfConfig.read(f.getParent())));
     }
 
     @FuzzTest(maxDuration = "30s")
     void recipe(byte[] data) throws IOException {
-        Path f = Files.createTempFile("fuzz", ".json");
-        try {
-            Files.write(f, data);
-            try {
-                Recipes.qconfigInit(f.toString(), Map.of());
-            } catch (FmsmoException refused) {
-                // expected for most inputs
-            }
-        } finally {
-            Files.delete(f);
-        }
+        parse(data, "recipe.json", f -> Recipes.qconfigInit(f.toString(), Map.of()));
     }
 
     @FuzzTest(maxDuration = "30s")
     void onnxModel(byte[] data) throws IOException {
-        Path f = Files.createTempFile("fuzz", ".onnx");
-        try {
-            Files.write(f, data);
-            try {
-                OnnxModel.open(f);
-            } catch (FmsmoException refused) {
-                // expected for most inputs
-            }
-        } finally {
-            Files.delete(f);
-        }
+        parse(data, "model.onnx", OnnxModel::open);
     }
 
     /** The checkpoint's tensors are the input; the quantization_config is a valid W4 group-8 one. */
@@ -123,9 +86,7 @@ class ParsersFuzzTest {
     }
 
     private static void readCheckpoint(byte[] data, CheckpointFormat format, Map<String, Object> qc) throws IOException {
-        Path f = Files.createTempFile("fuzz", ".safetensors");
-        try {
-            Files.write(f, data);
+        parse(data, "model.safetensors", f -> {
             try (SafetensorsFile s = SafetensorsFile.open(f)) {
                 CheckpointSource source = new CheckpointSource() {
                     @Override
@@ -153,23 +114,32 @@ class ParsersFuzzTest {
                     format.read(source);
                     format.inputQuantization(source);
                 }
-            } catch (FmsmoException refused) {
-                // expected for most inputs
             }
+        });
+    }
+
+    /** A parser run on a file holding the fuzzer's bytes. */
+    @FunctionalInterface
+    private interface Parser {
+        void parse(Path file) throws IOException;
+    }
+
+    /**
+     * Writes {@code data} as {@code name} in a fresh temporary folder and runs {@code parser} on it:
+     * a refusal ({@link FmsmoException}) is the right answer to a bad file; anything else thrown
+     * is a finding. The folder is removed afterwards.
+     */
+    private static void parse(byte[] data, String name, Parser parser) throws IOException {
+        Path dir = Files.createTempDirectory("fuzz");
+        Path file = dir.resolve(name);
+        try {
+            Files.write(file, data);
+            parser.parse(file);
+        } catch (FmsmoException refused) {
+            // expected for most inputs
         } finally {
-            Files.delete(f);
+            Files.deleteIfExists(file);
+            Files.delete(dir);
         }
-    }
-
-    private static void delete(Path dir) throws IOException {
-        try (var s = Files.walk(dir)) {
-            for (Path p : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-    }
-
-    static byte[] utf8(String s) {
-        return s.getBytes(StandardCharsets.UTF_8);
     }
 }

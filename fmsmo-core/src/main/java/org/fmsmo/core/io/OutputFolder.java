@@ -22,8 +22,8 @@ public final class OutputFolder {
     /**
      * Validates {@code output} and returns the folder to write into (itself, or a fresh sibling
      * under --force). The overlap test compares real paths, so a symbolic link (or {@code ..}
-     * through one) into the input folder is caught; and the folder that will hold the output is
-     * created and written to once, so that a read-only or full location fails now, not after the run.
+     * through one) into the input folder is caught; and a probe file is written where the output
+     * will go, so that a read-only or impossible location fails now, not after the run.
      */
     public static Path check(Path input, Path output, boolean force) {
         Path in = realPath(input);
@@ -60,10 +60,7 @@ public final class OutputFolder {
      */
     static Path realPath(Path path) {
         Path p = path.toAbsolutePath().normalize();
-        Path existing = p;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
+        Path existing = deepestExisting(p);
         if (existing == null) {
             return p;
         }
@@ -79,10 +76,7 @@ public final class OutputFolder {
      * when it is still to be created: what the run's folders and final rename will need.
      */
     private static void checkWritable(Path output, Path parent) {
-        Path existing = parent;
-        while (existing != null && !Files.exists(existing)) {
-            existing = existing.getParent();
-        }
+        Path existing = deepestExisting(parent);
         try {
             if (existing == null || !Files.isDirectory(existing)) {
                 throw new IOException(existing + " is not a folder");
@@ -93,6 +87,15 @@ public final class OutputFolder {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the output " + output + ": its folder " + parent + " cannot be written ("
                     + e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")");
         }
+    }
+
+    /** {@code path} itself or its nearest ancestor that exists; null when none does. */
+    private static Path deepestExisting(Path path) {
+        Path p = path;
+        while (p != null && !Files.exists(p)) {
+            p = p.getParent();
+        }
+        return p;
     }
 
     /** Moves a --force run's finished folder over the old one. */
