@@ -68,7 +68,6 @@ public final class Evaluator {
     private Evaluator() {
     }
 
-
     public static Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
         if (!Files.isDirectory(modelDir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + modelDir + " does not exist or is not a folder");
@@ -201,7 +200,7 @@ public final class Evaluator {
         }
         Path offload;
         try {
-            offload = Files.createTempDirectory("fmsmo-eval-");
+            offload = OutputFiles.writing(Files.createTempDirectory("fmsmo-eval-")); // removed on SIGINT too
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a temporary folder for hidden states: " + e.getMessage(), e);
         }
