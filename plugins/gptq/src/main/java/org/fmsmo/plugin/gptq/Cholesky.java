@@ -2,6 +2,7 @@ package org.fmsmo.plugin.gptq;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 
 /**
  * GPTQ's factor: the upper-triangular {@code U} with {@code H⁻¹ = UᵀU}, without forming H⁻¹.
@@ -25,6 +26,9 @@ final class Cholesky {
 
     /** Largest block factored directly (in double). */
     static final int BASE = 128;
+
+    /** Largest triangular or symmetric product done as one full matmul. */
+    static final int FULL = 512;
 
     /** The factorisation met a non-positive pivot: the matrix is not (numerically) positive definite. */
     static final class NotPositiveDefinite extends Exception {
@@ -59,25 +63,105 @@ final class Cholesky {
         factor(a, ld, off + k, s2, m);
         try (NDManager step = m.newSubManager()) {
             NDArray u22 = EngineArrays.block(step, a, ld, off + k, off + k, s2, s2);
-            NDArray h12 = EngineArrays.block(step, a, ld, off, off + k, k, s2);
-            NDArray v12 = h12.matMul(u22.transpose());
-            h12.close();
-            NDArray h11 = EngineArrays.block(step, a, ld, off, off, k, k);
-            try (NDArray vvt = v12.matMul(v12.transpose())) {
-                EngineArrays.put(h11.subi(vvt), a, ld, off, off);
+            NDArray v12t; // V12ᵀ = U22 · H12ᵀ, in step
+            try (NDManager t = step.newSubManager()) {
+                NDArray h12 = EngineArrays.block(t, a, ld, off, off + k, k, s2);
+                v12t = upperTimes(u22, view(h12.transpose(), t));
             }
-            h11.close();
+            NDArray v12 = view(v12t.transpose(), step);
+            subtractGram(v12, a, ld, off, step);
             factor(a, ld, off, k, step);
-            NDArray u11 = EngineArrays.block(step, a, ld, off, off, k, k);
-            try (NDArray v12u22 = v12.matMul(u22)) {
-                v12.close();
-                u22.close();
-                EngineArrays.put(u11.matMul(v12u22).negi(), a, ld, off, off + k);
+            NDArray v12u22 = timesUpper(v12, u22);
+            v12t.close();
+            u22.close();
+            try (NDManager t = step.newSubManager()) {
+                NDArray u11 = EngineArrays.block(t, a, ld, off, off, k, k);
+                NDArray u12 = upperTimes(u11, v12u22).negi();
+                EngineArrays.put(u12, a, ld, off, off + k);
             }
         }
         for (int i = off + k; i < off + size; i++) {
             java.util.Arrays.fill(a, i * ld + off, i * ld + off + k, 0f);
         }
+    }
+
+    /**
+     * {@code U·B} for an upper-triangular {@code U}, in U's manager: the zero lower-left quarter is
+     * skipped, so a product costs about half a full matmul once U is a few times {@link #FULL}
+     * wide (three of the four products per level have a triangular factor).
+     */
+    static NDArray upperTimes(NDArray u, NDArray b) {
+        long k = u.getShape().get(0);
+        if (k <= FULL) {
+            return u.matMul(b);
+        }
+        long k1 = k / 2;
+        NDManager owner = u.getManager();
+        try (NDManager t = owner.newSubManager()) {
+            NDArray b1 = view(b.get(new NDIndex("0:{}", k1)), t);
+            NDArray b2 = view(b.get(new NDIndex("{}:", k1)), t);
+            NDArray top = upperTimes(view(u.get(new NDIndex(":{}, :{}", k1, k1)), t), b1)
+                    .addi(view(u.get(new NDIndex(":{}, {}:", k1, k1)), t).matMul(b2));
+            NDArray bottom = upperTimes(view(u.get(new NDIndex("{}:, {}:", k1, k1)), t), b2);
+            NDArray c = top.concat(bottom, 0);
+            c.attach(owner);
+            return c;
+        }
+    }
+
+    /** {@code A·U} for an upper-triangular {@code U}, in A's manager, as {@link #upperTimes}. */
+    static NDArray timesUpper(NDArray a, NDArray u) {
+        long k = u.getShape().get(0);
+        if (k <= FULL) {
+            return a.matMul(u);
+        }
+        long k1 = k / 2;
+        NDManager owner = a.getManager();
+        try (NDManager t = owner.newSubManager()) {
+            NDArray a1 = view(a.get(new NDIndex(":, 0:{}", k1)), t);
+            NDArray a2 = view(a.get(new NDIndex(":, {}:", k1)), t);
+            NDArray left = timesUpper(a1, view(u.get(new NDIndex(":{}, :{}", k1, k1)), t));
+            NDArray right = a1.matMul(view(u.get(new NDIndex(":{}, {}:", k1, k1)), t))
+                    .addi(timesUpper(a2, view(u.get(new NDIndex("{}:, {}:", k1, k1)), t)));
+            NDArray c = left.concat(right, 1);
+            c.attach(owner);
+            return c;
+        }
+    }
+
+    /**
+     * {@code A −= V·Vᵀ} on the diagonal block at {@code off} of the row-major {@code a}, upper
+     * triangle only (in blocks): the factorisation never reads below the diagonal, so the mirrored
+     * quarter of the product is not computed.
+     */
+    private static void subtractGram(NDArray v, float[] a, int ld, int off, NDManager m) {
+        int k = Math.toIntExact(v.getShape().get(0));
+        try (NDManager t = m.newSubManager()) {
+            if (k <= FULL) {
+                subtract(v.matMul(view(v.transpose(), t)), a, ld, off, off, t);
+                return;
+            }
+            int k1 = k / 2;
+            NDArray v1 = view(v.get(new NDIndex("0:{}", k1)), t);
+            NDArray v2 = view(v.get(new NDIndex("{}:", k1)), t);
+            subtractGram(v1, a, ld, off, t);
+            subtract(v1.matMul(view(v2.transpose(), t)), a, ld, off, off + k1, t);
+            subtractGram(v2, a, ld, off + k1, t);
+        }
+    }
+
+    /** The block of {@code a} at ({@code r0}, {@code c0}) the size of {@code p}, minus {@code p}. */
+    private static void subtract(NDArray p, float[] a, int ld, int r0, int c0, NDManager m) {
+        try (NDArray block = EngineArrays.block(m, a, ld, r0, c0, Math.toIntExact(p.getShape().get(0)), Math.toIntExact(p.getShape().get(1)))) {
+            EngineArrays.put(block.subi(p), a, ld, r0, c0);
+        }
+        p.close();
+    }
+
+    /** {@code v} moved to {@code m}, so that it is closed with it (a view made in its base's manager would live as long as that). */
+    private static NDArray view(NDArray v, NDManager m) {
+        v.attach(m);
+        return v;
     }
 
     /**
@@ -124,18 +208,27 @@ final class Cholesky {
         return l;
     }
 
-    /** Inverse of a small lower-triangular matrix by forward substitution, in double. */
+    /**
+     * Inverse of a small lower-triangular matrix by forward substitution, in double, a row at a
+     * time: row i of L⁻¹ is {@code −(Σ_{p<i} l_ip · row p of L⁻¹) / l_ii} off the diagonal, so every
+     * access runs along a row (the column-wise form strode through the matrix).
+     */
     static double[] invertSmallLower(double[] l, int n) {
         double[] inv = new double[n * n];
-        for (int j = 0; j < n; j++) {
-            inv[j * n + j] = 1 / l[j * n + j];
-            for (int i = j + 1; i < n; i++) {
-                double sum = 0;
-                for (int p = j; p < i; p++) {
-                    sum += l[i * n + p] * inv[p * n + j];
+        for (int i = 0; i < n; i++) {
+            int row = i * n;
+            for (int p = 0; p < i; p++) {
+                double f = l[row + p];
+                int src = p * n;
+                for (int j = 0; j <= p; j++) {
+                    inv[row + j] += f * inv[src + j];
                 }
-                inv[i * n + j] = -sum / l[i * n + i];
             }
+            double d = l[row + i];
+            for (int j = 0; j < i; j++) {
+                inv[row + j] = -inv[row + j] / d;
+            }
+            inv[row + i] = 1 / d;
         }
         return inv;
     }

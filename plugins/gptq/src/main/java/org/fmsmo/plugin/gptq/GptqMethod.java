@@ -112,7 +112,7 @@ final class GptqMethod implements QuantMethod {
         Gptq.Result r;
         // The column loop works on Wᵀ; W itself is garbage as soon as it is transposed. The rows
         // the output error samples are taken before the loop overwrites Wᵀ.
-        float[] wt = Gptq.transpose(layer.weight().toFloatArray(), out, in);
+        float[] wt = Gptq.transposed(layer.weight());
         float[] sampled = sampleRows(wt, out, in);
         try (NDManager work = context.model().manager().newSubManager()) {
             r = Gptq.quantizeTransposed(wt, out, in, factor, o, work);

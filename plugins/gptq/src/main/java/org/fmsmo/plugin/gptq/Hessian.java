@@ -1,8 +1,6 @@
 package org.fmsmo.plugin.gptq;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDArrays;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
@@ -11,12 +9,15 @@ import ai.djl.ndarray.types.DataType;
 /**
  * {@code H = (2/N) Σ x xᵀ} over the N input rows a layer saw.
  *
- * <p>H is symmetric, so only its upper triangle is computed: the columns are cut into tiles of
- * {@link #tileFor} and each batch adds {@code X_iᵀ X_j} for tiles {@code i ≤ j}, one FLOAT32 matmul
- * each — at n = 4096 that is 36 of the 64 tile products, at n = 14336 105 of 196. The lower
- * triangle is mirrored once, in {@link #value}.
+ * <p>H is symmetric, so only its upper triangle (in blocks) is computed: the columns are cut into
+ * tiles of {@link #tileFor} and each batch adds, for every tile i, the slab {@code X_iᵀ X[:, i…]}
+ * — tile i's rows of H from its diagonal block to the last column, one FLOAT32 matmul per slab.
+ * At n = 2048 that is 10 of the 16 tile products, at n = 14336 105 of 196. One matmul per slab
+ * rather than one per tile keeps the products wide enough for the BLAS's full speed (measured at
+ * n = 2048, 8,192 rows: 0.29 s against 0.40 s per tile, 0.45–0.52 s for the full XᵀX; at n = 4096:
+ * 0.97 s against 1.11 s). The lower triangle is mirrored once, in {@link #copy}.
  *
- * <p>The running sums are FLOAT32 engine arrays, one per tile, added to in the engine: a batch's
+ * <p>The running sums are FLOAT32 engine arrays, one per slab, added to in the engine: a batch's
  * products never cross to Java (copying each out and summing it in a Java loop cost a tenth of
  * the matmul time at n = 2048). FLOAT32 is half the memory of float64 (0.8 GB instead of 1.6 GB
  * at n = 14336). Each batch's product is itself a FLOAT32 sum over a few thousand rows; adding a
@@ -27,10 +28,10 @@ import ai.djl.ndarray.types.DataType;
 final class Hessian implements Gptq.Source, AutoCloseable {
 
     /**
-     * Tile width: 512 up to n = 4096, where the finer triangle saves more than the smaller
-     * products lose (measured at n = 2048: 0.37–0.39 s with 512, 0.50 s with 1024, 0.48 s with
-     * 256; at 4096: 1.19–1.43 s against 1.23–1.54 s), 1024 beyond, where the triangle's share is
-     * much the same either way and the products stay at the BLAS's full speed.
+     * Tile width: 512 up to n = 4096 (at 2048 256 and 512 are level, 1024 is 20% slower; at 4096
+     * 512 is best by a few percent), 1024 beyond, where the triangle's share is much the same
+     * either way and the products stay at the BLAS's full speed (at 14336: 512, 1024 and 2048
+     * within the noise, 14–15 s for 8,192 rows).
      */
     static int tileFor(int n) {
         return n <= 4096 ? 512 : 1024;
@@ -41,8 +42,8 @@ final class Hessian implements Gptq.Source, AutoCloseable {
     private final int n;
     private final int tiles;
     private final NDManager sums;
-    /** Upper-triangle tile sums: {@code tile[i][j - i]} for tile rows i ≤ columns j; null before the first batch. */
-    private final NDArray[][] tile;
+    /** {@code slab[i]}: rows {@code [i·w, i·w + w_i)} of H, columns {@code [i·w, n)}; null before the first batch. */
+    private final NDArray[] slab;
     private long rows;
 
     /** @param parent the manager whose sub-manager holds the running sums until {@link #close()} */
@@ -51,10 +52,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         this.tileWidth = tileFor(n);
         this.tiles = (n + tileWidth - 1) / tileWidth;
         this.sums = parent.newSubManager();
-        this.tile = new NDArray[tiles][];
-        for (int i = 0; i < tiles; i++) {
-            tile[i] = new NDArray[tiles - i];
-        }
+        this.slab = new NDArray[tiles];
     }
 
     /** Adds a batch of input rows {@code [tokens, n]}. */
@@ -70,22 +68,20 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 xf = x.toType(DataType.FLOAT32, false);
                 xf.attach(batch);
             }
-            NDArray[] cut = columnTiles(xf, batch);
             for (int i = 0; i < tiles; i++) {
-                NDArray left = cut[i].transpose();
+                int r0 = i * tileWidth;
+                NDArray left = columns(xf, r0, Math.min(n, r0 + tileWidth), batch).transpose();
                 left.attach(batch);
-                for (int j = i; j < tiles; j++) {
-                    NDArray p = left.matMul(cut[j]);
-                    if (tile[i][j - i] == null) {
-                        // Kept across batches: out of the batch's manager and of any NDScope the caller
-                        // runs this batch in (a scope closes what was made inside it, whatever its manager).
-                        p.attach(sums);
-                        NDScope.unregister(p);
-                        tile[i][j - i] = p;
-                    } else {
-                        tile[i][j - i].addi(p);
-                        p.close();
-                    }
+                NDArray p = left.matMul(columns(xf, r0, n, batch));
+                if (slab[i] == null) {
+                    // Kept across batches: out of the batch's manager and of any NDScope the caller
+                    // runs this batch in (a scope closes what was made inside it, whatever its manager).
+                    p.attach(sums);
+                    NDScope.unregister(p);
+                    slab[i] = p;
+                } else {
+                    slab[i].addi(p);
+                    p.close();
                 }
             }
         }
@@ -109,18 +105,19 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         for (int i = 0; i < tiles; i++) {
             int r0 = i * tileWidth;
             int w = Math.min(n, r0 + tileWidth) - r0;
-            java.nio.FloatBuffer t = EngineArrays.memory(tile[i][0]);
+            int ld = n - r0;
+            java.nio.FloatBuffer t = EngineArrays.memory(slab[i]);
             for (int a = 0; a < w; a++) {
-                d[r0 + a] = t.get(a * w + a) * f;
+                d[r0 + a] = t.get(a * ld + a) * f;
             }
         }
         return d;
     }
 
     /**
-     * {@inheritDoc} Each tile is scaled into its place and off-diagonal tiles are mirrored into
-     * the lower triangle, in 64-wide blocks so that the transposed writes stay in cache; with a
-     * permutation, element (i, j) goes to (pos[i], pos[j]).
+     * {@inheritDoc} Each slab is scaled into its place and mirrored into the lower triangle, in
+     * 64-wide blocks so that the transposed writes stay in cache; with a permutation, element
+     * (i, j) goes to (pos[i], pos[j]).
      */
     @Override
     public float[] copy(int[] perm) {
@@ -130,23 +127,20 @@ final class Hessian implements Gptq.Source, AutoCloseable {
             pos[perm == null ? i : perm[i]] = i;
         }
         float[] h = new float[Math.multiplyExact(n, n)];
+        int b = 64;
         for (int i = 0; i < tiles; i++) {
             int r0 = i * tileWidth;
-            for (int j = i; j < tiles; j++) {
-                int c0 = j * tileWidth;
-                java.nio.FloatBuffer t = EngineArrays.memory(tile[i][j - i]); // read in place: 0.4 GB of copies at n = 14336
-                int rs = Math.min(n, r0 + tileWidth) - r0;
-                int cs = Math.min(n, c0 + tileWidth) - c0;
-                int b = 64;
-                for (int a0 = 0; a0 < rs; a0 += b) {
-                    for (int b0 = 0; b0 < cs; b0 += b) {
-                        for (int a = a0; a < Math.min(rs, a0 + b); a++) {
-                            long row = (long) pos[r0 + a] * n;
-                            for (int c = b0; c < Math.min(cs, b0 + b); c++) {
-                                float v = t.get(a * cs + c) * f;
-                                h[(int) (row + pos[c0 + c])] = v;
-                                h[pos[c0 + c] * n + pos[r0 + a]] = v;
-                            }
+            int rs = Math.min(n, r0 + tileWidth) - r0;
+            int ld = n - r0;
+            java.nio.FloatBuffer t = EngineArrays.memory(slab[i]); // read in place: 0.4 GB of copies at n = 14336
+            for (int a0 = 0; a0 < rs; a0 += b) {
+                for (int c0 = 0; c0 < ld; c0 += b) {
+                    for (int a = a0; a < Math.min(rs, a0 + b); a++) {
+                        long row = (long) pos[r0 + a] * n;
+                        for (int c = c0; c < Math.min(ld, c0 + b); c++) {
+                            float v = t.get(a * ld + c) * f;
+                            h[(int) (row + pos[r0 + c])] = v;
+                            h[pos[r0 + c] * n + pos[r0 + a]] = v;
                         }
                     }
                 }
@@ -156,9 +150,9 @@ final class Hessian implements Gptq.Source, AutoCloseable {
     }
 
     /**
-     * {@code d · H} for rows {@code d [k, n]}, from the tiles (the full H is never built): tile
-     * (i, j) adds {@code d_i · T_ij} to output columns j and, below the diagonal,
-     * {@code d_j · T_ijᵀ} to columns i. The result is in {@code d}'s manager.
+     * {@code d · H} for rows {@code d [k, n]}, from the slabs (the full H is never built): slab i
+     * adds {@code d_i · S_i} to output columns {@code [i·w, n)} and, below its diagonal block,
+     * {@code d[:, after i] · S_i[:, after]ᵀ} to columns i. The result is in {@code d}'s manager.
      */
     NDArray times(NDArray d) {
         if (d.getShape().dimension() != 2 || d.getShape().get(1) != n) {
@@ -168,42 +162,32 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         try (NDManager work = sums.newSubManager()) {
             // Results are made in their first operand's manager: the column cuts live in this
             // work manager, so every product and partial sum is freed with it.
-            NDArray[] cut = columnTiles(d, work);
-            NDArray[] acc = new NDArray[tiles];
+            NDArray out = work.zeros(d.getShape(), DataType.FLOAT32);
             for (int i = 0; i < tiles; i++) {
-                for (int j = i; j < tiles; j++) {
-                    NDArray t = tile[i][j - i];
-                    acc[j] = add(acc[j], cut[i].matMul(t), work);
-                    if (j > i) {
-                        NDArray tt = t.transpose();
-                        tt.attach(work);
-                        acc[i] = add(acc[i], cut[j].matMul(tt), work);
-                    }
+                int r0 = i * tileWidth;
+                int r1 = Math.min(n, r0 + tileWidth);
+                NDArray di = columns(d, r0, r1, work);
+                columns(out, r0, n, work).addi(di.matMul(slab[i]));
+                if (r1 < n) {
+                    NDArray below = columns(slab[i], r1 - r0, n - r0, work).transpose();
+                    below.attach(work);
+                    columns(out, r0, r1, work).addi(columns(d, r1, n, work).matMul(below));
                 }
             }
-            NDArray out = (tiles == 1 ? acc[0] : NDArrays.concat(new NDList(acc), 1)).mul(scale());
-            out.attach(owner);
-            return out;
+            NDArray result = out.mul(scale());
+            result.attach(owner);
+            return result;
         }
     }
 
-    /** {@code a}'s columns in tiles of {@link #tileFor}, as views in {@code into} ({@code a} itself when it is one tile). */
-    private NDArray[] columnTiles(NDArray a, NDManager into) {
-        NDArray[] cut = new NDArray[tiles];
-        for (int i = 0; i < tiles; i++) {
-            if (tiles == 1) {
-                cut[i] = a;
-            } else {
-                cut[i] = a.get(new NDIndex(":, {}:{}", i * tileWidth, Math.min(n, (i + 1) * tileWidth)));
-                cut[i].attach(into);
-            }
+    /** Columns {@code [c0, c1)} of {@code a}, a view in {@code into} ({@code a} itself when that is all of it). */
+    private static NDArray columns(NDArray a, int c0, int c1, NDManager into) {
+        if (c0 == 0 && c1 == a.getShape().get(1)) {
+            return a;
         }
-        return cut;
-    }
-
-    private static NDArray add(NDArray sum, NDArray part, NDManager work) {
-        part.attach(work);
-        return sum == null ? part : sum.addi(part);
+        NDArray view = a.get(new NDIndex(":, {}:{}", c0, c1));
+        view.attach(into);
+        return view;
     }
 
     private float scale() {

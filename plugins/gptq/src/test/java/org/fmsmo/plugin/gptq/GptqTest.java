@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The blocked, lazily-updated GPTQ against a direct transcription of QUANTIZERS.md in double
@@ -47,39 +49,52 @@ class GptqTest {
         double[] h = new double[n * n];
         for (int r = 0; r < rows; r++) {
             for (int i = 0; i < n; i++) {
-                for (int j = 0; j < n; j++) {
+                for (int j = i; j < n; j++) {
                     h[i * n + j] += 2.0 / rows * x[r * n + i] * x[r * n + j];
                 }
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < i; j++) {
+                h[i * n + j] = h[j * n + i];
             }
         }
         return h;
     }
 
-    @Test
-    void blockedInverseFactorSatisfiesUtUEqualsHInverse() throws Exception {
-        int n = 300; // three panels, the last ragged
-        double[] h = hessian(n, 600);
+    /**
+     * 300: three panels, the last ragged; 1300: big enough that the level products split their
+     * triangular and symmetric factors ({@link Cholesky#FULL}), with ragged halves.
+     */
+    @ParameterizedTest
+    @ValueSource(ints = {300, 1300})
+    void blockedInverseFactorSatisfiesUtUEqualsHInverse(int n) throws Exception {
+        double[] h = hessian(n, 2 * n);
         try (NDManager m = NDManager.newBaseManager()) {
             float[] u = f(h);
             Cholesky.inverseUpperFactorInPlace(u, n, m);
-            // (UᵀU)·H = I
+            // (UᵀU)·H = I, column by column: Uᵀ(U(H e_j)) against e_j
             double worst = 0;
-            for (int i = 0; i < n; i += 7) {
-                for (int j = 0; j < n; j += 5) {
+            for (int j = 0; j < n; j += 5) {
+                double[] uh = new double[n];
+                for (int p = 0; p < n; p++) {
+                    for (int k = p; k < n; k++) {
+                        uh[p] += (double) u[p * n + k] * h[k * n + j];
+                    }
+                }
+                for (int i = 0; i < n; i++) {
                     double s = 0;
-                    for (int k = 0; k < n; k++) {
-                        double utu = 0;
-                        for (int p = 0; p <= Math.min(i, k); p++) {
-                            utu += (double) u[p * n + i] * u[p * n + k];
-                        }
-                        s += utu * h[k * n + j];
+                    for (int p = 0; p <= i; p++) {
+                        s += (double) u[p * n + i] * uh[p];
                     }
                     worst = Math.max(worst, Math.abs(s - (i == j ? 1 : 0)));
                 }
             }
             assertTrue(worst < 2e-3, "max |UᵀU·H − I| = " + worst);
             for (int i = 1; i < n; i++) {
-                assertEquals(0f, u[i * n + i - 1], "U is upper triangular");
+                for (int k = 0; k < i; k++) {
+                    assertEquals(0f, u[i * n + k], "U is upper triangular");
+                }
             }
         }
     }
@@ -261,7 +276,7 @@ class GptqTest {
         }
     }
 
-    /** The Hessian of inputs added in two batches, each in its own NDScope, equals (2/N) XᵀX summed in double. */
+    /** The Hessian of inputs added in two batches, each in its own NDScope, equals (2/N) XᵀX summed in double; d·H from its slabs equals d times it. */
     @Test
     void hessianOfWideInputsEqualsTheDefinition() {
         int n = 1100;
@@ -280,6 +295,20 @@ class GptqTest {
             }
             got = h.value();
             seen = h.rows();
+            // d·H from the slabs equals d times the mirrored H, for rows straddling every slab
+            float[] d = randn(3 * n, 2);
+            float[] dh = h.times(m.create(d, new ai.djl.ndarray.types.Shape(3, n))).toFloatArray();
+            double worstProduct = 0;
+            for (int k = 0; k < 3; k++) {
+                for (int j = 0; j < n; j += 5) {
+                    double s = 0;
+                    for (int i = 0; i < n; i++) {
+                        s += (double) d[k * n + i] * got[i * n + j];
+                    }
+                    worstProduct = Math.max(worstProduct, Math.abs(dh[k * n + j] - s) / Math.max(1, Math.abs(s)));
+                }
+            }
+            assertTrue(worstProduct < 1e-4, "max relative |d·H − d·value()| = " + worstProduct);
         }
         double worst = 0;
         for (int i = 0; i < n; i += 3) {
