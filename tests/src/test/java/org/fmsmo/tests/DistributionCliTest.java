@@ -677,6 +677,33 @@ class DistributionCliTest {
         assertTrue(again.err().contains("exists"), again.err());
     }
 
+    /**
+     * A quantized folder records its format's name, and loading it takes that format from the
+     * plugins the command was given: with the compressed-tensors plugin moved out of the
+     * distribution's plugins/, eval fails naming the format and --plugins-dir, and succeeds with
+     * --plugins-dir naming the folder it was moved to.
+     */
+    @Test
+    void loadingAQuantizedFolderTakesItsFormatFromThePluginsDirGiven() throws Exception {
+        Path shared = sharedFixtures();
+        Path out = home.resolve("rtn-ct");
+        Result q = fmsmo("quantize", "--model", shared.resolve("tiny-llama").toString(), "--method", "rtn", "--bits", "4", "--group-size", "-1",
+                "--format", "compressed-tensors", "--output", out.toString());
+        assertEquals(0, q.exit(), q.err());
+        assertEquals("compressed-tensors", new ObjectMapper().readTree(out.resolve("config.json").toFile()).get("fmsmo_checkpoint_format").asText());
+        Path elsewhere = home.resolve("elsewhere");
+        Files.createDirectories(elsewhere);
+        Files.move(home.resolve("plugins/compressed-tensors"), elsewhere.resolve("compressed-tensors"));
+        String data = shared.resolve("text/eval.txt").toString();
+        Result missing = fmsmo("eval", "--model", out.toString(), "--data", data);
+        assertEquals(4, missing.exit(), missing.err());
+        assertTrue(missing.err().startsWith("error: ") && missing.err().contains("'compressed-tensors'") && missing.err().contains("--plugins-dir")
+                && !missing.err().contains("\tat "), missing.err());
+        Result given = fmsmo("eval", "--model", out.toString(), "--data", data, "--plugins-dir", elsewhere.toString(), "--json");
+        assertEquals(0, given.exit(), given.err());
+        assertTrue(new ObjectMapper().readTree(given.out()).get("perplexity").asDouble() > 1, given.out());
+    }
+
     @Test
     void evalOfAMissingFolderFailsWithoutAStackTrace() throws Exception {
         Result r = fmsmo("eval", "--model", home.resolve("no-such-model").toString(), "--data", home.resolve("none.txt").toString());

@@ -50,7 +50,7 @@ class QuantizedFormatsTest {
         }
         Path work = Fixtures.freshDir("formats-" + System.nanoTime());
         try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
-             TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
+             TransformerModel m = new ModelLoader(registry).load(shared.resolve("tiny-llama"))) {
             QuantConfig cfg = Recipes.qconfigInit("ptq_int8", Map.of("nbits_a", 32, "qw_spec", "int4-sym-group8", "qw_mode", "maxfullperGp",
                     "desc_act", true));
             QuantPlan plan = ModelAnalyzer.plan(m, cfg);
@@ -64,8 +64,8 @@ class QuantizedFormatsTest {
                 }
             }
             assertEquals(28, inMemory.size());
-            Path ct = CheckpointFormats.write(m, registry.get(CheckpointFormatProvider.class, "compressed-tensors").create(), work.resolve("ct"));
-            Path gptq = CheckpointFormats.write(m, registry.get(CheckpointFormatProvider.class, "gptq").create(), work.resolve("gptq"));
+            Path ct = CheckpointFormats.write(m, "compressed-tensors", registry.get(CheckpointFormatProvider.class, "compressed-tensors").create(), work.resolve("ct"));
+            Path gptq = CheckpointFormats.write(m, "gptq", registry.get(CheckpointFormatProvider.class, "gptq").create(), work.resolve("gptq"));
 
             JsonNode ctConfig = JSON.readTree(ct.resolve("config.json").toFile()).get("quantization_config");
             assertEquals("pack-quantized", ctConfig.get("format").asText());
@@ -86,7 +86,7 @@ class QuantizedFormatsTest {
             // The loader finds the format plugins where the launcher says the distribution is.
             System.setProperty("fmsmo.home", Fixtures.distribution().toString());
             for (Path folder : new Path[] {ct, gptq}) {
-                try (TransformerModel back = ModelLoader.load(folder)) {
+                try (TransformerModel back = new ModelLoader(registry).load(folder)) {
                     for (Map.Entry<String, float[]> e : inMemory.entrySet()) {
                         assertArrayEquals(e.getValue(), back.linear(e.getKey()).weight().toFloatArray(), folder.getFileName() + " " + e.getKey());
                     }
@@ -118,17 +118,17 @@ class QuantizedFormatsTest {
                 "smoothq_fold_only", true)));
         try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"))) {
             for (Map.Entry<String, QuantConfig> c : cases.entrySet()) {
-                try (TransformerModel m = ModelLoader.load(shared.resolve("tiny-llama"))) {
+                try (TransformerModel m = new ModelLoader(registry).load(shared.resolve("tiny-llama"))) {
                     QuantPlan plan = ModelAnalyzer.plan(m, c.getValue());
                     CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
                     registry.get(QuantMethodProvider.class, "ptq").create()
                             .quantize(new DefaultQuantContext(m, plan, c.getValue(), registry, ProgressListener.NONE, calib));
-                    Path out = CheckpointFormats.write(m, registry.get(CheckpointFormatProvider.class, "compressed-tensors").create(),
+                    Path out = CheckpointFormats.write(m, "compressed-tensors", registry.get(CheckpointFormatProvider.class, "compressed-tensors").create(),
                             work.resolve(c.getKey()));
                     JsonNode input = JSON.readTree(out.resolve("config.json").toFile()).at("/quantization_config/config_groups/group_0/input_activations");
                     assertEquals(c.getKey().equals("fp8-dynamic"), input.get("dynamic").asBoolean(), c.getKey() + ": " + input);
                     float[] expected = logits(m);
-                    try (TransformerModel back = ModelLoader.load(out)) {
+                    try (TransformerModel back = new ModelLoader(registry).load(out)) {
                         float[] got = logits(back);
                         float worst = 0;
                         float largest = 0;

@@ -110,8 +110,8 @@ class StreamingPipelineTest {
         Map<String, Object> w4 = Map.of("qw_spec", "int4-sym-group64", "qw_mode", "maxfullperGp", "nbits_a", 32);
         Path gptq = run("llama", "gptq", "compressed-tensors", "eval-gptq").recipe("ptq_int8").set(w4).run().output();
         for (Path model : List.of(work.resolve("llama"), work.resolve("qwen2"), gptq)) {
-            Map<String, Object> whole = Evaluator.evaluate(model, new Evaluator.Options(text, null, 16, 3, 256, Streaming.OFF), ProgressListener.NONE);
-            Map<String, Object> streamed = Evaluator.evaluate(model, new Evaluator.Options(text, null, 16, 3, 256, Streaming.ON),
+            Map<String, Object> whole = new Evaluator(new ModelLoader(registry)).evaluate(model, new Evaluator.Options(text, null, 16, 3, 256, Streaming.OFF), ProgressListener.NONE);
+            Map<String, Object> streamed = new Evaluator(new ModelLoader(registry)).evaluate(model, new Evaluator.Options(text, null, 16, 3, 256, Streaming.ON),
                     ProgressListener.NONE);
             assertEquals(true, streamed.get("streamed"), model.toString());
             assertFalse(whole.containsKey("streamed"));
@@ -120,7 +120,7 @@ class StreamingPipelineTest {
             double nll = (double) whole.get("nll");
             assertEquals(nll, (double) streamed.get("nll"), 1e-12 * nll, model + ": streamed NLL");
         }
-        FmsmoException e = assertThrows(FmsmoException.class, () -> Evaluator.evaluate(work.resolve("llama"),
+        FmsmoException e = assertThrows(FmsmoException.class, () -> new Evaluator(new ModelLoader(registry)).evaluate(work.resolve("llama"),
                 new Evaluator.Options(text, null, 200, 3, 256, Streaming.ON), ProgressListener.NONE));
         assertTrue(e.getMessage().contains("at least 201 are needed"), e.getMessage());
     }
@@ -147,7 +147,7 @@ class StreamingPipelineTest {
             c.write(java.nio.ByteBuffer.wrap(new byte[] {(byte) 0xC0, 0x7F}), data + at); // BF16 NaN in the first element
         }
         for (Streaming mode : List.of(Streaming.OFF, Streaming.ON)) {
-            FmsmoException e = assertThrows(FmsmoException.class, () -> Evaluator.evaluate(broken, new Evaluator.Options(text, null, 16, 2, 256, mode),
+            FmsmoException e = assertThrows(FmsmoException.class, () -> new Evaluator(new ModelLoader(registry)).evaluate(broken, new Evaluator.Options(text, null, 16, 2, 256, mode),
                     ProgressListener.NONE), mode.toString());
             assertEquals(org.fmsmo.api.ErrorCode.CORRUPT_INPUT, e.code());
             assertTrue(e.getMessage().contains("not finite") && e.getMessage().contains("come out of model.layers.1 "), mode + ": " + e.getMessage());
@@ -177,7 +177,7 @@ class StreamingPipelineTest {
             QuantizationResult whole = run(c[0], c[1], "compressed-tensors", name + "-m").recipe(c[2]).streaming(Streaming.OFF).run();
             assertTrue(streamed.streamed());
             assertArrayEquals(Files.readAllBytes(whole.output().resolve("config.json")), Files.readAllBytes(streamed.output().resolve("config.json")));
-            try (TransformerModel a = ModelLoader.load(streamed.output()); TransformerModel b = ModelLoader.load(whole.output())) {
+            try (TransformerModel a = new ModelLoader(registry).load(streamed.output()); TransformerModel b = new ModelLoader(registry).load(whole.output())) {
                 Map<String, NDArray> pb = b.parameters();
                 a.parameters().forEach((n, x) -> {
                     double diff = x.sub(pb.get(n)).norm().getFloat();
@@ -295,7 +295,7 @@ class StreamingPipelineTest {
             assertTrue(files.filter(p -> p.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors")).count() > 3);
         }
         assertTrue(Files.isRegularFile(sharded.resolve("model.safetensors.index.json")));
-        try (TransformerModel a = ModelLoader.load(one); TransformerModel b = ModelLoader.load(sharded)) {
+        try (TransformerModel a = new ModelLoader(registry).load(one); TransformerModel b = new ModelLoader(registry).load(sharded)) {
             Map<String, NDArray> pa = a.parameters();
             Map<String, NDArray> pb = b.parameters();
             assertEquals(pa.keySet(), pb.keySet());

@@ -99,17 +99,11 @@ public interface CheckpointFormat {
     }
 
     /**
-     * Whether a folder whose {@code config.json} holds this {@code quantization_config} is in
-     * this format.
-     *
-     * @param quantizationConfig the JSON object as maps, lists, strings, numbers, booleans and nulls
-     */
-    default boolean canRead(Map<String, Object> quantizationConfig) {
-        return false;
-    }
-
-    /**
-     * Dequantizes every quantized linear of a checkpoint in this format.
+     * Dequantizes every quantized linear of a checkpoint in this format. The host calls it for a
+     * folder whose {@code config.json} names this format's provider: by the key fmsmo writes
+     * ({@code fmsmo_checkpoint_format}), or, in a folder another tool wrote, by
+     * {@code quantization_config.quant_method} — so a format reading Hugging Face checkpoints is
+     * named after the {@code quant_method} it reads.
      *
      * @return layer name → its float weight, row-major {@code [out, in]}
      * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#CORRUPT_INPUT} naming the

@@ -41,16 +41,21 @@ import org.fmsmo.core.quant.QuantizerModes;
 /**
  * The host side of {@link CheckpointFormat} plugins: gives a format a {@link CheckpointSink} and
  * writes what it said — unquantized tensors in the dtype the source checkpoint had, companion
- * files, {@code config.json} with the {@code quantization_config} — atomically; and on loading, asks
- * the installed formats which one reads a folder's {@code quantization_config} and takes its
- * dequantized weights.
+ * files, {@code config.json} with the {@code quantization_config} and the format's name
+ * ({@value #FORMAT_KEY}) — atomically; and on loading, takes the format of that name from the
+ * caller's plugin registry and its dequantized weights.
  */
 public final class CheckpointFormats {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** System property the launcher sets to the distribution folder (its {@code plugins/} holds the formats). */
-    private static final String HOME_PROPERTY = "fmsmo.home";
+    /**
+     * {@code config.json} key naming the checkpoint format plugin a folder was written with: how
+     * its reader is found. A folder written by another tool has none; its
+     * {@code quantization_config.quant_method} (the key Hugging Face transformers picks its own
+     * quantizer by) names the format instead.
+     */
+    public static final String FORMAT_KEY = "fmsmo_checkpoint_format";
 
     private CheckpointFormats() {
     }
@@ -59,7 +64,7 @@ public final class CheckpointFormats {
      * Writes {@code model} in {@code format} to {@code out} (which must not exist). The format's
      * {@code write} refuses a layer it cannot hold, naming it, before anything is written.
      */
-    public static Path write(TransformerModel model, CheckpointFormat format, Path out) {
+    public static Path write(TransformerModel model, String formatName, CheckpointFormat format, Path out) {
         for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
             org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
             if (inner instanceof org.fmsmo.core.nn.Linear plain && plain.inputDivisor().isPresent()) {
@@ -77,11 +82,17 @@ public final class CheckpointFormats {
             replaced.put(layer + ".weight", list);
         });
         ObjectNode config = model.config().json();
+        describe(config, formatName, format, sink);
+        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text());
+    }
+
+    /** Puts the format's {@code quantization_config} and name into {@code config}. */
+    public static void describe(ObjectNode config, String formatName, CheckpointFormat format, FormatSink sink) {
         if (sink.quantizationConfig() == null) {
             throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
         }
         config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
-        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text());
+        config.put(FORMAT_KEY, formatName);
     }
 
     /** Each float parameter's dtype in the source checkpoint (F32 when it is not stored there as F32, F16 or BF16). */
@@ -99,65 +110,63 @@ public final class CheckpointFormats {
     }
 
     /**
-     * When {@code config.json} has a {@code quantization_config}, finds the installed format that
-     * reads it and gives {@code weights} its dequantized layer weights.
+     * When {@code config.json} has a {@code quantization_config}, gives {@code weights} the
+     * dequantized weights of the layers under {@code prefix} ("" for all; a streamed model's
+     * {@code model.layers.3.}), read by the checkpoint's format from {@code plugins}.
      *
      * @return the input quantization the format's serving engines apply, by layer (see
      *         {@link #quantizeInputs}); empty without a {@code quantization_config}
-     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when {@code plugins} has no format of that name
      */
-    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights) {
-        return dequantizeInto(config, checkpoint, weights, "");
+    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights, String prefix,
+                                                               PluginRegistry plugins) {
+        Reader r = reader(config, plugins);
+        return r == null ? Map.of() : r.dequantizeInto(checkpoint, weights, prefix);
     }
 
     /**
-     * As above for the layers under one module path ({@code model.layers.3.}): the format sees
-     * only the stored tensors under it.
-     */
-    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights, String prefix) {
-        try (Reader r = reader(config)) {
-            return r == null ? Map.of() : r.dequantizeInto(checkpoint, weights, prefix);
-        }
-    }
-
-    /**
-     * The installed format that reads {@code config}'s {@code quantization_config}, found once for
-     * a model that is decoded part by part (a streamed model, block by block); null without a
-     * {@code quantization_config}. Close it to release the plugins.
+     * The format that reads a quantized checkpoint, found once for a model that is decoded part by
+     * part (a streamed model, block by block): the plugin named by {@value #FORMAT_KEY}, or by
+     * {@code quantization_config.quant_method} in a folder another tool wrote. Null without a
+     * {@code quantization_config}.
      *
-     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format reads it
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when {@code plugins} has no format of that name
      */
-    public static Reader reader(HfConfig config) {
+    public static Reader reader(HfConfig config, PluginRegistry plugins) {
         JsonNode qc = config.json().get("quantization_config");
         if (qc == null || qc.isNull()) {
             return null;
         }
-        Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
-        String home = System.getProperty(HOME_PROPERTY);
-        PluginRegistry registry = PluginRegistry.standard(home == null ? null : Path.of(home, "plugins"));
+        if (!qc.isObject()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": quantization_config must be a JSON object, found " + qc.getNodeType());
+        }
+        JsonNode recorded = config.json().get(FORMAT_KEY);
+        String name = recorded != null ? recorded.asText() : qc.path("quant_method").asText("");
+        String from = recorded != null ? FORMAT_KEY : "quantization_config.quant_method";
+        if (name.isEmpty()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": a quantization_config without quant_method (and no " + FORMAT_KEY
+                    + "): cannot tell which checkpoint format reads it");
+        }
         List<String> installed = new ArrayList<>();
-        for (RegisteredProvider<CheckpointFormatProvider> p : registry.providers(CheckpointFormatProvider.class)) {
+        for (RegisteredProvider<CheckpointFormatProvider> p : plugins.providers(CheckpointFormatProvider.class)) {
             installed.add(p.provider().name());
-            CheckpointFormat f = p.provider().create();
-            if (f.canRead(qcMap)) {
-                return new Reader(registry, f, config.file().toString(), qcMap);
+            if (p.provider().name().equals(name)) {
+                Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
+                return new Reader(p.provider().create(), config.file().toString(), qcMap);
             }
         }
-        registry.close();
-        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": quantization_config with quant_method '"
-                + qc.path("quant_method").asText("?") + "' and format '" + qc.path("format").asText("?")
-                + "' is not read by any installed checkpoint format (installed: " + installed + ")");
+        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": " + from + " is '" + name
+                + "', and no installed checkpoint format has that name (installed: " + installed
+                + "); put the plugin that provides it in the plugins folder, or name its folder with --plugins-dir");
     }
 
     /** A quantized checkpoint's format, resolved once; decodes the whole checkpoint or the part under a prefix. */
-    public static final class Reader implements AutoCloseable {
-        private final PluginRegistry registry;
+    public static final class Reader {
         private final CheckpointFormat format;
         private final String location;
         private final Map<String, Object> quantizationConfig;
 
-        private Reader(PluginRegistry registry, CheckpointFormat format, String location, Map<String, Object> quantizationConfig) {
-            this.registry = registry;
+        private Reader(CheckpointFormat format, String location, Map<String, Object> quantizationConfig) {
             this.format = format;
             this.location = location;
             this.quantizationConfig = quantizationConfig;
@@ -172,11 +181,6 @@ public final class CheckpointFormats {
             Map<String, InputQuantization> inputs = format.inputQuantization(source);
             weights.addDequantized(byWeight, source.read);
             return inputs;
-        }
-
-        @Override
-        public void close() {
-            registry.close();
         }
     }
 

@@ -22,10 +22,14 @@ import org.fmsmo.core.model.bert.BertModel;
 import org.fmsmo.core.model.llama.LlamaForCausalLM;
 import org.fmsmo.core.model.llama.LlamaStream;
 import org.fmsmo.core.nn.Weights;
+import org.fmsmo.core.plugin.PluginRegistry;
 
 /**
  * Loads a Hugging Face model folder ({@code config.json}, safetensors weights, {@code tokenizer.json})
  * into the module tree of its architecture, chosen by {@code model_type}. The folder is only read.
+ * A quantized folder is decoded by the checkpoint format of its name ({@link CheckpointFormats#reader})
+ * from the plugins the loader was made with: the caller's registry, the one its
+ * {@code --plugins-dir} opened.
  */
 public final class ModelLoader {
 
@@ -42,7 +46,11 @@ public final class ModelLoader {
     private static final List<String> KNOWN_UNUSED = List.of("pooler.", "bert.pooler.", "rotary_emb.inv_freq",
             "embeddings.position_ids", "cls.");
 
-    private ModelLoader() {
+    private final PluginRegistry plugins;
+
+    /** @param plugins where quantized checkpoints' formats are found; not closed by the loader */
+    public ModelLoader(PluginRegistry plugins) {
+        this.plugins = java.util.Objects.requireNonNull(plugins, "plugins");
     }
 
     /** Whether a model of this config can be opened layer by layer ({@link #openStreamed}): the Llama family. */
@@ -56,7 +64,7 @@ public final class ModelLoader {
      * @param maxTokens the longest sequence that will be run
      * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when the architecture is not {@link #streamable}
      */
-    public static StreamedModel openStreamed(Path dir, int maxTokens) {
+    public StreamedModel openStreamed(Path dir, int maxTokens) {
         if (!Files.isDirectory(dir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
         }
@@ -65,28 +73,16 @@ public final class ModelLoader {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": model_type '" + config.modelType()
                     + "' is not opened layer by layer; streamed: llama, qwen2, mistral");
         }
+        // The format is found once per stream, not per block: every block of a checkpoint has the same.
+        CheckpointFormats.Reader reader = CheckpointFormats.reader(config, plugins);
         SafetensorsModel checkpoint = SafetensorsModel.open(dir);
-        BlockDecoder decoder = BlockDecoder.NONE;
         try {
-            // The format is found once per stream, not per block: every block of a checkpoint has the same.
-            CheckpointFormats.Reader reader = CheckpointFormats.reader(config);
-            if (reader != null) {
-                decoder = new BlockDecoder() {
-                    @Override
-                    public java.util.function.Consumer<org.fmsmo.api.model.QuantizableModel> decode(org.fmsmo.core.nn.Weights weights, String prefix) {
-                        Map<String, InputQuantization> inputs = reader.dequantizeInto(checkpoint, weights, prefix);
-                        return block -> CheckpointFormats.quantizeInputs(block, inputs);
-                    }
-
-                    @Override
-                    public void close() {
-                        reader.close();
-                    }
-                };
-            }
+            BlockDecoder decoder = reader == null ? BlockDecoder.NONE : (weights, prefix) -> {
+                Map<String, InputQuantization> inputs = reader.dequantizeInto(checkpoint, weights, prefix);
+                return block -> CheckpointFormats.quantizeInputs(block, inputs);
+            };
             return new LlamaStream(config, checkpoint, maxTokens, decoder);
         } catch (RuntimeException e) {
-            decoder.close();
             checkpoint.close();
             throw e;
         }
@@ -98,7 +94,7 @@ public final class ModelLoader {
     }
 
     /** Loads a model with its tokenizer, in a manager of its own (closed with the model). */
-    public static TransformerModel load(Path dir) {
+    public TransformerModel load(Path dir) {
         return load(dir, true);
     }
 
@@ -109,7 +105,7 @@ public final class ModelLoader {
      * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} for an unsupported {@code model_type};
      *         {@link ErrorCode#CORRUPT_INPUT} for a missing or malformed file, tensor or key
      */
-    public static TransformerModel load(Path dir, boolean withTokenizer) {
+    public TransformerModel load(Path dir, boolean withTokenizer) {
         return load(dir, withTokenizer, true);
     }
 
@@ -117,11 +113,11 @@ public final class ModelLoader {
      * Loads a model to go on training: a native checkpoint's linear wrappers keep their learned
      * quantizer state but are not frozen.
      */
-    public static TransformerModel loadForTraining(Path dir) {
+    public TransformerModel loadForTraining(Path dir) {
         return load(dir, true, false);
     }
 
-    private static TransformerModel load(Path dir, boolean withTokenizer, boolean freeze) {
+    private TransformerModel load(Path dir, boolean withTokenizer, boolean freeze) {
         if (!Files.isDirectory(dir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
         }
@@ -137,7 +133,7 @@ public final class ModelLoader {
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
             Weights weights = new Weights(checkpoint, manager, List.of("bert."));
-            Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights);
+            Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, "", plugins);
             TransformerModel model = factory.apply(config, weights);
             model.assignPaths("");
             CheckpointFormats.quantizeInputs(model, inputs);

@@ -42,11 +42,16 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print {\"layers\": [...], \"input_groups\": [...]}.")
     boolean json;
 
+    @picocli.CommandLine.Mixin
+    PluginOptions plugins;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         QuantConfig cfg = Recipes.qconfigInit(recipe, overrides);
-        try (TransformerModel m = ModelLoader.load(model)) {
+        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry();
+             TransformerModel m = new ModelLoader(registry).load(model)) {
+            plugins.checkStrict(registry);
             QuantPlan plan = ModelAnalyzer.plan(m, cfg);
             if (json) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson(plan)));

@@ -82,10 +82,18 @@ final class BenchCommand implements Callable<Integer> {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "nothing to benchmark: pass --model DIR, --load-synthetic LAYERS and/or --backend NAME");
         }
         PrintWriter out = spec.commandLine().getOut();
+        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
+            plugins.checkStrict(registry);
+            return run(registry, out);
+        }
+    }
+
+    private int run(org.fmsmo.core.plugin.PluginRegistry registry, PrintWriter out) throws IOException {
+        ModelLoader loader = new ModelLoader(registry);
         Map<String, Object> results = new LinkedHashMap<>();
         List<Map<String, Object>> forward = new ArrayList<>();
         for (Path dir : models) {
-            try (TransformerModel model = ModelLoader.load(dir, false)) {
+            try (TransformerModel model = loader.load(dir, false)) {
                 forward.add(ForwardBenchmark.run(model, batch, seqLen, warmup, iterations));
             }
         }
@@ -99,10 +107,10 @@ final class BenchCommand implements Callable<Integer> {
             }
         }
         if (backend.selected()) {
-            results.put("gemm", gemm(out));
+            results.put("gemm", gemm(registry, out));
         }
         if (syntheticLayers != null) {
-            Map<String, Object> load = loadSynthetic(syntheticLayers, out);
+            Map<String, Object> load = loadSynthetic(loader, syntheticLayers, out);
             results.put("load", load);
         }
         if (output != null) {
@@ -111,25 +119,23 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private List<Map<String, Object>> gemm(PrintWriter out) {
+    private List<Map<String, Object>> gemm(org.fmsmo.core.plugin.PluginRegistry registry, PrintWriter out) {
         List<org.fmsmo.core.eval.GemmBenchmark.GemmShape> parsed = shapes.stream().map(org.fmsmo.core.eval.GemmBenchmark.GemmShape::parse).toList();
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
-            try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
-                out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend.name + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
-                for (org.fmsmo.core.eval.GemmBenchmark.GemmShape s : parsed) {
-                    Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend.name, s, warmup, iterations);
-                    rows.add(r);
-                    out.printf("%-16s %12.2f %12.1f %12.2f %12.1f %7.2fx%n", s, r.get("backend_ms"), r.get("backend_gops"), r.get("f32_ms"),
-                            r.get("f32_gflops"), r.get("ratio"));
-                    out.flush();
-                }
+        try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
+            out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend.name + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
+            for (org.fmsmo.core.eval.GemmBenchmark.GemmShape s : parsed) {
+                Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend.name, s, warmup, iterations);
+                rows.add(r);
+                out.printf("%-16s %12.2f %12.1f %12.2f %12.1f %7.2fx%n", s, r.get("backend_ms"), r.get("backend_gops"), r.get("f32_ms"),
+                        r.get("f32_gflops"), r.get("ratio"));
+                out.flush();
             }
         }
         return rows;
     }
 
-    private Map<String, Object> loadSynthetic(int layers, PrintWriter out) throws IOException {
+    private Map<String, Object> loadSynthetic(ModelLoader loader, int layers, PrintWriter out) throws IOException {
         ModelShape shape = ModelShape.preset("tinyllama-1.1b").withLayers(layers);
         Path parent = Files.createTempDirectory(workDir == null ? Path.of(System.getProperty("java.io.tmpdir")) : workDir, "fmsmo-bench-");
         Path dir = parent.resolve("synthetic-llama");
@@ -145,7 +151,7 @@ final class BenchCommand implements Callable<Integer> {
             long t2 = System.nanoTime();
             long params;
             long nativeBytes;
-            try (TransformerModel model = ModelLoader.load(dir, false)) {
+            try (TransformerModel model = loader.load(dir, false)) {
                 params = model.parameterCount();
                 nativeBytes = model.parameterBytes();
             }

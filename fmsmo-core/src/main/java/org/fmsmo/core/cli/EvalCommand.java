@@ -67,13 +67,15 @@ final class EvalCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
         Map<String, Object> r;
-        if (!backend.selected()) {
-            r = Evaluator.evaluate(model, verified(new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens,
-                    Streaming.parse("--streaming", streaming))), progress);
-        } else {
-            try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
+        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
+            plugins.checkStrict(registry);
+            Evaluator evaluator = new Evaluator(new org.fmsmo.core.checkpoint.ModelLoader(registry));
+            if (!backend.selected()) {
+                r = evaluator.evaluate(model, verified(new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens,
+                        Streaming.parse("--streaming", streaming))), progress);
+            } else {
                 try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
-                    r = Evaluator.evaluate(model, verified(new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b,
+                    r = evaluator.evaluate(model, verified(new Evaluator.Options(data, reference, seqLen, batchSize, maxTokens, backend.label(), b,
                             checkLayers, Streaming.parse("--streaming", streaming))), progress);
                 }
             }

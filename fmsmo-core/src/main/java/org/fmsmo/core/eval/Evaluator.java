@@ -65,10 +65,14 @@ public final class Evaluator {
         }
     }
 
-    private Evaluator() {
+    private final ModelLoader loader;
+
+    /** @param loader loads the models to evaluate (with the caller's plugins, for quantized checkpoints) */
+    public Evaluator(ModelLoader loader) {
+        this.loader = loader;
     }
 
-    public static Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
+    public Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
         if (!Files.isDirectory(modelDir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + modelDir + " does not exist or is not a folder");
         }
@@ -89,7 +93,7 @@ public final class Evaluator {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "data file " + o.data() + " does not exist or is not a file");
         }
         Map<String, Object> r = new LinkedHashMap<>();
-        try (TransformerModel model = ModelLoader.load(modelDir)) {
+        try (TransformerModel model = loader.load(modelDir)) {
             r.put("model", modelDir.toString());
             r.put("architecture", model.architecture());
             r.put("parameters", model.parameterCount());
@@ -172,7 +176,7 @@ public final class Evaluator {
     }
 
     /** Perplexity with one block in memory at a time, the model's and the reference's. */
-    private static Map<String, Object> evaluateStreamed(Path modelDir, Options o, ProgressListener progress) {
+    private Map<String, Object> evaluateStreamed(Path modelDir, Options o, ProgressListener progress) {
         Map<String, Object> r = new LinkedHashMap<>();
         HfConfig config = HfConfig.read(modelDir);
         r.put("model", modelDir.toString());
@@ -193,7 +197,7 @@ public final class Evaluator {
     }
 
     /** One streamed perplexity; its hidden states over 2 GB go to a temporary folder, removed at the end. */
-    private static Perplexity.Result streamedPerplexity(Path dir, Options o, ProgressListener progress) {
+    private Perplexity.Result streamedPerplexity(Path dir, Options o, ProgressListener progress) {
         long[] ids;
         try (HfTokenizer tokenizer = HfTokenizer.open(dir)) {
             ids = tokens(tokenizer, o); // before the offload folder: a bad data file leaves nothing behind
@@ -204,7 +208,7 @@ public final class Evaluator {
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a temporary folder for hidden states: " + e.getMessage(), e);
         }
-        try (StreamedModel model = ModelLoader.openStreamed(dir, o.seqLen())) {
+        try (StreamedModel model = loader.openStreamed(dir, o.seqLen())) {
             return Perplexity.evaluate(model, ids, o.seqLen(), o.batchSize(),
                     new HiddenStates.Offload(offload, HiddenStates.Offload.DEFAULT_BUDGET), progress);
         } finally {
@@ -223,8 +227,8 @@ public final class Evaluator {
     }
 
     /** Loads the model to compare with, which must be of the same kind as the evaluated one. */
-    private static <T extends TransformerModel> T loadReference(Path reference, Class<T> kind, String kindName, Path modelDir) {
-        TransformerModel ref = ModelLoader.load(reference);
+    private <T extends TransformerModel> T loadReference(Path reference, Class<T> kind, String kindName, Path modelDir) {
+        TransformerModel ref = loader.load(reference);
         if (!kind.isInstance(ref)) {
             ref.close();
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "reference " + reference + " is a " + ref.architecture()

@@ -9,7 +9,7 @@ import org.fmsmo.core.nn.Weights;
  * (which knows the installed formats) gives it this, so that models need not know about formats.
  */
 @FunctionalInterface
-public interface BlockDecoder extends AutoCloseable {
+public interface BlockDecoder {
 
     /** For checkpoints without a {@code quantization_config}: nothing to decode. */
     BlockDecoder NONE = (weights, prefix) -> block -> { };
@@ -21,9 +21,4 @@ public interface BlockDecoder extends AutoCloseable {
      * @return what to do to the built block (wrap layers whose inputs the format quantizes)
      */
     Consumer<QuantizableModel> decode(Weights weights, String prefix);
-
-    /** Releases what decoding needed (the format's plugins), when the stream closes. */
-    @Override
-    default void close() {
-    }
 }

@@ -290,9 +290,9 @@ public final class Quantization {
         try (HfTokenizer tok = calibration instanceof CalibrationSource.Text ? HfTokenizer.open(model) : null) {
             data = calibration == null ? null : calibration.load(hf.positive("vocab_size"), () -> tok, false);
         }
-        try (StreamedModel stream = ModelLoader.openStreamed(model, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()))) {
+        try (StreamedModel stream = new ModelLoader(plugins).openStreamed(model, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()))) {
             long before = 4 * stream.checkpoint().elementCount();
-            StreamedRun run = new StreamedRun(stream, method, m, writer, cfg, plugins, progress).offload(offloadDir, offloadOver);
+            StreamedRun run = new StreamedRun(stream, method, m, format, writer, cfg, plugins, progress).offload(offloadDir, offloadOver);
             run.checkPlan(); // refuse now, not after a long run
             StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
             return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),
@@ -331,7 +331,8 @@ public final class Quantization {
         Map<String, Double> seconds = new LinkedHashMap<>();
         long t = System.nanoTime();
         Path resume = training == null ? null : training.resume();
-        try (TransformerModel tm = resume != null ? ModelLoader.loadForTraining(resume) : ModelLoader.load(model)) {
+        ModelLoader loader = new ModelLoader(plugins);
+        try (TransformerModel tm = resume != null ? loader.loadForTraining(resume) : loader.load(model)) {
             QuantPlanner.checkLayerNames(tm.linearLayers().stream().map(LinearLayer::name).toList(), cfg);
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             if (writer != null) {
@@ -344,7 +345,7 @@ public final class Quantization {
             t = System.nanoTime();
             QuantReport report;
             DefaultQuantContext context = new DefaultQuantContext(tm, plan, cfg, plugins, progress, data);
-            try (TransformerModel teacher = training != null && training.distill() ? ModelLoader.load(model) : null) {
+            try (TransformerModel teacher = training != null && training.distill() ? loader.load(model) : null) {
                 if (training != null) {
                     TrainingSetup s = training;
                     Training tr = new Training(tm, teacher, s.trainData(), s.evalData(), s.seqLen(), s.batchSize(), s.seed())
@@ -356,7 +357,7 @@ public final class Quantization {
             }
             seconds.put("quantize", (System.nanoTime() - t) / 1e9);
             t = System.nanoTime();
-            Path written = writer == null ? NativeCheckpoint.save(tm, cfg, target) : CheckpointFormats.write(tm, writer, target);
+            Path written = writer == null ? NativeCheckpoint.save(tm, cfg, target) : CheckpointFormats.write(tm, format, writer, target);
             seconds.put("write", (System.nanoTime() - t) / 1e9);
             int skipped = (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
             return new QuantizationResult(method, format, written, false, whyNot, report, skipped, plan.quantizedBmms().size(),

@@ -1,7 +1,6 @@
 package org.fmsmo.core.pipeline;
 
 import ai.djl.ndarray.NDArray;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -15,6 +14,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.format.CheckpointFormat;
 import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.core.checkpoint.CheckpointFormats;
 import org.fmsmo.core.checkpoint.FormatSink;
 import org.fmsmo.core.io.Checksums;
 import org.fmsmo.core.io.OutputFiles;
@@ -37,9 +37,8 @@ import org.fmsmo.core.nn.Module;
  */
 final class StreamedOutput {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-
     private final StreamedModel source;
+    private final String formatName;
     private final CheckpointFormat format;
     private final Path tmp;
     private final ShardedWriter shards;
@@ -49,8 +48,9 @@ final class StreamedOutput {
      * @param partial the run's partial folder ({@link RunJournal#partialFolder}), which exists
      * @param resume  the shard writer's checkpoint to go on from, or null to start over (files of an earlier attempt are removed)
      */
-    StreamedOutput(StreamedModel source, CheckpointFormat format, Path partial, long maxShardBytes, Map<String, Object> resume) {
+    StreamedOutput(StreamedModel source, String formatName, CheckpointFormat format, Path partial, long maxShardBytes, Map<String, Object> resume) {
         this.source = source;
+        this.formatName = formatName;
         this.format = format;
         this.tmp = partial;
         Map<String, String> metadata = Map.of("format", "pt");
@@ -121,12 +121,9 @@ final class StreamedOutput {
     /** Ends the format's description, writes config.json and the companion files, and renames the folder to {@code target}. */
     Path commit(Path target) {
         format.finish(source.outerLinears(), sink);
-        if (sink.quantizationConfig() == null) {
-            throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
-        }
         shards.finish();
         ObjectNode config = source.config().json();
-        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
+        CheckpointFormats.describe(config, formatName, format, sink);
         try {
             Files.writeString(tmp.resolve("config.json"), config.toPrettyString());
             for (Map.Entry<String, String> e : sink.text().entrySet()) {

@@ -51,6 +51,7 @@ final class StreamedRun {
     private final StreamedModel model;
     private final String methodName;
     private final QuantMethod method;
+    private final String formatName;
     private final CheckpointFormat format;
     private final QuantConfig config;
     private final PluginRegistry registry;
@@ -59,11 +60,12 @@ final class StreamedRun {
     private Path offloadDir;
     private long offloadOver = Long.MAX_VALUE;
 
-    StreamedRun(StreamedModel model, String methodName, QuantMethod method, CheckpointFormat format, QuantConfig config, PluginRegistry registry,
-                ProgressListener progress) {
+    StreamedRun(StreamedModel model, String methodName, QuantMethod method, String formatName, CheckpointFormat format, QuantConfig config,
+                PluginRegistry registry, ProgressListener progress) {
         this.model = model;
         this.methodName = methodName;
         this.method = method;
+        this.formatName = formatName;
         this.format = format;
         this.config = config;
         this.registry = registry;
@@ -124,7 +126,7 @@ final class StreamedRun {
         }
         try {
             RunJournal.Checkpoint from = resumable ? journal.checkpoint() : null;
-            StreamedOutput out = new StreamedOutput(model, format, partial, maxShardBytes, from == null ? null : from.writer());
+            StreamedOutput out = new StreamedOutput(model, formatName, format, partial, maxShardBytes, from == null ? null : from.writer());
             if (from != null) {
                 format.restoreStreamState(from.format());
                 progress.note("resuming " + partial + " after block " + from.blocksDone() + "/" + model.numBlocks());

@@ -44,6 +44,9 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ModelLoaderTest {
 
+    /** Unquantized models only: no checkpoint formats. */
+    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().build());
+
     private static final ModelShape TINY = new ModelShape("tiny", "llama", "LlamaForCausalLM", 64, 16, 24, 2, 4, 2, false, false, 10000.0, 2048,
             1e-5, null);
 
@@ -54,7 +57,7 @@ class ModelLoaderTest {
     void loadsAShardedBf16LlamaAndRunsIt() {
         Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, 4096);
         assertTrue(Files.exists(dir.resolve(SafetensorsWriter.INDEX)), "sharded");
-        try (TransformerModel m = ModelLoader.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
+        try (TransformerModel m = LOADER.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
             assertEquals(TINY.parameters(), m.parameterCount());
             NDArray logits = assertInstanceOf(LlamaForCausalLM.class, m).logits(nd.create(new long[] {1, 5, 9, 3}, new Shape(1, 4)));
             assertEquals(new Shape(1, 4, 64), logits.getShape());
@@ -66,7 +69,7 @@ class ModelLoaderTest {
     @Test
     void repeatedForwardsKeepArrayCountsFlat() {
         Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, Long.MAX_VALUE);
-        try (TransformerModel m = ModelLoader.load(dir, false); NDManager caller = NDManager.newBaseManager()) {
+        try (TransformerModel m = LOADER.load(dir, false); NDManager caller = NDManager.newBaseManager()) {
             CausalLM lm = (CausalLM) m;
             int modelArrays = m.manager().getManagedArrays().size();
             for (int i = 0; i < 50; i++) {
@@ -82,7 +85,7 @@ class ModelLoaderTest {
     @Test
     void tiedHeadSharesTheEmbedding() throws IOException {
         Path dir = writeLlama("tied", c -> c.put("tie_word_embeddings", true), Map.of(), List.of("lm_head.weight"));
-        try (TransformerModel m = ModelLoader.load(dir, false)) {
+        try (TransformerModel m = LOADER.load(dir, false)) {
             LinearLayer head = m.linear("lm_head");
             assertSame(m.parameters().get("model.embed_tokens.weight"), head.weight());
             assertEquals(TINY.parameters() - 64 * 16, m.parameterCount(), "the tied weight counts once");
@@ -96,8 +99,8 @@ class ModelLoaderTest {
         Path llama = writeLlama("llama", c -> { }, zeroBias, List.of());
         Path qwenZero = writeLlama("qwen0", c -> c.put("model_type", "qwen2"), biases(i -> 0f), List.of());
         Path qwen = writeLlama("qwen", c -> c.put("model_type", "qwen2"), biases(i -> (float) r.nextGaussian()), List.of());
-        try (TransformerModel a = ModelLoader.load(llama, false); TransformerModel b = ModelLoader.load(qwenZero, false);
-             TransformerModel c = ModelLoader.load(qwen, false); NDManager nd = NDManager.newBaseManager()) {
+        try (TransformerModel a = LOADER.load(llama, false); TransformerModel b = LOADER.load(qwenZero, false);
+             TransformerModel c = LOADER.load(qwen, false); NDManager nd = NDManager.newBaseManager()) {
             assertTrue(b.linear("model.layers.0.self_attn.q_proj").bias().isPresent());
             assertFalse(b.linear("model.layers.0.self_attn.o_proj").bias().isPresent(), "Qwen2 has no o_proj bias");
             NDArray ids = nd.create(new long[] {4, 8, 15, 16, 23}, new Shape(1, 5));
@@ -106,14 +109,14 @@ class ModelLoaderTest {
             assertFalse(la.allClose(((CausalLM) c).logits(ids), 1e-3, 1e-3, false), "real biases change the logits");
         }
         Path missing = writeLlama("qwen-missing", c -> c.put("model_type", "qwen2"), Map.of(), List.of());
-        FmsmoException e = assertThrows(FmsmoException.class, () -> ModelLoader.load(missing, false));
+        FmsmoException e = assertThrows(FmsmoException.class, () -> LOADER.load(missing, false));
         assertTrue(e.getMessage().contains("model.layers.0.self_attn.q_proj.bias"), e.getMessage());
     }
 
     @Test
     void layersCanBeSwappedAndRestored() {
         Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, Long.MAX_VALUE);
-        try (TransformerModel m = ModelLoader.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
+        try (TransformerModel m = LOADER.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
             CausalLM lm = (CausalLM) m;
             NDArray ids = nd.create(new long[] {1, 2, 3}, new Shape(1, 3));
             NDArray before = lm.logits(ids);
@@ -133,7 +136,7 @@ class ModelLoaderTest {
     @Test
     void unknownModelTypeNamesTheFileAndTheSupportedOnes() throws IOException {
         Path dir = writeLlama("gpt", c -> c.put("model_type", "gpt2"), Map.of(), List.of());
-        FmsmoException e = assertThrows(FmsmoException.class, () -> ModelLoader.load(dir, false));
+        FmsmoException e = assertThrows(FmsmoException.class, () -> LOADER.load(dir, false));
         assertEquals(ErrorCode.UNKNOWN_NAME, e.code());
         assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("'gpt2'") && e.getMessage().contains("llama"),
                 e.getMessage());
@@ -143,7 +146,7 @@ class ModelLoaderTest {
     void missingTokenizerFailsBeforeWeightsAreRead() throws IOException {
         Path dir = SyntheticModel.write(tmp.resolve("m"), TINY, 1, Long.MAX_VALUE);
         Files.delete(dir.resolve("tokenizer.json"));
-        FmsmoException e = assertThrows(FmsmoException.class, () -> ModelLoader.load(dir, true));
+        FmsmoException e = assertThrows(FmsmoException.class, () -> LOADER.load(dir, true));
         assertEquals(ErrorCode.CORRUPT_INPUT, e.code());
         assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains(dir.toString()), e.getMessage());
     }
@@ -195,7 +198,7 @@ class ModelLoaderTest {
     }
 
     private void assertMessage(Path dir, String... parts) {
-        FmsmoException e = assertThrows(FmsmoException.class, () -> ModelLoader.load(dir, false));
+        FmsmoException e = assertThrows(FmsmoException.class, () -> LOADER.load(dir, false));
         assertEquals(ErrorCode.CORRUPT_INPUT, e.code(), e.getMessage());
         for (String p : parts) {
             assertTrue(e.getMessage().contains(p), "'" + p + "' not in: " + e.getMessage());

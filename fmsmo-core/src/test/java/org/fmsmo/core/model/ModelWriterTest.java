@@ -21,13 +21,16 @@ import org.junit.jupiter.api.io.TempDir;
 /** Saving a loaded model gives a folder that loads back to the same model, with its companion files. */
 class ModelWriterTest {
 
+    /** Unquantized models only: no checkpoint formats. */
+    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().build());
+
     @TempDir
     Path tmp;
 
     @Test
     void tinyLlamaRoundTripsExactlyInF32AndCloselyInBf16() throws Exception {
         Path src = SharedFixtures.require("tiny-llama");
-        try (TransformerModel original = ModelLoader.load(src); NDManager nd = NDManager.newBaseManager()) {
+        try (TransformerModel original = LOADER.load(src); NDManager nd = NDManager.newBaseManager()) {
             Path f32 = ModelWriter.save(original, tmp.resolve("f32"), Dtype.F32, Long.MAX_VALUE);
             Path bf16 = ModelWriter.save(original, tmp.resolve("bf16"), Dtype.BF16, 1 << 20);
             for (String f : new String[] {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
@@ -39,7 +42,7 @@ class ModelWriterTest {
             }
             long[] ids = original.tokenizer().encode("In the beginning God created the heaven and the earth.", true);
             NDArray expected = ((CausalLM) original).logits(nd.create(ids, new Shape(1, ids.length)));
-            try (TransformerModel a = ModelLoader.load(f32); TransformerModel b = ModelLoader.load(bf16)) {
+            try (TransformerModel a = LOADER.load(f32); TransformerModel b = LOADER.load(bf16)) {
                 assertTrue(expected.allClose(((CausalLM) a).logits(nd.create(ids, new Shape(1, ids.length))), 0, 0, false), "F32 is exact");
                 NDArray approx = ((CausalLM) b).logits(nd.create(ids, new Shape(1, ids.length)));
                 float maxErr = expected.sub(approx).abs().max().getFloat();
@@ -53,7 +56,7 @@ class ModelWriterTest {
         Path dir = org.fmsmo.core.synthetic.SyntheticModel.write(tmp.resolve("m"),
                 new org.fmsmo.core.synthetic.ModelShape("tiny", "llama", "LlamaForCausalLM", 32, 8, 12, 1, 2, 1, false, false, 10000.0, 2048, 1e-5, null),
                 1, Long.MAX_VALUE);
-        try (TransformerModel m = ModelLoader.load(dir, false)) {
+        try (TransformerModel m = LOADER.load(dir, false)) {
             FmsmoException e = assertThrows(FmsmoException.class, () -> ModelWriter.save(m, dir.resolve("out"), Dtype.F32, Long.MAX_VALUE));
             assertTrue(e.getMessage().contains("never written"), e.getMessage());
             assertThrows(FmsmoException.class, () -> ModelWriter.save(m, tmp.resolve("x"), Dtype.F8_E4M3, Long.MAX_VALUE));

@@ -32,6 +32,9 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TinyLlamaReferenceTest {
 
+    /** Unquantized models only: no checkpoint formats. */
+    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().build());
+
     private Path dir;
     private JsonNode reference;
     private LlamaForCausalLM model;
@@ -42,7 +45,7 @@ class TinyLlamaReferenceTest {
         dir = SharedFixtures.path("tiny-llama");
         if (Files.isDirectory(dir)) {
             reference = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
-            model = assertInstanceOf(LlamaForCausalLM.class, ModelLoader.load(dir));
+            model = assertInstanceOf(LlamaForCausalLM.class, LOADER.load(dir));
         }
     }
 

@@ -165,7 +165,6 @@ public final class LlamaStream implements StreamedModel {
     @Override
     public void close() {
         manager.close();
-        decoder.close();
         checkpoint.close();
     }
 }

@@ -266,11 +266,6 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
     }
 
     @Override
-    public boolean canRead(Map<String, Object> qc) {
-        return "compressed-tensors".equals(qc.get("quant_method"));
-    }
-
-    @Override
     public Map<String, float[]> read(CheckpointSource source) {
         Map<String, Object> qc = source.quantizationConfig();
         Object format = qc.get("format");

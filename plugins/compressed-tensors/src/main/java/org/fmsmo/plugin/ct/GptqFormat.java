@@ -186,11 +186,6 @@ public final class GptqFormat implements CheckpointFormat {
     }
 
     @Override
-    public boolean canRead(Map<String, Object> qc) {
-        return "gptq".equals(qc.get("quant_method"));
-    }
-
-    @Override
     public Map<String, float[]> read(CheckpointSource source) {
         Map<String, Object> qc = source.quantizationConfig();
         if (!(qc.get("bits") instanceof Number b) || !List.of(2, 4, 8).contains(b.intValue())) {
