@@ -107,3 +107,24 @@ seed("gptqReader", "w4g8", safetensors([
 seed("pluginManifest", "descriptor", "Manifest-Version: 1.0\nPlugin-Id: seed\nPlugin-Version: 1.2.3\nPlugin-Requires: >=1.0 & <2\n"
      "Plugin-Provider: fmsmo\nPlugin-Description: a seed\n\n")
 print("wrote seeds under", ROOT)
+
+# tokenizerJson: a word-level tokenizer and a byte-level BPE one with a normalizer sequence, the
+# shapes the native library reads (its parse panics abort the JVM, so the Java check runs first)
+WORD = {"version": "1.0", "truncation": None, "padding": None,
+        "added_tokens": [{"id": 0, "content": "<unk>", "single_word": False, "lstrip": False, "rstrip": False,
+                          "normalized": False, "special": True}],
+        "normalizer": {"type": "Lowercase"}, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": None,
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+        "model": {"type": "WordLevel", "vocab": {"<unk>": 0, "a": 1, "b": 2, ",": 3}, "unk_token": "<unk>"}}
+seed("tokenizerJson", "wordlevel.json", json.dumps(WORD, indent=1))
+BPE = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+       "normalizer": {"type": "Sequence", "normalizers": [{"type": "NFC"}, {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+       "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
+       "post_processor": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+       "decoder": {"type": "Sequence", "decoders": [{"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+                                                    {"type": "Strip", "content": " ", "start": 1, "stop": 0}]},
+       "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                 "fuse_unk": False, "byte_fallback": False, "ignore_merges": False,
+                 "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4, "\u0120": 5},
+                 "merges": ["a b", "ab c"]}}
+seed("tokenizerJson", "bpe.json", json.dumps(BPE, indent=1))

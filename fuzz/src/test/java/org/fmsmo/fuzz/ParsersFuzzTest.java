@@ -14,6 +14,7 @@ import org.fmsmo.api.format.CheckpointSource;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.plugin.PluginDescriptor;
 import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.onnx.OnnxModel;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.TensorInfo;
@@ -74,6 +75,20 @@ class ParsersFuzzTest {
     @FuzzTest(maxDuration = "30s")
     void gptqReader(byte[] data) throws IOException {
         readCheckpoint(data, new GptqFormat(), Map.of("quant_method", "gptq", "bits", 4, "group_size", 8, "sym", true, "desc_act", false));
+    }
+
+    /**
+     * tokenizer.json through the native Hugging Face library: loaded, used on a sentence, closed.
+     * A parse error the library panics on aborts the whole JVM, which the fuzzer reports as a crash:
+     * the Java check in front of it ({@code TokenizerJsonCheck}) must refuse such files first.
+     */
+    @FuzzTest(maxDuration = "30s")
+    void tokenizerJson(byte[] data) throws IOException {
+        parse(data, "tokenizer.json", f -> {
+            try (HfTokenizer t = HfTokenizer.openFile(f)) {
+                t.decode(t.encode("a b, abc 123 ab", true));
+            }
+        });
     }
 
     @FuzzTest(maxDuration = "30s")

@@ -171,9 +171,26 @@ class BadInputCliTest {
         // Not JSON at all: the native tokenizer library aborted the JVM (exit 134) on a file like this (found by fuzzing).
         Path aborting = work.resolve("aborting-tokenizer.json");
         Files.writeString(aborting, "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"<unk>\": 0}, \"unk_token\": \"<unk>\"}, \"decoder\":ull}");
-        String[][] cases = {{"5", tokenizer, "does not divide the hidden size 384"}, {"0", tokenizer, "positive head count"},
-            {"6", tokenizer, "disagrees with the graph"}, {"12", badTokenizer.toString(), "not valid JSON"},
-            {"12", aborting.toString(), "not valid JSON"}};
+        // Valid JSON the library still aborts on (a panic while parsing, reproduced with tokenizers 0.21): deep nesting,
+        // an escaped lone surrogate and an out-of-range number in the decoder, a Precompiled normalizer whose charsmap is not base64.
+        String wordLevel = "{\"model\": {\"type\": \"WordLevel\", \"vocab\": {\"<unk>\": 0, \"a\": 1}, \"unk_token\": \"<unk>\"}, ";
+        Map<String, String[]> panics = new java.util.LinkedHashMap<>();
+        panics.put("deep", new String[] {"\"decoder\": " + "[".repeat(200) + "]".repeat(200) + "}", "nested deeper than 100 levels"});
+        panics.put("surrogate", new String[] {"\"decoder\": {\"type\": \"Replace\", \"pattern\": {\"String\": \"\\ud800\"}, \"content\": \"x\"}}",
+            "lone surrogate"});
+        panics.put("huge-number", new String[] {"\"decoder\": {\"type\": \"Strip\", \"content\": \" \", \"start\": 1e400, \"stop\": 0}}",
+            "beyond the double range"});
+        panics.put("charsmap", new String[] {"\"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Precompiled\","
+            + " \"precompiled_charsmap\": \"!!!\"}]}}", "not base64"});
+        List<String[]> all = new java.util.ArrayList<>(List.of(new String[][] {{"5", tokenizer, "does not divide the hidden size 384"},
+            {"0", tokenizer, "positive head count"}, {"6", tokenizer, "disagrees with the graph"}, {"12", badTokenizer.toString(), "not valid JSON"},
+            {"12", aborting.toString(), "not valid JSON"}}));
+        for (Map.Entry<String, String[]> p : panics.entrySet()) {
+            Path file = work.resolve(p.getKey() + "-tokenizer.json");
+            Files.writeString(file, wordLevel + p.getValue()[0]);
+            all.add(new String[] {"12", file.toString(), p.getValue()[1]});
+        }
+        String[][] cases = all.toArray(String[][]::new);
         for (String[] c : cases) {
             Path out = work.resolve("imported-" + System.nanoTime());
             Run r = run("import-onnx", "--onnx", onnx, "--tokenizer", c[1], "--output", out.toString(), "--num-heads", c[0]);

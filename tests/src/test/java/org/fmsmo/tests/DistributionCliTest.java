@@ -106,6 +106,40 @@ class DistributionCliTest {
         assertEquals(null, plugin(pluginsJson(), "stochastic-rtn"));
     }
 
+    /**
+     * A third-party plugin's config key (stochastic-rtn's {@code seed}) is listed under its plugin,
+     * accepted through --set and recipe files and checked like the host's, and unknown once the
+     * plugin is gone.
+     */
+    @Test
+    void aThirdPartyPluginsConfigKeyWorksInRecipesAndSet() throws Exception {
+        Path dropped = home.resolve("plugins/stochastic-rtn.jar");
+        Files.copy(Fixtures.fixtureJar("stochastic-rtn"), dropped);
+        Result keys = fmsmo("recipes", "--keys", "--json");
+        assertEquals(0, keys.exit(), keys.err());
+        JsonNode seed = new ObjectMapper().readTree(keys.out()).get("stochastic-rtn").get(0);
+        assertEquals("seed", seed.get("name").asText(), keys.out());
+        assertEquals("int", seed.get("type").asText());
+        JsonNode gptq = new ObjectMapper().readTree(keys.out()).get("gptq");
+        assertTrue(gptq.toString().contains("damp_percent"), "GPTQ's keys are its plugin's: " + keys.out());
+
+        Result set = fmsmo("recipes", "ptq_int8", "--set", "seed=7", "--json");
+        assertEquals(0, set.exit(), set.err());
+        assertEquals(7, new ObjectMapper().readTree(set.out()).get("seed").asInt(), set.out());
+        Path recipe = Files.writeString(home.resolve("seeded.json"), "{\"description\": \"seeded\", \"config\": {\"nbits_w\": 4, \"seed\": 11}}");
+        Result file = fmsmo("recipes", recipe.toString(), "--json");
+        assertEquals(0, file.exit(), file.err());
+        assertEquals(11, new ObjectMapper().readTree(file.out()).get("seed").asInt(), file.out());
+        Result bad = fmsmo("recipes", "ptq_int8", "--set", "seed=-1");
+        assertEquals(2, bad.exit(), bad.err());
+        assertTrue(bad.err().startsWith("error: ") && bad.err().contains("'seed' must be an integer"), bad.err());
+
+        Files.delete(dropped);
+        Result gone = fmsmo("recipes", "ptq_int8", "--set", "seed=7");
+        assertEquals(2, gone.exit(), gone.err());
+        assertTrue(gone.err().contains("unknown config key 'seed'"), gone.err());
+    }
+
     @Test
     void brokenPluginsAreSkippedWithTheirReasonAndTheHostKeepsWorking() throws Exception {
         for (String f : List.of("throwing-constructor", "future-spi", "duplicate-name", "no-descriptor")) {

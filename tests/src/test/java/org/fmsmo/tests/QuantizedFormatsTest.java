@@ -52,7 +52,7 @@ class QuantizedFormatsTest {
         try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
              TransformerModel m = new ModelLoader(registry).load(shared.resolve("tiny-llama"))) {
             QuantConfig cfg = Recipes.qconfigInit("ptq_int8", Map.of("nbits_a", 32, "qw_spec", "int4-sym-group8", "qw_mode", "maxfullperGp",
-                    "desc_act", true));
+                    "desc_act", true), org.fmsmo.core.recipe.ConfigSchema.of(registry));
             QuantPlan plan = ModelAnalyzer.plan(m, cfg);
             CalibrationData calib = CalibrationData.fromText(m, shared.resolve("text/calib.txt"), 8, 128, 4);
             registry.get(QuantMethodProvider.class, "gptq").create()

@@ -1,5 +1,6 @@
 package org.fmsmo.api.plugin;
 
+import org.fmsmo.api.Experimental;
 import org.fmsmo.api.Stable;
 
 /**
@@ -23,5 +24,15 @@ public interface NamedProvider {
     /** One line for listings ({@code fmsmo plugins}); never null, may be empty. */
     default String description() {
         return "";
+    }
+
+    /**
+     * The quantization-config keys this provider reads beyond the host's own ({@code nbits_w},
+     * {@code qa_mode} …): recipes, {@code --set} and {@code fmsmo recipes --keys} accept and check
+     * them as they do the host's. Cheap; never null.
+     */
+    @Experimental(since = "1.3")
+    default java.util.List<ConfigKeySpec> configKeys() {
+        return java.util.List.of();
     }
 }

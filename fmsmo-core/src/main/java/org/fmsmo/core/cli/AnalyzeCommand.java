@@ -48,10 +48,16 @@ final class AnalyzeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        QuantConfig cfg = Recipes.qconfigInit(recipe, overrides);
-        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry();
-             TransformerModel m = new ModelLoader(registry).load(model)) {
+        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
             plugins.checkStrict(registry);
+            QuantConfig cfg = Recipes.qconfigInit(recipe, overrides, org.fmsmo.core.recipe.ConfigSchema.of(registry));
+            analyze(registry, cfg, out);
+        }
+        return 0;
+    }
+
+    private void analyze(org.fmsmo.core.plugin.PluginRegistry registry, QuantConfig cfg, PrintWriter out) throws Exception {
+        try (TransformerModel m = new ModelLoader(registry).load(model)) {
             QuantPlan plan = ModelAnalyzer.plan(m, cfg);
             if (json) {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(toJson(plan)));
@@ -69,7 +75,6 @@ final class AnalyzeCommand implements Callable<Integer> {
                         plan.layers().stream().filter(d -> !d.quantize()).count());
             }
         }
-        return 0;
     }
 
     /** The plan as JSON-ready maps, with HF module names. */

@@ -34,22 +34,41 @@ final class RecipesCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON.")
     boolean json;
 
+    @picocli.CommandLine.Mixin
+    PluginOptions plugins;
+
     @Override
     public Integer call() throws Exception {
-        PrintWriter out = spec.commandLine().getOut();
+        try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
+            plugins.checkStrict(registry);
+            return run(ConfigSchema.of(registry), spec.commandLine().getOut());
+        }
+    }
+
+    private int run(ConfigSchema schema, PrintWriter out) throws Exception {
         ObjectMapper mapper = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         if (keys) {
-            for (ConfigKey k : ConfigSchema.keys()) {
-                String allowed = !k.allowed().isEmpty() ? k.allowed().toString()
-                        : k.kind() == ConfigKey.Kind.INT || k.kind() == ConfigKey.Kind.NUMBER ? "[" + k.min() + ", " + k.max() + "]" : k.kind().name().toLowerCase();
-                out.printf("%-22s %s%n%-22s   %s%n", k.name(), k.description(), "", allowed);
+            // grouped by owner: the host's keys, then each plugin's
+            Map<String, java.util.List<ConfigKey>> byOwner = new LinkedHashMap<>();
+            schema.keys().forEach(k -> byOwner.computeIfAbsent(k.owner(), o -> new java.util.ArrayList<>()).add(k));
+            if (json) {
+                Map<String, Object> root = new LinkedHashMap<>();
+                byOwner.forEach((owner, ks) -> root.put(owner, ks.stream().map(RecipesCommand::json).toList()));
+                out.println(mapper.writeValueAsString(root));
+                return 0;
             }
+            byOwner.forEach((owner, ks) -> {
+                out.println(owner.equals(ConfigKey.HOST) ? "# fmsmo (host)" : "# plugin " + owner);
+                for (ConfigKey k : ks) {
+                    out.printf("%-22s %s%n%-22s   %s%n", k.name(), k.description(), "", allowed(k));
+                }
+            });
         } else if (recipe == null) {
             for (String r : Recipes.BUILT_IN) {
                 out.printf("%-10s %s%n", r, Recipes.description(r));
             }
         } else {
-            QuantConfig c = Recipes.qconfigInit(recipe, overrides);
+            QuantConfig c = Recipes.qconfigInit(recipe, overrides, schema);
             if (json) {
                 out.println(mapper.writeValueAsString(c.settings()));
             } else {
@@ -57,5 +76,19 @@ final class RecipesCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private static String allowed(ConfigKey k) {
+        return !k.allowed().isEmpty() ? k.allowed().toString()
+                : k.kind() == ConfigKey.Kind.INT || k.kind() == ConfigKey.Kind.NUMBER ? "[" + k.min() + ", " + k.max() + "]" : k.kind().name().toLowerCase();
+    }
+
+    private static Map<String, Object> json(ConfigKey k) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", k.name());
+        m.put("type", k.kind().name().toLowerCase());
+        m.put("allowed", allowed(k));
+        m.put("description", k.description());
+        return m;
     }
 }

@@ -44,34 +44,18 @@ public final class HfTokenizer implements AutoCloseable {
     }
 
     /**
-     * Loads a {@code tokenizer.json} file by its path. The file is first read through as JSON in
-     * Java: the native library aborts the whole process on some malformed files (found by
-     * fuzzing: a misspelt {@code null} inside an object panics across the JNI boundary, exit 134),
-     * so what is not even JSON never reaches it.
+     * Loads a {@code tokenizer.json} file by its path. The file is first read through in Java
+     * ({@link TokenizerJsonCheck}): the native library aborts the whole process on some malformed
+     * files (a panic across the JNI boundary, exit 134), so those never reach it.
      */
     public static HfTokenizer openFile(Path file) {
-        checkJson(file);
+        TokenizerJsonCheck.check(file);
         try {
             HuggingFaceTokenizer t = HuggingFaceTokenizer.newInstance(file,
                     Map.of("padding", "false", "truncation", "false", "addSpecialTokens", "true"));
             return new HfTokenizer(file, t);
         } catch (IOException | RuntimeException e) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " could not be loaded as a Hugging Face tokenizer: " + e.getMessage(), e);
-        }
-    }
-
-    private static void checkJson(Path file) {
-        try (com.fasterxml.jackson.core.JsonParser p = new com.fasterxml.jackson.core.JsonFactory().createParser(file.toFile())) {
-            if (p.nextToken() != com.fasterxml.jackson.core.JsonToken.START_OBJECT) {
-                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " is not a Hugging Face tokenizer: expected a JSON object");
-            }
-            p.skipChildren();
-            if (p.nextToken() != null) {
-                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " is not a Hugging Face tokenizer: text after the JSON object");
-            }
-        } catch (java.io.IOException e) {
-            String why = e instanceof com.fasterxml.jackson.core.JsonProcessingException j ? j.getOriginalMessage() : e.getMessage();
-            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " is not valid JSON, so not a Hugging Face tokenizer: " + why, e);
         }
     }
 
@@ -126,7 +110,11 @@ public final class HfTokenizer implements AutoCloseable {
 
     /** The text of some ids (special tokens skipped). */
     public String decode(long[] ids) {
-        return tokenizer.decode(ids, true);
+        try {
+            return tokenizer.decode(ids, true);
+        } catch (RuntimeException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": the tokenizer cannot decode ids: " + e.getMessage(), e);
+        }
     }
 
     @Override

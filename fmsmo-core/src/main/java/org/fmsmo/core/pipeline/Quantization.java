@@ -37,6 +37,7 @@ import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.recipe.ConfigSchema;
 import org.fmsmo.core.recipe.Recipes;
 import org.fmsmo.core.training.Training;
 
@@ -208,15 +209,16 @@ public final class Quantization {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "a quantization run needs a method and an output folder");
         }
         long start = System.nanoTime();
-        QuantConfig cfg = resolveConfig();
-        Path target = OutputFolder.check(model, output, force);
-        OutputFiles.removeDeadTemporaries(target, p -> progress.note("removed " + p + ", the temporary folder of a run that was killed"));
-        if (verifyInput && Files.isDirectory(model)) {
-            Checksums.verify(model);
-        }
         boolean ownRegistry = registry == null;
         PluginRegistry plugins = ownRegistry ? PluginRegistry.standard(null) : registry;
         try {
+            // the installed plugins' keys are valid exactly when the plugins are: the schema comes from the run's registry
+            QuantConfig cfg = resolveConfig(ConfigSchema.of(plugins));
+            Path target = OutputFolder.check(model, output, force);
+            OutputFiles.removeDeadTemporaries(target, p -> progress.note("removed " + p + ", the temporary folder of a run that was killed"));
+            if (verifyInput && Files.isDirectory(model)) {
+                Checksums.verify(model);
+            }
             QuantMethod m = plugins.get(QuantMethodProvider.class, method).create();
             CheckpointFormat writer = format.equals(NATIVE_FORMAT) ? null : plugins.get(CheckpointFormatProvider.class, format).create();
             String whyNot = whyNotStreamed(m, writer, cfg);
@@ -238,7 +240,7 @@ public final class Quantization {
         }
     }
 
-    private QuantConfig resolveConfig() {
+    private QuantConfig resolveConfig(ConfigSchema schema) {
         Map<String, Object> o = new LinkedHashMap<>(overrides);
         if (!format.equals(NATIVE_FORMAT)) {
             // HF/vLLM checkpoints have nowhere to keep a run-time input divisor: smooth only what folds into a norm.
@@ -248,7 +250,7 @@ public final class Quantization {
             o.putIfAbsent("scale_dtype", "float16"); // GPTQ v1 stores F16 scales
         }
         if (config == null) {
-            return Recipes.qconfigInit(recipe != null ? recipe : "ptq_int8", o);
+            return Recipes.qconfigInit(recipe != null ? recipe : "ptq_int8", o, schema);
         }
         QuantConfig c = config;
         for (Map.Entry<String, Object> e : o.entrySet()) {

@@ -5,16 +5,21 @@ import java.util.Locale;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.plugin.ConfigKeySpec;
 
 /**
- * One {@code qconfig_init} key: its type and the values it allows. {@link #check} turns a raw
- * value (from JSON, a CLI override or code) into the canonical form stored in the config, or
- * explains what was expected.
+ * One {@code qconfig_init} key: its type and the values it allows, and who declared it (the host,
+ * or a plugin through {@link ConfigKeySpec}). {@link #check} turns a raw value (from JSON, a CLI
+ * override or code) into the canonical form stored in the config, or explains what was expected.
  *
  * @param allowed for {@link Kind#CHOICE}: the allowed values; for {@link Kind#INT} (when not empty):
  *                the allowed integers as strings
+ * @param owner   {@link #HOST} or the id of the plugin whose provider declared it
  */
-public record ConfigKey(String name, Kind kind, List<String> allowed, double min, double max, String description) {
+public record ConfigKey(String name, Kind kind, List<String> allowed, double min, double max, String description, String owner) {
+
+    /** The owner of the host's own keys. */
+    public static final String HOST = "fmsmo";
 
     /** Value types. */
     public enum Kind {
@@ -22,19 +27,29 @@ public record ConfigKey(String name, Kind kind, List<String> allowed, double min
     }
 
     static ConfigKey choice(String name, String description, String... allowed) {
-        return new ConfigKey(name, Kind.CHOICE, List.of(allowed), 0, 0, description);
+        return new ConfigKey(name, Kind.CHOICE, List.of(allowed), 0, 0, description, HOST);
     }
 
     static ConfigKey ints(String name, String description, int... allowed) {
-        return new ConfigKey(name, Kind.INT, java.util.Arrays.stream(allowed).mapToObj(Integer::toString).toList(), 0, 0, description);
+        return new ConfigKey(name, Kind.INT, java.util.Arrays.stream(allowed).mapToObj(Integer::toString).toList(), 0, 0, description, HOST);
     }
 
     static ConfigKey range(String name, Kind kind, double min, double max, String description) {
-        return new ConfigKey(name, kind, List.of(), min, max, description);
+        return new ConfigKey(name, kind, List.of(), min, max, description, HOST);
     }
 
     static ConfigKey of(String name, Kind kind, String description) {
-        return new ConfigKey(name, kind, List.of(), 0, 0, description);
+        return new ConfigKey(name, kind, List.of(), 0, 0, description, HOST);
+    }
+
+    /** A plugin's key. */
+    static ConfigKey of(ConfigKeySpec spec, String owner) {
+        return new ConfigKey(spec.name(), Kind.valueOf(spec.kind().name()), spec.allowed(), spec.min(), spec.max(), spec.description(), owner);
+    }
+
+    /** Whether {@code other} declares the same key (two providers of one plugin may both read it). */
+    boolean sameAs(ConfigKey other) {
+        return name.equals(other.name) && kind == other.kind && allowed.equals(other.allowed) && min == other.min && max == other.max;
     }
 
     /**
@@ -98,7 +113,8 @@ public record ConfigKey(String name, Kind kind, List<String> allowed, double min
                     }
                     Map<String, Object> checked = new java.util.LinkedHashMap<>();
                     overrides.forEach((k, v) -> {
-                        ConfigKey key = ConfigSchema.key(String.valueOf(k), where + ", " + name + "." + layer);
+                        // per-layer overrides are host keys only (PER_LAYER)
+                        ConfigKey key = ConfigSchema.core().key(String.valueOf(k), where + ", " + name + "." + layer);
                         if (!ConfigSchema.PER_LAYER.contains(key.name())) {
                             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, where + ": " + name + "." + layer + " may override "
                                     + ConfigSchema.PER_LAYER + ", not '" + k + "'");

@@ -16,9 +16,12 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 
 /**
- * The keys a quantization config may hold, with the fms-mo names and meanings ({@code nbits_w},
- * {@code qa_mode}, {@code qskip_layer_name} …) and the values each allows. Bit width 32 means
- * "not quantized", as in fms-mo.
+ * The keys a quantization config may hold and the values each allows: the host's own, with the
+ * fms-mo names and meanings ({@code nbits_w}, {@code qa_mode}, {@code qskip_layer_name} …; bit
+ * width 32 means "not quantized", as in fms-mo), plus those the installed plugins' providers
+ * declare ({@link org.fmsmo.api.plugin.NamedProvider#configKeys()}), such as GPTQ's
+ * {@code damp_percent} or QAT's {@code qat_steps}. A schema is made from the same registry the run
+ * takes its methods from, so a key is known exactly when the plugin that reads it is installed.
  */
 public final class ConfigSchema {
 
@@ -38,6 +41,8 @@ public final class ConfigSchema {
     private static final int[] BITS = {2, 3, 4, 5, 6, 7, 8, 32};
 
     private static final Map<String, ConfigKey> KEYS = new LinkedHashMap<>();
+
+    private static final ConfigSchema CORE;
 
     static {
         add(ConfigKey.ints("nbits_w", "weight bits (32: weights not quantized)", BITS));
@@ -62,40 +67,77 @@ public final class ConfigSchema {
         add(ConfigKey.of("QBmm", BOOL, "quantize the attention matmuls (QKᵀ and AV)"));
         add(ConfigKey.ints("nbits_bmm1", "bits of QKᵀ operands", BITS));
         add(ConfigKey.ints("nbits_bmm2", "bits of AV operands", BITS));
-        add(ConfigKey.range("pact_a_lr", NUMBER, 0, 10, "learning rate of activation clips"));
-        add(ConfigKey.range("pact_w_lr", NUMBER, 0, 10, "learning rate of weight clips"));
-        add(ConfigKey.range("qat_steps", INT, 1, 1 << 24, "QAT optimizer steps"));
-        add(ConfigKey.range("qat_lr", NUMBER, 0, 1, "QAT learning rate of the weights (AdamW)"));
-        add(ConfigKey.range("qat_weight_decay", NUMBER, 0, 1, "QAT decoupled weight decay of the weights (clips: none)"));
-        add(ConfigKey.range("qat_warmup_steps", INT, 0, 1 << 24, "QAT linear warm-up steps before the schedule"));
-        add(ConfigKey.choice("qat_schedule", "QAT learning-rate schedule after warm-up", "cosine", "linear", "constant"));
-        add(ConfigKey.range("qat_grad_clip", NUMBER, 0, 1e6, "QAT global gradient-norm clip (0: none)"));
-        add(ConfigKey.range("qat_grad_accum", INT, 1, 1 << 16, "QAT micro-batches per optimizer step"));
         add(ConfigKey.choice("qat_embedding_loss", "QAT distillation loss for encoders", "cosine", "mse"));
-        add(ConfigKey.range("qat_checkpoint_every", INT, 0, 1 << 24, "QAT steps between resumable checkpoints (0: only after the last step)"));
-        add(ConfigKey.range("qat_eval_every", INT, 0, 1 << 24, "QAT steps between held-out evaluations (0: only at the end)"));
-        add(ConfigKey.range("damp_percent", NUMBER, 1e-6, 0.999, "GPTQ dampening: λ in H + λ·mean(diag H)·I (raised ×10 on a failed factorisation)"));
-        add(ConfigKey.of("desc_act", BOOL, "GPTQ act-order: quantize columns by descending Hessian diagonal (records g_idx)"));
-        add(ConfigKey.of("static_groups", BOOL, "GPTQ: fix every group's scale from the original weights before any update"));
         add(ConfigKey.of("true_sequential", BOOL, "GPTQ: within a block, later layers see earlier ones quantized (false: each sees the block's float layers; the block output is still quantized)"));
-        add(ConfigKey.range("gptq_block_size", INT, 1, 1 << 16, "GPTQ columns per lazy-update block"));
         add(ConfigKey.of("qw_spec", STRING, "explicit weight QuantSpec (int4-sym-group128 …), overriding bits/mode"));
         add(ConfigKey.of("qa_spec", STRING, "explicit activation QuantSpec, overriding bits/mode"));
+        CORE = new ConfigSchema(KEYS);
     }
 
     /** Keys {@code qspecial_layers} may override for one layer. */
     static final Set<String> PER_LAYER = Set.of("nbits_w", "nbits_a", "qw_mode", "qa_mode", "qw_group_size", "qw_spec", "qa_spec");
 
-    private ConfigSchema() {
+    private final Map<String, ConfigKey> keys;
+
+    private ConfigSchema(Map<String, ConfigKey> keys) {
+        this.keys = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(keys));
     }
 
     private static void add(ConfigKey k) {
         KEYS.put(k.name(), k);
     }
 
-    /** Every key, in documentation order. */
-    public static List<ConfigKey> keys() {
-        return List.copyOf(KEYS.values());
+    /** The host's own keys only. */
+    public static ConfigSchema core() {
+        return CORE;
+    }
+
+    /**
+     * The host's keys and those every provider in {@code plugins} declares, owned by its plugin.
+     *
+     * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} when a plugin declares a host key, or
+     *         two plugins one key differently, naming both
+     */
+    public static ConfigSchema of(org.fmsmo.core.plugin.PluginRegistry plugins) {
+        ConfigSchema schema = CORE;
+        for (org.fmsmo.api.plugin.ProviderKind kind : org.fmsmo.api.plugin.ProviderKind.values()) {
+            for (var r : plugins.providers(kind.serviceType())) {
+                schema = schema.with(r.plugin().id(), r.provider().configKeys());
+            }
+        }
+        return schema;
+    }
+
+    /**
+     * This schema and {@code keys}, owned by {@code owner} (a plugin id): how an application that
+     * builds its providers itself, or a test, adds them.
+     *
+     * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} when a key is taken by the host or
+     *         another owner, or declared twice differently, naming both
+     */
+    public ConfigSchema with(String owner, List<org.fmsmo.api.plugin.ConfigKeySpec> keys) {
+        if (keys.isEmpty()) {
+            return this;
+        }
+        Map<String, ConfigKey> all = new LinkedHashMap<>(this.keys);
+        for (org.fmsmo.api.plugin.ConfigKeySpec spec : keys) {
+            ConfigKey k = ConfigKey.of(spec, owner);
+            ConfigKey taken = all.putIfAbsent(k.name(), k);
+            if (taken != null && !(taken.owner().equals(owner) && taken.sameAs(k))) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "config key '" + k.name() + "' is declared by " + describe(taken)
+                        + " and again by plugin '" + owner + "'; a key has one owner");
+            }
+        }
+        return new ConfigSchema(all);
+    }
+
+    private static String describe(ConfigKey k) {
+        return k.owner().equals(ConfigKey.HOST) ? "the host" : "plugin '" + k.owner() + "'";
+    }
+
+    /** Every key, the host's first, in documentation order. */
+    public List<ConfigKey> keys() {
+        return List.copyOf(keys.values());
     }
 
     /**
@@ -103,12 +145,12 @@ public final class ConfigSchema {
      *
      * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} naming the closest known keys
      */
-    public static ConfigKey key(String name, String where) {
-        ConfigKey k = KEYS.get(name);
+    public ConfigKey key(String name, String where) {
+        ConfigKey k = keys.get(name);
         if (k == null) {
-            List<String> close = KEYS.keySet().stream().sorted(Comparator.comparingInt(n -> distance(n, name))).limit(3).toList();
+            List<String> close = keys.keySet().stream().sorted(Comparator.comparingInt(n -> distance(n, name))).limit(3).toList();
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, where + ": unknown config key '" + name + "'; closest: " + close
-                    + "; all keys: " + KEYS.keySet());
+                    + "; all keys: " + keys.keySet() + " (a plugin's keys are known when the plugin is installed: see fmsmo recipes --keys)");
         }
         return k;
     }

@@ -42,10 +42,15 @@ public final class Recipes {
      * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} for an unknown recipe; {@link ErrorCode#INVALID_ARGUMENT}
      *         for an unknown key or a value outside the allowed set (the message lists what is allowed)
      */
-    public static QuantConfig qconfigInit(String recipe, Map<String, ?> overrides) {
-        Map<String, Object> settings = new LinkedHashMap<>(checked(recipeJson(recipe).get("config"), "recipe " + recipe));
-        overrides.forEach((k, v) -> settings.put(k, ConfigSchema.key(k, "override").check(v, "override")));
+    public static QuantConfig qconfigInit(String recipe, Map<String, ?> overrides, ConfigSchema schema) {
+        Map<String, Object> settings = new LinkedHashMap<>(checked(recipeJson(recipe).get("config"), "recipe " + recipe, schema));
+        overrides.forEach((k, v) -> settings.put(k, schema.key(k, "override").check(v, "override")));
         return new QuantConfig(settings);
+    }
+
+    /** As above with the host's own keys only ({@link ConfigSchema#core()}): no plugin's keys are known. */
+    public static QuantConfig qconfigInit(String recipe, Map<String, ?> overrides) {
+        return qconfigInit(recipe, overrides, ConfigSchema.core());
     }
 
     /** A recipe's one-line description. */
@@ -67,10 +72,10 @@ public final class Recipes {
         }
     }
 
-    /** Reads a config written by {@link #write}, checking it like a recipe. */
-    public static QuantConfig read(Path file) {
+    /** Reads a config written by {@link #write}, checking it like a recipe against {@code schema}. */
+    public static QuantConfig read(Path file, ConfigSchema schema) {
         try {
-            return new QuantConfig(checked(JSON.readTree(TextFiles.readUtf8(file, "config file")), file.toString()));
+            return new QuantConfig(checked(JSON.readTree(TextFiles.readUtf8(file, "config file")), file.toString(), schema));
         } catch (JsonProcessingException e) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + " is not valid JSON: " + e.getOriginalMessage(), e);
         } catch (IOException e) {
@@ -122,14 +127,14 @@ public final class Recipes {
         }
     }
 
-    private static Map<String, Object> checked(JsonNode object, String where) {
+    private static Map<String, Object> checked(JsonNode object, String where, ConfigSchema schema) {
         if (object == null || !object.isObject()) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + ": expected a JSON object of config keys");
         }
         Map<String, Object> out = new LinkedHashMap<>();
         object.fields().forEachRemaining(e -> {
             Object raw = JSON.convertValue(e.getValue(), Object.class);
-            out.put(e.getKey(), ConfigSchema.key(e.getKey(), where).check(raw, where));
+            out.put(e.getKey(), schema.key(e.getKey(), where).check(raw, where));
         });
         return out;
     }

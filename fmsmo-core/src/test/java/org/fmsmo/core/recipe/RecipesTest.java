@@ -12,6 +12,7 @@ import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.plugin.ConfigKeySpec;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.core.cli.Main;
 import org.junit.jupiter.api.Test;
@@ -22,12 +23,13 @@ class RecipesTest {
     @TempDir
     Path tmp;
 
+    /** A plugin's keys as its provider would declare them. */
+    private static final ConfigSchema WITH_PLUGIN = ConfigSchema.core().with("my-plugin", List.of(
+            ConfigKeySpec.number("my_lr", 0, 1, "a learning rate"), ConfigKeySpec.choice("my_mode", "a mode", "fast", "exact"),
+            ConfigKeySpec.integer("seed", 0, Integer.MAX_VALUE, "a seed")));
+
     @Test
     void builtInRecipesLoadWithTheirFmsMoKeys() {
-        QuantConfig qat = Recipes.qconfigInit("qat_int8", Map.of());
-        assertEquals(8, qat.getInt("nbits_w", 0));
-        assertEquals("sawb+", qat.getString("qw_mode", null));
-        assertEquals("pact+", qat.getString("qa_mode", null));
         QuantConfig dq = Recipes.qconfigInit("dq", Map.of());
         assertTrue(dq.getBoolean("smoothq", false));
         assertEquals(0.65, dq.getDouble("smoothq_alpha", 0));
@@ -62,9 +64,9 @@ class RecipesTest {
         assertTrue(alpha.getMessage().contains("[0.0, 1.0]"), alpha.getMessage());
 
         // NaN fails every comparison, so a check written as "below min or above max" let it through (GPTQ then never ended)
-        for (String name : List.of("smoothq_alpha", "damp_percent", "qat_lr")) {
+        for (String name : List.of("smoothq_alpha", "my_lr")) {
             for (String v : List.of("NaN", "Infinity", "-Infinity")) {
-                FmsmoException e = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of(name, v)), name + "=" + v);
+                FmsmoException e = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of(name, v), WITH_PLUGIN), name + "=" + v);
                 assertTrue(e.getMessage().contains("'" + name + "'") && e.getMessage().contains("a number in ["), e.getMessage());
             }
         }
@@ -78,13 +80,40 @@ class RecipesTest {
         assertTrue(recipe.getMessage().contains("[qat_int8, ptq_int8, dq, fp8_dynamic, fp8_static]"), recipe.getMessage());
     }
 
+    /**
+     * A plugin's keys work in recipes and overrides as the host's do, and only where the plugin is
+     * installed: the qat_int8 recipe holds QAT's keys, which the host alone does not know.
+     */
+    @Test
+    void pluginKeysAreCheckedLikeTheHostsAndUnknownWithoutThePlugin() throws Exception {
+        QuantConfig c = Recipes.qconfigInit("dq", Map.of("my_lr", "0.25", "my_mode", "fast", "seed", "42"), WITH_PLUGIN);
+        assertEquals(0.25, c.settings().get("my_lr"));
+        assertEquals(42, c.settings().get("seed"));
+        FmsmoException mode = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("my_mode", "slow"), WITH_PLUGIN));
+        assertTrue(mode.getMessage().contains("'my_mode' must be one of [fast, exact]"), mode.getMessage());
+        FmsmoException near = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("dq", Map.of("my_lrr", 0.1), WITH_PLUGIN));
+        assertTrue(near.getMessage().contains("closest: [my_lr"), near.getMessage());
+        Path recipe = Files.writeString(tmp.resolve("plugin.json"), "{\"description\": \"x\", \"config\": {\"nbits_w\": 4, \"my_mode\": \"exact\"}}");
+        assertEquals("exact", Recipes.qconfigInit(recipe.toString(), Map.of(), WITH_PLUGIN).getString("my_mode", null));
+
+        FmsmoException qat = assertThrows(FmsmoException.class, () -> Recipes.qconfigInit("qat_int8", Map.of()));
+        assertTrue(qat.getMessage().contains("unknown config key 'pact_a_lr'") && qat.getMessage().contains("fmsmo recipes --keys"), qat.getMessage());
+
+        FmsmoException taken = assertThrows(FmsmoException.class, () -> WITH_PLUGIN.with("other", List.of(ConfigKeySpec.flag("my_lr", "again"))));
+        assertTrue(taken.getMessage().contains("plugin 'my-plugin'") && taken.getMessage().contains("plugin 'other'"), taken.getMessage());
+        FmsmoException host = assertThrows(FmsmoException.class, () -> ConfigSchema.core().with("other", List.of(ConfigKeySpec.flag("smoothq", "mine"))));
+        assertTrue(host.getMessage().contains("declared by the host"), host.getMessage());
+    }
+
     @Test
     void savedConfigsReloadIdenticallyAndUserRecipeFilesWork() throws Exception {
-        QuantConfig c = Recipes.qconfigInit("qat_int8", Map.of("qskip_layer_name", List.of("lm_head"),
-                "qspecial_layers", Map.of("model.layers.0.self_attn.q_proj", Map.of("nbits_w", 4, "qw_mode", "maxperGp"))));
+        QuantConfig c = Recipes.qconfigInit("ptq_int8", Map.of("qskip_layer_name", List.of("lm_head"), "my_mode", "exact",
+                "qspecial_layers", Map.of("model.layers.0.self_attn.q_proj", Map.of("nbits_w", 4, "qw_mode", "maxperGp"))), WITH_PLUGIN);
         Path file = tmp.resolve(Recipes.CONFIG_FILE);
         Recipes.write(c, file);
-        assertEquals(c, Recipes.read(file));
+        assertEquals(c, Recipes.read(file, WITH_PLUGIN));
+        FmsmoException withoutPlugin = assertThrows(FmsmoException.class, () -> Recipes.read(file, ConfigSchema.core()));
+        assertTrue(withoutPlugin.getMessage().contains("unknown config key 'my_mode'"), withoutPlugin.getMessage());
 
         Path mine = Files.writeString(tmp.resolve("mine.json"), "{\"description\": \"w4a8\", \"config\": {\"nbits_w\": 4, \"qw_mode\": \"sawb+\"}}");
         assertEquals(4, Recipes.qconfigInit(mine.toString(), Map.of()).getInt("nbits_w", 0));

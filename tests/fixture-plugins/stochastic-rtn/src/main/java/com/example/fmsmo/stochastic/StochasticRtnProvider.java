@@ -1,5 +1,7 @@
 package com.example.fmsmo.stochastic;
 
+import java.util.List;
+import org.fmsmo.api.plugin.ConfigKeySpec;
 import org.fmsmo.api.quant.QuantMethod;
 import org.fmsmo.api.quant.QuantMethodProvider;
 
@@ -14,6 +16,12 @@ public final class StochasticRtnProvider implements QuantMethodProvider {
     @Override
     public String description() {
         return "RTN with unbiased stochastic rounding, symmetric INT per tensor or channel (seeded: config key 'seed')";
+    }
+
+    /** The key {@link StochasticRtnMethod} reads: recipes and {@code --set} accept it once this plugin is installed. */
+    @Override
+    public List<ConfigKeySpec> configKeys() {
+        return List.of(ConfigKeySpec.integer("seed", 0, Integer.MAX_VALUE, "stochastic-rtn: seed of the rounding's random generator"));
     }
 
     @Override
