@@ -21,4 +21,16 @@ public interface QuantizerProvider extends NamedProvider {
      *         {@link #supports} is false, naming the spec and what the mode accepts
      */
     Quantizer create(QuantSpec spec);
+
+    /** What a mode is for: a config's {@code qw_mode} offers the modes for weights, {@code qa_mode} those for activations. */
+    @org.fmsmo.api.Experimental(since = "1.3")
+    enum Use {
+        WEIGHTS, ACTIVATIONS
+    }
+
+    /** What this mode quantizes; both by default. The host lists a mode under {@code qw_mode}, {@code qa_mode} or both accordingly. */
+    @org.fmsmo.api.Experimental(since = "1.3")
+    default java.util.Set<Use> uses() {
+        return java.util.EnumSet.allOf(Use.class);
+    }
 }

@@ -81,6 +81,15 @@ public final class QuantizerModes {
         return new IntQuantizer.Rule(grid, clip, gradient, twoSided, 0f);
     }
 
+    /** A built-in mode's uses: see {@link Base#uses()}. */
+    public static java.util.Set<QuantizerProvider.Use> uses(String mode) {
+        Base provider = BuiltIn.BY_NAME.get(mode);
+        if (provider == null) {
+            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "unknown quantizer mode '" + mode + "'; built-in modes: " + NAMES);
+        }
+        return provider.uses();
+    }
+
     /**
      * A quantizer of a built-in mode.
      *
@@ -148,6 +157,22 @@ public final class QuantizerModes {
         @Override
         public final boolean supports(QuantSpec spec) {
             return accepts.test(spec);
+        }
+
+        /**
+         * By the fms-mo naming: SAWB, {@code maxfull} and the per-channel and per-group modes are
+         * for weights; per-token modes, LSQ+, {@code fix} and symmetric PACT for activations; the
+         * rest ({@code max}, {@code minmax}, PACT, the per-tensor FP8 modes) for both.
+         */
+        @Override
+        public final java.util.Set<Use> uses() {
+            if (name.startsWith("sawb") || name.startsWith("maxfull") || name.endsWith("perCh") || name.endsWith("perGp")) {
+                return java.util.EnumSet.of(Use.WEIGHTS);
+            }
+            if (name.endsWith("_perToken") || name.equals("pertokenmax") || name.equals("lsq+") || name.equals("fix") || name.startsWith("pactsym")) {
+                return java.util.EnumSet.of(Use.ACTIVATIONS);
+            }
+            return java.util.EnumSet.allOf(Use.class);
         }
 
         @Override

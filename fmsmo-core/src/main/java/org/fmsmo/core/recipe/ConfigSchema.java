@@ -14,6 +14,8 @@ import java.util.Map;
 import java.util.Set;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.QuantizerProvider;
+import org.fmsmo.core.quant.QuantizerModes;
 
 /**
  * The keys a quantization config may hold and the values each allows: the host's own, with the
@@ -24,16 +26,6 @@ import org.fmsmo.api.FmsmoException;
  * takes its methods from, so a key is known exactly when the plugin that reads it is installed.
  */
 public final class ConfigSchema {
-
-    /** Activation quantizer modes (QUANTIZERS.md). */
-    public static final List<String> ACTIVATION_MODES = List.of("pact", "pact+", "pactsym", "pactsym+", "lsq+", "pertokenmax", "fix",
-            "max", "maxsym", "minmax", "fp8_e4m3_sat", "fp8_e4m3_scale", "fp8_e4m3_scale_perToken", "fp8_e5m2_sat", "fp8_e5m2_scale",
-            "fp8_e5m2_scale_perToken");
-
-    /** Weight quantizer modes (QUANTIZERS.md). */
-    public static final List<String> WEIGHT_MODES = List.of("sawb", "sawb+", "sawbperCh", "sawb+perCh", "max", "maxsym", "maxperCh",
-            "maxperGp", "maxfull", "maxfullperCh", "maxfullperGp", "minmax", "minmaxperCh", "minmaxperGp", "pact", "pact+", "fp8_e4m3_sat", "fp8_e4m3_scale",
-            "fp8_e4m3_scale_perCh", "fp8_e5m2_sat", "fp8_e5m2_scale", "fp8_e5m2_scale_perCh");
 
     /** Calibration observers. */
     public static final List<String> OBSERVERS = List.of("minmax", "moving_minmax", "percentile", "mse", "entropy");
@@ -47,8 +39,8 @@ public final class ConfigSchema {
     static {
         add(ConfigKey.ints("nbits_w", "weight bits (32: weights not quantized)", BITS));
         add(ConfigKey.ints("nbits_a", "activation bits (32: activations not quantized)", BITS));
-        add(ConfigKey.choice("qw_mode", "weight quantizer mode", WEIGHT_MODES.toArray(String[]::new)));
-        add(ConfigKey.choice("qa_mode", "activation quantizer mode", ACTIVATION_MODES.toArray(String[]::new)));
+        add(modeKey(QuantizerProvider.Use.WEIGHTS, QuantizerModes.NAMES, QuantizerModes::uses));
+        add(modeKey(QuantizerProvider.Use.ACTIVATIONS, QuantizerModes.NAMES, QuantizerModes::uses));
         add(ConfigKey.range("qw_group_size", INT, 1, 1 << 20, "input columns per group for the perGp weight modes"));
         add(ConfigKey.range("qmodel_calibration", INT, 0, 1 << 20, "calibration batches run before training or freezing (0: none)"));
         add(ConfigKey.choice("scale_dtype", "precision of stored INT weight scales (float16: rounded so GPTQ v1 checkpoints hold them exactly)",
@@ -99,7 +91,15 @@ public final class ConfigSchema {
      *         two plugins one key differently, naming both
      */
     public static ConfigSchema of(org.fmsmo.core.plugin.PluginRegistry plugins) {
-        ConfigSchema schema = CORE;
+        // qw_mode and qa_mode offer the quantizer modes the registry has (built-in and plugins'), by their uses
+        Map<String, QuantizerProvider> modes = new LinkedHashMap<>();
+        plugins.providers(QuantizerProvider.class).forEach(r -> modes.put(r.provider().name(), r.provider()));
+        Map<String, ConfigKey> keys = new LinkedHashMap<>(KEYS);
+        for (QuantizerProvider.Use use : QuantizerProvider.Use.values()) {
+            ConfigKey k = modeKey(use, List.copyOf(modes.keySet()), m -> modes.get(m).uses());
+            keys.put(k.name(), k);
+        }
+        ConfigSchema schema = new ConfigSchema(keys);
         for (org.fmsmo.api.plugin.ProviderKind kind : org.fmsmo.api.plugin.ProviderKind.values()) {
             for (var r : plugins.providers(kind.serviceType())) {
                 schema = schema.with(r.plugin().id(), r.provider().configKeys());
@@ -129,6 +129,13 @@ public final class ConfigSchema {
             }
         }
         return new ConfigSchema(all);
+    }
+
+    /** {@code qw_mode} or {@code qa_mode}: a choice of the modes whose uses include {@code use}. */
+    private static ConfigKey modeKey(QuantizerProvider.Use use, List<String> modes, java.util.function.Function<String, Set<QuantizerProvider.Use>> uses) {
+        boolean weights = use == QuantizerProvider.Use.WEIGHTS;
+        return ConfigKey.choice(weights ? "qw_mode" : "qa_mode", weights ? "weight quantizer mode" : "activation quantizer mode",
+                modes.stream().filter(m -> uses.apply(m).contains(use)).toArray(String[]::new));
     }
 
     private static String describe(ConfigKey k) {

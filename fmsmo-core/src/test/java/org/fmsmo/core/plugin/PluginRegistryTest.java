@@ -58,4 +58,52 @@ class PluginRegistryTest {
             assertTrue(e.getMessage().startsWith("unknown quantizer 'pact+'; known: max"), e.getMessage());
         }
     }
+
+    /** An activation-only mode of a plugin, with its own config key. */
+    private static final class ClipMode implements QuantizerProvider {
+        @Override
+        public String name() {
+            return "myclip";
+        }
+
+        @Override
+        public boolean supports(org.fmsmo.api.quant.QuantSpec spec) {
+            return true;
+        }
+
+        @Override
+        public org.fmsmo.api.quant.Quantizer create(org.fmsmo.api.quant.QuantSpec spec) {
+            throw new UnsupportedOperationException("not needed here");
+        }
+
+        @Override
+        public java.util.Set<Use> uses() {
+            return java.util.EnumSet.of(Use.ACTIVATIONS);
+        }
+
+        @Override
+        public List<org.fmsmo.api.plugin.ConfigKeySpec> configKeys() {
+            return List.of(org.fmsmo.api.plugin.ConfigKeySpec.number("myclip_quantile", 0.5, 1, "clip quantile"));
+        }
+    }
+
+    /**
+     * The config offers the modes the registry has, by use (a plugin's activation mode under
+     * qa_mode only), and the plugins' keys; the host's own modes keep their uses.
+     */
+    @Test
+    void theConfigSchemaOffersTheRegisteredModesAndPluginKeys() {
+        try (PluginRegistry r = PluginRegistry.builder().application().discovery(fixed("clip", "/plugins/clip.jar", new ClipMode())).build()) {
+            org.fmsmo.core.recipe.ConfigSchema schema = org.fmsmo.core.recipe.ConfigSchema.of(r);
+            assertTrue(schema.key("qa_mode", "test").allowed().contains("myclip"));
+            assertTrue(!schema.key("qw_mode", "test").allowed().contains("myclip"));
+            assertTrue(schema.key("qw_mode", "test").allowed().contains("maxperCh") && !schema.key("qa_mode", "test").allowed().contains("maxperCh"));
+            assertTrue(schema.key("qa_mode", "test").allowed().contains("pertokenmax") && !schema.key("qw_mode", "test").allowed().contains("pertokenmax"));
+            assertEquals("clip", schema.key("myclip_quantile", "test").owner());
+            org.fmsmo.api.quant.QuantConfig c = org.fmsmo.core.recipe.Recipes.qconfigInit("dq", java.util.Map.of("qa_mode", "myclip", "myclip_quantile", 0.99), schema);
+            assertEquals("myclip", c.getString("qa_mode", null));
+            FmsmoException e = assertThrows(FmsmoException.class, () -> org.fmsmo.core.recipe.Recipes.qconfigInit("dq", java.util.Map.of("qa_mode", "myclip")));
+            assertTrue(e.getMessage().contains("'qa_mode' must be one of"), e.getMessage());
+        }
+    }
 }
