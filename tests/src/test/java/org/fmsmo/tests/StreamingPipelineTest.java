@@ -48,7 +48,6 @@ class StreamingPipelineTest {
 
     @BeforeAll
     static void setUp() throws Exception {
-        System.setProperty("fmsmo.home", Fixtures.distribution().toString()); // loading a quantized folder finds its format there
         work = Fixtures.freshDir("streaming-" + System.nanoTime());
         SyntheticModel.write(work.resolve("llama"), LLAMA, 7, SyntheticModel.HUB_SHARD_BYTES);
         SyntheticModel.write(work.resolve("qwen2"), QWEN, 8, SyntheticModel.HUB_SHARD_BYTES);

@@ -138,7 +138,7 @@ public final class ModelLoader {
             model.assignPaths("");
             CheckpointFormats.quantizeInputs(model, inputs);
             if (NativeCheckpoint.isNative(dir)) {
-                NativeCheckpoint.restore(model, checkpoint, freeze);
+                NativeCheckpoint.restore(model, checkpoint, freeze, plugins);
             }
             model.setTokenizer(tokenizer);
             Set<String> unexpected = weights.untaken().stream()

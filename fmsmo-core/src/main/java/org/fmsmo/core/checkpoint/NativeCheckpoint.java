@@ -17,8 +17,10 @@ import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.plugin.ProviderKind;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantizerProvider;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.core.io.safetensors.Dtype;
@@ -31,6 +33,7 @@ import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.quant.QBmm;
 import org.fmsmo.core.quant.QLinear;
+import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.quant.QuantizerModes;
 import org.fmsmo.core.recipe.Recipes;
 
@@ -76,7 +79,10 @@ public final class NativeCheckpoint {
             if (l instanceof QLinear q) {
                 ObjectNode e = entry(layers, l.name(), "linear");
                 describe(e, "weight", q.weightQuantizer());
-                if (q.hasPrecomputedCodes()) {
+                // A frozen weight is stored as its codes and scales, so reloading needs no re-quantization: that
+                // would not repeat a method's own rounding (GPTQ's, a stochastic one) nor find a quantizer that
+                // is not a registered mode. An unfrozen one (training) keeps its quantizer's learned state.
+                if (q.isFrozen()) {
                     e.put("weight_frozen", "codes");
                     addCodes(state, l.name() + ".quantize_weight", q.frozenWeight());
                 } else {
@@ -171,17 +177,11 @@ public final class NativeCheckpoint {
 
     /**
      * Rebuilds the wrappers of a native checkpoint on a freshly loaded model and restores their
-     * state; linear layers end frozen.
+     * state, with quantizers of the modes {@code plugins} has (built-in and plugins'). Linear
+     * layers end frozen; with {@code freeze} false they stay unfrozen with their restored (learned)
+     * quantizer state, to go on training.
      */
-    public static void restore(TransformerModel model, SafetensorsModel checkpoint) {
-        restore(model, checkpoint, true);
-    }
-
-    /**
-     * As {@link #restore(TransformerModel, SafetensorsModel)}; with {@code freeze} false the linear
-     * wrappers stay unfrozen with their restored (learned) quantizer state, to go on training.
-     */
-    public static void restore(TransformerModel model, SafetensorsModel checkpoint, boolean freeze) {
+    public static void restore(TransformerModel model, SafetensorsModel checkpoint, boolean freeze, PluginRegistry plugins) {
         Path file = checkpoint.dir().resolve(LAYERS_FILE);
         JsonNode root;
         try {
@@ -206,9 +206,9 @@ public final class NativeCheckpoint {
             switch (text(e, "kind", file)) {
                 case "linear" -> {
                     boolean codes = "codes".equals(e.path("weight_frozen").asText());
-                    Quantizer w = codes ? QuantizerModes.create(text(e, "weight_mode", file), QuantSpec.parse(text(e, "weight_spec", file)))
-                            : quantizer(e, "weight", file, checkpoint, name + ".quantize_weight");
-                    Quantizer in = e.has("input_mode") ? quantizer(e, "input", file, checkpoint, name + ".quantize_feature") : null;
+                    Quantizer w = codes ? frozenWeightQuantizer(plugins, text(e, "weight_mode", file), QuantSpec.parse(text(e, "weight_spec", file)))
+                            : quantizer(plugins, e, "weight", file, checkpoint, name + ".quantize_weight");
+                    Quantizer in = e.has("input_mode") ? quantizer(plugins, e, "input", file, checkpoint, name + ".quantize_feature") : null;
                     QLinear q = new QLinear(model.linear(name), w, in);
                     model.replace(name, q);
                     if (codes) {
@@ -220,16 +220,32 @@ public final class NativeCheckpoint {
                 case "bmm" -> {
                     Bmm old = model.findBmm(name).orElseThrow(() -> new FmsmoException(ErrorCode.CORRUPT_INPUT,
                             file + ": no attention matmul " + name + " in " + model.architecture()));
-                    model.replaceBmm(name, new QBmm(old, quantizer(e, "input", file, checkpoint, name + ".quantize_m1"),
-                            quantizer(e, "weight", file, checkpoint, name + ".quantize_m2")));
+                    model.replaceBmm(name, new QBmm(old, quantizer(plugins, e, "input", file, checkpoint, name + ".quantize_m1"),
+                            quantizer(plugins, e, "weight", file, checkpoint, name + ".quantize_m2")));
                 }
                 default -> throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer " + name + " has unknown kind " + e.get("kind"));
             }
         }
     }
 
-    private static Quantizer quantizer(JsonNode e, String role, Path file, SafetensorsModel checkpoint, String prefix) {
-        Quantizer q = QuantizerModes.create(text(e, role + "_mode", file), QuantSpec.parse(text(e, role + "_spec", file)));
+    /**
+     * The quantizer of a weight stored as codes: its mode from the registry when installed; else
+     * (a method's own quantizer, not a registered mode) the host's default mode for the spec, since
+     * the stored codes and scales alone define the weight and nothing re-quantizes it.
+     */
+    private static Quantizer frozenWeightQuantizer(PluginRegistry plugins, String mode, QuantSpec spec) {
+        boolean installed = plugins.names(ProviderKind.QUANTIZER).contains(mode);
+        return plugins.get(QuantizerProvider.class, installed ? mode : QuantizerModes.defaultMode(spec)).create(spec);
+    }
+
+    /** A quantizer that runs (activations, unfrozen weights): its mode must be installed. */
+    private static Quantizer quantizer(PluginRegistry plugins, JsonNode e, String role, Path file, SafetensorsModel checkpoint, String prefix) {
+        String mode = text(e, role + "_mode", file);
+        if (!plugins.names(ProviderKind.QUANTIZER).contains(mode)) {
+            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, file + ": layer " + text(e, "name", file) + " runs its " + role + " through quantizer mode '"
+                    + mode + "', which no installed plugin provides (installed: " + plugins.names(ProviderKind.QUANTIZER) + ")");
+        }
+        Quantizer q = plugins.get(QuantizerProvider.class, mode).create(QuantSpec.parse(text(e, role + "_spec", file)));
         Map<String, float[]> state = new LinkedHashMap<>();
         for (String n : checkpoint.names()) {
             if (n.startsWith(prefix + ".")) {

@@ -44,8 +44,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ModelLoaderTest {
 
-    /** Unquantized models only: no checkpoint formats. */
-    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().build());
+    /** The host's built-in providers only (no checkpoint format plugins): unquantized and native checkpoints. */
+    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().application().build());
 
     private static final ModelShape TINY = new ModelShape("tiny", "llama", "LlamaForCausalLM", 64, 16, 24, 2, 4, 2, false, false, 10000.0, 2048,
             1e-5, null);

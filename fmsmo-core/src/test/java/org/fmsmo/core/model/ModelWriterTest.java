@@ -21,8 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** Saving a loaded model gives a folder that loads back to the same model, with its companion files. */
 class ModelWriterTest {
 
-    /** Unquantized models only: no checkpoint formats. */
-    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().build());
+    /** The host's built-in providers only (no checkpoint format plugins): unquantized and native checkpoints. */
+    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().application().build());
 
     @TempDir
     Path tmp;

@@ -32,8 +32,8 @@ import org.junit.jupiter.api.TestInstance;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TinyLlamaReferenceTest {
 
-    /** Unquantized models only: no checkpoint formats. */
-    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().build());
+    /** The host's built-in providers only (no checkpoint format plugins): unquantized and native checkpoints. */
+    private static final ModelLoader LOADER = new ModelLoader(org.fmsmo.core.plugin.PluginRegistry.builder().application().build());
 
     private Path dir;
     private JsonNode reference;

@@ -269,7 +269,8 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
     public Map<String, float[]> read(CheckpointSource source) {
         Map<String, Object> qc = source.quantizationConfig();
         Object format = qc.get("format");
-        if (!List.of("float-quantized", "int-quantized", "pack-quantized").contains(format)) {
+        // (List.of(...).contains(null) throws: a missing "format" would surface as a NullPointerException; found by the conformance kit)
+        if (!(format instanceof String f && List.of("float-quantized", "int-quantized", "pack-quantized").contains(f))) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, source.location() + ": compressed-tensors format '" + format
                     + "' is not supported; expected float-quantized, int-quantized or pack-quantized");
         }

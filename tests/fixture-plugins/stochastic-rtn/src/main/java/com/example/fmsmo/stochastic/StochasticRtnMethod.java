@@ -22,6 +22,9 @@ final class StochasticRtnMethod implements QuantMethod {
         context.progress().begin("stochastic-rtn", todo.size(), "layers");
         try {
             for (LayerDecision d : todo) {
+                if (context.progress().isCancelled()) { // the conformance kit's cancellation contract
+                    throw new java.util.concurrent.CancellationException("stochastic-rtn cancelled before layer " + d.name());
+                }
                 LayerWrapper w = context.wrap(d.name(), new StochasticQuantizer(d.weightSpec(), random.split()), null);
                 w.freeze();
                 results.add(new QuantReport.LayerResult(d.name(), d.weightSpec(), Map.of()));

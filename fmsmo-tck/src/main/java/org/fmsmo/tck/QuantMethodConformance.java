@@ -1,0 +1,168 @@
+package org.fmsmo.tck;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.plugin.ConfigKeySpec;
+import org.fmsmo.api.plugin.ProviderKind;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantMethodProvider;
+import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.checkpoint.ModelLoader;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.pipeline.CalibrationSource;
+import org.fmsmo.core.pipeline.Quantization;
+import org.fmsmo.core.pipeline.QuantizationResult;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.recipe.ConfigSchema;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The contract of a {@link QuantMethodProvider}, checked inside a real host: extend this class in
+ * the plugin's tests and return the provider. The method quantizes a tiny Llama checkpoint of real
+ * structure (2 blocks, grouped-query attention) through the same pipeline the CLI runs, with
+ * random calibration tokens; override {@link #recipe()} and {@link #settings()} when the method
+ * needs more than the defaults (a training method its steps).
+ *
+ * <p>Checked: the name and description; {@code create()} gives a fresh method; the declared config
+ * keys are well formed and clash with no host key; every planned layer ends frozen and reported;
+ * the written model reloads and computes finite logits; progress {@code begin}/{@code end} pair
+ * up; a cancelled run stops with a {@code CancellationException} and leaves no output.
+ */
+public abstract class QuantMethodConformance {
+
+    private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_+.-]+");
+
+    @TempDir
+    Path work;
+
+    /** The provider under test. */
+    protected abstract QuantMethodProvider provider();
+
+    /** The recipe the conformance runs use. */
+    protected String recipe() {
+        return "ptq_int8";
+    }
+
+    /** Config overrides for the conformance runs. */
+    protected Map<String, Object> settings() {
+        return Map.of();
+    }
+
+    private Quantization run(PluginRegistry registry, Path model, Path out) {
+        return Quantization.of(model).method(provider().name()).format("fms").recipe(recipe()).set(settings()).output(out).plugins(registry)
+                .calibration(CalibrationSource.random(4, 16, 2, 3));
+    }
+
+    @Test
+    void nameAndDescriptionAreUsable() {
+        QuantMethodProvider p = provider();
+        assertNotNull(p.name(), "name()");
+        assertTrue(NAME.matcher(p.name()).matches(), "name '" + p.name() + "': letters, digits, -, _, + and . only");
+        assertNotNull(p.description(), "description() may be empty, not null");
+    }
+
+    @Test
+    void createGivesANewMethodEachTime() {
+        assertNotSame(provider().create(), provider().create(), "a method holds a run's state: create() must not share one");
+    }
+
+    @Test
+    void configKeysAreWellFormedAndTheirOwn() {
+        List<ConfigKeySpec> keys = provider().configKeys();
+        assertNotNull(keys, "configKeys() may be empty, not null");
+        Set<String> names = new HashSet<>();
+        for (ConfigKeySpec k : keys) {
+            assertTrue(names.add(k.name()), "key '" + k.name() + "' declared twice");
+        }
+        ConfigSchema.core().with(provider().name(), keys); // throws naming a host key it would shadow
+    }
+
+    @Test
+    void quantizesEveryPlannedLayerAndTheOutputReloads() throws Exception {
+        Path model = TckHost.tinyLlama(work);
+        Path out = work.resolve("quantized");
+        try (PluginRegistry registry = TckHost.registry(ProviderKind.QUANT_METHOD, provider())) {
+            RecordingProgress progress = new RecordingProgress(false);
+            QuantizationResult r = run(registry, model, out).progress(progress).run();
+            QuantReport report = r.report();
+            assertFalse(report.layers().isEmpty(), "the report lists the quantized layers");
+            assertEquals(0, progress.open, "every progress begin() has its end()");
+            try (TransformerModel back = new ModelLoader(registry).load(out)) {
+                for (QuantReport.LayerResult l : report.layers()) {
+                    LinearLayer layer = back.linear(l.name());
+                    assertTrue(layer instanceof LayerWrapper w && w.isFrozen(), l.name() + " is frozen in the written model");
+                }
+                try (NDManager m = NDManager.newBaseManager()) {
+                    NDArray ids = m.create(new long[] {1, 5, 9, 13, 17, 21, 25, 29}, new Shape(1, 8));
+                    float[] logits = ((CausalLM) back).logits(ids).toFloatArray();
+                    for (float v : logits) {
+                        assertTrue(Float.isFinite(v), "finite logits from the quantized model");
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aCancelledRunStopsAndLeavesNoOutput() throws Exception {
+        Path model = TckHost.tinyLlama(work);
+        Path out = work.resolve("cancelled");
+        try (PluginRegistry registry = TckHost.registry(ProviderKind.QUANT_METHOD, provider())) {
+            RecordingProgress progress = new RecordingProgress(true);
+            assertThrows(java.util.concurrent.CancellationException.class, () -> run(registry, model, out).progress(progress).run());
+            assertFalse(Files.exists(out), "a cancelled run writes nothing at its output");
+            assertEquals(0, progress.open, "progress begin()/end() pair up on cancellation too");
+        }
+    }
+
+    /** Counts open {@code begin}s; cancelled from the start when asked. */
+    private static final class RecordingProgress implements ProgressListener {
+        private final boolean cancelled;
+        final List<String> tasks = new ArrayList<>();
+        int open;
+
+        RecordingProgress(boolean cancelled) {
+            this.cancelled = cancelled;
+        }
+
+        @Override
+        public void begin(String task, long total, String unit) {
+            tasks.add(task);
+            open++;
+        }
+
+        @Override
+        public void advance(long done) {
+        }
+
+        @Override
+        public void end() {
+            open--;
+        }
+
+        @Override
+        public boolean isCancelled() {
+            return cancelled;
+        }
+    }
+}
