@@ -126,7 +126,8 @@ public final class NativeCheckpoint {
     /** Codes a method computed (GPTQ) are stored as they are: codes, scale, zero point, group index. */
     private static void addCodes(List<TensorData> out, String prefix, QuantizedTensor t) {
         long[] shape = t.shape().getShape();
-        out.add(TensorData.ofBytes(prefix + ".codes", t.spec().symmetric() ? Dtype.I8 : Dtype.U8, shape, t.codes().toByteArray()));
+        // the codes' own byte type: int8 for symmetric INT, uint8 for asymmetric INT and for FP8 bit patterns
+        out.add(TensorData.ofBytes(prefix + ".codes", t.codes().getDataType() == DataType.INT8 ? Dtype.I8 : Dtype.U8, shape, t.codes().toByteArray()));
         out.add(TensorData.ofFloats(prefix + ".scale", Dtype.F32, t.scale().getShape().getShape(), t.scale().toFloatArray()));
         t.zeroPoint().ifPresent(z -> out.add(ints(prefix + ".zero_point", z.getShape().getShape(), z.toIntArray())));
         t.groupIndex().ifPresent(g -> out.add(ints(prefix + ".g_idx", g.getShape().getShape(), g.toIntArray())));
@@ -149,7 +150,10 @@ public final class NativeCheckpoint {
         }
         TensorInfo info = checkpoint.info(codesName);
         byte[] raw = checkpoint.file(codesName).bytes(codesName).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-        NDArray codes = m.create(java.nio.ByteBuffer.wrap(raw), new Shape(info.shape()), spec.symmetric() ? DataType.INT8 : DataType.UINT8);
+        if (info.dtype() != Dtype.I8 && info.dtype() != Dtype.U8) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": " + codesName + " is " + info.dtype() + "; expected I8 or U8 codes");
+        }
+        NDArray codes = m.create(java.nio.ByteBuffer.wrap(raw), new Shape(info.shape()), info.dtype() == Dtype.I8 ? DataType.INT8 : DataType.UINT8);
         float[] s = checkpoint.floats(prefix + ".scale");
         for (int i = 0; i < s.length; i++) {
             if (!(s[i] >= 0) || Float.isInfinite(s[i])) { // NaN or ∞ would poison the layer's every output
