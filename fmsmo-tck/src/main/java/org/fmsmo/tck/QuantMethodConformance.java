@@ -12,7 +12,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -138,7 +137,6 @@ public abstract class QuantMethodConformance {
     /** Counts open {@code begin}s; cancelled from the start when asked. */
     private static final class RecordingProgress implements ProgressListener {
         private final boolean cancelled;
-        final List<String> tasks = new ArrayList<>();
         int open;
 
         RecordingProgress(boolean cancelled) {
@@ -147,7 +145,6 @@ public abstract class QuantMethodConformance {
 
         @Override
         public void begin(String task, long total, String unit) {
-            tasks.add(task);
             open++;
         }
 

@@ -19,8 +19,11 @@ import ai.djl.ndarray.types.Shape;
  * </pre>
  * The recursion works in place and bottoms out at blocks of at most {@value #BASE}, factored and
  * inverted here in double precision. Everything above is four large FLOAT32 matmuls per level on the engine's BLAS,
- * about {@code (4/3)n³} flops in all — what LAPACK's potrf + potri + potrf that a PyTorch GPTQ
- * runs cost too, but as a handful of big GEMMs and O(n² log n) copying instead of a triangular
+ * {@code (4/3)n³} flops as full products; three of the four have a triangular factor and one a
+ * symmetric result, whose zero or mirrored quarters are skipped once a block is wider than
+ * {@value #FULL} ({@link #upperTimes}, {@link #timesUpper}, {@link #subtractGram}) — between
+ * {@code n³} and {@code (2/3)n³} in all, against the {@code (4/3)n³} of the potrf + potri + potrf
+ * a PyTorch GPTQ runs, as a handful of big GEMMs and O(n² log n) copying instead of a triangular
  * sweep. FLOAT32 is what GPTQ implementations use for this step; the dampening keeps H well
  * conditioned, and a pivot that is not positive anywhere raises {@link NotPositiveDefinite}.
  */
