@@ -6,6 +6,7 @@ module org.fmsmo.api {
     requires transitive ai.djl.api;
 
     exports org.fmsmo.api;
+    exports org.fmsmo.api.arch;
     exports org.fmsmo.api.deploy;
     exports org.fmsmo.api.format;
     exports org.fmsmo.api.model;

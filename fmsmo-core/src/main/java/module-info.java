@@ -1,3 +1,4 @@
+import org.fmsmo.api.arch.ModelArchitectureProvider;
 import org.fmsmo.api.deploy.DeployBackendProvider;
 import org.fmsmo.api.format.CheckpointFormatProvider;
 import org.fmsmo.api.quant.LayerWrapperProvider;
@@ -33,7 +34,8 @@ module org.fmsmo.core {
     exports org.fmsmo.core.io.onnx;
     exports org.fmsmo.core.hf;
     exports org.fmsmo.core.nn;
-    exports org.fmsmo.core.model.llama;
+    exports org.fmsmo.core.model.decoder;
+    exports org.fmsmo.core.arch;
     exports org.fmsmo.core.model.bert;
     exports org.fmsmo.core.eval;
     exports org.fmsmo.core.recipe;
@@ -48,6 +50,7 @@ module org.fmsmo.core {
     uses LayerWrapperProvider;
     uses DeployBackendProvider;
     uses CheckpointFormatProvider;
+    uses ModelArchitectureProvider;
 
     provides QuantizerProvider with
             org.fmsmo.core.quant.QuantizerModes.Pact,
@@ -80,4 +83,17 @@ module org.fmsmo.core {
             org.fmsmo.core.quant.QuantizerModes.Fp8E4m3ScalePerToken,
             org.fmsmo.core.quant.QuantizerModes.Fp8E5m2ScalePerToken;
     provides LayerWrapperProvider with org.fmsmo.core.quant.QLinear.Provider;
+    provides ModelArchitectureProvider with
+            org.fmsmo.core.arch.Decoders.Llama,
+            org.fmsmo.core.arch.Decoders.Mistral,
+            org.fmsmo.core.arch.Decoders.Qwen2,
+            org.fmsmo.core.arch.Decoders.Qwen3,
+            org.fmsmo.core.arch.Decoders.Granite,
+            org.fmsmo.core.arch.Decoders.Phi3,
+            org.fmsmo.core.arch.Decoders.Gemma2,
+            org.fmsmo.core.arch.Decoders.Gemma3,
+            org.fmsmo.core.arch.Decoders.Mixtral,
+            org.fmsmo.core.arch.Decoders.Qwen3Moe,
+            org.fmsmo.core.arch.Encoders.Bert,
+            org.fmsmo.core.arch.Encoders.Roberta;
 }

@@ -18,7 +18,6 @@ import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.onnx.OnnxModel;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.TensorInfo;
-import org.fmsmo.core.model.llama.LlamaConfig;
 import org.fmsmo.core.recipe.Recipes;
 import org.fmsmo.plugin.ct.CompressedTensorsFormat;
 import org.fmsmo.plugin.ct.GptqFormat;
@@ -49,9 +48,18 @@ class ParsersFuzzTest {
         });
     }
 
+    /** The built-in architectures (the application's providers); plugin-free otherwise. */
+    private static final org.fmsmo.core.plugin.PluginRegistry REGISTRY = org.fmsmo.core.plugin.PluginRegistry.standard(null);
+
     @FuzzTest(maxDuration = "30s")
     void configJson(byte[] data) throws IOException {
-        parse(data, HfConfig.FILE, f -> LlamaConfig.from(HfConfig.read(f.getParent())));
+        parse(data, HfConfig.FILE, f -> {
+            // every installed architecture's reading, and the rotary tables a decoder's would build
+            HfConfig config = HfConfig.read(f.getParent());
+            if (new org.fmsmo.core.checkpoint.ModelLoader(REGISTRY).describe(config) instanceof org.fmsmo.api.arch.DecoderSpec d) {
+                d.layers().forEach(l -> org.fmsmo.core.nn.RotaryEmbedding.inverseFrequencies(l.rope(), d.headDim(), config));
+            }
+        });
     }
 
     @FuzzTest(maxDuration = "30s")

@@ -1,6 +1,7 @@
 package org.fmsmo.api.plugin;
 
 import org.fmsmo.api.Stable;
+import org.fmsmo.api.arch.ModelArchitectureProvider;
 import org.fmsmo.api.deploy.DeployBackendProvider;
 import org.fmsmo.api.format.CheckpointFormatProvider;
 import org.fmsmo.api.quant.LayerWrapperProvider;
@@ -22,7 +23,9 @@ public enum ProviderKind {
     /** A backend that executes quantized layers ({@code cpu-reference}, {@code cuda-int8}). */
     DEPLOY_BACKEND("deploy-backend", DeployBackendProvider.class),
     /** A checkpoint format ({@code compressed-tensors}, {@code gptq}). */
-    CHECKPOINT_FORMAT("checkpoint-format", CheckpointFormatProvider.class);
+    CHECKPOINT_FORMAT("checkpoint-format", CheckpointFormatProvider.class),
+    /** A model architecture ({@code llama}, {@code gemma2}, {@code bert}), found by the {@code model_type} it reads. */
+    MODEL_ARCHITECTURE("architecture", ModelArchitectureProvider.class);
 
     private final String label;
     private final Class<? extends NamedProvider> serviceType;

@@ -6,8 +6,6 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.TreeMap;
-import java.util.function.BiFunction;
 import java.util.stream.Collectors;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
@@ -19,14 +17,20 @@ import org.fmsmo.core.model.BlockDecoder;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.model.bert.BertModel;
-import org.fmsmo.core.model.llama.LlamaForCausalLM;
-import org.fmsmo.core.model.llama.LlamaStream;
+import org.fmsmo.core.model.decoder.DecoderForCausalLM;
+import org.fmsmo.core.model.decoder.DecoderStream;
+import org.fmsmo.api.arch.ArchitectureSpec;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.EncoderSpec;
+import org.fmsmo.api.arch.ModelArchitectureProvider;
+import org.fmsmo.core.plugin.RegisteredProvider;
 import org.fmsmo.core.nn.Weights;
 import org.fmsmo.core.plugin.PluginRegistry;
 
 /**
  * Loads a Hugging Face model folder ({@code config.json}, safetensors weights, {@code tokenizer.json})
- * into the module tree of its architecture, chosen by {@code model_type}. The folder is only read.
+ * into the module tree of its architecture: the {@link ModelArchitectureProvider} of the caller's
+ * registry that reads its {@code model_type} describes it, and the model package builds it. The folder is only read.
  * A quantized folder is decoded by the checkpoint format of its name ({@link CheckpointFormats#reader})
  * from the plugins the loader was made with: the caller's registry, the one its
  * {@code --plugins-dir} opened.
@@ -35,16 +39,12 @@ public final class ModelLoader {
 
     private static final System.Logger LOG = System.getLogger(ModelLoader.class.getName());
 
-    /** Architectures by {@code model_type}. */
-    private static final Map<String, BiFunction<HfConfig, Weights, TransformerModel>> ARCHITECTURES = new TreeMap<>(Map.of(
-            "llama", LlamaForCausalLM::new,
-            "qwen2", LlamaForCausalLM::new,
-            "mistral", LlamaForCausalLM::new, // without a sliding window (LlamaConfig refuses one)
-            "bert", BertModel::new));
-
     /** Stored tensors the forward pass does not need and that are expected in real checkpoints. */
     private static final List<String> KNOWN_UNUSED = List.of("pooler.", "bert.pooler.", "rotary_emb.inv_freq",
             "embeddings.position_ids", "cls.");
+
+    /** Prefixes a task head's checkpoint puts before an encoder's names ({@code BertForMaskedLM}'s {@code bert.}). */
+    public static final List<String> ENCODER_PREFIXES = List.of("bert.", "roberta.");
 
     private final PluginRegistry plugins;
 
@@ -53,9 +53,31 @@ public final class ModelLoader {
         this.plugins = java.util.Objects.requireNonNull(plugins, "plugins");
     }
 
-    /** Whether a model of this config can be opened layer by layer ({@link #openStreamed}): the Llama family. */
-    public static boolean streamable(HfConfig config) {
-        return List.of("llama", "qwen2", "mistral").contains(config.has("model_type") ? config.modelType() : "");
+    /**
+     * The architecture provider that reads {@code config}'s {@code model_type}, from the loader's registry.
+     *
+     * @throws FmsmoException {@link ErrorCode#UNKNOWN_NAME} naming the type and the installed ones
+     */
+    public ModelArchitectureProvider architecture(HfConfig config) {
+        String type = config.modelType();
+        for (RegisteredProvider<ModelArchitectureProvider> r : plugins.providers(ModelArchitectureProvider.class)) {
+            if (r.provider().modelTypes().contains(type)) {
+                return r.provider();
+            }
+        }
+        throw new FmsmoException(ErrorCode.UNKNOWN_NAME, config.file() + ": model_type '" + type + "' is not supported; supported: "
+                + String.join(", ", supportedModelTypes()) + " (run 'fmsmo plugins' to see the installed architectures)");
+    }
+
+    /** What {@code config} describes, by its architecture; the config's errors name their keys. */
+    public ArchitectureSpec describe(HfConfig config) {
+        return architecture(config).describe(config);
+    }
+
+    /** Whether a model of this config can be opened layer by layer ({@link #openStreamed}): every decoder. */
+    public boolean streamable(HfConfig config) {
+        return config.has("model_type") && supportedModelTypes().contains(config.modelType())
+                && describe(config) instanceof DecoderSpec;
     }
 
     /**
@@ -69,9 +91,9 @@ public final class ModelLoader {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
         }
         HfConfig config = HfConfig.read(dir);
-        if (!streamable(config)) {
+        if (!(describe(config) instanceof DecoderSpec spec)) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": model_type '" + config.modelType()
-                    + "' is not opened layer by layer; streamed: llama, qwen2, mistral");
+                    + "' is not opened layer by layer; decoders are");
         }
         // The format is found once per stream, not per block: every block of a checkpoint has the same.
         CheckpointFormats.Reader reader = CheckpointFormats.reader(config, plugins);
@@ -81,16 +103,18 @@ public final class ModelLoader {
                 Map<String, InputQuantization> inputs = reader.dequantizeInto(checkpoint, weights, prefix);
                 return block -> CheckpointFormats.quantizeInputs(block, inputs);
             };
-            return new LlamaStream(config, checkpoint, maxTokens, decoder);
+            return new DecoderStream(config, spec, checkpoint, maxTokens, decoder);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
         }
     }
 
-    /** The supported {@code model_type} values. */
-    public static Set<String> supportedModelTypes() {
-        return ARCHITECTURES.keySet();
+    /** The {@code model_type} values the registry's architectures read, sorted. */
+    public Set<String> supportedModelTypes() {
+        Set<String> types = new java.util.TreeSet<>();
+        plugins.providers(ModelArchitectureProvider.class).forEach(r -> types.addAll(r.provider().modelTypes()));
+        return types;
     }
 
     /** Loads a model with its tokenizer, in a manager of its own (closed with the model). */
@@ -123,18 +147,17 @@ public final class ModelLoader {
         }
         HfConfig config = HfConfig.read(dir);
         String type = config.modelType();
-        BiFunction<HfConfig, Weights, TransformerModel> factory = ARCHITECTURES.get(type);
-        if (factory == null) {
-            throw new FmsmoException(ErrorCode.UNKNOWN_NAME, config.file() + ": model_type '" + type + "' is not supported; supported: "
-                    + String.join(", ", ARCHITECTURES.keySet()));
-        }
+        ArchitectureSpec spec = describe(config);
         // Check the tokenizer first: a missing file should fail before gigabytes of weights are read.
         HfTokenizer tokenizer = withTokenizer ? HfTokenizer.open(dir) : null;
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
-            Weights weights = new Weights(checkpoint, manager, List.of("bert."));
+            Weights weights = new Weights(checkpoint, manager, spec instanceof EncoderSpec ? ENCODER_PREFIXES : List.of());
             Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, "", plugins);
-            TransformerModel model = factory.apply(config, weights);
+            TransformerModel model = switch (spec) {
+                case DecoderSpec d -> new DecoderForCausalLM(config, d, weights);
+                case EncoderSpec e -> new BertModel(config, e, weights);
+            };
             model.assignPaths("");
             CheckpointFormats.quantizeInputs(model, inputs);
             if (NativeCheckpoint.isNative(dir)) {

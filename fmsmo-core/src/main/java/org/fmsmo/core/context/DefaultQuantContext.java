@@ -248,7 +248,7 @@ public final class DefaultQuantContext implements QuantContext {
         if (fold) {
             Module norm = scope.module(group.get().producer());
             switch (norm) {
-                case RmsNorm r -> r.weight().divi(scale);
+                case RmsNorm r -> r.divideGain(scale);
                 case LayerNorm n -> {
                     n.weight().divi(scale);
                     n.bias().divi(scale);

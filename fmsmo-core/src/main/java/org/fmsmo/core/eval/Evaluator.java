@@ -148,7 +148,7 @@ public final class Evaluator {
     }
 
     /** Null when the model can be evaluated block by block, else why not. */
-    private static String whyNotStreamed(Path modelDir, Options o) {
+    private String whyNotStreamed(Path modelDir, Options o) {
         if (o.streaming() == Streaming.OFF) {
             return "streaming is off";
         }
@@ -159,8 +159,8 @@ public final class Evaluator {
             return "there is no " + HfConfig.FILE; // the whole-model loader says so as an error
         }
         HfConfig config = HfConfig.read(modelDir);
-        if (!ModelLoader.streamable(config)) {
-            return "model_type '" + config.modelType() + "' is not streamed (Llama-family decoders are)";
+        if (!loader.streamable(config)) {
+            return "model_type '" + config.modelType() + "' is not streamed (decoders are)";
         }
         if (NativeCheckpoint.isNative(modelDir)) {
             return "a native (fms) checkpoint is loaded whole";

@@ -9,13 +9,19 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.arch.ModelConfig;
+import org.fmsmo.api.arch.RopeParameters;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 
 /**
  * A Hugging Face {@code config.json}, read once and asked for typed values. Every missing or
  * ill-typed key is an error that names the file, the key and what was expected, so that the
  * typed per-architecture configs built on it stay short.
  */
-public final class HfConfig {
+public final class HfConfig implements ModelConfig {
 
     /** The file name inside a model folder. */
     public static final String FILE = "config.json";
@@ -62,6 +68,7 @@ public final class HfConfig {
     }
 
     /** {@code model_type}, required. */
+    @Override
     public String modelType() {
         return string("model_type");
     }
@@ -72,6 +79,7 @@ public final class HfConfig {
         return a != null && a.isArray() && !a.isEmpty() ? a.get(0).asText() : fallback;
     }
 
+    @Override
     public boolean has(String key) {
         JsonNode n = root.get(key);
         return n != null && !n.isNull();
@@ -81,6 +89,7 @@ public final class HfConfig {
         return require(key, JsonNode::isTextual, "a string").asText();
     }
 
+    @Override
     public String string(String key, String fallback) {
         return has(key) ? string(key) : fallback;
     }
@@ -93,6 +102,7 @@ public final class HfConfig {
         return n.intValue();
     }
 
+    @Override
     public int integer(String key, int fallback) {
         return has(key) ? integer(key) : fallback;
     }
@@ -109,6 +119,7 @@ public final class HfConfig {
      * An optional number strictly between {@code min} and {@code max}: a zero or negative epsilon or
      * rope theta is valid JSON but gives NaN logits, so it is refused here, by range, not only by type.
      */
+    @Override
     public double numberBetween(String key, double fallback, double min, double max) {
         double v = number(key, fallback);
         if (!(v > min && v < max)) {
@@ -117,6 +128,7 @@ public final class HfConfig {
         return v;
     }
 
+    @Override
     public boolean bool(String key, boolean fallback) {
         return has(key) ? require(key, JsonNode::isBoolean, "true or false").booleanValue() : fallback;
     }
@@ -127,6 +139,7 @@ public final class HfConfig {
     }
 
     /** A required integer that must be positive (sizes, head counts). */
+    @Override
     public int positive(String key) {
         int v = integer(key);
         if (v <= 0) {
@@ -136,13 +149,113 @@ public final class HfConfig {
     }
 
     /** An optional positive integer. */
+    @Override
     public int positive(String key, int fallback) {
         return has(key) ? positive(key) : fallback;
     }
 
     /** An error about this file that names a key. */
+    @Override
     public FmsmoException invalid(String key, String message) {
         return new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": '" + key + "' " + message);
+    }
+
+    @Override
+    public FmsmoException unsupported(String key, String message) {
+        return new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, file + ": '" + key + "' " + message);
+    }
+
+    @Override
+    public boolean present(String key) {
+        return root.has(key);
+    }
+
+    @Override
+    public String location() {
+        return file.toString();
+    }
+
+    @Override
+    public List<String> strings(String key) {
+        List<String> out = new ArrayList<>();
+        for (JsonNode n : array(key)) {
+            if (!n.isTextual()) {
+                throw wrong(key, "a list of strings", root.get(key));
+            }
+            out.add(n.asText());
+        }
+        return out;
+    }
+
+    @Override
+    public List<Integer> integers(String key) {
+        List<Integer> out = new ArrayList<>();
+        for (JsonNode n : array(key)) {
+            if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+                throw wrong(key, "a list of integers", root.get(key));
+            }
+            out.add(n.intValue());
+        }
+        return out;
+    }
+
+    private JsonNode array(String key) {
+        return has(key) ? require(key, JsonNode::isArray, "a list") : JSON.createArrayNode();
+    }
+
+    /**
+     * Both forms: transformers 5 writes {@code rope_parameters} (with {@code rope_theta} inside,
+     * or one such object per layer type); transformers 4 wrote {@code rope_theta} at the top and
+     * the scaling in {@code rope_scaling}.
+     */
+    @Override
+    public RopeParameters rope(String layerType, double fallbackTheta) {
+        double theta = numberBetween("rope_theta", fallbackTheta, 0, Double.POSITIVE_INFINITY);
+        double partial = numberBetween("partial_rotary_factor", 1.0, 0, 1.0 + 1e-9);
+        String key = has("rope_parameters") ? "rope_parameters" : "rope_scaling";
+        JsonNode p = object(key);
+        if (p != null && !p.has("rope_type") && !p.has("type") && !p.has("rope_theta") && p.get(layerType) != null) {
+            key = key + "." + layerType;
+            p = p.get(layerType);
+            if (!p.isObject()) {
+                throw wrong(key, "an object", p);
+            }
+        }
+        if (p == null) {
+            return new RopeParameters("default", theta, partial, Map.of());
+        }
+        String type = "default";
+        Map<String, Double> scaling = new LinkedHashMap<>();
+        for (var it = p.properties().iterator(); it.hasNext(); ) {
+            var e = it.next();
+            JsonNode v = e.getValue();
+            switch (e.getKey()) {
+                case "rope_type", "type" -> {
+                    if (!v.isTextual()) {
+                        throw wrong(key + "." + e.getKey(), "a string", v);
+                    }
+                    type = v.asText();
+                }
+                case "rope_theta" -> theta = positiveNumber(key + ".rope_theta", v);
+                case "partial_rotary_factor" -> partial = positiveNumber(key + ".partial_rotary_factor", v);
+                default -> {
+                    if (v.isNumber()) {
+                        scaling.put(e.getKey(), v.doubleValue());
+                    }
+                }
+            }
+        }
+        if (partial > 1) {
+            throw invalid(key + ".partial_rotary_factor", "must be in (0, 1], found " + partial);
+        }
+        return new RopeParameters(type, theta, partial, scaling);
+    }
+
+    private double positiveNumber(String key, JsonNode v) {
+        if (!v.isNumber() || !(v.doubleValue() > 0) || Double.isInfinite(v.doubleValue())) {
+            throw wrong(key, "a positive number", v);
+        }
+        return v.doubleValue();
     }
 
     private JsonNode require(String key, java.util.function.Predicate<JsonNode> ok, String expected) {

@@ -25,6 +25,14 @@ public final class Attention {
      * @return {@code [B, H, T, D]}
      */
     public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask, float scale, Bmm qk, Bmm av) {
+        return scaledDotProduct(q, k, v, mask, scale, 0, qk, av);
+    }
+
+    /**
+     * As above, with Gemma 2's soft cap: the scaled scores become {@code c·tanh(s/c)} before the
+     * mask is added ({@code softcap} 0: none).
+     */
+    public static NDArray scaledDotProduct(NDArray q, NDArray k, NDArray v, NDArray mask, float scale, float softcap, Bmm qk, Bmm av) {
         long groups = q.getShape().get(1) / k.getShape().get(1);
         if (groups > 1) {
             k = k.repeat(1, groups);
@@ -34,6 +42,11 @@ public final class Attention {
         // The [B, H, T, S] arrays are the largest of a forward pass (0.27 GB each at 8B shapes and
         // 8×512 tokens): each is freed once the next exists, so two are alive at a time, not four.
         NDArray scores = Scopes.step(() -> Scalars.mul(Trace.call("bmm", qk.name(), qk.apply(q, kt), q, kt), scale));
+        if (softcap > 0) {
+            NDArray raw = scores;
+            scores = Scopes.step(() -> Scalars.mul(Scalars.div(raw, softcap).tanh(), softcap));
+            raw.close();
+        }
         if (mask != null) {
             scores = scores.addi(mask);
         }
@@ -50,6 +63,22 @@ public final class Attention {
         for (int i = 0; i < t; i++) {
             for (int j = i + 1; j < t; j++) {
                 m[i * t + j] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        return manager.create(m, new Shape(t, t));
+    }
+
+    /**
+     * {@code [T, T]}: the causal mask, also hiding keys {@code window} or more positions back — a
+     * query at {@code i} sees {@code i−window < j ≤ i} (HF's {@code sliding_window_overlay}).
+     */
+    public static NDArray slidingWindowMask(NDManager manager, int t, int window) {
+        float[] m = new float[t * t];
+        for (int i = 0; i < t; i++) {
+            for (int j = 0; j < t; j++) {
+                if (j > i || j <= i - window) {
+                    m[i * t + j] = Float.NEGATIVE_INFINITY;
+                }
             }
         }
         return manager.create(m, new Shape(t, t));

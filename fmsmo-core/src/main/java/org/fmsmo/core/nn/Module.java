@@ -111,6 +111,38 @@ public abstract class Module {
         return value;
     }
 
+    /**
+     * Registers a sub-module at a dotted path below this one ({@code model.embed_tokens}), creating
+     * a {@link Group} for each naming level that does not exist yet, so that a module tree can
+     * follow whatever names a checkpoint uses.
+     */
+    protected final <M extends Module> M addModuleAt(String path, M module) {
+        return parentOf(path).addModule(leaf(path), module);
+    }
+
+    /** Registers a linear slot at a dotted path, creating the naming levels (see {@link #addModuleAt}). */
+    protected final void addLinearAt(String path, LinearLayer layer) {
+        parentOf(path).addLinear(leaf(path), layer);
+    }
+
+    private Module parentOf(String path) {
+        int dot = path.indexOf('.');
+        if (dot < 0) {
+            return this;
+        }
+        String head = path.substring(0, dot);
+        Object existing = members.get(head);
+        Module level = existing == null ? addModule(head, new Group()) : existing instanceof Group g ? g : null;
+        if (level == null) {
+            throw new IllegalStateException("'" + head + "' in " + getClass().getSimpleName() + " is not a naming group");
+        }
+        return level.parentOf(path.substring(dot + 1));
+    }
+
+    private static String leaf(String path) {
+        return path.substring(path.lastIndexOf('.') + 1);
+    }
+
     private void register(String name, Object member) {
         if (members.putIfAbsent(name, Objects.requireNonNull(member)) != null) {
             throw new IllegalStateException("'" + name + "' registered twice in " + getClass().getSimpleName());

@@ -14,14 +14,34 @@ public final class RmsNorm extends Module {
         return weight;
     }
 
+    private final boolean unitOffset;
+
     public RmsNorm(NDArray weight, double eps) {
+        this(weight, eps, false);
+    }
+
+    /**
+     * @param unitOffset the gain is {@code 1 + weight} (Gemma stores the offset from one)
+     */
+    public RmsNorm(NDArray weight, double eps, boolean unitOffset) {
         this.weight = addParameter("weight", weight);
         this.eps = (float) eps;
+        this.unitOffset = unitOffset;
     }
 
     /** {@code x · rsqrt(mean(x²) + ε) · g}, computed in FLOAT32 as HF does. */
     public NDArray forward(NDArray x) {
         NDArray ms = x.square().mean(new int[] {-1}, true);
-        return Trace.call("norm", path(), x.mul(Scalars.pow(ms.add(eps).sqrt(), -1f)).mul(weight), x);
+        NDArray gain = unitOffset ? weight.add(1f) : weight;
+        return Trace.call("norm", path(), x.mul(Scalars.pow(ms.add(eps).sqrt(), -1f)).mul(gain), x);
+    }
+
+    /** Divides the gain by {@code s} in place (SmoothQuant's fold): {@code g/s}, or {@code (1 + w)/s − 1} for a unit-offset gain. */
+    public void divideGain(NDArray s) {
+        if (unitOffset) {
+            weight.addi(1f).divi(s).subi(1f);
+        } else {
+            weight.divi(s);
+        }
     }
 }

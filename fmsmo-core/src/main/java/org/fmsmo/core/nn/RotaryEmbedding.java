@@ -6,6 +6,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.arch.ModelConfig;
+import org.fmsmo.api.arch.RopeParameters;
 
 /**
  * Rotary position embedding in Hugging Face's rotate-half layout: the head dimension is split
@@ -20,7 +22,7 @@ public final class RotaryEmbedding {
     private final int maxPositions;
 
     /**
-     * @param invFreq the {@code headDim/2} inverse frequencies, after any scaling
+     * @param invFreq the inverse frequencies, after any scaling: {@code headDim/2}, or fewer for partial rotation
      */
     public RotaryEmbedding(NDManager manager, float[] invFreq, int maxPositions) {
         int half = invFreq.length;
@@ -54,7 +56,9 @@ public final class RotaryEmbedding {
     }
 
     /**
-     * Rotates {@code x} of shape {@code [B, heads, T, headDim]} for positions {@code 0..T-1}.
+     * Rotates {@code x} of shape {@code [B, heads, T, headDim]} for positions {@code 0..T-1}. With
+     * partial rotation (fewer frequencies than {@code headDim/2}) only the leading dimensions turn
+     * and the rest pass through, as Phi-3 and GPT-NeoX do.
      */
     public NDArray apply(NDArray x) {
         long t = x.getShape().get(2);
@@ -62,12 +66,81 @@ public final class RotaryEmbedding {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sequence of " + t + " tokens is longer than the model's "
                     + maxPositions + " positions (max_position_embeddings); use a shorter --seq-len");
         }
-        long half = x.getShape().get(3) / 2;
+        long dim = cos.getShape().get(1);
+        long headDim = x.getShape().get(3);
+        NDArray rot = dim == headDim ? x : x.get(new NDIndex("..., 0:{}", dim));
+        long half = dim / 2;
         NDArray c = cos.get(new NDIndex("0:{}", t));
         NDArray s = sin.get(new NDIndex("0:{}", t));
-        NDArray x1 = x.get(new NDIndex("..., 0:{}", half));
-        NDArray x2 = x.get(new NDIndex("..., {}:", half));
+        NDArray x1 = rot.get(new NDIndex("..., 0:{}", half));
+        NDArray x2 = rot.get(new NDIndex("..., {}:", half));
         NDArray rotated = x2.neg().concat(x1, -1);
-        return x.mul(c).add(rotated.mul(s));
+        NDArray out = rot.mul(c).add(rotated.mul(s));
+        return dim == headDim ? out : out.concat(x.get(new NDIndex("..., {}:", dim)), -1);
+    }
+
+    /**
+     * The inverse frequencies of a config's rotary parameters, for the {@code ⌊headDim·partial⌋}
+     * rotating dimensions: HF's default {@code 1/θ^(2i/d)}, then the scaling of its type.
+     *
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} naming the key for a scaling type not implemented here
+     */
+    public static float[] inverseFrequencies(RopeParameters p, int headDim, ModelConfig config) {
+        int dim = (int) (headDim * p.partialRotaryFactor());
+        if (dim < 2 || dim % 2 != 0) {
+            throw config.invalid("partial_rotary_factor", "must leave an even number of rotating dimensions of head_dim " + headDim
+                    + ", found " + dim);
+        }
+        float[] f = defaultInverseFrequencies(dim, p.theta());
+        switch (p.type()) {
+            case "default" -> {
+                // as computed
+            }
+            case "linear" -> {
+                double factor = scaling(p, config, "factor", Double.NaN);
+                for (int i = 0; i < f.length; i++) {
+                    f[i] = (float) (f[i] / factor);
+                }
+            }
+            case "llama3" -> {
+                // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
+                double factor = scaling(p, config, "factor", Double.NaN);
+                double low = scaling(p, config, "low_freq_factor", 1.0);
+                double high = scaling(p, config, "high_freq_factor", 4.0);
+                double original = scaling(p, config, "original_max_position_embeddings", 8192);
+                if (!(high > low)) {
+                    throw config.invalid(ropeKey(config), "high_freq_factor (" + high + ") must exceed low_freq_factor (" + low + ")");
+                }
+                double lowWavelen = original / low;
+                double highWavelen = original / high;
+                for (int i = 0; i < f.length; i++) {
+                    double wavelen = 2 * Math.PI / f[i];
+                    if (wavelen > lowWavelen) {
+                        f[i] = (float) (f[i] / factor);
+                    } else if (wavelen >= highWavelen) {
+                        double smooth = (original / wavelen - low) / (high - low);
+                        f[i] = (float) ((1 - smooth) * f[i] / factor + smooth * f[i]);
+                    }
+                }
+            }
+            default -> throw config.unsupported(ropeKey(config), "rope_type '" + p.type()
+                    + "' is not supported; supported: default, linear, llama3");
+        }
+        return f;
+    }
+
+    /** The key the config gave its rotary parameters under: transformers 5's, or 4's. */
+    private static String ropeKey(ModelConfig config) {
+        return config.present("rope_parameters") ? "rope_parameters" : "rope_scaling";
+    }
+
+    /** A positive number of the scaling ({@code fallback} when absent; NaN: required). */
+    private static double scaling(RopeParameters p, ModelConfig config, String key, double fallback) {
+        double v = p.scaling().getOrDefault(key, fallback);
+        if (!(v > 0 && v < Double.POSITIVE_INFINITY)) {
+            throw config.invalid(ropeKey(config), key + " must be a positive number for rope_type '" + p.type() + "', found "
+                    + (p.scaling().containsKey(key) ? v : "nothing"));
+        }
+        return v;
     }
 }

@@ -221,7 +221,7 @@ public final class Quantization {
             }
             QuantMethod m = plugins.get(QuantMethodProvider.class, method).create();
             CheckpointFormat writer = format.equals(NATIVE_FORMAT) ? null : plugins.get(CheckpointFormatProvider.class, format).create();
-            String whyNot = whyNotStreamed(m, writer, cfg);
+            String whyNot = whyNotStreamed(m, writer, cfg, plugins);
             if (streaming == Streaming.ON && whyNot != null) {
                 throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot stream this run: " + whyNot);
             }
@@ -260,7 +260,7 @@ public final class Quantization {
     }
 
     /** Null when this run can stream, else why not. */
-    private String whyNotStreamed(QuantMethod m, CheckpointFormat writer, QuantConfig cfg) {
+    private String whyNotStreamed(QuantMethod m, CheckpointFormat writer, QuantConfig cfg, PluginRegistry plugins) {
         if (streaming == Streaming.OFF) {
             return "streaming is off";
         }
@@ -277,8 +277,8 @@ public final class Quantization {
             return "lm_head is quantized (qskip_lm_head=false), and it is outside the decoder blocks";
         }
         HfConfig hf = HfConfig.read(model);
-        if (!ModelLoader.streamable(hf)) {
-            return "model_type '" + hf.modelType() + "' is not streamed (Llama-family decoders are)";
+        if (!new ModelLoader(plugins).streamable(hf)) {
+            return "model_type '" + hf.modelType() + "' is not streamed (decoders are)";
         }
         if (hf.has("quantization_config") || NativeCheckpoint.isNative(model)) {
             return "the input is already quantized";

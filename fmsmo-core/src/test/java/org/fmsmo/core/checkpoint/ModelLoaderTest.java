@@ -32,7 +32,7 @@ import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.TransformerModel;
-import org.fmsmo.core.model.llama.LlamaForCausalLM;
+import org.fmsmo.core.model.decoder.DecoderForCausalLM;
 import org.fmsmo.core.synthetic.ModelShape;
 import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.Test;
@@ -59,7 +59,7 @@ class ModelLoaderTest {
         assertTrue(Files.exists(dir.resolve(SafetensorsWriter.INDEX)), "sharded");
         try (TransformerModel m = LOADER.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
             assertEquals(TINY.parameters(), m.parameterCount());
-            NDArray logits = assertInstanceOf(LlamaForCausalLM.class, m).logits(nd.create(new long[] {1, 5, 9, 3}, new Shape(1, 4)));
+            NDArray logits = assertInstanceOf(DecoderForCausalLM.class, m).logits(nd.create(new long[] {1, 5, 9, 3}, new Shape(1, 4)));
             assertEquals(new Shape(1, 4, 64), logits.getShape());
             assertFalse(Float.isNaN(logits.sum().getFloat()));
         }
@@ -174,7 +174,7 @@ class ModelLoaderTest {
         assertMessage(badHeads, "num_key_value_heads", "must divide");
 
         // valid JSON of the right type, impossible values: refused by range (they gave NaN logits and exit 0)
-        assertMessage(writeLlama("theta", c -> c.put("rope_theta", -1), Map.of(), List.of()), "'rope_theta'", "must be in (1.0,", "-1");
+        assertMessage(writeLlama("theta", c -> c.put("rope_theta", -1), Map.of(), List.of()), "'rope_theta'", "must be in (0.0,", "-1");
         assertMessage(writeLlama("eps", c -> c.put("rms_norm_eps", 0), Map.of(), List.of()), "'rms_norm_eps'", "must be in (0.0, 1.0)");
         assertMessage(writeLlama("scaling", c -> c.putObject("rope_scaling").put("rope_type", "llama3").put("factor", -8), Map.of(), List.of()),
                 "'rope_scaling'", "factor must be a positive number");

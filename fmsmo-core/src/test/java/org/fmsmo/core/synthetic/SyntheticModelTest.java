@@ -8,7 +8,6 @@ import java.nio.file.Path;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
-import org.fmsmo.core.model.llama.LlamaConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -51,7 +50,8 @@ class SyntheticModelTest {
             }
             assertTrue(!m.names().contains("lm_head.weight"), "tied embeddings store no head");
         }
-        LlamaConfig c = LlamaConfig.from(org.fmsmo.core.hf.HfConfig.read(dir));
+        org.fmsmo.api.arch.DecoderSpec c = (org.fmsmo.api.arch.DecoderSpec) new org.fmsmo.core.arch.Decoders.Llama()
+                .describe(org.fmsmo.core.hf.HfConfig.read(dir));
         assertEquals(2, c.numLayers());
         try (HfTokenizer tok = HfTokenizer.open(dir)) {
             assertEquals(299, tok.encode("w299", false)[0]);

@@ -7,6 +7,7 @@ import org.fmsmo.core.nn.LayerNorm;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.Weights;
+import org.fmsmo.api.arch.EncoderSpec;
 
 /**
  * One post-norm encoder block: {@code h = LN(x + attn(x)); out = LN(h + W₂·gelu(W₁·h))}, with
@@ -19,7 +20,7 @@ final class BertLayer extends Module {
     private final LayerNorm attentionNorm;
     private final LayerNorm outputNorm;
 
-    BertLayer(BertConfig c, Weights w, String p) {
+    BertLayer(EncoderSpec c, Weights w, String p) {
         this.heads = c.numHeads();
         this.headDim = c.headDim();
         int h = c.hiddenSize();

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.arch.EncoderSpec;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.nn.Attention;
@@ -25,17 +26,17 @@ import org.fmsmo.core.nn.Weights;
  */
 public final class BertModel extends SentenceEncoder {
 
-    private final BertConfig config;
+    private final EncoderSpec config;
     private final Embedding words;
     private final Embedding positions;
     private final Embedding tokenTypes;
     private final LayerNorm embeddingNorm;
     private final List<BertLayer> layers;
 
-    public BertModel(HfConfig hf, Weights w) {
+    public BertModel(HfConfig hf, EncoderSpec spec, Weights w) {
         super(hf, w.manager());
-        this.config = BertConfig.from(hf);
-        BertConfig c = config;
+        this.config = spec;
+        EncoderSpec c = config;
         int h = c.hiddenSize();
         Group emb = addModule("embeddings", new Group());
         this.words = emb.add("word_embeddings", new Embedding(w.take("embeddings.word_embeddings.weight", c.vocabSize(), h)));
@@ -49,7 +50,7 @@ public final class BertModel extends SentenceEncoder {
         this.layers = addModule("encoder", new Group()).add("layer", new ModuleList<>(list)).items();
     }
 
-    public BertConfig bertConfig() {
+    public EncoderSpec spec() {
         return config;
     }
 
@@ -73,11 +74,40 @@ public final class BertModel extends SentenceEncoder {
         NDManager m = inputIds.getManager();
         long b = inputIds.getShape().get(0);
         long t = inputIds.getShape().get(1);
-        NDArray positionIds = m.arange(0, (int) t, 1, DataType.INT64).broadcast(b, t);
+        NDArray positionIds = positionIds(inputIds);
         NDArray typeIds = m.zeros(inputIds.getShape(), DataType.INT64);
         NDArray x = embeddingNorm.forward(words.forward(inputIds).add(positions.forward(positionIds)).add(tokenTypes.forward(typeIds)));
         NDArray keep = attentionMask != null ? attentionMask : m.ones(inputIds.getShape(), DataType.INT64);
         return new BlockInput(x, Attention.paddingMask(keep));
+    }
+
+    /**
+     * BERT's {@code 0..T−1}; RoBERTa's count real tokens from {@code paddingIdx + 1} and give
+     * padding tokens {@code paddingIdx} (HF's {@code create_position_ids_from_input_ids}).
+     */
+    private NDArray positionIds(NDArray inputIds) {
+        NDManager m = inputIds.getManager();
+        long b = inputIds.getShape().get(0);
+        int t = Math.toIntExact(inputIds.getShape().get(1));
+        int pad = config.paddingIdx();
+        if (pad < 0) {
+            return m.arange(0, t, 1, DataType.INT64).broadcast(b, t);
+        }
+        long[] ids = inputIds.toLongArray();
+        long[] pos = new long[ids.length];
+        for (int r = 0; r < b; r++) {
+            long count = 0;
+            for (int i = 0; i < t; i++) {
+                int k = r * t + i;
+                pos[k] = ids[k] == pad ? pad : pad + ++count;
+            }
+        }
+        long last = java.util.Arrays.stream(pos).max().orElse(0);
+        if (last >= config.maxPositions()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, t + " tokens need position " + last + ", beyond the model's "
+                    + config.maxPositions() + " positions (max_position_embeddings, counted from pad_token_id + 1)");
+        }
+        return m.create(pos, new ai.djl.ndarray.types.Shape(b, t));
     }
 
     @Override

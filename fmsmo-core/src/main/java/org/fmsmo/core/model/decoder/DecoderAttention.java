@@ -1,0 +1,104 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.core.nn.Attention;
+import org.fmsmo.core.nn.Bmm;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.RmsNorm;
+import org.fmsmo.core.nn.RotaryEmbedding;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * Grouped-query self-attention with rotary positions: separate or fused q/k/v projections,
+ * optional per-head q/k norms, a soft cap and a sliding window.
+ */
+final class DecoderAttention extends Module {
+
+    private final DecoderSpec spec;
+    private final int window;
+    private final RotaryEmbedding rope;
+    private final String q;
+    private final String k;
+    private final String v;
+    private final String o;
+    private final String qkv;
+    private final RmsNorm qNorm;
+    private final RmsNorm kNorm;
+
+    DecoderAttention(DecoderSpec s, int layer, Weights w, String prefix, RotaryEmbedding rope) {
+        this.spec = s;
+        this.window = s.layers().get(layer).slidingWindow();
+        this.rope = rope;
+        DecoderSpec.Names n = s.names();
+        long h = s.hiddenSize();
+        long qDim = (long) s.numHeads() * s.headDim();
+        long kvDim = (long) s.numKvHeads() * s.headDim();
+        boolean bias = s.attention().qkvBias();
+        if (s.fusedQkv()) {
+            this.qkv = n.of(Part.QKV);
+            this.q = this.k = this.v = null;
+            addLinear(qkv, w.linear(prefix + "." + qkv, h, qDim + 2 * kvDim, bias));
+        } else {
+            this.qkv = null;
+            this.q = n.of(Part.Q);
+            this.k = n.of(Part.K);
+            this.v = n.of(Part.V);
+            addLinear(q, w.linear(prefix + "." + q, h, qDim, bias));
+            addLinear(k, w.linear(prefix + "." + k, h, kvDim, bias));
+            addLinear(v, w.linear(prefix + "." + v, h, kvDim, bias));
+        }
+        this.o = n.of(Part.O);
+        addLinear(o, w.linear(prefix + "." + o, qDim, h, s.attention().outputBias()));
+        if (s.attention().qkNorm()) {
+            this.qNorm = addModule(n.of(Part.Q_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.Q_NORM), s.headDim()));
+            this.kNorm = addModule(n.of(Part.K_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.K_NORM), s.headDim()));
+        } else {
+            this.qNorm = this.kNorm = null;
+        }
+        addBmm("bmm1", Bmm.plain(prefix + ".bmm1"));
+        addBmm("bmm2", Bmm.plain(prefix + ".bmm2"));
+    }
+
+    /**
+     * @param x    {@code [B, T, hidden]}
+     * @param mask the causal {@code [T, T]} mask; a sliding layer narrows it to its window
+     */
+    NDArray forward(NDArray x, NDArray mask) {
+        long b = x.getShape().get(0);
+        long t = x.getShape().get(1);
+        int heads = spec.numHeads();
+        int kvHeads = spec.numKvHeads();
+        int d = spec.headDim();
+        NDArray qx;
+        NDArray kx;
+        NDArray vx;
+        if (qkv != null) {
+            NDArray all = linear(qkv, x);
+            long qDim = (long) heads * d;
+            long kvDim = (long) kvHeads * d;
+            qx = all.get(new NDIndex("..., 0:{}", qDim));
+            kx = all.get(new NDIndex("..., {}:{}", qDim, qDim + kvDim));
+            vx = all.get(new NDIndex("..., {}:", qDim + kvDim));
+        } else {
+            qx = linear(q, x);
+            kx = linear(k, x);
+            vx = linear(v, x);
+        }
+        NDArray qh = qx.reshape(b, t, heads, d);
+        NDArray kh = kx.reshape(b, t, kvHeads, d);
+        if (qNorm != null) {
+            qh = qNorm.forward(qh);
+            kh = kNorm.forward(kh);
+        }
+        qh = qh.transpose(0, 2, 1, 3);
+        kh = kh.transpose(0, 2, 1, 3);
+        NDArray vh = vx.reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3);
+        NDArray m = window > 0 && t > window ? Attention.slidingWindowMask(x.getManager(), (int) t, window) : mask;
+        NDArray out = Attention.scaledDotProduct(rope.apply(qh), rope.apply(kh), vh, m, (float) spec.attention().scale(),
+                (float) spec.attention().softcap(), bmm("bmm1"), bmm("bmm2"));
+        return linear(o, out.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * d));
+    }
+}

@@ -1,0 +1,100 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import java.util.ArrayList;
+import java.util.List;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.Scalars;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.nn.Attention;
+import org.fmsmo.core.nn.Embedding;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.ModuleList;
+import org.fmsmo.core.nn.Scopes;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * A whole decoder in memory, built from its {@link DecoderSpec}: embedding, blocks, head. The
+ * module tree follows the checkpoint's names, so weights are found, swapped and written under
+ * the names they were read with.
+ */
+public final class DecoderForCausalLM extends CausalLM {
+
+    private final DecoderSpec spec;
+    private final Embedding embedding;
+    private final List<DecoderLayer> layers;
+    private final DecoderHead head;
+
+    /** Builds the model from checkpoint tensors; the arrays land in {@code weights.manager()}. */
+    public DecoderForCausalLM(HfConfig hf, DecoderSpec s, Weights w) {
+        super(hf, w.manager());
+        this.spec = s;
+        Ropes ropes = new Ropes(s, hf, w.manager(), s.maxPositions());
+        String emb = s.names().of(Part.EMBEDDING);
+        this.embedding = addModuleAt(emb, new Embedding(w.take(emb + ".weight", s.vocabSize(), s.hiddenSize())));
+        List<DecoderLayer> list = new ArrayList<>();
+        String layersName = s.names().of(Part.LAYERS);
+        for (int i = 0; i < s.numLayers(); i++) {
+            list.add(new DecoderLayer(s, i, w, layersName + "." + i, ropes.of(i)));
+        }
+        this.layers = addModuleAt(layersName, new ModuleList<>(list)).items();
+        this.head = new DecoderHead(s, w, new DecoderHead.Placer() {
+            @Override
+            public <M extends Module> M module(String path, M module) {
+                return addModuleAt(path, module);
+            }
+
+            @Override
+            public void linear(String path, LinearLayer layer) {
+                addLinearAt(path, layer);
+            }
+        }, embedding::weight);
+    }
+
+    /** The description this model was built from. */
+    public DecoderSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public NDArray logits(NDArray inputIds) {
+        NDManager out = inputIds.getManager();
+        try (NDScope scope = new NDScope()) {
+            scope.suppressNotUsedWarning();
+            return Scopes.keep(head(runBlocks(blockInput(inputIds, null))), out);
+        }
+    }
+
+    /** The causal mask serves every batch; a padding mask is not used (calibration windows are full). */
+    @Override
+    public BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
+        int t = Math.toIntExact(inputIds.getShape().get(1));
+        NDArray x = embedding.forward(inputIds);
+        double scale = spec.scaling().embedding();
+        if (scale != 1) {
+            // Gemma rounds √hidden to the weights' dtype first; in FLOAT32 that is this float.
+            x = Scalars.mul(x, (float) scale);
+        }
+        return new BlockInput(x, Attention.causalMask(inputIds.getManager(), t));
+    }
+
+    @Override
+    public List<? extends Module> blocks() {
+        return layers;
+    }
+
+    @Override
+    public NDArray runBlock(int i, NDArray hidden, NDArray mask) {
+        return layers.get(i).forward(hidden, mask);
+    }
+
+    @Override
+    public NDArray head(NDArray hidden) {
+        return head.forward(hidden, this::linear);
+    }
+}

@@ -1,0 +1,69 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDArray;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.quant.Scalars;
+import org.fmsmo.core.nn.Linear;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.RmsNorm;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * What follows the blocks: the final norm and the output projection (or the embedding table
+ * when the two are tied), then Granite's logits divisor and Gemma 2's soft cap. Its paths are the
+ * checkpoint's ({@code model.norm}, {@code lm_head}), so it can be added to a whole model or
+ * stand alone in a streamed one.
+ */
+final class DecoderHead {
+
+    private final DecoderSpec spec;
+    private final RmsNorm norm;
+    private final String lmHead;
+
+    /**
+     * Registers the norm and head in {@code root}.
+     *
+     * @param embedding the embedding table when the head is tied to it and the checkpoint has no head of its own
+     */
+    DecoderHead(DecoderSpec s, Weights w, Placer root, java.util.function.Supplier<NDArray> embedding) {
+        this.spec = s;
+        String normName = s.names().of(Part.FINAL_NORM);
+        this.norm = root.module(normName, DecoderLayer.norm(s, w, normName, s.hiddenSize()));
+        this.lmHead = s.names().of(Part.LM_HEAD);
+        if (s.tieWordEmbeddings() && !w.has(lmHead + ".weight")) {
+            root.linear(lmHead, new Linear(lmHead, embedding.get(), null));
+        } else {
+            root.linear(lmHead, w.linear(lmHead, s.hiddenSize(), s.vocabSize(), false));
+        }
+    }
+
+    /** Where the head's parts go: a model root or a stand-alone module. */
+    interface Placer {
+        <M extends Module> M module(String path, M module);
+
+        void linear(String path, org.fmsmo.api.model.LinearLayer layer);
+    }
+
+    String lmHead() {
+        return lmHead;
+    }
+
+    /**
+     * Logits {@code [B, T, vocab]}.
+     *
+     * @param head the module holding the {@code lm_head} slot (read through it, so a swap takes effect)
+     */
+    NDArray forward(NDArray hidden, java.util.function.BiFunction<String, NDArray, NDArray> head) {
+        NDArray logits = head.apply(lmHead, norm.forward(hidden));
+        double divisor = spec.scaling().logitsDivisor();
+        if (divisor != 1) {
+            logits = Scalars.div(logits, (float) divisor);
+        }
+        double cap = spec.scaling().finalSoftcap();
+        if (cap > 0) {
+            logits = Scalars.mul(Scalars.div(logits, (float) cap).tanh(), (float) cap);
+        }
+        return logits;
+    }
+}

@@ -1,0 +1,82 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDArray;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.quant.Scalars;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.RmsNorm;
+import org.fmsmo.core.nn.RotaryEmbedding;
+import org.fmsmo.core.nn.Scopes;
+import org.fmsmo.core.nn.Trace;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * One decoder block. Pre-norm: {@code h = x + r·attn(n₁(x)); y = h + r·mlp(n₂(h))} with Granite's
+ * residual multiplier {@code r} (1 elsewhere). Sandwich (Gemma): each sub-layer's output is normed
+ * before it joins the residual.
+ */
+final class DecoderLayer extends Module {
+
+    private final DecoderSpec spec;
+    private final DecoderAttention attention;
+    private final DecoderMlp mlp;
+    private final SparseMlp sparse;
+    private final RmsNorm inputNorm;
+    private final RmsNorm postAttentionNorm;
+    private final RmsNorm preFeedforwardNorm;
+    private final RmsNorm postFeedforwardNorm;
+
+    DecoderLayer(DecoderSpec s, int layer, Weights w, String prefix, RotaryEmbedding rope) {
+        this.spec = s;
+        DecoderSpec.Names n = s.names();
+        String attn = n.of(Part.ATTENTION);
+        this.attention = addModule(attn, new DecoderAttention(s, layer, w, prefix + "." + attn, rope));
+        if (s.layers().get(layer).sparse()) {
+            String name = n.of(Part.SPARSE_MLP);
+            this.sparse = addModule(name, new SparseMlp(s, w, prefix + "." + name));
+            this.mlp = null;
+        } else {
+            String name = n.of(Part.MLP);
+            this.mlp = addModule(name, DecoderMlp.dense(s, w, prefix + "." + name));
+            this.sparse = null;
+        }
+        this.inputNorm = addNorm(s, w, prefix, Part.INPUT_NORM);
+        this.postAttentionNorm = addNorm(s, w, prefix, Part.POST_ATTENTION_NORM);
+        boolean sandwich = s.layout() == DecoderSpec.Layout.SANDWICH;
+        this.preFeedforwardNorm = sandwich ? addNorm(s, w, prefix, Part.PRE_FEEDFORWARD_NORM) : null;
+        this.postFeedforwardNorm = sandwich ? addNorm(s, w, prefix, Part.POST_FEEDFORWARD_NORM) : null;
+    }
+
+    private RmsNorm addNorm(DecoderSpec s, Weights w, String prefix, Part part) {
+        String name = s.names().of(part);
+        return addModule(name, norm(s, w, prefix + "." + name, s.hiddenSize()));
+    }
+
+    /** A norm of the spec's kind over {@code width} features, from {@code prefix.weight}. */
+    static RmsNorm norm(DecoderSpec s, Weights w, String prefix, long width) {
+        return new RmsNorm(w.take(prefix + ".weight", width), s.normEps(), s.norm() == DecoderSpec.Norm.RMS_UNIT_OFFSET);
+    }
+
+    NDArray forward(NDArray x, NDArray mask) {
+        boolean sandwich = spec.layout() == DecoderSpec.Layout.SANDWICH;
+        // Each half in a scope of its own: its intermediates (norm, rotary, scores) are freed as
+        // soon as its output exists, not when the caller's scope ends.
+        NDArray a = Scopes.step(() -> {
+            NDArray out = attention.forward(inputNorm.forward(x), mask);
+            return sandwich ? postAttentionNorm.forward(out) : residual(out);
+        });
+        NDArray h = Trace.call("add", path(), x.add(a), x, a);
+        NDArray m = Scopes.step(() -> {
+            NDArray in = (sandwich ? preFeedforwardNorm : postAttentionNorm).forward(h);
+            NDArray out = sparse != null ? sparse.forward(in) : mlp.forward(in);
+            return sandwich ? postFeedforwardNorm.forward(out) : residual(out);
+        });
+        return Trace.call("add", path(), h.add(m), h, m);
+    }
+
+    private NDArray residual(NDArray out) {
+        double r = spec.scaling().residual();
+        return r == 1 ? out : Scalars.mul(out, (float) r);
+    }
+}

@@ -1,0 +1,78 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.index.NDIndex;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.Scopes;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * A gated feed-forward, {@code down(act(gate(x)) ⊙ up(x))}: the dense MLP of a block, or one
+ * expert of a mixture. Gate and up may be one fused projection (gate rows first).
+ */
+final class DecoderMlp extends Module {
+
+    private final DecoderSpec.Activation activation;
+    private final long width;
+    private final String gate;
+    private final String up;
+    private final String down;
+    private final String gateUp;
+
+    /** The block's dense MLP. */
+    static DecoderMlp dense(DecoderSpec s, Weights w, String prefix) {
+        DecoderSpec.Names n = s.names();
+        return new DecoderMlp(s, w, prefix, s.intermediateSize(), s.mlpBias(), s.fusedGateUp() ? n.of(Part.GATE_UP) : null,
+                n.of(Part.GATE), n.of(Part.UP), n.of(Part.DOWN));
+    }
+
+    /** One expert of a mixture. */
+    static DecoderMlp expert(DecoderSpec s, Weights w, String prefix) {
+        DecoderSpec.Names n = s.names();
+        return new DecoderMlp(s, w, prefix, s.moe().intermediateSize(), false, null, n.of(Part.EXPERT_GATE), n.of(Part.EXPERT_UP),
+                n.of(Part.EXPERT_DOWN));
+    }
+
+    private DecoderMlp(DecoderSpec s, Weights w, String prefix, int width, boolean bias, String gateUp, String gate, String up,
+                       String down) {
+        this.activation = s.activation();
+        this.width = width;
+        long h = s.hiddenSize();
+        this.gateUp = gateUp;
+        if (gateUp != null) {
+            this.gate = this.up = null;
+            addLinear(gateUp, w.linear(prefix + "." + gateUp, h, 2L * width, bias));
+        } else {
+            this.gate = gate;
+            this.up = up;
+            addLinear(gate, w.linear(prefix + "." + gate, h, width, bias));
+            addLinear(up, w.linear(prefix + "." + up, h, width, bias));
+        }
+        this.down = down;
+        addLinear(down, w.linear(prefix + "." + down, width, h, bias));
+    }
+
+    /**
+     * Each intermediate-sized array is freed as soon as the next exists: at 8B shapes and 4,096
+     * tokens three are alive at once rather than five (0.7 GB rather than 1.2 GB).
+     */
+    NDArray forward(NDArray x) {
+        NDArray product;
+        if (gateUp != null) {
+            product = Scopes.step(() -> {
+                NDArray both = linear(gateUp, x);
+                NDArray g = both.get(new NDIndex("..., 0:{}", width));
+                return Activations.apply(activation, g).mul(both.get(new NDIndex("..., {}:", width)));
+            });
+        } else {
+            NDArray act = Scopes.step(() -> Activations.apply(activation, linear(gate, x)));
+            product = Scopes.step(() -> act.mul(linear(up, x)));
+            act.close();
+        }
+        NDArray y = linear(down, product);
+        product.close();
+        return y;
+    }
+}

@@ -1,0 +1,211 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
+import org.fmsmo.api.quant.Scalars;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.io.safetensors.FloatConversions;
+import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.TensorInfo;
+import org.fmsmo.core.model.BlockDecoder;
+import org.fmsmo.core.model.BlockView;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Attention;
+import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.Weights;
+
+/**
+ * A decoder checkpoint opened for layer-by-layer work: the same blocks as
+ * {@link DecoderForCausalLM}, loaded one at a time from the mapping. Embedding rows are gathered
+ * from the mapped table for the tokens a batch holds, so the table is never converted whole.
+ */
+public final class DecoderStream implements StreamedModel {
+
+    private final HfConfig hf;
+    private final DecoderSpec spec;
+    private final SafetensorsModel checkpoint;
+    private final NDManager manager;
+    private final Ropes ropes;
+    private final BlockDecoder decoder;
+    private final String embedding;
+
+    /**
+     * @param maxTokens the longest sequence that will be run (the rotary tables are built for it)
+     * @param decoder   decodes a quantized checkpoint's blocks ({@link BlockDecoder#NONE} for a float one)
+     */
+    public DecoderStream(HfConfig hf, DecoderSpec spec, SafetensorsModel checkpoint, int maxTokens, BlockDecoder decoder) {
+        this.hf = hf;
+        this.spec = spec;
+        this.decoder = decoder;
+        this.checkpoint = checkpoint;
+        this.embedding = spec.names().of(Part.EMBEDDING) + ".weight";
+        TensorInfo emb = require(embedding);
+        if (emb.shape().length != 2 || emb.shape()[0] != spec.vocabSize() || emb.shape()[1] != spec.hiddenSize()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ", tensor '" + embedding + "': expected shape ["
+                    + spec.vocabSize() + ", " + spec.hiddenSize() + "] from config.json, found " + java.util.Arrays.toString(emb.shape()));
+        }
+        require(spec.names().of(Part.FINAL_NORM) + ".weight");
+        if (!spec.tieWordEmbeddings() || checkpoint.names().contains(headWeight())) {
+            require(headWeight());
+        }
+        this.manager = NDManager.newBaseManager();
+        try {
+            this.ropes = new Ropes(spec, hf, manager, Math.min(spec.maxPositions(), Math.max(1, maxTokens)));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    private String headWeight() {
+        return spec.names().of(Part.LM_HEAD) + ".weight";
+    }
+
+    private TensorInfo require(String name) {
+        if (!checkpoint.names().contains(name)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "tensor '" + name + "' is missing from the checkpoint in " + checkpoint.dir());
+        }
+        return checkpoint.info(name);
+    }
+
+    @Override
+    public HfConfig config() {
+        return hf;
+    }
+
+    @Override
+    public SafetensorsModel checkpoint() {
+        return checkpoint;
+    }
+
+    @Override
+    public int numBlocks() {
+        return spec.numLayers();
+    }
+
+    @Override
+    public String blockPath(int i) {
+        return spec.names().of(Part.LAYERS) + "." + i;
+    }
+
+    @Override
+    public TransformerModel.BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
+        long[] ids = inputIds.toLongArray();
+        int h = spec.hiddenSize();
+        TensorInfo info = checkpoint.info(embedding);
+        MemorySegment table = checkpoint.file(embedding).bytes(embedding);
+        float[] rows = new float[Math.multiplyExact(ids.length, h)];
+        for (int k = 0; k < ids.length; k++) {
+            if (ids[k] < 0 || ids[k] >= spec.vocabSize()) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "token id " + ids[k] + " is outside the vocabulary of "
+                        + spec.vocabSize());
+            }
+            long base = ids[k] * h;
+            for (int j = 0; j < h; j++) {
+                rows[k * h + j] = FloatConversions.read(info.dtype(), table, base + j);
+            }
+        }
+        // Each row read maps the pages around it too (the kernel's fault-around): a few thousand
+        // random ids leave most of an 8B model's 1 GB table resident unless it is let go.
+        checkpoint.file(embedding).release(embedding);
+        NDManager m = inputIds.getManager();
+        long[] shape = inputIds.getShape().getShape();
+        int t = Math.toIntExact(shape[1]);
+        NDArray x = m.create(rows, new Shape(shape[0], t, h));
+        double scale = spec.scaling().embedding();
+        if (scale != 1) {
+            NDArray unscaled = x;
+            x = Scalars.mul(unscaled, (float) scale);
+            unscaled.close();
+        }
+        return new TransformerModel.BlockInput(x, Attention.causalMask(m, t));
+    }
+
+    @Override
+    public Module loadBlock(int i, NDManager blockManager) {
+        Weights weights = new Weights(checkpoint, blockManager, List.of());
+        // A quantized checkpoint's block is decoded by its format, one block at a time.
+        Consumer<QuantizableModel> inputs = decoder.decode(weights, blockPath(i) + ".");
+        DecoderLayer layer = new DecoderLayer(spec, i, weights, blockPath(i), ropes.of(i));
+        layer.assignPaths(blockPath(i));
+        inputs.accept(new BlockView(hf.architecture(hf.modelType()), layer, blockManager));
+        return layer;
+    }
+
+    @Override
+    public NDArray runBlock(Module block, NDArray hidden, NDArray mask) {
+        return ((DecoderLayer) block).forward(hidden, mask);
+    }
+
+    /** The head on its own: the final norm and {@code lm_head} at their checkpoint paths. */
+    private static final class Head extends Module {
+        private final DecoderHead head;
+
+        Head(DecoderSpec spec, Weights w, String embedding) {
+            this.head = new DecoderHead(spec, w, new DecoderHead.Placer() {
+                @Override
+                public <M extends Module> M module(String path, M module) {
+                    return addModuleAt(path, module);
+                }
+
+                @Override
+                public void linear(String path, LinearLayer layer) {
+                    addLinearAt(path, layer);
+                }
+            }, () -> w.take(embedding, spec.vocabSize(), spec.hiddenSize()));
+        }
+
+        NDArray forward(NDArray hidden) {
+            return head.forward(hidden, this::linear);
+        }
+    }
+
+    @Override
+    public Module loadHead(NDManager headManager) {
+        Head head = new Head(spec, new Weights(checkpoint, headManager, List.of()), embedding);
+        head.assignPaths("");
+        return head;
+    }
+
+    @Override
+    public NDArray runHead(Module head, NDArray hidden) {
+        return ((Head) head).forward(hidden);
+    }
+
+    @Override
+    public List<String> leadingTensors() {
+        return List.of(embedding);
+    }
+
+    @Override
+    public List<String> trailingTensors() {
+        List<String> t = new ArrayList<>(List.of(spec.names().of(Part.FINAL_NORM) + ".weight"));
+        if (checkpoint.names().contains(headWeight())) {
+            t.add(headWeight());
+        }
+        return t;
+    }
+
+    @Override
+    public List<String> outerLinears() {
+        return List.of(spec.names().of(Part.LM_HEAD));
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+        checkpoint.close();
+    }
+}

@@ -1,0 +1,33 @@
+package org.fmsmo.core.model.decoder;
+
+import ai.djl.ndarray.NDManager;
+import java.util.HashMap;
+import java.util.Map;
+import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.ModelConfig;
+import org.fmsmo.api.arch.RopeParameters;
+import org.fmsmo.core.nn.RotaryEmbedding;
+
+/** One rotary table per distinct set of parameters (Gemma 3's local and global layers turn differently). */
+final class Ropes {
+
+    private final DecoderSpec spec;
+    private final Map<RopeParameters, RotaryEmbedding> tables = new HashMap<>();
+
+    /**
+     * Builds every table up front, so that a rope type the host cannot run fails before any weight is read.
+     *
+     * @param positions how many positions the tables cover
+     */
+    Ropes(DecoderSpec spec, ModelConfig config, NDManager manager, int positions) {
+        this.spec = spec;
+        for (DecoderSpec.Layer l : spec.layers()) {
+            tables.computeIfAbsent(l.rope(), p -> new RotaryEmbedding(manager, RotaryEmbedding.inverseFrequencies(p, spec.headDim(), config),
+                    positions));
+        }
+    }
+
+    RotaryEmbedding of(int layer) {
+        return tables.get(spec.layers().get(layer).rope());
+    }
+}

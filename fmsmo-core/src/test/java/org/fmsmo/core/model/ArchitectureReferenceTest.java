@@ -1,0 +1,99 @@
+package org.fmsmo.core.model;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.fmsmo.core.checkpoint.ModelLoader;
+import org.fmsmo.core.io.safetensors.SafetensorsFile;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every built-in architecture against Hugging Face transformers: tiny random models that
+ * transformers 5.17 built, saved and ran ({@code src/test/resources/archs}, made by
+ * {@code src/test/python/make_arch_fixtures.sh}). The host loads each folder by its
+ * {@code model_type} through the registry and must reproduce transformers' logits (decoders) or
+ * last hidden states (encoders, padded rows included) to 1e-4 absolute.
+ *
+ * <p>{@code -Dfmsmo.archs=DIR} runs the same checks on another set, e.g. the wider variant the
+ * script makes with {@code wide}.
+ */
+class ArchitectureReferenceTest {
+
+    private static final double TOLERANCE = 1e-4;
+    /** In the fixtures, not run by the host yet: loading them must fail with a line that names the type. */
+    private static final List<String> NOT_YET = List.of("gpt2", "modernbert");
+
+    private static final PluginRegistry REGISTRY = PluginRegistry.builder().application().build();
+    private static final ModelLoader LOADER = new ModelLoader(REGISTRY);
+
+    static Stream<String> architectures() throws IOException {
+        Path root = root();
+        Assumptions.assumeTrue(Files.isDirectory(root), "no architecture fixtures at " + root);
+        try (Stream<Path> dirs = Files.list(root)) {
+            return dirs.filter(Files::isDirectory).map(p -> p.getFileName().toString()).sorted().toList().stream();
+        }
+    }
+
+    private static Path root() {
+        String dir = System.getProperty("fmsmo.archs");
+        return dir != null ? Path.of(dir) : Path.of("src/test/resources/archs");
+    }
+
+    @AfterAll
+    static void close() {
+        REGISTRY.close();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("architectures")
+    void matchesTransformers(String arch) {
+        Path dir = root().resolve(arch);
+        if (NOT_YET.contains(arch)) {
+            var e = org.junit.jupiter.api.Assertions.assertThrows(org.fmsmo.api.FmsmoException.class, () -> LOADER.load(dir, false));
+            assertTrue(e.getMessage().contains("model_type '"), e.getMessage());
+            return;
+        }
+        try (SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"));
+             TransformerModel model = LOADER.load(dir, false);
+             NDManager m = NDManager.newBaseManager()) {
+            long[] shape = ref.info("input_ids").shape();
+            NDArray ids = m.create(ref.longs("input_ids"), new Shape(shape));
+            NDArray mask = m.create(ref.longs("attention_mask"), new Shape(shape));
+            String key;
+            NDArray out;
+            if (model instanceof CausalLM lm) {
+                key = "logits";
+                out = lm.logits(ids);
+            } else {
+                key = "last_hidden_state";
+                out = ((SentenceEncoder) model).hiddenStates(ids, mask);
+            }
+            float[] expected = ref.floats(key);
+            float[] actual = out.toFloatArray();
+            assertEquals(expected.length, actual.length, key + " size");
+            double worst = 0;
+            int at = -1;
+            for (int i = 0; i < expected.length; i++) {
+                double d = Math.abs(expected[i] - actual[i]);
+                if (!(d <= worst)) {
+                    worst = d;
+                    at = i;
+                }
+            }
+            assertTrue(worst <= TOLERANCE, arch + ": max |Δ" + key + "| = " + worst + " at " + at + " (expected " + (at < 0 ? "" : expected[at])
+                    + ", found " + (at < 0 ? "" : actual[at]) + ")");
+        }
+    }
+}
