@@ -78,7 +78,7 @@ public final class ModelAnalyzer {
                 consumers.computeIfAbsent(in, k -> new ArrayList<>()).add(e);
             }
         }
-        return QuantPlanner.plan(linears, bmms, groups(events, producer, consumers), magnitudes(model), config);
+        return QuantPlanner.plan(linears, bmms, groups(events, producer, consumers), magnitudes(model), QuantPlanner.outputHeads(model), config);
     }
 
     private static List<InputGroup> groups(List<Trace.Event> events, Map<NDArray, Trace.Event> producer,

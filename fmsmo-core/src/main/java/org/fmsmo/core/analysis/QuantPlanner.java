@@ -50,7 +50,20 @@ public final class QuantPlanner {
     /** The plan from the model's static tree alone (no trace: no attention matmuls, no input groups). */
     public static QuantPlan plan(QuantizableModel model, QuantConfig config) {
         List<String> names = model.linearLayers().stream().map(LinearLayer::name).toList();
-        return plan(names, List.of(), List.of(), Map.of(), config);
+        return plan(names, List.of(), List.of(), Map.of(), outputHeads(model), config);
+    }
+
+    /**
+     * The linears that produce the model's output rather than feed a block: a decoder's head
+     * ({@code lm_head}, or whatever its architecture names it). Without the block structure, the
+     * layers named {@code lm_head}.
+     */
+    public static java.util.Set<String> outputHeads(QuantizableModel model) {
+        if (model instanceof org.fmsmo.core.model.TransformerModel tm) {
+            return tm.outputHeads();
+        }
+        return model.linearLayers().stream().map(LinearLayer::name).filter(n -> n.equals("lm_head") || n.endsWith(".lm_head"))
+                .collect(java.util.stream.Collectors.toSet());
     }
 
     /**
@@ -62,7 +75,7 @@ public final class QuantPlanner {
      * @param maxMagnitude max |w| per linear layer (may be empty)
      */
     public static QuantPlan plan(List<String> linears, List<String> bmms, List<InputGroup> groups, Map<String, Double> maxMagnitude,
-                                 QuantConfig config) {
+                                 java.util.Set<String> heads, QuantConfig config) {
         List<String> skip = config.getStringList("qskip_layer_name");
         List<Pattern> only = patterns(config.getStringList("qlayer_name_pattern"));
         boolean skipHead = config.getBoolean("qskip_lm_head", true);
@@ -76,7 +89,7 @@ public final class QuantPlanner {
             boolean large = mag != null && median > 0 && mag > LARGE_MAGNITUDE * median;
             if (skip.contains(name)) {
                 why = "listed in qskip_layer_name";
-            } else if (skipHead && (name.equals("lm_head") || name.endsWith(".lm_head"))) {
+            } else if (skipHead && heads.contains(name)) {
                 why = "output head stays in float (qskip_lm_head=true)";
             } else if (!only.isEmpty() && only.stream().noneMatch(p -> p.matcher(name).find())) {
                 why = "matches no qlayer_name_pattern";

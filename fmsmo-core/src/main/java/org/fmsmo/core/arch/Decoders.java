@@ -209,6 +209,16 @@ public final class Decoders {
         }
     }
 
+    /** A mixture whose {@code num_experts_per_tok} must not exceed its expert count. */
+    private static Moe moe(ModelConfig c, String expertsKey, int experts, int topK, boolean normalize, int width) {
+        int n = c.positive(expertsKey, experts);
+        int k = c.positive("num_experts_per_tok", topK);
+        if (k > n) {
+            throw c.invalid("num_experts_per_tok", "(" + k + ") must not exceed " + expertsKey + " (" + n + ")");
+        }
+        return new Moe(n, k, normalize, width);
+    }
+
     public static final class Mixtral extends Decoder {
         public Mixtral() {
             super("mixtral", "Mixtral (sparse mixture of experts)", "mixtral");
@@ -218,7 +228,7 @@ public final class Decoders {
         void adapt(ModelConfig c, DecoderConfigs.Builder b) {
             b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
             windowOnEveryLayer(c, b);
-            b.moe = new Moe(c.positive("num_local_experts", 8), c.positive("num_experts_per_tok", 2), true, b.intermediate);
+            b.moe = moe(c, "num_local_experts", 8, 2, true, b.intermediate);
             b.sparse = i -> true;
             b.names = b.names.with(Part.SPARSE_MLP, "block_sparse_moe").with(Part.EXPERT_GATE, "w1").with(Part.EXPERT_UP, "w3")
                     .with(Part.EXPERT_DOWN, "w2");
@@ -237,8 +247,7 @@ public final class Decoders {
             b.qkNorm = true;
             qwenWindows(c, b);
             String expertsKey = c.has("num_experts") ? "num_experts" : "num_local_experts";
-            b.moe = new Moe(c.positive(expertsKey, 128), c.positive("num_experts_per_tok", 8), c.bool("norm_topk_prob", false),
-                    c.positive("moe_intermediate_size"));
+            b.moe = moe(c, expertsKey, 128, 8, c.bool("norm_topk_prob", false), c.positive("moe_intermediate_size"));
             int step = c.positive("decoder_sparse_step", 1);
             List<Integer> dense = c.integers("mlp_only_layers");
             b.sparse = i -> !dense.contains(i) && (i + 1) % step == 0;

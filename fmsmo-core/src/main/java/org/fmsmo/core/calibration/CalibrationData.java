@@ -69,7 +69,7 @@ public final class CalibrationData {
      * consecutively from the start, and an encoder's lines are drawn at random.
      */
     public static CalibrationData fromText(TransformerModel model, Path file, int numSamples, int seqLen, int batchSize, Long shuffleSeed) {
-        return fromText(model.tokenizer(), model instanceof SentenceEncoder, file, numSamples, seqLen, batchSize, shuffleSeed);
+        return fromText(model.tokenizer(), model.task() == org.fmsmo.api.arch.ArchitectureSpec.Task.SENTENCE_ENCODER, file, numSamples, seqLen, batchSize, shuffleSeed);
     }
 
     /**

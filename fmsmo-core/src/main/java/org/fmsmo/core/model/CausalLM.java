@@ -18,4 +18,9 @@ public abstract class CausalLM extends TransformerModel {
      * @return FLOAT32 {@code [B, T, vocab]} in {@code inputIds}' manager; every intermediate array is freed
      */
     public abstract NDArray logits(NDArray inputIds);
+
+    @Override
+    public final org.fmsmo.api.arch.ArchitectureSpec.Task task() {
+        return org.fmsmo.api.arch.ArchitectureSpec.Task.CAUSAL_LM;
+    }
 }

@@ -38,4 +38,9 @@ public abstract class SentenceEncoder extends TransformerModel {
             return org.fmsmo.core.nn.Scopes.keep(out, inputIds.getManager());
         }
     }
+
+    @Override
+    public final org.fmsmo.api.arch.ArchitectureSpec.Task task() {
+        return org.fmsmo.api.arch.ArchitectureSpec.Task.SENTENCE_ENCODER;
+    }
 }

@@ -32,6 +32,9 @@ public abstract class TransformerModel extends Module implements QuantizableMode
         this.manager = Objects.requireNonNull(manager, "manager");
     }
 
+    /** What the model is for, as its architecture says: how it is calibrated, evaluated and trained. */
+    public abstract org.fmsmo.api.arch.ArchitectureSpec.Task task();
+
     /** The config this model was built from. */
     public HfConfig config() {
         return config;
@@ -119,6 +122,18 @@ public abstract class TransformerModel extends Module implements QuantizableMode
             prev.close();
         }
         return x;
+    }
+
+    /** The linear layers outside every block: the output head of a decoder ({@code lm_head}); none for an encoder. */
+    public java.util.Set<String> outputHeads() {
+        List<String> blockPaths = blocks().stream().map(b -> b.path() + ".").toList();
+        java.util.Set<String> heads = new java.util.LinkedHashSet<>();
+        for (LinearLayer l : linearLayers()) {
+            if (blockPaths.stream().noneMatch(l.name()::startsWith)) {
+                heads.add(l.name());
+            }
+        }
+        return heads;
     }
 
     /** Every float parameter by checkpoint name; a tied weight appears once, under its first name. */

@@ -32,7 +32,6 @@ import org.fmsmo.core.io.Checksums;
 import org.fmsmo.core.io.OutputFiles;
 import org.fmsmo.core.io.OutputFolder;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
-import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
@@ -341,7 +340,7 @@ public final class Quantization {
                 writer.checkPlan(tm, plan); // refuse now, not after a long run
             }
             CalibrationData data = calibration == null ? null
-                    : calibration.load(tm.config().positive("vocab_size"), tm::tokenizer, tm instanceof SentenceEncoder);
+                    : calibration.load(tm.config().positive("vocab_size"), tm::tokenizer, tm.task() == org.fmsmo.api.arch.ArchitectureSpec.Task.SENTENCE_ENCODER);
             long before = tm.parameterBytes();
             seconds.put("load", (System.nanoTime() - t) / 1e9);
             t = System.nanoTime();

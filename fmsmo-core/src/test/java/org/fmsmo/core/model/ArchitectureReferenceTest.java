@@ -60,12 +60,52 @@ class ArchitectureReferenceTest {
     @MethodSource("architectures")
     void matchesTransformers(String arch) {
         Path dir = root().resolve(arch);
+        check(arch, dir, dir);
+    }
+
+    /**
+     * The same models with their config rewritten in transformers 4's form, as checkpoints
+     * published before transformers 5 have it: {@code rope_theta} at the top, the scaling in
+     * {@code rope_scaling}, Phi-3's {@code partial_rotary_factor} at the top, Gemma 3's local
+     * base in {@code rope_local_base_freq}, Qwen 3 MoE's {@code num_experts}.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"llama3", "mistral", "phi3", "gemma3", "qwen3_moe"})
+    void readsTheTransformers4ConfigForm(String arch, @org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path dir = root().resolve(arch);
+        Assumptions.assumeTrue(Files.isDirectory(dir), "no fixture " + dir);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(dir.resolve("config.json").toFile());
+        var rope = (com.fasterxml.jackson.databind.node.ObjectNode) config.remove("rope_parameters");
+        if (rope.has("sliding_attention")) {
+            config.set("rope_theta", rope.get("full_attention").get("rope_theta"));
+            config.set("rope_local_base_freq", rope.get("sliding_attention").get("rope_theta"));
+        } else {
+            config.set("rope_theta", rope.remove("rope_theta"));
+            if (rope.has("partial_rotary_factor")) {
+                config.set("partial_rotary_factor", rope.remove("partial_rotary_factor"));
+            }
+            if (!rope.get("rope_type").asText().equals("default")) {
+                config.set("rope_scaling", rope);
+            }
+        }
+        config.remove("layer_types");
+        if (config.has("num_local_experts") && arch.equals("qwen3_moe")) {
+            config.set("num_experts", config.remove("num_local_experts"));
+        }
+        Path copy = Files.createDirectories(tmp.resolve(arch));
+        Files.writeString(copy.resolve("config.json"), json.writeValueAsString(config));
+        Files.copy(dir.resolve("model.safetensors"), copy.resolve("model.safetensors"));
+        check(arch, copy, dir);
+    }
+
+    private static void check(String arch, Path dir, Path referenceDir) {
         if (NOT_YET.contains(arch)) {
             var e = org.junit.jupiter.api.Assertions.assertThrows(org.fmsmo.api.FmsmoException.class, () -> LOADER.load(dir, false));
             assertTrue(e.getMessage().contains("model_type '"), e.getMessage());
             return;
         }
-        try (SafetensorsFile ref = SafetensorsFile.open(dir.resolve("reference.safetensors"));
+        try (SafetensorsFile ref = SafetensorsFile.open(referenceDir.resolve("reference.safetensors"));
              TransformerModel model = LOADER.load(dir, false);
              NDManager m = NDManager.newBaseManager()) {
             long[] shape = ref.info("input_ids").shape();
