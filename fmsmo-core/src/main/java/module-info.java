@@ -94,6 +94,7 @@ module org.fmsmo.core {
             org.fmsmo.core.arch.Decoders.Gemma3,
             org.fmsmo.core.arch.Decoders.Mixtral,
             org.fmsmo.core.arch.Decoders.Qwen3Moe,
+            org.fmsmo.core.arch.Decoders.Gpt2,
             org.fmsmo.core.arch.Encoders.Bert,
             org.fmsmo.core.arch.Encoders.Roberta;
 }

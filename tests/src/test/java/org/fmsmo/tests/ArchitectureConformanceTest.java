@@ -134,6 +134,13 @@ class ArchitectureConformanceTest {
     }
 
     @Nested
+    class Gpt2 extends BuiltIn {
+        Gpt2() {
+            super("gpt2", "gpt2");
+        }
+    }
+
+    @Nested
     class Roberta extends BuiltIn {
         Roberta() {
             super("roberta", "roberta");

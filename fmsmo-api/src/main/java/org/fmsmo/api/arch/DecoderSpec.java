@@ -31,13 +31,18 @@ import org.fmsmo.api.Experimental;
  * @param fusedQkv          q, k and v are stored as one {@link Part#QKV} projection, rows in that order (Phi-3)
  * @param fusedGateUp       gate and up are stored as one {@link Part#GATE_UP} projection, gate rows first (Phi-3)
  * @param tieWordEmbeddings the head reuses the embedding when the checkpoint has no head of its own
+ * @param positions         rotary (each layer's {@link Layer#rope()}) or a learned table ({@link Part#POSITION_EMBEDDING}; GPT-2)
+ * @param gatedMlp          the MLP is {@code down(act(gate(x)) ⊙ up(x))}; false: {@code down(act(up(x)))} (GPT-2)
+ * @param transposedWeights linear weights are stored {@code [in, out]} (GPT-2's {@code Conv1D}); they are read and
+ *                          written back that way, and held {@code [out, in]} like every other linear
  * @param names             the checkpoint's names for each part
  */
 @Experimental(since = "1.4")
 public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKvHeads, int headDim, int intermediateSize,
                           int maxPositions, Norm norm, double normEps, Layout layout, Activation activation, Attention attention,
                           List<Layer> layers, Moe moe, Scaling scaling, boolean mlpBias, boolean fusedQkv, boolean fusedGateUp,
-                          boolean tieWordEmbeddings, Names names) implements ArchitectureSpec {
+                          boolean tieWordEmbeddings, Positions positions, boolean gatedMlp, boolean transposedWeights,
+                          Names names) implements ArchitectureSpec {
 
     public DecoderSpec {
         layers = List.copyOf(layers);
@@ -47,6 +52,10 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
         Objects.requireNonNull(attention, "attention");
         Objects.requireNonNull(scaling, "scaling");
         Objects.requireNonNull(names, "names");
+        Objects.requireNonNull(positions, "positions");
+        if (positions == Positions.ROTARY && layers.stream().anyMatch(l -> l.rope() == null)) {
+            throw new IllegalArgumentException("rotary positions need every layer's rope parameters");
+        }
         if (layers.isEmpty()) {
             throw new IllegalArgumentException("a decoder needs at least one layer");
         }
@@ -67,13 +76,24 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
         return layers.size();
     }
 
-    /** RMS normalisation and its gain. */
+    /** How positions enter. */
+    @Experimental(since = "1.4")
+    public enum Positions {
+        /** Rotary embedding of q and k in every layer. */
+        ROTARY,
+        /** A learned table added to the token embedding (GPT-2). */
+        LEARNED
+    }
+
+    /** The blocks' and the final norm. */
     @Experimental(since = "1.4")
     public enum Norm {
         /** {@code x · rsqrt(mean(x²) + ε) · w} (Llama). */
         RMS,
         /** {@code x · rsqrt(mean(x²) + ε) · (1 + w)}: the stored gain is an offset from one (Gemma). */
-        RMS_UNIT_OFFSET
+        RMS_UNIT_OFFSET,
+        /** {@code (x − mean) / √(var + ε) · w + b}, with a bias beside each gain (GPT-2). */
+        LAYER_NORM
     }
 
     /** Where a block's norms sit. */
@@ -107,13 +127,12 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
 
     /**
      * @param slidingWindow a query at position i sees keys {@code i−w < j ≤ i}; 0 for every earlier key
-     * @param rope          this layer's rotary parameters
+     * @param rope          this layer's rotary parameters; null with learned positions
      * @param sparse        the layer's MLP is the mixture of experts
      */
     @Experimental(since = "1.4")
     public record Layer(int slidingWindow, RopeParameters rope, boolean sparse) {
         public Layer {
-            Objects.requireNonNull(rope, "rope");
             if (slidingWindow < 0) {
                 throw new IllegalArgumentException("slidingWindow must be ≥ 0, found " + slidingWindow);
             }
@@ -153,7 +172,7 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
     /** The parts of a decoder checkpoint, with the names Hugging Face's Llama gives them. */
     @Experimental(since = "1.4")
     public enum Part {
-        EMBEDDING("model.embed_tokens"), LAYERS("model.layers"), FINAL_NORM("model.norm"), LM_HEAD("lm_head"),
+        EMBEDDING("model.embed_tokens"), POSITION_EMBEDDING("model.embed_positions"), LAYERS("model.layers"), FINAL_NORM("model.norm"), LM_HEAD("lm_head"),
         ATTENTION("self_attn"), Q("q_proj"), K("k_proj"), V("v_proj"), O("o_proj"), QKV("qkv_proj"), Q_NORM("q_norm"), K_NORM("k_norm"),
         MLP("mlp"), GATE("gate_proj"), UP("up_proj"), DOWN("down_proj"), GATE_UP("gate_up_proj"),
         INPUT_NORM("input_layernorm"), POST_ATTENTION_NORM("post_attention_layernorm"),

@@ -110,6 +110,9 @@ final class DecoderConfigs {
         boolean mlpBias;
         boolean fusedQkv;
         boolean fusedGateUp;
+        DecoderSpec.Positions positions = DecoderSpec.Positions.ROTARY;
+        boolean gatedMlp = true;
+        boolean transposedWeights;
         Scaling scaling = Scaling.NONE;
         Names names = Names.llama();
         Moe moe;
@@ -129,11 +132,12 @@ final class DecoderConfigs {
                 if (sliding && slidingWindow <= 0) {
                     throw config.invalid("sliding_window", "must be a positive number of tokens for the sliding layers of layer_types");
                 }
-                layers.add(new Layer(sliding ? slidingWindow : 0, rope.apply(type), sparse.test(i)));
+                layers.add(new Layer(sliding ? slidingWindow : 0, positions == DecoderSpec.Positions.ROTARY ? rope.apply(type) : null,
+                        sparse.test(i)));
             }
             return new DecoderSpec(vocab, hidden, heads, kvHeads, headDim, intermediate, maxPositions, norm, eps, layout, activation,
                     new Attention(qkvBias, outputBias, qkNorm, scale, softcap), layers, moe, scaling, mlpBias, fusedQkv, fusedGateUp,
-                    tie, names);
+                    tie, positions, gatedMlp, transposedWeights, names);
         }
     }
 }

@@ -253,4 +253,62 @@ public final class Decoders {
             b.sparse = i -> !dense.contains(i) && (i + 1) % step == 0;
         }
     }
+
+    /**
+     * GPT-2: learned positions, LayerNorm with biases, a fused {@code c_attn}, a plain GELU MLP,
+     * every linear a {@code Conv1D} stored {@code [in, out]}, the head tied to {@code wte}. Its
+     * config keeps GPT-2's own key names ({@code n_embd}, {@code n_layer} …). Names are those
+     * of {@code GPT2LMHeadModel} ({@code transformer.h.0.attn.c_attn}).
+     */
+    public static final class Gpt2 implements ModelArchitectureProvider {
+        @Override
+        public String name() {
+            return "gpt2";
+        }
+
+        @Override
+        public String description() {
+            return "GPT-2 (learned positions, Conv1D weights, LayerNorm)";
+        }
+
+        @Override
+        public Set<String> modelTypes() {
+            return Set.of("gpt2");
+        }
+
+        @Override
+        public ArchitectureSpec describe(ModelConfig c) {
+            DecoderConfigs.Builder b = new DecoderConfigs.Builder();
+            b.config = c;
+            b.vocab = c.positive("vocab_size");
+            b.hidden = c.positive("n_embd");
+            b.heads = c.positive("n_head");
+            if (b.hidden % b.heads != 0) {
+                throw c.invalid("n_head", "(" + b.heads + ") must divide n_embd (" + b.hidden + ")");
+            }
+            b.kvHeads = b.heads;
+            b.headDim = b.hidden / b.heads;
+            b.intermediate = c.positive("n_inner", 4 * b.hidden);
+            b.maxPositions = c.positive("n_positions", 1024);
+            b.numLayers = c.positive("n_layer");
+            b.eps = c.numberBetween("layer_norm_epsilon", 1e-5, 0, 1);
+            b.tie = c.bool("tie_word_embeddings", true);
+            b.scale = c.bool("scale_attn_weights", true) ? 1.0 / Math.sqrt(b.headDim) : 1.0;
+            if (c.bool("scale_attn_by_inverse_layer_idx", false)) {
+                throw c.unsupported("scale_attn_by_inverse_layer_idx", "is not supported (true scales each layer's scores by 1/(layer + 1))");
+            }
+            b.norm = Norm.LAYER_NORM;
+            b.activation = DecoderConfigs.activation(c, "activation_function", "gelu_new");
+            b.qkvBias = b.outputBias = b.mlpBias = true;
+            b.fusedQkv = true;
+            b.gatedMlp = false;
+            b.transposedWeights = true;
+            b.positions = org.fmsmo.api.arch.DecoderSpec.Positions.LEARNED;
+            b.names = org.fmsmo.api.arch.DecoderSpec.Names.llama().with(Part.EMBEDDING, "transformer.wte")
+                    .with(Part.POSITION_EMBEDDING, "transformer.wpe").with(Part.LAYERS, "transformer.h").with(Part.FINAL_NORM, "transformer.ln_f")
+                    .with(Part.ATTENTION, "attn").with(Part.QKV, "c_attn").with(Part.O, "c_proj").with(Part.UP, "c_fc").with(Part.DOWN, "c_proj")
+                    .with(Part.INPUT_NORM, "ln_1").with(Part.POST_ATTENTION_NORM, "ln_2");
+            return b.build();
+        }
+    }
 }

@@ -78,6 +78,7 @@ public final class ModelWriter {
                     + "; inputs are never written");
         }
         List<TensorData> tensors = new ArrayList<>();
+        java.util.Set<String> transposed = model.transposedParameters();
         for (Map.Entry<String, NDArray> e : model.parameters().entrySet()) {
             List<TensorData> instead = replaced.get(e.getKey());
             if (instead != null) {
@@ -86,9 +87,11 @@ public final class ModelWriter {
             }
             NDArray a = e.getValue();
             Dtype dtype = dtypeOf.apply(e.getKey());
+            boolean flip = transposed.contains(e.getKey());
+            long[] shape = flip ? new long[] {a.getShape().get(1), a.getShape().get(0)} : a.getShape().getShape();
             // One tensor's floats at a time: the writer asks for them when it reaches this tensor.
-            tensors.add(new TensorData(e.getKey(), dtype, a.getShape().getShape(),
-                    ch -> TensorData.ofFloats(e.getKey(), dtype, a.getShape().getShape(), a.toFloatArray()).source().writeTo(ch)));
+            tensors.add(new TensorData(e.getKey(), dtype, shape,
+                    ch -> TensorData.ofFloats(e.getKey(), dtype, shape, flip ? org.fmsmo.core.nn.Weights.transpose(a.toFloatArray(), (int) shape[1], (int) shape[0]) : a.toFloatArray()).source().writeTo(ch)));
         }
         tensors.addAll(extraTensors);
         Map<String, Path> copies = new LinkedHashMap<>();

@@ -124,6 +124,14 @@ public abstract class TransformerModel extends Module implements QuantizableMode
         return x;
     }
 
+    /**
+     * Parameters held {@code [out, in]} that the checkpoint stores {@code [in, out]} (GPT-2's
+     * {@code Conv1D}); a writer of float weights transposes them back. Empty for most models.
+     */
+    public java.util.Set<String> transposedParameters() {
+        return java.util.Set.of();
+    }
+
     /** The linear layers outside every block: the output head of a decoder ({@code lm_head}); none for an encoder. */
     public java.util.Set<String> outputHeads() {
         List<String> blockPaths = blocks().stream().map(b -> b.path() + ".").toList();

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 
 /** Layer normalisation over the last axis with gain and bias (BERT's norm). */
-public final class LayerNorm extends Module {
+public final class LayerNorm extends Module implements Normalization {
 
     private final NDArray weight;
     private final NDArray bias;

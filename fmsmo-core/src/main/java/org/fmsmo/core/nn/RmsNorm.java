@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDArray;
 import org.fmsmo.api.quant.Scalars;
 
 /** Root-mean-square normalisation over the last axis, then a per-feature gain (Llama's norm). */
-public final class RmsNorm extends Module {
+public final class RmsNorm extends Module implements Normalization {
 
     private final NDArray weight;
     private final float eps;

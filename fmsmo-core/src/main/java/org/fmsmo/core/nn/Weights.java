@@ -113,6 +113,35 @@ public final class Weights {
         return new Linear(prefix, w, b);
     }
 
+    /**
+     * A {@code Linear} from a weight stored {@code [in, out]} (GPT-2's {@code Conv1D}), held
+     * {@code [out, in]} like every other; the transpose is made once, here, so that every
+     * consumer sees a contiguous weight. A layer a checkpoint format stores quantized is in
+     * {@code [out, in]} already (packed codes are written that way).
+     */
+    public Linear transposedLinear(String prefix, long in, long out, boolean bias) {
+        if (dequantized.containsKey(prefix + ".weight")) {
+            return linear(prefix, in, out, bias); // a quantized layer is stored [out, in], as vLLM reads packed weights
+        }
+        NDArray stored = take(prefix + ".weight", in, out);
+        float[] t = transpose(stored.toFloatArray(), Math.toIntExact(in), Math.toIntExact(out));
+        stored.close();
+        NDArray w = manager.create(t, new Shape(out, in));
+        NDArray b = bias ? take(prefix + ".bias", out) : null;
+        return new Linear(prefix, w, b);
+    }
+
+    /** A row-major {@code [rows, cols]} matrix as {@code [cols, rows]}. */
+    public static float[] transpose(float[] v, int rows, int cols) {
+        float[] t = new float[v.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = v[i * cols + j];
+            }
+        }
+        return t;
+    }
+
     /** Stored names no module asked for, sorted. */
     public Set<String> untaken() {
         Set<String> rest = new TreeSet<>(checkpoint.names());

@@ -7,13 +7,13 @@ import org.fmsmo.api.arch.DecoderSpec.Part;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Module;
-import org.fmsmo.core.nn.RmsNorm;
+import org.fmsmo.core.nn.Normalization;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Weights;
 
 /**
- * Grouped-query self-attention with rotary positions: separate or fused q/k/v projections,
- * optional per-head q/k norms, a soft cap and a sliding window.
+ * Grouped-query self-attention, with rotary positions unless the model learns them: separate or
+ * fused q/k/v projections, optional per-head q/k norms, a soft cap and a sliding window.
  */
 final class DecoderAttention extends Module {
 
@@ -25,8 +25,8 @@ final class DecoderAttention extends Module {
     private final String v;
     private final String o;
     private final String qkv;
-    private final RmsNorm qNorm;
-    private final RmsNorm kNorm;
+    private final Normalization qNorm;
+    private final Normalization kNorm;
 
     DecoderAttention(DecoderSpec s, int layer, Weights w, String prefix, RotaryEmbedding rope) {
         this.spec = s;
@@ -40,21 +40,21 @@ final class DecoderAttention extends Module {
         if (s.fusedQkv()) {
             this.qkv = n.of(Part.QKV);
             this.q = this.k = this.v = null;
-            addLinear(qkv, w.linear(prefix + "." + qkv, h, qDim + 2 * kvDim, bias));
+            addLinear(qkv, DecoderLayer.linear(s, w, prefix + "." + qkv, h, qDim + 2 * kvDim, bias));
         } else {
             this.qkv = null;
             this.q = n.of(Part.Q);
             this.k = n.of(Part.K);
             this.v = n.of(Part.V);
-            addLinear(q, w.linear(prefix + "." + q, h, qDim, bias));
-            addLinear(k, w.linear(prefix + "." + k, h, kvDim, bias));
-            addLinear(v, w.linear(prefix + "." + v, h, kvDim, bias));
+            addLinear(q, DecoderLayer.linear(s, w, prefix + "." + q, h, qDim, bias));
+            addLinear(k, DecoderLayer.linear(s, w, prefix + "." + k, h, kvDim, bias));
+            addLinear(v, DecoderLayer.linear(s, w, prefix + "." + v, h, kvDim, bias));
         }
         this.o = n.of(Part.O);
-        addLinear(o, w.linear(prefix + "." + o, qDim, h, s.attention().outputBias()));
+        addLinear(o, DecoderLayer.linear(s, w, prefix + "." + o, qDim, h, s.attention().outputBias()));
         if (s.attention().qkNorm()) {
-            this.qNorm = addModule(n.of(Part.Q_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.Q_NORM), s.headDim()));
-            this.kNorm = addModule(n.of(Part.K_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.K_NORM), s.headDim()));
+            this.qNorm = (Normalization) addModule(n.of(Part.Q_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.Q_NORM), s.headDim()));
+            this.kNorm = (Normalization) addModule(n.of(Part.K_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.K_NORM), s.headDim()));
         } else {
             this.qNorm = this.kNorm = null;
         }
@@ -97,7 +97,11 @@ final class DecoderAttention extends Module {
         kh = kh.transpose(0, 2, 1, 3);
         NDArray vh = vx.reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3);
         NDArray m = window > 0 && t > window ? Attention.slidingWindowMask(x.getManager(), (int) t, window) : mask;
-        NDArray out = Attention.scaledDotProduct(rope.apply(qh), rope.apply(kh), vh, m, (float) spec.attention().scale(),
+        if (rope != null) {
+            qh = rope.apply(qh);
+            kh = rope.apply(kh);
+        }
+        NDArray out = Attention.scaledDotProduct(qh, kh, vh, m, (float) spec.attention().scale(),
                 (float) spec.attention().softcap(), bmm("bmm1"), bmm("bmm2"));
         return linear(o, out.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * d));
     }

@@ -27,6 +27,7 @@ public final class DecoderForCausalLM extends CausalLM {
 
     private final DecoderSpec spec;
     private final Embedding embedding;
+    private final Embedding positions;
     private final List<DecoderLayer> layers;
     private final DecoderHead head;
 
@@ -37,6 +38,9 @@ public final class DecoderForCausalLM extends CausalLM {
         Ropes ropes = new Ropes(s, hf, w.manager(), s.maxPositions());
         String emb = s.names().of(Part.EMBEDDING);
         this.embedding = addModuleAt(emb, new Embedding(w.take(emb + ".weight", s.vocabSize(), s.hiddenSize())));
+        String pos = s.names().of(Part.POSITION_EMBEDDING);
+        this.positions = s.positions() == DecoderSpec.Positions.LEARNED
+                ? addModuleAt(pos, new Embedding(w.take(pos + ".weight", s.maxPositions(), s.hiddenSize()))) : null;
         List<DecoderLayer> list = new ArrayList<>();
         String layersName = s.names().of(Part.LAYERS);
         for (int i = 0; i < s.numLayers(); i++) {
@@ -61,6 +65,21 @@ public final class DecoderForCausalLM extends CausalLM {
         return spec;
     }
 
+    /** GPT-2's linear weights are stored {@code [in, out]}: the writer transposes them back. */
+    @Override
+    public java.util.Set<String> transposedParameters() {
+        if (!spec.transposedWeights()) {
+            return java.util.Set.of();
+        }
+        java.util.Set<String> names = new java.util.LinkedHashSet<>();
+        for (var l : linearLayers()) {
+            if (!outputHeads().contains(l.name())) {
+                names.add(l.name() + ".weight");
+            }
+        }
+        return names;
+    }
+
     @Override
     public NDArray logits(NDArray inputIds) {
         NDManager out = inputIds.getManager();
@@ -75,6 +94,9 @@ public final class DecoderForCausalLM extends CausalLM {
     public BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
         int t = Math.toIntExact(inputIds.getShape().get(1));
         NDArray x = embedding.forward(inputIds);
+        if (positions != null) {
+            x = x.add(positions.weight().get(new ai.djl.ndarray.index.NDIndex("0:{}", LearnedPositions.check(t, spec))));
+        }
         double scale = spec.scaling().embedding();
         if (scale != 1) {
             // Gemma rounds √hidden to the weights' dtype first; in FLOAT32 that is this float.

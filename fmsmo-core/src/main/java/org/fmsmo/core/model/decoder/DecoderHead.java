@@ -6,7 +6,7 @@ import org.fmsmo.api.arch.DecoderSpec.Part;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.nn.Module;
-import org.fmsmo.core.nn.RmsNorm;
+import org.fmsmo.core.nn.Normalization;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -18,7 +18,7 @@ import org.fmsmo.core.nn.Weights;
 final class DecoderHead {
 
     private final DecoderSpec spec;
-    private final RmsNorm norm;
+    private final Normalization norm;
     private final String lmHead;
 
     /**
@@ -29,7 +29,7 @@ final class DecoderHead {
     DecoderHead(DecoderSpec s, Weights w, Placer root, java.util.function.Supplier<NDArray> embedding) {
         this.spec = s;
         String normName = s.names().of(Part.FINAL_NORM);
-        this.norm = root.module(normName, DecoderLayer.norm(s, w, normName, s.hiddenSize()));
+        this.norm = (Normalization) root.module(normName, DecoderLayer.norm(s, w, normName, s.hiddenSize()));
         this.lmHead = s.names().of(Part.LM_HEAD);
         if (s.tieWordEmbeddings() && !w.has(lmHead + ".weight")) {
             root.linear(lmHead, new Linear(lmHead, embedding.get(), null));

@@ -5,6 +5,9 @@ import org.fmsmo.api.arch.DecoderSpec;
 import org.fmsmo.api.arch.DecoderSpec.Part;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.LayerNorm;
+import org.fmsmo.core.nn.Linear;
+import org.fmsmo.core.nn.Normalization;
 import org.fmsmo.core.nn.RmsNorm;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Scopes;
@@ -22,10 +25,10 @@ final class DecoderLayer extends Module {
     private final DecoderAttention attention;
     private final DecoderMlp mlp;
     private final SparseMlp sparse;
-    private final RmsNorm inputNorm;
-    private final RmsNorm postAttentionNorm;
-    private final RmsNorm preFeedforwardNorm;
-    private final RmsNorm postFeedforwardNorm;
+    private final Normalization inputNorm;
+    private final Normalization postAttentionNorm;
+    private final Normalization preFeedforwardNorm;
+    private final Normalization postFeedforwardNorm;
 
     DecoderLayer(DecoderSpec s, int layer, Weights w, String prefix, RotaryEmbedding rope) {
         this.spec = s;
@@ -48,14 +51,22 @@ final class DecoderLayer extends Module {
         this.postFeedforwardNorm = sandwich ? addNorm(s, w, prefix, Part.POST_FEEDFORWARD_NORM) : null;
     }
 
-    private RmsNorm addNorm(DecoderSpec s, Weights w, String prefix, Part part) {
+    private Normalization addNorm(DecoderSpec s, Weights w, String prefix, Part part) {
         String name = s.names().of(part);
-        return addModule(name, norm(s, w, prefix + "." + name, s.hiddenSize()));
+        return (Normalization) addModule(name, norm(s, w, prefix + "." + name, s.hiddenSize()));
     }
 
-    /** A norm of the spec's kind over {@code width} features, from {@code prefix.weight}. */
-    static RmsNorm norm(DecoderSpec s, Weights w, String prefix, long width) {
-        return new RmsNorm(w.take(prefix + ".weight", width), s.normEps(), s.norm() == DecoderSpec.Norm.RMS_UNIT_OFFSET);
+    /** A norm of the spec's kind over {@code width} features, from {@code prefix.weight} (and {@code .bias}). */
+    static Module norm(DecoderSpec s, Weights w, String prefix, long width) {
+        return switch (s.norm()) {
+            case LAYER_NORM -> new LayerNorm(w.take(prefix + ".weight", width), w.take(prefix + ".bias", width), s.normEps());
+            case RMS, RMS_UNIT_OFFSET -> new RmsNorm(w.take(prefix + ".weight", width), s.normEps(), s.norm() == DecoderSpec.Norm.RMS_UNIT_OFFSET);
+        };
+    }
+
+    /** A linear layer {@code prefix}, read in the layout the checkpoint stores (GPT-2's {@code [in, out]}). */
+    static Linear linear(DecoderSpec s, Weights w, String prefix, long in, long out, boolean bias) {
+        return s.transposedWeights() ? w.transposedLinear(prefix, in, out, bias) : w.linear(prefix, in, out, bias);
     }
 
     NDArray forward(NDArray x, NDArray mask) {

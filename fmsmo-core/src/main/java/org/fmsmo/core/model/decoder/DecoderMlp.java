@@ -10,7 +10,8 @@ import org.fmsmo.core.nn.Weights;
 
 /**
  * A gated feed-forward, {@code down(act(gate(x)) ⊙ up(x))}: the dense MLP of a block, or one
- * expert of a mixture. Gate and up may be one fused projection (gate rows first).
+ * expert of a mixture. Gate and up may be one fused projection (gate rows first). GPT-2's is
+ * not gated: {@code down(act(up(x)))}.
  */
 final class DecoderMlp extends Module {
 
@@ -25,7 +26,7 @@ final class DecoderMlp extends Module {
     static DecoderMlp dense(DecoderSpec s, Weights w, String prefix) {
         DecoderSpec.Names n = s.names();
         return new DecoderMlp(s, w, prefix, s.intermediateSize(), s.mlpBias(), s.fusedGateUp() ? n.of(Part.GATE_UP) : null,
-                n.of(Part.GATE), n.of(Part.UP), n.of(Part.DOWN));
+                s.gatedMlp() ? n.of(Part.GATE) : null, n.of(Part.UP), n.of(Part.DOWN));
     }
 
     /** One expert of a mixture. */
@@ -35,6 +36,7 @@ final class DecoderMlp extends Module {
                 n.of(Part.EXPERT_DOWN));
     }
 
+    /** @param gate null for a plain MLP, {@code down(act(up(x)))} */
     private DecoderMlp(DecoderSpec s, Weights w, String prefix, int width, boolean bias, String gateUp, String gate, String up,
                        String down) {
         this.activation = s.activation();
@@ -43,15 +45,17 @@ final class DecoderMlp extends Module {
         this.gateUp = gateUp;
         if (gateUp != null) {
             this.gate = this.up = null;
-            addLinear(gateUp, w.linear(prefix + "." + gateUp, h, 2L * width, bias));
+            addLinear(gateUp, DecoderLayer.linear(s, w, prefix + "." + gateUp, h, 2L * width, bias));
         } else {
             this.gate = gate;
             this.up = up;
-            addLinear(gate, w.linear(prefix + "." + gate, h, width, bias));
-            addLinear(up, w.linear(prefix + "." + up, h, width, bias));
+            if (gate != null) {
+                addLinear(gate, DecoderLayer.linear(s, w, prefix + "." + gate, h, width, bias));
+            }
+            addLinear(up, DecoderLayer.linear(s, w, prefix + "." + up, h, width, bias));
         }
         this.down = down;
-        addLinear(down, w.linear(prefix + "." + down, width, h, bias));
+        addLinear(down, DecoderLayer.linear(s, w, prefix + "." + down, width, h, bias));
     }
 
     /**
@@ -66,6 +70,8 @@ final class DecoderMlp extends Module {
                 NDArray g = both.get(new NDIndex("..., 0:{}", width));
                 return Activations.apply(activation, g).mul(both.get(new NDIndex("..., {}:", width)));
             });
+        } else if (gate == null) {
+            product = Scopes.step(() -> Activations.apply(activation, linear(up, x)));
         } else {
             NDArray act = Scopes.step(() -> Activations.apply(activation, linear(gate, x)));
             product = Scopes.step(() -> act.mul(linear(up, x)));

@@ -40,6 +40,8 @@ public final class DecoderStream implements StreamedModel {
     private final Ropes ropes;
     private final BlockDecoder decoder;
     private final String embedding;
+    /** The learned position table, {@code [maxPositions, hidden]}; null with rotary positions. */
+    private final NDArray positions;
 
     /**
      * @param maxTokens the longest sequence that will be run (the rotary tables are built for it)
@@ -63,10 +65,16 @@ public final class DecoderStream implements StreamedModel {
         this.manager = NDManager.newBaseManager();
         try {
             this.ropes = new Ropes(spec, hf, manager, Math.min(spec.maxPositions(), Math.max(1, maxTokens)));
+            this.positions = spec.positions() == DecoderSpec.Positions.LEARNED
+                    ? new Weights(checkpoint, manager, List.of()).take(positionsName(), spec.maxPositions(), spec.hiddenSize()) : null;
         } catch (RuntimeException e) {
             manager.close();
             throw e;
         }
+    }
+
+    private String positionsName() {
+        return spec.names().of(Part.POSITION_EMBEDDING) + ".weight";
     }
 
     private String headWeight() {
@@ -124,6 +132,11 @@ public final class DecoderStream implements StreamedModel {
         long[] shape = inputIds.getShape().getShape();
         int t = Math.toIntExact(shape[1]);
         NDArray x = m.create(rows, new Shape(shape[0], t, h));
+        if (positions != null) {
+            NDArray tokens = x;
+            x = tokens.add(positions.get(new ai.djl.ndarray.index.NDIndex("0:{}", LearnedPositions.check(t, spec))));
+            tokens.close();
+        }
         double scale = spec.scaling().embedding();
         if (scale != 1) {
             NDArray unscaled = x;
@@ -186,12 +199,16 @@ public final class DecoderStream implements StreamedModel {
 
     @Override
     public List<String> leadingTensors() {
-        return List.of(embedding);
+        return positions == null ? List.of(embedding) : List.of(embedding, positionsName());
     }
 
     @Override
     public List<String> trailingTensors() {
-        List<String> t = new ArrayList<>(List.of(spec.names().of(Part.FINAL_NORM) + ".weight"));
+        String norm = spec.names().of(Part.FINAL_NORM);
+        List<String> t = new ArrayList<>(List.of(norm + ".weight"));
+        if (spec.norm() == DecoderSpec.Norm.LAYER_NORM) {
+            t.add(norm + ".bias");
+        }
         if (checkpoint.names().contains(headWeight())) {
             t.add(headWeight());
         }

@@ -26,21 +26,24 @@ public final class DecoderTensors {
         long kvDim = (long) s.numKvHeads() * s.headDim();
         List<Tensor> t = new ArrayList<>();
         t.add(new Tensor(n.of(Part.EMBEDDING) + ".weight", new long[] {s.vocabSize(), h}, false));
+        if (s.positions() == DecoderSpec.Positions.LEARNED) {
+            t.add(new Tensor(n.of(Part.POSITION_EMBEDDING) + ".weight", new long[] {s.maxPositions(), h}, false));
+        }
         for (int i = 0; i < s.numLayers(); i++) {
             String layer = n.of(Part.LAYERS) + "." + i + ".";
             String attn = layer + n.of(Part.ATTENTION) + ".";
             boolean bias = s.attention().qkvBias();
             if (s.fusedQkv()) {
-                linear(t, attn + n.of(Part.QKV), h, qDim + 2 * kvDim, bias);
+                linear(t, s, attn + n.of(Part.QKV), h, qDim + 2 * kvDim, bias);
             } else {
-                linear(t, attn + n.of(Part.Q), h, qDim, bias);
-                linear(t, attn + n.of(Part.K), h, kvDim, bias);
-                linear(t, attn + n.of(Part.V), h, kvDim, bias);
+                linear(t, s, attn + n.of(Part.Q), h, qDim, bias);
+                linear(t, s, attn + n.of(Part.K), h, kvDim, bias);
+                linear(t, s, attn + n.of(Part.V), h, kvDim, bias);
             }
-            linear(t, attn + n.of(Part.O), qDim, h, s.attention().outputBias());
+            linear(t, s, attn + n.of(Part.O), qDim, h, s.attention().outputBias());
             if (s.attention().qkNorm()) {
-                t.add(new Tensor(attn + n.of(Part.Q_NORM) + ".weight", new long[] {s.headDim()}, true));
-                t.add(new Tensor(attn + n.of(Part.K_NORM) + ".weight", new long[] {s.headDim()}, true));
+                norm(t, s, attn + n.of(Part.Q_NORM), s.headDim());
+                norm(t, s, attn + n.of(Part.K_NORM), s.headDim());
             }
             if (s.layers().get(i).sparse()) {
                 String moe = layer + n.of(Part.SPARSE_MLP) + ".";
@@ -48,37 +51,46 @@ public final class DecoderTensors {
                 for (int e = 0; e < s.moe().numExperts(); e++) {
                     String x = moe + n.of(Part.EXPERTS) + "." + e + ".";
                     long w = s.moe().intermediateSize();
-                    linear(t, x + n.of(Part.EXPERT_GATE), h, w, false);
-                    linear(t, x + n.of(Part.EXPERT_UP), h, w, false);
-                    linear(t, x + n.of(Part.EXPERT_DOWN), w, h, false);
+                    linear(t, s, x + n.of(Part.EXPERT_GATE), h, w, false);
+                    linear(t, s, x + n.of(Part.EXPERT_UP), h, w, false);
+                    linear(t, s, x + n.of(Part.EXPERT_DOWN), w, h, false);
                 }
             } else {
                 String mlp = layer + n.of(Part.MLP) + ".";
                 long w = s.intermediateSize();
                 if (s.fusedGateUp()) {
-                    linear(t, mlp + n.of(Part.GATE_UP), h, 2 * w, s.mlpBias());
+                    linear(t, s, mlp + n.of(Part.GATE_UP), h, 2 * w, s.mlpBias());
                 } else {
-                    linear(t, mlp + n.of(Part.GATE), h, w, s.mlpBias());
-                    linear(t, mlp + n.of(Part.UP), h, w, s.mlpBias());
+                    if (s.gatedMlp()) {
+                        linear(t, s, mlp + n.of(Part.GATE), h, w, s.mlpBias());
+                    }
+                    linear(t, s, mlp + n.of(Part.UP), h, w, s.mlpBias());
                 }
-                linear(t, mlp + n.of(Part.DOWN), w, h, s.mlpBias());
+                linear(t, s, mlp + n.of(Part.DOWN), w, h, s.mlpBias());
             }
             List<Part> norms = s.layout() == DecoderSpec.Layout.SANDWICH
                     ? List.of(Part.INPUT_NORM, Part.POST_ATTENTION_NORM, Part.PRE_FEEDFORWARD_NORM, Part.POST_FEEDFORWARD_NORM)
                     : List.of(Part.INPUT_NORM, Part.POST_ATTENTION_NORM);
             for (Part p : norms) {
-                t.add(new Tensor(layer + n.of(p) + ".weight", new long[] {h}, true));
+                norm(t, s, layer + n.of(p), h);
             }
         }
-        t.add(new Tensor(n.of(Part.FINAL_NORM) + ".weight", new long[] {h}, true));
+        norm(t, s, n.of(Part.FINAL_NORM), h);
         if (!s.tieWordEmbeddings()) {
             t.add(new Tensor(n.of(Part.LM_HEAD) + ".weight", new long[] {s.vocabSize(), h}, false));
         }
         return t;
     }
 
-    private static void linear(List<Tensor> t, String name, long in, long out, boolean bias) {
-        t.add(new Tensor(name + ".weight", new long[] {out, in}, false));
+    private static void norm(List<Tensor> t, DecoderSpec s, String name, long width) {
+        t.add(new Tensor(name + ".weight", new long[] {width}, true));
+        if (s.norm() == DecoderSpec.Norm.LAYER_NORM) {
+            t.add(new Tensor(name + ".bias", new long[] {width}, false));
+        }
+    }
+
+    private static void linear(List<Tensor> t, DecoderSpec s, String name, long in, long out, boolean bias) {
+        t.add(new Tensor(name + ".weight", s.transposedWeights() ? new long[] {in, out} : new long[] {out, in}, false));
         if (bias) {
             t.add(new Tensor(name + ".bias", new long[] {out}, false));
         }

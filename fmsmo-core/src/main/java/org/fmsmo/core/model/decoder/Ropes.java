@@ -22,12 +22,17 @@ final class Ropes {
     Ropes(DecoderSpec spec, ModelConfig config, NDManager manager, int positions) {
         this.spec = spec;
         for (DecoderSpec.Layer l : spec.layers()) {
+            if (l.rope() == null) {
+                continue; // learned positions
+            }
             tables.computeIfAbsent(l.rope(), p -> new RotaryEmbedding(manager, RotaryEmbedding.inverseFrequencies(p, spec.headDim(), config),
                     positions));
         }
     }
 
+    /** Layer {@code layer}'s table; null with learned positions. */
     RotaryEmbedding of(int layer) {
-        return tables.get(spec.layers().get(layer).rope());
+        DecoderSpec.Layer l = spec.layers().get(layer);
+        return l.rope() == null ? null : tables.get(l.rope());
     }
 }

@@ -58,6 +58,6 @@ public final class MetaLlamaArchitecture implements org.fmsmo.api.arch.ModelArch
                 c.positive("max_position_embeddings", 2048), DecoderSpec.Norm.RMS, c.numberBetween("rms_norm_eps", 1e-5, 0, 1),
                 DecoderSpec.Layout.PRE_NORM, DecoderSpec.Activation.SILU,
                 new DecoderSpec.Attention(false, false, false, 1 / Math.sqrt(headDim), 0), list, null, DecoderSpec.Scaling.NONE,
-                false, false, false, c.bool("tie_word_embeddings", false), NAMES);
+                false, false, false, c.bool("tie_word_embeddings", false), DecoderSpec.Positions.ROTARY, true, false, NAMES);
     }
 }
