@@ -34,7 +34,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.io.onnx;
     exports org.fmsmo.core.hf;
     exports org.fmsmo.core.nn;
-    exports org.fmsmo.core.model.decoder;
+    exports org.fmsmo.core.model.transformer;
     exports org.fmsmo.core.arch;
     exports org.fmsmo.core.model.bert;
     exports org.fmsmo.core.eval;
@@ -96,5 +96,6 @@ module org.fmsmo.core {
             org.fmsmo.core.arch.Decoders.Qwen3Moe,
             org.fmsmo.core.arch.Decoders.Gpt2,
             org.fmsmo.core.arch.Encoders.Bert,
-            org.fmsmo.core.arch.Encoders.Roberta;
+            org.fmsmo.core.arch.Encoders.Roberta,
+            org.fmsmo.core.arch.Encoders.ModernBert;
 }

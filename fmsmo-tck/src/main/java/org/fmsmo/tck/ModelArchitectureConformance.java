@@ -18,7 +18,7 @@ import java.util.List;
 import java.util.regex.Pattern;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.ArchitectureSpec;
-import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.ModelArchitectureProvider;
 import org.fmsmo.api.plugin.ProviderKind;
 import org.fmsmo.core.checkpoint.ModelLoader;
@@ -43,10 +43,11 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>Checked: the name, description and model types (none taken by another installed
  * architecture); the config is described; a config with any one key removed, or set to a string
  * or to −1, is either still read or refused with an {@link FmsmoException} that names the key
- * (never another exception). For a decoder, also: a synthetic checkpoint of exactly the tensors
- * the description implies loads through the registry, computes finite logits, is written back
- * under the same names and reloads to the same logits, and gives the same logits streamed block
- * by block. (Encoders get the description checks only.)
+ * (never another exception). For a {@link TransformerSpec}, also: a synthetic checkpoint of
+ * exactly the tensors the description implies loads through the registry, computes finite
+ * outputs, is written back under the same names and reloads to the same outputs, and (a decoder)
+ * gives the same logits streamed block by block. ({@link org.fmsmo.api.arch.BertSpec} encoders get
+ * the description checks only.)
  */
 public abstract class ModelArchitectureConformance {
 
@@ -92,7 +93,7 @@ public abstract class ModelArchitectureConformance {
         ArchitectureSpec spec = provider().describe(write(config(), "config"));
         assertNotNull(spec, "describe() returns a description");
         assertNotNull(spec.task(), "the description has a task");
-        if (spec instanceof DecoderSpec d && config().has("num_hidden_layers")) {
+        if (spec instanceof TransformerSpec d && config().has("num_hidden_layers")) {
             assertEquals(config().get("num_hidden_layers").asInt(), d.numLayers(), "one layer entry per num_hidden_layers");
         }
     }
@@ -126,11 +127,11 @@ public abstract class ModelArchitectureConformance {
     }
 
     @Test
-    void aDecoderLoadsRunsRoundTripsAndStreams() throws Exception {
+    void aTransformerLoadsRunsRoundTripsAndStreams() throws Exception {
         ModelArchitectureProvider p = provider();
         ArchitectureSpec spec = p.describe(write(config(), "probe"));
-        Assumptions.assumeTrue(spec instanceof DecoderSpec, "the checkpoint checks run for decoders");
-        DecoderSpec d = (DecoderSpec) spec;
+        Assumptions.assumeTrue(spec instanceof TransformerSpec, "the checkpoint checks run for TransformerSpec architectures");
+        TransformerSpec d = (TransformerSpec) spec;
         Path model = SyntheticModel.write(work.resolve("model"), config(), d, 11);
         try (PluginRegistry registry = TckHost.registry(ProviderKind.MODEL_ARCHITECTURE, p);
              NDManager m = NDManager.newBaseManager()) {
@@ -142,17 +143,20 @@ public abstract class ModelArchitectureConformance {
             NDArray ids = m.create(tokens, new Shape(1, tokens.length));
             float[] logits;
             try (TransformerModel whole = loader.load(model)) {
-                assertTrue(whole instanceof CausalLM, "a decoder loads as a causal LM");
-                logits = ((CausalLM) whole).logits(ids).toFloatArray();
-                assertEquals((long) tokens.length * d.vocabSize(), logits.length, "logits [1, T, vocab]");
+                assertEquals(d.task(), whole.task(), "the model has the description's task");
+                logits = output(whole, ids);
+                long width = d.task() == ArchitectureSpec.Task.CAUSAL_LM ? d.vocabSize() : d.hiddenSize();
+                assertEquals((long) tokens.length * width, logits.length, "output [1, T, vocab or hidden]");
                 for (float v : logits) {
-                    assertTrue(Float.isFinite(v), "finite logits");
+                    assertTrue(Float.isFinite(v), "finite outputs");
                 }
                 Path copy = ModelWriter.save(whole, work.resolve("written"), Dtype.F32, SyntheticModel.HUB_SHARD_BYTES);
                 try (TransformerModel back = loader.load(copy)) {
-                    float[] again = ((CausalLM) back).logits(ids).toFloatArray();
-                    assertEquals(0, maxDiff(logits, again), 1e-6, "written under the names it was read with, it reloads to the same logits");
+                    assertEquals(0, maxDiff(logits, output(back, ids)), 1e-6, "written under the names it was read with, it reloads to the same outputs");
                 }
+            }
+            if (d.task() != ArchitectureSpec.Task.CAUSAL_LM) {
+                return; // encoders are loaded whole
             }
             try (StreamedModel stream = loader.openStreamed(model, tokens.length); NDManager block = NDManager.newBaseManager()) {
                 var in = stream.blockInput(ids, null);
@@ -165,6 +169,12 @@ public abstract class ModelArchitectureConformance {
                 assertEquals(0, maxDiff(logits, streamed), 1e-5, "block by block it computes what the whole model does");
             }
         }
+    }
+
+    /** Logits of a causal LM, last hidden states of an encoder. */
+    private static float[] output(TransformerModel model, NDArray ids) {
+        return model instanceof CausalLM lm ? lm.logits(ids).toFloatArray()
+                : ((org.fmsmo.core.model.SentenceEncoder) model).hiddenStates(ids, ids.onesLike()).toFloatArray();
     }
 
     private static double maxDiff(float[] a, float[] b) {

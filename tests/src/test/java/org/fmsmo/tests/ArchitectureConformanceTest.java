@@ -141,6 +141,13 @@ class ArchitectureConformanceTest {
     }
 
     @Nested
+    class ModernBert extends BuiltIn {
+        ModernBert() {
+            super("modernbert", "modernbert");
+        }
+    }
+
+    @Nested
     class Roberta extends BuiltIn {
         Roberta() {
             super("roberta", "roberta");

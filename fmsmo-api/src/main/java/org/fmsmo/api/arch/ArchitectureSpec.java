@@ -9,7 +9,7 @@ import org.fmsmo.api.Experimental;
  * architecture plugin; a new component is a host change.
  */
 @Experimental(since = "1.4")
-public sealed interface ArchitectureSpec permits DecoderSpec, EncoderSpec {
+public sealed interface ArchitectureSpec permits TransformerSpec, BertSpec {
 
     /** What the model is for, which decides how it is calibrated, evaluated and trained. */
     @Experimental(since = "1.4")

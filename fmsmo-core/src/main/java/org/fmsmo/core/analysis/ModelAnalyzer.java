@@ -117,7 +117,7 @@ public final class ModelAnalyzer {
     }
 
     private static NDArray forward(TransformerModel model, NDManager m) {
-        long[] ids = model.tokenizer() != null ? model.tokenizer().encode(EXAMPLE, true) : new long[] {1, 2, 3, 4, 5, 6, 7, 8};
+        long[] ids = model.hasTokenizer() ? model.tokenizer().encode(EXAMPLE, true) : new long[] {1, 2, 3, 4, 5, 6, 7, 8};
         NDArray input = m.create(ids, new Shape(1, ids.length));
         return switch (model) {
             case CausalLM lm -> lm.logits(input);

@@ -4,11 +4,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.fmsmo.api.arch.ArchitectureSpec;
-import org.fmsmo.api.arch.DecoderSpec.Layout;
-import org.fmsmo.api.arch.DecoderSpec.Moe;
-import org.fmsmo.api.arch.DecoderSpec.Norm;
-import org.fmsmo.api.arch.DecoderSpec.Part;
-import org.fmsmo.api.arch.DecoderSpec.Scaling;
+import org.fmsmo.api.arch.TransformerSpec.Layout;
+import org.fmsmo.api.arch.TransformerSpec.Moe;
+import org.fmsmo.api.arch.TransformerSpec.Norm;
+import org.fmsmo.api.arch.TransformerSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec.Scaling;
 import org.fmsmo.api.arch.ModelArchitectureProvider;
 import org.fmsmo.api.arch.ModelConfig;
 import org.fmsmo.api.arch.RopeParameters;
@@ -52,28 +52,28 @@ public final class Decoders {
 
         @Override
         public final ArchitectureSpec describe(ModelConfig c) {
-            DecoderConfigs.Builder b = DecoderConfigs.read(c);
+            TransformerConfigs.Builder b = TransformerConfigs.read(c);
             adapt(c, b);
             return b.build();
         }
 
         /** What this family changes from Llama's reading. */
-        abstract void adapt(ModelConfig c, DecoderConfigs.Builder b);
+        abstract void adapt(ModelConfig c, TransformerConfigs.Builder b);
     }
 
     /** Every layer slides when {@code sliding_window} is set (Mistral, Mixtral, Phi-3), unless {@code layer_types} says otherwise. */
-    private static void windowOnEveryLayer(ModelConfig c, DecoderConfigs.Builder b) {
+    private static void windowOnEveryLayer(ModelConfig c, TransformerConfigs.Builder b) {
         b.slidingWindow = c.has("sliding_window") ? c.positive("sliding_window") : 0;
         boolean sliding = b.slidingWindow > 0;
-        b.layerTypes = DecoderConfigs.layerTypes(c, b.numLayers, i -> sliding);
+        b.layerTypes = TransformerConfigs.layerTypes(c, b.numLayers, i -> sliding);
     }
 
     /** Qwen's {@code use_sliding_window}: layers from {@code max_window_layers} on slide. */
-    private static void qwenWindows(ModelConfig c, DecoderConfigs.Builder b) {
+    private static void qwenWindows(ModelConfig c, TransformerConfigs.Builder b) {
         boolean use = c.bool("use_sliding_window", false);
         b.slidingWindow = use && c.has("sliding_window") ? c.positive("sliding_window") : 0;
         int from = c.positive("max_window_layers", b.numLayers);
-        b.layerTypes = DecoderConfigs.layerTypes(c, b.numLayers, i -> use && i >= from);
+        b.layerTypes = TransformerConfigs.layerTypes(c, b.numLayers, i -> use && i >= from);
     }
 
     public static final class Llama extends Decoder {
@@ -82,8 +82,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.mlpBias = c.bool("mlp_bias", false);
         }
@@ -95,8 +95,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             windowOnEveryLayer(c, b);
         }
     }
@@ -107,8 +107,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = true;
             qwenWindows(c, b);
         }
@@ -120,8 +120,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.qkNorm = true;
             qwenWindows(c, b);
@@ -134,8 +134,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.mlpBias = c.bool("mlp_bias", false);
             b.scale = c.numberBetween("attention_multiplier", 1.0, 0, Double.POSITIVE_INFINITY);
@@ -151,8 +151,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.fusedQkv = true;
             b.fusedGateUp = true;
             windowOnEveryLayer(c, b);
@@ -160,17 +160,17 @@ public final class Decoders {
     }
 
     /** Gemma 2 and 3 share the unit-offset norms, the sandwich, GeGLU and the √hidden-scaled embedding. */
-    private static void gemma(ModelConfig c, DecoderConfigs.Builder b, int pattern, double attnSoftcap, double finalSoftcap) {
+    private static void gemma(ModelConfig c, TransformerConfigs.Builder b, int pattern, double attnSoftcap, double finalSoftcap) {
         b.norm = Norm.RMS_UNIT_OFFSET;
         b.layout = Layout.SANDWICH;
-        b.activation = DecoderConfigs.activation(c, c.has("hidden_activation") ? "hidden_activation" : "hidden_act", "gelu_pytorch_tanh");
+        b.activation = TransformerConfigs.activation(c, c.has("hidden_activation") ? "hidden_activation" : "hidden_act", "gelu_pytorch_tanh");
         b.qkvBias = b.outputBias = c.bool("attention_bias", false);
         b.tie = c.bool("tie_word_embeddings", true);
         b.scale = 1.0 / Math.sqrt(c.numberBetween("query_pre_attn_scalar", 256, 0, Double.POSITIVE_INFINITY));
         b.softcap = attnSoftcap;
         b.scaling = new Scaling(Math.sqrt(b.hidden), 1, 1, finalSoftcap);
         b.slidingWindow = c.positive("sliding_window", 4096);
-        b.layerTypes = DecoderConfigs.layerTypes(c, b.numLayers, i -> (i + 1) % pattern != 0);
+        b.layerTypes = TransformerConfigs.layerTypes(c, b.numLayers, i -> (i + 1) % pattern != 0);
     }
 
     /** A soft cap that a config may set to null (none) or leave out (transformers' default, {@code fallback}). */
@@ -184,7 +184,7 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
             gemma(c, b, 2, softcap(c, "attn_logit_softcapping", 50.0), softcap(c, "final_logit_softcapping", 30.0));
         }
     }
@@ -195,7 +195,7 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
             gemma(c, b, c.positive("sliding_window_pattern", 6), softcap(c, "attn_logit_softcapping", 0),
                     softcap(c, "final_logit_softcapping", 0));
             b.qkNorm = true;
@@ -203,7 +203,7 @@ public final class Decoders {
             if (!c.has("rope_parameters")) {
                 // transformers 4: local layers turn at rope_local_base_freq, unscaled; rope_scaling is the global layers'.
                 double local = c.numberBetween("rope_local_base_freq", 10000.0, 0, Double.POSITIVE_INFINITY);
-                b.rope = type -> type.equals(DecoderConfigs.SLIDING) ? new RopeParameters("default", local, 1.0, Map.of())
+                b.rope = type -> type.equals(TransformerConfigs.SLIDING) ? new RopeParameters("default", local, 1.0, Map.of())
                         : c.rope(type, 1_000_000.0);
             }
         }
@@ -225,8 +225,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             windowOnEveryLayer(c, b);
             b.moe = moe(c, "num_local_experts", 8, 2, true, b.intermediate);
             b.sparse = i -> true;
@@ -241,8 +241,8 @@ public final class Decoders {
         }
 
         @Override
-        void adapt(ModelConfig c, DecoderConfigs.Builder b) {
-            b.activation = DecoderConfigs.activation(c, "hidden_act", "silu");
+        void adapt(ModelConfig c, TransformerConfigs.Builder b) {
+            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.qkNorm = true;
             qwenWindows(c, b);
@@ -278,7 +278,7 @@ public final class Decoders {
 
         @Override
         public ArchitectureSpec describe(ModelConfig c) {
-            DecoderConfigs.Builder b = new DecoderConfigs.Builder();
+            TransformerConfigs.Builder b = new TransformerConfigs.Builder();
             b.config = c;
             b.vocab = c.positive("vocab_size");
             b.hidden = c.positive("n_embd");
@@ -298,13 +298,13 @@ public final class Decoders {
                 throw c.unsupported("scale_attn_by_inverse_layer_idx", "is not supported (true scales each layer's scores by 1/(layer + 1))");
             }
             b.norm = Norm.LAYER_NORM;
-            b.activation = DecoderConfigs.activation(c, "activation_function", "gelu_new");
+            b.activation = TransformerConfigs.activation(c, "activation_function", "gelu_new");
             b.qkvBias = b.outputBias = b.mlpBias = true;
             b.fusedQkv = true;
             b.gatedMlp = false;
             b.transposedWeights = true;
-            b.positions = org.fmsmo.api.arch.DecoderSpec.Positions.LEARNED;
-            b.names = org.fmsmo.api.arch.DecoderSpec.Names.llama().with(Part.EMBEDDING, "transformer.wte")
+            b.positions = org.fmsmo.api.arch.TransformerSpec.Positions.LEARNED;
+            b.names = org.fmsmo.api.arch.TransformerSpec.Names.llama().with(Part.EMBEDDING, "transformer.wte")
                     .with(Part.POSITION_EMBEDDING, "transformer.wpe").with(Part.LAYERS, "transformer.h").with(Part.FINAL_NORM, "transformer.ln_f")
                     .with(Part.ATTENTION, "attn").with(Part.QKV, "c_attn").with(Part.O, "c_proj").with(Part.UP, "c_fc").with(Part.DOWN, "c_proj")
                     .with(Part.INPUT_NORM, "ln_1").with(Part.POST_ATTENTION_NORM, "ln_2");

@@ -17,11 +17,12 @@ import org.fmsmo.core.model.BlockDecoder;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.model.bert.BertModel;
-import org.fmsmo.core.model.decoder.DecoderForCausalLM;
-import org.fmsmo.core.model.decoder.DecoderStream;
+import org.fmsmo.core.model.transformer.TransformerForCausalLM;
+import org.fmsmo.core.model.transformer.TransformerStream;
+import org.fmsmo.core.model.transformer.TransformerEncoder;
 import org.fmsmo.api.arch.ArchitectureSpec;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.EncoderSpec;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.BertSpec;
 import org.fmsmo.api.arch.ModelArchitectureProvider;
 import org.fmsmo.core.plugin.RegisteredProvider;
 import org.fmsmo.core.nn.Weights;
@@ -43,8 +44,8 @@ public final class ModelLoader {
     private static final List<String> KNOWN_UNUSED = List.of("pooler.", "bert.pooler.", "rotary_emb.inv_freq",
             "embeddings.position_ids", "cls.");
 
-    /** Prefixes a task head's checkpoint puts before an encoder's names ({@code BertForMaskedLM}'s {@code bert.}). */
-    public static final List<String> ENCODER_PREFIXES = List.of("bert.", "roberta.");
+    /** Prefixes a task head's checkpoint puts before an encoder's names ({@code BertForMaskedLM}'s {@code bert.}, ModernBERT's {@code model.}). */
+    public static final List<String> ENCODER_PREFIXES = List.of("bert.", "roberta.", "model.");
 
     private final PluginRegistry plugins;
 
@@ -77,7 +78,7 @@ public final class ModelLoader {
     /** Whether a model of this config can be opened layer by layer ({@link #openStreamed}): every decoder. */
     public boolean streamable(HfConfig config) {
         return config.has("model_type") && supportedModelTypes().contains(config.modelType())
-                && describe(config) instanceof DecoderSpec;
+                && describe(config) instanceof TransformerSpec t && t.encoder() == null;
     }
 
     /**
@@ -91,7 +92,7 @@ public final class ModelLoader {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + dir + " does not exist or is not a folder");
         }
         HfConfig config = HfConfig.read(dir);
-        if (!(describe(config) instanceof DecoderSpec spec)) {
+        if (!(describe(config) instanceof TransformerSpec spec) || spec.encoder() != null) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": model_type '" + config.modelType()
                     + "' is not opened layer by layer; decoders are");
         }
@@ -103,7 +104,7 @@ public final class ModelLoader {
                 Map<String, InputQuantization> inputs = reader.dequantizeInto(checkpoint, weights, prefix);
                 return block -> CheckpointFormats.quantizeInputs(block, inputs);
             };
-            return new DecoderStream(config, spec, checkpoint, maxTokens, decoder);
+            return new TransformerStream(config, spec, checkpoint, maxTokens, decoder);
         } catch (RuntimeException e) {
             checkpoint.close();
             throw e;
@@ -152,11 +153,12 @@ public final class ModelLoader {
         HfTokenizer tokenizer = withTokenizer ? HfTokenizer.open(dir) : null;
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
-            Weights weights = new Weights(checkpoint, manager, spec instanceof EncoderSpec ? ENCODER_PREFIXES : List.of());
+            Weights weights = new Weights(checkpoint, manager, spec.task() == ArchitectureSpec.Task.SENTENCE_ENCODER ? ENCODER_PREFIXES : List.of());
             Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, "", plugins);
             TransformerModel model = switch (spec) {
-                case DecoderSpec d -> new DecoderForCausalLM(config, d, weights);
-                case EncoderSpec e -> new BertModel(config, e, weights);
+                case TransformerSpec d when d.encoder() == null -> new TransformerForCausalLM(config, d, weights);
+                case TransformerSpec d -> new TransformerEncoder(config, d, weights);
+                case BertSpec e -> new BertModel(config, e, weights);
             };
             model.assignPaths("");
             CheckpointFormats.quantizeInputs(model, inputs);

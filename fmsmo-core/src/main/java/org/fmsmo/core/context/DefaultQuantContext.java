@@ -251,7 +251,9 @@ public final class DefaultQuantContext implements QuantContext {
                 case RmsNorm r -> r.divideGain(scale);
                 case LayerNorm n -> {
                     n.weight().divi(scale);
-                    n.bias().divi(scale);
+                    if (n.bias() != null) {
+                        n.bias().divi(scale);
+                    }
                 }
                 default -> throw new IllegalStateException("producer " + group.get().producer() + " is not a norm");
             }

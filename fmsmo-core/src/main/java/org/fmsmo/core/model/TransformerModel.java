@@ -58,6 +58,11 @@ public abstract class TransformerModel extends Module implements QuantizableMode
         return tokenizer;
     }
 
+    /** Whether the model was loaded with its tokenizer. */
+    public boolean hasTokenizer() {
+        return tokenizer != null;
+    }
+
     /** Attaches the tokenizer; the model takes ownership. */
     public void setTokenizer(HfTokenizer tokenizer) {
         this.tokenizer = tokenizer;

@@ -85,6 +85,23 @@ public final class Attention {
     }
 
     /**
+     * {@code [T, T]}: 0 where {@code |i − j| ≤ window}, the most negative float elsewhere (an
+     * encoder's local attention, HF's {@code sliding_window_bidirectional_overlay}); combine it
+     * with a padding mask by {@code minimum}, which cannot overflow as a sum would.
+     */
+    public static NDArray bidirectionalWindowMask(NDManager manager, int t, int window) {
+        float[] m = new float[t * t];
+        for (int i = 0; i < t; i++) {
+            for (int j = 0; j < t; j++) {
+                if (Math.abs(i - j) > window) {
+                    m[i * t + j] = -Float.MAX_VALUE;
+                }
+            }
+        }
+        return manager.create(m, new Shape(t, t));
+    }
+
+    /**
      * {@code [B, 1, 1, S]} from a 0/1 padding mask {@code [B, S]}: 0 where attended, the most
      * negative float where padded (as HF does, so a fully padded row stays finite).
      */

@@ -15,19 +15,22 @@ public final class LayerNorm extends Module implements Normalization {
         return weight;
     }
 
-    /** The bias, rescaled together with the gain. */
+    /** The bias, rescaled together with the gain; null when the norm has none. */
     public NDArray bias() {
         return bias;
     }
 
+    /** @param bias null for a norm without one (ModernBERT's) */
     public LayerNorm(NDArray weight, NDArray bias, double eps) {
         this.weight = addParameter("weight", weight);
-        this.bias = addParameter("bias", bias);
+        this.bias = bias == null ? null : addParameter("bias", bias);
         this.eps = (float) eps;
     }
 
+    @Override
     public NDArray forward(NDArray x) {
         Shape normalized = new Shape(x.getShape().get(x.getShape().dimension() - 1));
-        return Trace.call("norm", path(), x.getNDArrayInternal().layerNorm(x, normalized, weight, bias, eps).singletonOrThrow(), x);
+        NDArray b = bias != null ? bias : weight.zerosLike();
+        return Trace.call("norm", path(), x.getNDArrayInternal().layerNorm(x, normalized, weight, b, eps).singletonOrThrow(), x);
     }
 }

@@ -333,7 +333,10 @@ public final class Quantization {
         long t = System.nanoTime();
         Path resume = training == null ? null : training.resume();
         ModelLoader loader = new ModelLoader(plugins);
-        try (TransformerModel tm = resume != null ? loader.loadForTraining(resume) : loader.load(model)) {
+        // The tokenizer is read when text is: calibration text or training. Random calibration and
+        // methods without calibration need none, so a folder without tokenizer.json quantizes too.
+        boolean text = training != null || calibration instanceof CalibrationSource.Text;
+        try (TransformerModel tm = resume != null ? loader.loadForTraining(resume) : loader.load(model, text)) {
             QuantPlanner.checkLayerNames(tm.linearLayers().stream().map(LinearLayer::name).toList(), cfg);
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             if (writer != null) {

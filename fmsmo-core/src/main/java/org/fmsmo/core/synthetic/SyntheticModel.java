@@ -9,7 +9,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.fmsmo.core.model.decoder.DecoderTensors;
+import org.fmsmo.core.model.transformer.TransformerTensors;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.IntStream;
@@ -64,17 +64,17 @@ public final class SyntheticModel {
     }
 
     /**
-     * A checkpoint of any decoder architecture: the tensors its {@link DecoderSpec} reads
-     * ({@link DecoderTensors}), N(0, 0.02) weights and gains near their identity (1, or 0 for a
+     * A checkpoint of any {@link org.fmsmo.api.arch.TransformerSpec} architecture: the tensors its {@link TransformerSpec} reads
+     * ({@link TransformerTensors}), N(0, 0.02) weights and gains near their identity (1, or 0 for a
      * unit-offset norm), BF16, with {@code config} as its {@code config.json} and a word-level
      * tokenizer.
      *
      * @param dir must not exist; written atomically
      */
-    public static Path write(Path dir, com.fasterxml.jackson.databind.node.ObjectNode config, org.fmsmo.api.arch.DecoderSpec spec, long seed) {
-        double gain = spec.norm() == org.fmsmo.api.arch.DecoderSpec.Norm.RMS_UNIT_OFFSET ? 0 : 1;
+    public static Path write(Path dir, com.fasterxml.jackson.databind.node.ObjectNode config, org.fmsmo.api.arch.TransformerSpec spec, long seed) {
+        double gain = spec.norm() == org.fmsmo.api.arch.TransformerSpec.Norm.RMS_UNIT_OFFSET ? 0 : 1;
         List<TensorData> t = new ArrayList<>();
-        for (DecoderTensors.Tensor x : DecoderTensors.of(spec)) {
+        for (TransformerTensors.Tensor x : TransformerTensors.of(spec)) {
             t.add(gaussian(x.name(), seed, x.gain() ? gain : 0, x.gain() ? NORM_STD : WEIGHT_STD, null, x.shape()));
         }
         return SafetensorsWriter.writeModel(dir, t, Map.of("format", "pt"), HUB_SHARD_BYTES, Map.of(),

@@ -32,7 +32,7 @@ import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.model.TransformerModel;
-import org.fmsmo.core.model.decoder.DecoderForCausalLM;
+import org.fmsmo.core.model.transformer.TransformerForCausalLM;
 import org.fmsmo.core.synthetic.ModelShape;
 import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.Test;
@@ -59,7 +59,7 @@ class ModelLoaderTest {
         assertTrue(Files.exists(dir.resolve(SafetensorsWriter.INDEX)), "sharded");
         try (TransformerModel m = LOADER.load(dir, false); NDManager nd = NDManager.newBaseManager()) {
             assertEquals(TINY.parameters(), m.parameterCount());
-            NDArray logits = assertInstanceOf(DecoderForCausalLM.class, m).logits(nd.create(new long[] {1, 5, 9, 3}, new Shape(1, 4)));
+            NDArray logits = assertInstanceOf(TransformerForCausalLM.class, m).logits(nd.create(new long[] {1, 5, 9, 3}, new Shape(1, 4)));
             assertEquals(new Shape(1, 4, 64), logits.getShape());
             assertFalse(Float.isNaN(logits.sum().getFloat()));
         }

@@ -17,7 +17,7 @@ import org.fmsmo.core.SharedFixtures;
 import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
-import org.fmsmo.core.model.decoder.DecoderForCausalLM;
+import org.fmsmo.core.model.transformer.TransformerForCausalLM;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -37,7 +37,7 @@ class TinyLlamaReferenceTest {
 
     private Path dir;
     private JsonNode reference;
-    private DecoderForCausalLM model;
+    private TransformerForCausalLM model;
 
     @BeforeAll
     void load() throws Exception {
@@ -45,7 +45,7 @@ class TinyLlamaReferenceTest {
         dir = SharedFixtures.path("tiny-llama");
         if (Files.isDirectory(dir)) {
             reference = new ObjectMapper().readTree(Files.readString(dir.resolve("reference.json")));
-            model = assertInstanceOf(DecoderForCausalLM.class, LOADER.load(dir));
+            model = assertInstanceOf(TransformerForCausalLM.class, LOADER.load(dir));
         }
     }
 

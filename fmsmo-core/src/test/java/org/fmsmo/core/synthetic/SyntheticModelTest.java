@@ -50,7 +50,7 @@ class SyntheticModelTest {
             }
             assertTrue(!m.names().contains("lm_head.weight"), "tied embeddings store no head");
         }
-        org.fmsmo.api.arch.DecoderSpec c = (org.fmsmo.api.arch.DecoderSpec) new org.fmsmo.core.arch.Decoders.Llama()
+        org.fmsmo.api.arch.TransformerSpec c = (org.fmsmo.api.arch.TransformerSpec) new org.fmsmo.core.arch.Decoders.Llama()
                 .describe(org.fmsmo.core.hf.HfConfig.read(dir));
         assertEquals(2, c.numLayers());
         try (HfTokenizer tok = HfTokenizer.open(dir)) {

@@ -7,7 +7,7 @@ import org.fmsmo.core.nn.LayerNorm;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.Weights;
-import org.fmsmo.api.arch.EncoderSpec;
+import org.fmsmo.api.arch.BertSpec;
 
 /**
  * One post-norm encoder block: {@code h = LN(x + attn(x)); out = LN(h + W₂·gelu(W₁·h))}, with
@@ -20,7 +20,7 @@ final class BertLayer extends Module {
     private final LayerNorm attentionNorm;
     private final LayerNorm outputNorm;
 
-    BertLayer(EncoderSpec c, Weights w, String p) {
+    BertLayer(BertSpec c, Weights w, String p) {
         this.heads = c.numHeads();
         this.headDim = c.headDim();
         int h = c.hiddenSize();

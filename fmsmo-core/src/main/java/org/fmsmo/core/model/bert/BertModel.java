@@ -8,7 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.fmsmo.api.arch.EncoderSpec;
+import org.fmsmo.api.arch.BertSpec;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.nn.Attention;
@@ -26,17 +26,17 @@ import org.fmsmo.core.nn.Weights;
  */
 public final class BertModel extends SentenceEncoder {
 
-    private final EncoderSpec config;
+    private final BertSpec config;
     private final Embedding words;
     private final Embedding positions;
     private final Embedding tokenTypes;
     private final LayerNorm embeddingNorm;
     private final List<BertLayer> layers;
 
-    public BertModel(HfConfig hf, EncoderSpec spec, Weights w) {
+    public BertModel(HfConfig hf, BertSpec spec, Weights w) {
         super(hf, w.manager());
         this.config = spec;
-        EncoderSpec c = config;
+        BertSpec c = config;
         int h = c.hiddenSize();
         Group emb = addModule("embeddings", new Group());
         this.words = emb.add("word_embeddings", new Embedding(w.take("embeddings.word_embeddings.weight", c.vocabSize(), h)));
@@ -50,7 +50,7 @@ public final class BertModel extends SentenceEncoder {
         this.layers = addModule("encoder", new Group()).add("layer", new ModuleList<>(list)).items();
     }
 
-    public EncoderSpec spec() {
+    public BertSpec spec() {
         return config;
     }
 

@@ -4,8 +4,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import org.fmsmo.api.arch.ArchitectureSpec;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.api.arch.ModelConfig;
 
 /**
@@ -16,7 +16,7 @@ import org.fmsmo.api.arch.ModelConfig;
  */
 public final class MetaLlamaArchitecture implements org.fmsmo.api.arch.ModelArchitectureProvider {
 
-    private static final DecoderSpec.Names NAMES = DecoderSpec.Names.llama()
+    private static final TransformerSpec.Names NAMES = TransformerSpec.Names.llama()
             .with(Part.EMBEDDING, "tok_embeddings").with(Part.LAYERS, "layers").with(Part.FINAL_NORM, "norm").with(Part.LM_HEAD, "output")
             .with(Part.ATTENTION, "attention").with(Part.Q, "wq").with(Part.K, "wk").with(Part.V, "wv").with(Part.O, "wo")
             .with(Part.MLP, "feed_forward").with(Part.GATE, "w1").with(Part.UP, "w3").with(Part.DOWN, "w2")
@@ -49,15 +49,15 @@ public final class MetaLlamaArchitecture implements org.fmsmo.api.arch.ModelArch
             throw c.invalid("num_attention_heads", "must split hidden_size (" + hidden + ") into heads of even width");
         }
         int layers = c.positive("num_hidden_layers");
-        List<DecoderSpec.Layer> list = new ArrayList<>();
+        List<TransformerSpec.Layer> list = new ArrayList<>();
         for (int i = 0; i < layers; i++) {
-            list.add(new DecoderSpec.Layer(0, c.rope("full_attention", 10000.0), false));
+            list.add(new TransformerSpec.Layer(0, c.rope("full_attention", 10000.0), false));
         }
         int headDim = hidden / heads;
-        return new DecoderSpec(c.positive("vocab_size"), hidden, heads, kvHeads, headDim, c.positive("intermediate_size"),
-                c.positive("max_position_embeddings", 2048), DecoderSpec.Norm.RMS, c.numberBetween("rms_norm_eps", 1e-5, 0, 1),
-                DecoderSpec.Layout.PRE_NORM, DecoderSpec.Activation.SILU,
-                new DecoderSpec.Attention(false, false, false, 1 / Math.sqrt(headDim), 0), list, null, DecoderSpec.Scaling.NONE,
-                false, false, false, c.bool("tie_word_embeddings", false), DecoderSpec.Positions.ROTARY, true, false, NAMES);
+        return new TransformerSpec(c.positive("vocab_size"), hidden, heads, kvHeads, headDim, c.positive("intermediate_size"),
+                c.positive("max_position_embeddings", 2048), TransformerSpec.Norm.RMS, c.numberBetween("rms_norm_eps", 1e-5, 0, 1),
+                TransformerSpec.Layout.PRE_NORM, TransformerSpec.Activation.SILU,
+                new TransformerSpec.Attention(false, false, false, 1 / Math.sqrt(headDim), 0), list, null, TransformerSpec.Scaling.NONE,
+                false, false, false, c.bool("tie_word_embeddings", false), TransformerSpec.Positions.ROTARY, true, false, NAMES, null);
     }
 }

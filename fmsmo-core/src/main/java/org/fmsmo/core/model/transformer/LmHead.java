@@ -1,8 +1,8 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.nn.Module;
@@ -15,9 +15,9 @@ import org.fmsmo.core.nn.Weights;
  * checkpoint's ({@code model.norm}, {@code lm_head}), so it can be added to a whole model or
  * stand alone in a streamed one.
  */
-final class DecoderHead {
+final class LmHead {
 
-    private final DecoderSpec spec;
+    private final TransformerSpec spec;
     private final Normalization norm;
     private final String lmHead;
 
@@ -26,10 +26,10 @@ final class DecoderHead {
      *
      * @param embedding the embedding table when the head is tied to it and the checkpoint has no head of its own
      */
-    DecoderHead(DecoderSpec s, Weights w, Placer root, java.util.function.Supplier<NDArray> embedding) {
+    LmHead(TransformerSpec s, Weights w, Placer root, java.util.function.Supplier<NDArray> embedding) {
         this.spec = s;
         String normName = s.names().of(Part.FINAL_NORM);
-        this.norm = (Normalization) root.module(normName, DecoderLayer.norm(s, w, normName, s.hiddenSize()));
+        this.norm = (Normalization) root.module(normName, TransformerBlock.norm(s, w, normName, s.hiddenSize()));
         this.lmHead = s.names().of(Part.LM_HEAD);
         if (s.tieWordEmbeddings() && !w.has(lmHead + ".weight")) {
             root.linear(lmHead, new Linear(lmHead, embedding.get(), null));

@@ -36,15 +36,16 @@ import org.fmsmo.api.Experimental;
  * @param transposedWeights linear weights are stored {@code [in, out]} (GPT-2's {@code Conv1D}); they are read and
  *                          written back that way, and held {@code [out, in]} like every other linear
  * @param names             the checkpoint's names for each part
+ * @param encoder           null for a causal decoder; for a bidirectional encoder (ModernBERT), what differs
  */
 @Experimental(since = "1.4")
-public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKvHeads, int headDim, int intermediateSize,
+public record TransformerSpec(int vocabSize, int hiddenSize, int numHeads, int numKvHeads, int headDim, int intermediateSize,
                           int maxPositions, Norm norm, double normEps, Layout layout, Activation activation, Attention attention,
                           List<Layer> layers, Moe moe, Scaling scaling, boolean mlpBias, boolean fusedQkv, boolean fusedGateUp,
                           boolean tieWordEmbeddings, Positions positions, boolean gatedMlp, boolean transposedWeights,
-                          Names names) implements ArchitectureSpec {
+                          Names names, Encoder encoder) implements ArchitectureSpec {
 
-    public DecoderSpec {
+    public TransformerSpec {
         layers = List.copyOf(layers);
         Objects.requireNonNull(norm, "norm");
         Objects.requireNonNull(layout, "layout");
@@ -69,7 +70,19 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
 
     @Override
     public Task task() {
-        return Task.CAUSAL_LM;
+        return encoder == null ? Task.CAUSAL_LM : Task.SENTENCE_ENCODER;
+    }
+
+    /**
+     * A bidirectional encoder built from these blocks: every token sees every other (within its
+     * layer's window, {@code |i − j| ≤ w}), padding is masked, and the output is the final norm's,
+     * with no head.
+     *
+     * @param embeddingNorm  the embedding output is normed ({@link Part#EMBEDDING_NORM})
+     * @param firstBlockNorm the first block has an input norm (ModernBERT's has none)
+     */
+    @Experimental(since = "1.4")
+    public record Encoder(boolean embeddingNorm, boolean firstBlockNorm) {
     }
 
     public int numLayers() {
@@ -93,7 +106,9 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
         /** {@code x · rsqrt(mean(x²) + ε) · (1 + w)}: the stored gain is an offset from one (Gemma). */
         RMS_UNIT_OFFSET,
         /** {@code (x − mean) / √(var + ε) · w + b}, with a bias beside each gain (GPT-2). */
-        LAYER_NORM
+        LAYER_NORM,
+        /** {@code (x − mean) / √(var + ε) · w}, no bias (ModernBERT). */
+        LAYER_NORM_NO_BIAS
     }
 
     /** Where a block's norms sit. */
@@ -110,6 +125,8 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
     public enum Activation {
         /** {@code x · σ(x)} (SwiGLU). */
         SILU,
+        /** The exact, erf-based GELU (HF's {@code gelu}; ModernBERT). */
+        GELU,
         /** GELU with the tanh approximation (GeGLU; HF's {@code gelu_pytorch_tanh}). */
         GELU_TANH
     }
@@ -126,7 +143,8 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
     }
 
     /**
-     * @param slidingWindow a query at position i sees keys {@code i−w < j ≤ i}; 0 for every earlier key
+     * @param slidingWindow a query at position i sees keys {@code i−w < j ≤ i} (decoders) or {@code |i−j| ≤ w}
+     *                      (encoders); 0 for all of them
      * @param rope          this layer's rotary parameters; null with learned positions
      * @param sparse        the layer's MLP is the mixture of experts
      */
@@ -172,7 +190,7 @@ public record DecoderSpec(int vocabSize, int hiddenSize, int numHeads, int numKv
     /** The parts of a decoder checkpoint, with the names Hugging Face's Llama gives them. */
     @Experimental(since = "1.4")
     public enum Part {
-        EMBEDDING("model.embed_tokens"), POSITION_EMBEDDING("model.embed_positions"), LAYERS("model.layers"), FINAL_NORM("model.norm"), LM_HEAD("lm_head"),
+        EMBEDDING("model.embed_tokens"), EMBEDDING_NORM("model.embed_norm"), POSITION_EMBEDDING("model.embed_positions"), LAYERS("model.layers"), FINAL_NORM("model.norm"), LM_HEAD("lm_head"),
         ATTENTION("self_attn"), Q("q_proj"), K("k_proj"), V("v_proj"), O("o_proj"), QKV("qkv_proj"), Q_NORM("q_norm"), K_NORM("k_norm"),
         MLP("mlp"), GATE("gate_proj"), UP("up_proj"), DOWN("down_proj"), GATE_UP("gate_up_proj"),
         INPUT_NORM("input_layernorm"), POST_ATTENTION_NORM("post_attention_layernorm"),

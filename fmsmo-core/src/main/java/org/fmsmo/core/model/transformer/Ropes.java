@@ -1,9 +1,9 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDManager;
 import java.util.HashMap;
 import java.util.Map;
-import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.ModelConfig;
 import org.fmsmo.api.arch.RopeParameters;
 import org.fmsmo.core.nn.RotaryEmbedding;
@@ -11,7 +11,7 @@ import org.fmsmo.core.nn.RotaryEmbedding;
 /** One rotary table per distinct set of parameters (Gemma 3's local and global layers turn differently). */
 final class Ropes {
 
-    private final DecoderSpec spec;
+    private final TransformerSpec spec;
     private final Map<RopeParameters, RotaryEmbedding> tables = new HashMap<>();
 
     /**
@@ -19,9 +19,9 @@ final class Ropes {
      *
      * @param positions how many positions the tables cover
      */
-    Ropes(DecoderSpec spec, ModelConfig config, NDManager manager, int positions) {
+    Ropes(TransformerSpec spec, ModelConfig config, NDManager manager, int positions) {
         this.spec = spec;
-        for (DecoderSpec.Layer l : spec.layers()) {
+        for (TransformerSpec.Layer l : spec.layers()) {
             if (l.rope() == null) {
                 continue; // learned positions
             }
@@ -32,7 +32,7 @@ final class Ropes {
 
     /** Layer {@code layer}'s table; null with learned positions. */
     RotaryEmbedding of(int layer) {
-        DecoderSpec.Layer l = spec.layers().get(layer);
+        TransformerSpec.Layer l = spec.layers().get(layer);
         return l.rope() == null ? null : tables.get(l.rope());
     }
 }

@@ -1,32 +1,35 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import java.util.ArrayList;
 import java.util.List;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 
 /**
- * The tensors a checkpoint of a {@link DecoderSpec} holds, by name and shape, in the order the
+ * The tensors a checkpoint of a {@link TransformerSpec} holds, by name and shape, in the order the
  * host reads them: what a synthetic checkpoint of an architecture must contain. The loader is
  * the check on this list (a name it reads that is missing here fails the conformance kit).
  */
-public final class DecoderTensors {
+public final class TransformerTensors {
 
     /** A stored tensor; {@code gain} marks a norm's weight (ones, or zeros for a unit-offset norm). */
     public record Tensor(String name, long[] shape, boolean gain) {
     }
 
-    private DecoderTensors() {
+    private TransformerTensors() {
     }
 
-    public static List<Tensor> of(DecoderSpec s) {
-        DecoderSpec.Names n = s.names();
+    public static List<Tensor> of(TransformerSpec s) {
+        TransformerSpec.Names n = s.names();
         long h = s.hiddenSize();
         long qDim = (long) s.numHeads() * s.headDim();
         long kvDim = (long) s.numKvHeads() * s.headDim();
         List<Tensor> t = new ArrayList<>();
         t.add(new Tensor(n.of(Part.EMBEDDING) + ".weight", new long[] {s.vocabSize(), h}, false));
-        if (s.positions() == DecoderSpec.Positions.LEARNED) {
+        if (s.encoder() != null && s.encoder().embeddingNorm()) {
+            norm(t, s, n.of(Part.EMBEDDING_NORM), h);
+        }
+        if (s.positions() == TransformerSpec.Positions.LEARNED) {
             t.add(new Tensor(n.of(Part.POSITION_EMBEDDING) + ".weight", new long[] {s.maxPositions(), h}, false));
         }
         for (int i = 0; i < s.numLayers(); i++) {
@@ -68,28 +71,30 @@ public final class DecoderTensors {
                 }
                 linear(t, s, mlp + n.of(Part.DOWN), w, h, s.mlpBias());
             }
-            List<Part> norms = s.layout() == DecoderSpec.Layout.SANDWICH
+            List<Part> norms = s.layout() == TransformerSpec.Layout.SANDWICH
                     ? List.of(Part.INPUT_NORM, Part.POST_ATTENTION_NORM, Part.PRE_FEEDFORWARD_NORM, Part.POST_FEEDFORWARD_NORM)
                     : List.of(Part.INPUT_NORM, Part.POST_ATTENTION_NORM);
             for (Part p : norms) {
-                norm(t, s, layer + n.of(p), h);
+                if (p != Part.INPUT_NORM || TransformerBlock.hasInputNorm(s, i)) {
+                    norm(t, s, layer + n.of(p), h);
+                }
             }
         }
         norm(t, s, n.of(Part.FINAL_NORM), h);
-        if (!s.tieWordEmbeddings()) {
+        if (!s.tieWordEmbeddings() && s.encoder() == null) {
             t.add(new Tensor(n.of(Part.LM_HEAD) + ".weight", new long[] {s.vocabSize(), h}, false));
         }
         return t;
     }
 
-    private static void norm(List<Tensor> t, DecoderSpec s, String name, long width) {
+    private static void norm(List<Tensor> t, TransformerSpec s, String name, long width) {
         t.add(new Tensor(name + ".weight", new long[] {width}, true));
-        if (s.norm() == DecoderSpec.Norm.LAYER_NORM) {
+        if (s.norm() == TransformerSpec.Norm.LAYER_NORM) {
             t.add(new Tensor(name + ".bias", new long[] {width}, false));
         }
     }
 
-    private static void linear(List<Tensor> t, DecoderSpec s, String name, long in, long out, boolean bias) {
+    private static void linear(List<Tensor> t, TransformerSpec s, String name, long in, long out, boolean bias) {
         t.add(new Tensor(name + ".weight", s.transposedWeights() ? new long[] {in, out} : new long[] {out, in}, false));
         if (bias) {
             t.add(new Tensor(name + ".bias", new long[] {out}, false));

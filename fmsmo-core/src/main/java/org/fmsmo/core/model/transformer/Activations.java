@@ -1,8 +1,8 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.Activation;
-import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.quant.Scalars;
 
 /** The MLP gates' activations. */
@@ -13,9 +13,10 @@ final class Activations {
     private Activations() {
     }
 
-    static NDArray apply(DecoderSpec.Activation a, NDArray x) {
+    static NDArray apply(TransformerSpec.Activation a, NDArray x) {
         return switch (a) {
             case SILU -> x.mul(Activation.sigmoid(x));
+            case GELU -> x.getNDArrayInternal().gelu();
             // 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), PyTorch's gelu(approximate="tanh")
             case GELU_TANH -> {
                 NDArray inner = Scalars.mul(x.add(Scalars.mul(x.mul(x).mul(x), 0.044715f)), SQRT_2_OVER_PI).tanh();

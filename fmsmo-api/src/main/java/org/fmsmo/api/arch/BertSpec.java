@@ -19,7 +19,7 @@ import org.fmsmo.api.Experimental;
  *                         padding token's (id {@code paddingIdx}) is {@code paddingIdx}; −1 for BERT's {@code 0..T−1}
  */
 @Experimental(since = "1.4")
-public record EncoderSpec(int vocabSize, int hiddenSize, int numLayers, int numHeads, int intermediateSize, int maxPositions,
+public record BertSpec(int vocabSize, int hiddenSize, int numLayers, int numHeads, int intermediateSize, int maxPositions,
                           int typeVocabSize, double layerNormEps, int paddingIdx) implements ArchitectureSpec {
 
     @Override

@@ -1,4 +1,4 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -9,8 +9,8 @@ import java.util.List;
 import java.util.function.Consumer;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Scalars;
@@ -28,13 +28,13 @@ import org.fmsmo.core.nn.Weights;
 
 /**
  * A decoder checkpoint opened for layer-by-layer work: the same blocks as
- * {@link DecoderForCausalLM}, loaded one at a time from the mapping. Embedding rows are gathered
+ * {@link TransformerForCausalLM}, loaded one at a time from the mapping. Embedding rows are gathered
  * from the mapped table for the tokens a batch holds, so the table is never converted whole.
  */
-public final class DecoderStream implements StreamedModel {
+public final class TransformerStream implements StreamedModel {
 
     private final HfConfig hf;
-    private final DecoderSpec spec;
+    private final TransformerSpec spec;
     private final SafetensorsModel checkpoint;
     private final NDManager manager;
     private final Ropes ropes;
@@ -47,7 +47,7 @@ public final class DecoderStream implements StreamedModel {
      * @param maxTokens the longest sequence that will be run (the rotary tables are built for it)
      * @param decoder   decodes a quantized checkpoint's blocks ({@link BlockDecoder#NONE} for a float one)
      */
-    public DecoderStream(HfConfig hf, DecoderSpec spec, SafetensorsModel checkpoint, int maxTokens, BlockDecoder decoder) {
+    public TransformerStream(HfConfig hf, TransformerSpec spec, SafetensorsModel checkpoint, int maxTokens, BlockDecoder decoder) {
         this.hf = hf;
         this.spec = spec;
         this.decoder = decoder;
@@ -65,7 +65,7 @@ public final class DecoderStream implements StreamedModel {
         this.manager = NDManager.newBaseManager();
         try {
             this.ropes = new Ropes(spec, hf, manager, Math.min(spec.maxPositions(), Math.max(1, maxTokens)));
-            this.positions = spec.positions() == DecoderSpec.Positions.LEARNED
+            this.positions = spec.positions() == TransformerSpec.Positions.LEARNED
                     ? new Weights(checkpoint, manager, List.of()).take(positionsName(), spec.maxPositions(), spec.hiddenSize()) : null;
         } catch (RuntimeException e) {
             manager.close();
@@ -151,7 +151,7 @@ public final class DecoderStream implements StreamedModel {
         Weights weights = new Weights(checkpoint, blockManager, List.of());
         // A quantized checkpoint's block is decoded by its format, one block at a time.
         Consumer<QuantizableModel> inputs = decoder.decode(weights, blockPath(i) + ".");
-        DecoderLayer layer = new DecoderLayer(spec, i, weights, blockPath(i), ropes.of(i));
+        TransformerBlock layer = new TransformerBlock(spec, i, weights, blockPath(i), ropes.of(i));
         layer.assignPaths(blockPath(i));
         inputs.accept(new BlockView(hf.architecture(hf.modelType()), layer, blockManager));
         return layer;
@@ -159,15 +159,15 @@ public final class DecoderStream implements StreamedModel {
 
     @Override
     public NDArray runBlock(Module block, NDArray hidden, NDArray mask) {
-        return ((DecoderLayer) block).forward(hidden, mask);
+        return ((TransformerBlock) block).forward(hidden, mask);
     }
 
     /** The head on its own: the final norm and {@code lm_head} at their checkpoint paths. */
     private static final class Head extends Module {
-        private final DecoderHead head;
+        private final LmHead head;
 
-        Head(DecoderSpec spec, Weights w, String embedding) {
-            this.head = new DecoderHead(spec, w, new DecoderHead.Placer() {
+        Head(TransformerSpec spec, Weights w, String embedding) {
+            this.head = new LmHead(spec, w, new LmHead.Placer() {
                 @Override
                 public <M extends Module> M module(String path, M module) {
                     return addModuleAt(path, module);
@@ -206,7 +206,7 @@ public final class DecoderStream implements StreamedModel {
     public List<String> trailingTensors() {
         String norm = spec.names().of(Part.FINAL_NORM);
         List<String> t = new ArrayList<>(List.of(norm + ".weight"));
-        if (spec.norm() == DecoderSpec.Norm.LAYER_NORM) {
+        if (spec.norm() == TransformerSpec.Norm.LAYER_NORM) {
             t.add(norm + ".bias");
         }
         if (checkpoint.names().contains(headWeight())) {

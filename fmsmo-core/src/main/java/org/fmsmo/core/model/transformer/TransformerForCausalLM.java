@@ -1,12 +1,12 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import java.util.ArrayList;
 import java.util.List;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.hf.HfConfig;
@@ -19,35 +19,35 @@ import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Weights;
 
 /**
- * A whole decoder in memory, built from its {@link DecoderSpec}: embedding, blocks, head. The
+ * A whole decoder in memory, built from its {@link TransformerSpec}: embedding, blocks, head. The
  * module tree follows the checkpoint's names, so weights are found, swapped and written under
  * the names they were read with.
  */
-public final class DecoderForCausalLM extends CausalLM {
+public final class TransformerForCausalLM extends CausalLM {
 
-    private final DecoderSpec spec;
+    private final TransformerSpec spec;
     private final Embedding embedding;
     private final Embedding positions;
-    private final List<DecoderLayer> layers;
-    private final DecoderHead head;
+    private final List<TransformerBlock> layers;
+    private final LmHead head;
 
     /** Builds the model from checkpoint tensors; the arrays land in {@code weights.manager()}. */
-    public DecoderForCausalLM(HfConfig hf, DecoderSpec s, Weights w) {
+    public TransformerForCausalLM(HfConfig hf, TransformerSpec s, Weights w) {
         super(hf, w.manager());
         this.spec = s;
         Ropes ropes = new Ropes(s, hf, w.manager(), s.maxPositions());
         String emb = s.names().of(Part.EMBEDDING);
         this.embedding = addModuleAt(emb, new Embedding(w.take(emb + ".weight", s.vocabSize(), s.hiddenSize())));
         String pos = s.names().of(Part.POSITION_EMBEDDING);
-        this.positions = s.positions() == DecoderSpec.Positions.LEARNED
+        this.positions = s.positions() == TransformerSpec.Positions.LEARNED
                 ? addModuleAt(pos, new Embedding(w.take(pos + ".weight", s.maxPositions(), s.hiddenSize()))) : null;
-        List<DecoderLayer> list = new ArrayList<>();
+        List<TransformerBlock> list = new ArrayList<>();
         String layersName = s.names().of(Part.LAYERS);
         for (int i = 0; i < s.numLayers(); i++) {
-            list.add(new DecoderLayer(s, i, w, layersName + "." + i, ropes.of(i)));
+            list.add(new TransformerBlock(s, i, w, layersName + "." + i, ropes.of(i)));
         }
         this.layers = addModuleAt(layersName, new ModuleList<>(list)).items();
-        this.head = new DecoderHead(s, w, new DecoderHead.Placer() {
+        this.head = new LmHead(s, w, new LmHead.Placer() {
             @Override
             public <M extends Module> M module(String path, M module) {
                 return addModuleAt(path, module);
@@ -61,7 +61,7 @@ public final class DecoderForCausalLM extends CausalLM {
     }
 
     /** The description this model was built from. */
-    public DecoderSpec spec() {
+    public TransformerSpec spec() {
         return spec;
     }
 

@@ -3,15 +3,15 @@ package org.fmsmo.core.arch;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.IntPredicate;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Activation;
-import org.fmsmo.api.arch.DecoderSpec.Attention;
-import org.fmsmo.api.arch.DecoderSpec.Layer;
-import org.fmsmo.api.arch.DecoderSpec.Layout;
-import org.fmsmo.api.arch.DecoderSpec.Moe;
-import org.fmsmo.api.arch.DecoderSpec.Names;
-import org.fmsmo.api.arch.DecoderSpec.Norm;
-import org.fmsmo.api.arch.DecoderSpec.Scaling;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Activation;
+import org.fmsmo.api.arch.TransformerSpec.Attention;
+import org.fmsmo.api.arch.TransformerSpec.Layer;
+import org.fmsmo.api.arch.TransformerSpec.Layout;
+import org.fmsmo.api.arch.TransformerSpec.Moe;
+import org.fmsmo.api.arch.TransformerSpec.Names;
+import org.fmsmo.api.arch.TransformerSpec.Norm;
+import org.fmsmo.api.arch.TransformerSpec.Scaling;
 import org.fmsmo.api.arch.ModelConfig;
 import org.fmsmo.api.arch.RopeParameters;
 
@@ -19,12 +19,12 @@ import org.fmsmo.api.arch.RopeParameters;
  * The keys every Llama-lineage config shares, read once: the built-in decoders start from
  * {@link #read} and change what their family changes.
  */
-final class DecoderConfigs {
+final class TransformerConfigs {
 
     static final String FULL = "full_attention";
     static final String SLIDING = "sliding_attention";
 
-    private DecoderConfigs() {
+    private TransformerConfigs() {
     }
 
     /** A Llama-shaped description of {@code c}, every layer full attention. */
@@ -57,8 +57,9 @@ final class DecoderConfigs {
         return switch (act) {
             case "silu", "swish" -> Activation.SILU;
             case "gelu_pytorch_tanh", "gelu_new" -> Activation.GELU_TANH;
+            case "gelu" -> Activation.GELU;
             default -> throw c.unsupported(key, "'" + act + "' is not supported for " + c.modelType()
-                    + "; supported: silu, gelu_pytorch_tanh");
+                    + "; supported: silu, gelu_pytorch_tanh, gelu_new, gelu");
         };
     }
 
@@ -110,9 +111,10 @@ final class DecoderConfigs {
         boolean mlpBias;
         boolean fusedQkv;
         boolean fusedGateUp;
-        DecoderSpec.Positions positions = DecoderSpec.Positions.ROTARY;
+        TransformerSpec.Positions positions = TransformerSpec.Positions.ROTARY;
         boolean gatedMlp = true;
         boolean transposedWeights;
+        TransformerSpec.Encoder encoder;
         Scaling scaling = Scaling.NONE;
         Names names = Names.llama();
         Moe moe;
@@ -124,7 +126,7 @@ final class DecoderConfigs {
         /** A layer type's rotary parameters; the config's own unless a family reads its older keys. */
         java.util.function.Function<String, RopeParameters> rope = type -> config.rope(type, fallbackTheta);
 
-        DecoderSpec build() {
+        TransformerSpec build() {
             List<Layer> layers = new ArrayList<>();
             for (int i = 0; i < numLayers; i++) {
                 String type = layerTypes == null ? FULL : layerTypes.get(i);
@@ -132,12 +134,12 @@ final class DecoderConfigs {
                 if (sliding && slidingWindow <= 0) {
                     throw config.invalid("sliding_window", "must be a positive number of tokens for the sliding layers of layer_types");
                 }
-                layers.add(new Layer(sliding ? slidingWindow : 0, positions == DecoderSpec.Positions.ROTARY ? rope.apply(type) : null,
+                layers.add(new Layer(sliding ? slidingWindow : 0, positions == TransformerSpec.Positions.ROTARY ? rope.apply(type) : null,
                         sparse.test(i)));
             }
-            return new DecoderSpec(vocab, hidden, heads, kvHeads, headDim, intermediate, maxPositions, norm, eps, layout, activation,
+            return new TransformerSpec(vocab, hidden, heads, kvHeads, headDim, intermediate, maxPositions, norm, eps, layout, activation,
                     new Attention(qkvBias, outputBias, qkNorm, scale, softcap), layers, moe, scaling, mlpBias, fusedQkv, fusedGateUp,
-                    tie, positions, gatedMlp, transposedWeights, names);
+                    tie, positions, gatedMlp, transposedWeights, names, encoder);
         }
     }
 }

@@ -1,9 +1,9 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Module;
@@ -15,9 +15,9 @@ import org.fmsmo.core.nn.Weights;
  * Grouped-query self-attention, with rotary positions unless the model learns them: separate or
  * fused q/k/v projections, optional per-head q/k norms, a soft cap and a sliding window.
  */
-final class DecoderAttention extends Module {
+final class SelfAttention extends Module {
 
-    private final DecoderSpec spec;
+    private final TransformerSpec spec;
     private final int window;
     private final RotaryEmbedding rope;
     private final String q;
@@ -28,11 +28,11 @@ final class DecoderAttention extends Module {
     private final Normalization qNorm;
     private final Normalization kNorm;
 
-    DecoderAttention(DecoderSpec s, int layer, Weights w, String prefix, RotaryEmbedding rope) {
+    SelfAttention(TransformerSpec s, int layer, Weights w, String prefix, RotaryEmbedding rope) {
         this.spec = s;
         this.window = s.layers().get(layer).slidingWindow();
         this.rope = rope;
-        DecoderSpec.Names n = s.names();
+        TransformerSpec.Names n = s.names();
         long h = s.hiddenSize();
         long qDim = (long) s.numHeads() * s.headDim();
         long kvDim = (long) s.numKvHeads() * s.headDim();
@@ -40,21 +40,21 @@ final class DecoderAttention extends Module {
         if (s.fusedQkv()) {
             this.qkv = n.of(Part.QKV);
             this.q = this.k = this.v = null;
-            addLinear(qkv, DecoderLayer.linear(s, w, prefix + "." + qkv, h, qDim + 2 * kvDim, bias));
+            addLinear(qkv, TransformerBlock.linear(s, w, prefix + "." + qkv, h, qDim + 2 * kvDim, bias));
         } else {
             this.qkv = null;
             this.q = n.of(Part.Q);
             this.k = n.of(Part.K);
             this.v = n.of(Part.V);
-            addLinear(q, DecoderLayer.linear(s, w, prefix + "." + q, h, qDim, bias));
-            addLinear(k, DecoderLayer.linear(s, w, prefix + "." + k, h, kvDim, bias));
-            addLinear(v, DecoderLayer.linear(s, w, prefix + "." + v, h, kvDim, bias));
+            addLinear(q, TransformerBlock.linear(s, w, prefix + "." + q, h, qDim, bias));
+            addLinear(k, TransformerBlock.linear(s, w, prefix + "." + k, h, kvDim, bias));
+            addLinear(v, TransformerBlock.linear(s, w, prefix + "." + v, h, kvDim, bias));
         }
         this.o = n.of(Part.O);
-        addLinear(o, DecoderLayer.linear(s, w, prefix + "." + o, qDim, h, s.attention().outputBias()));
+        addLinear(o, TransformerBlock.linear(s, w, prefix + "." + o, qDim, h, s.attention().outputBias()));
         if (s.attention().qkNorm()) {
-            this.qNorm = (Normalization) addModule(n.of(Part.Q_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.Q_NORM), s.headDim()));
-            this.kNorm = (Normalization) addModule(n.of(Part.K_NORM), DecoderLayer.norm(s, w, prefix + "." + n.of(Part.K_NORM), s.headDim()));
+            this.qNorm = (Normalization) addModule(n.of(Part.Q_NORM), TransformerBlock.norm(s, w, prefix + "." + n.of(Part.Q_NORM), s.headDim()));
+            this.kNorm = (Normalization) addModule(n.of(Part.K_NORM), TransformerBlock.norm(s, w, prefix + "." + n.of(Part.K_NORM), s.headDim()));
         } else {
             this.qNorm = this.kNorm = null;
         }
@@ -64,7 +64,8 @@ final class DecoderAttention extends Module {
 
     /**
      * @param x    {@code [B, T, hidden]}
-     * @param mask the causal {@code [T, T]} mask; a sliding layer narrows it to its window
+     * @param mask a decoder's causal {@code [T, T]} mask, or an encoder's padding mask {@code [B, 1, 1, T]}; a sliding
+     *             layer narrows it to its window
      */
     NDArray forward(NDArray x, NDArray mask) {
         long b = x.getShape().get(0);
@@ -96,7 +97,12 @@ final class DecoderAttention extends Module {
         qh = qh.transpose(0, 2, 1, 3);
         kh = kh.transpose(0, 2, 1, 3);
         NDArray vh = vx.reshape(b, t, kvHeads, d).transpose(0, 2, 1, 3);
-        NDArray m = window > 0 && t > window ? Attention.slidingWindowMask(x.getManager(), (int) t, window) : mask;
+        NDArray m = mask;
+        if (window > 0 && spec.encoder() != null) {
+            m = mask.minimum(Attention.bidirectionalWindowMask(x.getManager(), (int) t, window)); // both 0 or −max: no overflow
+        } else if (window > 0 && t > window) {
+            m = Attention.slidingWindowMask(x.getManager(), (int) t, window);
+        }
         if (rope != null) {
             qh = rope.apply(qh);
             kh = rope.apply(kh);

@@ -1,9 +1,9 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.index.NDIndex;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Weights;
@@ -13,9 +13,9 @@ import org.fmsmo.core.nn.Weights;
  * expert of a mixture. Gate and up may be one fused projection (gate rows first). GPT-2's is
  * not gated: {@code down(act(up(x)))}.
  */
-final class DecoderMlp extends Module {
+final class FeedForward extends Module {
 
-    private final DecoderSpec.Activation activation;
+    private final TransformerSpec.Activation activation;
     private final long width;
     private final String gate;
     private final String up;
@@ -23,21 +23,21 @@ final class DecoderMlp extends Module {
     private final String gateUp;
 
     /** The block's dense MLP. */
-    static DecoderMlp dense(DecoderSpec s, Weights w, String prefix) {
-        DecoderSpec.Names n = s.names();
-        return new DecoderMlp(s, w, prefix, s.intermediateSize(), s.mlpBias(), s.fusedGateUp() ? n.of(Part.GATE_UP) : null,
+    static FeedForward dense(TransformerSpec s, Weights w, String prefix) {
+        TransformerSpec.Names n = s.names();
+        return new FeedForward(s, w, prefix, s.intermediateSize(), s.mlpBias(), s.fusedGateUp() ? n.of(Part.GATE_UP) : null,
                 s.gatedMlp() ? n.of(Part.GATE) : null, n.of(Part.UP), n.of(Part.DOWN));
     }
 
     /** One expert of a mixture. */
-    static DecoderMlp expert(DecoderSpec s, Weights w, String prefix) {
-        DecoderSpec.Names n = s.names();
-        return new DecoderMlp(s, w, prefix, s.moe().intermediateSize(), false, null, n.of(Part.EXPERT_GATE), n.of(Part.EXPERT_UP),
+    static FeedForward expert(TransformerSpec s, Weights w, String prefix) {
+        TransformerSpec.Names n = s.names();
+        return new FeedForward(s, w, prefix, s.moe().intermediateSize(), false, null, n.of(Part.EXPERT_GATE), n.of(Part.EXPERT_UP),
                 n.of(Part.EXPERT_DOWN));
     }
 
     /** @param gate null for a plain MLP, {@code down(act(up(x)))} */
-    private DecoderMlp(DecoderSpec s, Weights w, String prefix, int width, boolean bias, String gateUp, String gate, String up,
+    private FeedForward(TransformerSpec s, Weights w, String prefix, int width, boolean bias, String gateUp, String gate, String up,
                        String down) {
         this.activation = s.activation();
         this.width = width;
@@ -45,17 +45,17 @@ final class DecoderMlp extends Module {
         this.gateUp = gateUp;
         if (gateUp != null) {
             this.gate = this.up = null;
-            addLinear(gateUp, DecoderLayer.linear(s, w, prefix + "." + gateUp, h, 2L * width, bias));
+            addLinear(gateUp, TransformerBlock.linear(s, w, prefix + "." + gateUp, h, 2L * width, bias));
         } else {
             this.gate = gate;
             this.up = up;
             if (gate != null) {
-                addLinear(gate, DecoderLayer.linear(s, w, prefix + "." + gate, h, width, bias));
+                addLinear(gate, TransformerBlock.linear(s, w, prefix + "." + gate, h, width, bias));
             }
-            addLinear(up, DecoderLayer.linear(s, w, prefix + "." + up, h, width, bias));
+            addLinear(up, TransformerBlock.linear(s, w, prefix + "." + up, h, width, bias));
         }
         this.down = down;
-        addLinear(down, DecoderLayer.linear(s, w, prefix + "." + down, width, h, bias));
+        addLinear(down, TransformerBlock.linear(s, w, prefix + "." + down, width, h, bias));
     }
 
     /**

@@ -1,8 +1,8 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.fmsmo.api.arch.DecoderSpec;
+import org.fmsmo.api.arch.TransformerSpec;
 
 /** The length check of a learned position table (rotary tables make their own). */
 final class LearnedPositions {
@@ -11,7 +11,7 @@ final class LearnedPositions {
     }
 
     /** {@code t}, when the table has that many rows. */
-    static int check(int t, DecoderSpec spec) {
+    static int check(int t, TransformerSpec spec) {
         if (t > spec.maxPositions()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sequence of " + t + " tokens is longer than the model's "
                     + spec.maxPositions() + " learned positions; use a shorter --seq-len");

@@ -1,4 +1,4 @@
-package org.fmsmo.core.model.decoder;
+package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -6,8 +6,8 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
-import org.fmsmo.api.arch.DecoderSpec;
-import org.fmsmo.api.arch.DecoderSpec.Part;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.ModuleList;
 import org.fmsmo.core.nn.Scopes;
@@ -27,9 +27,9 @@ import org.fmsmo.core.nn.Weights;
  */
 final class SparseMlp extends Module {
 
-    private final DecoderSpec.Moe moe;
+    private final TransformerSpec.Moe moe;
     private final Router router;
-    private final List<DecoderMlp> experts;
+    private final List<FeedForward> experts;
 
     /** The router's weight {@code [experts, hidden]}: a parameter kept in float, not a quantizable linear (vLLM's choice). */
     static final class Router extends Module {
@@ -40,15 +40,15 @@ final class SparseMlp extends Module {
         }
     }
 
-    SparseMlp(DecoderSpec s, Weights w, String prefix) {
+    SparseMlp(TransformerSpec s, Weights w, String prefix) {
         this.moe = s.moe();
-        DecoderSpec.Names n = s.names();
+        TransformerSpec.Names n = s.names();
         String routerName = n.of(Part.ROUTER);
         this.router = addModule(routerName, new Router(w.take(prefix + "." + routerName + ".weight", moe.numExperts(), s.hiddenSize())));
-        List<DecoderMlp> list = new ArrayList<>();
+        List<FeedForward> list = new ArrayList<>();
         String expertsName = n.of(Part.EXPERTS);
         for (int e = 0; e < moe.numExperts(); e++) {
-            list.add(DecoderMlp.expert(s, w, prefix + "." + expertsName + "." + e));
+            list.add(FeedForward.expert(s, w, prefix + "." + expertsName + "." + e));
         }
         this.experts = addModule(expertsName, new ModuleList<>(list)).items();
     }
@@ -63,7 +63,7 @@ final class SparseMlp extends Module {
         logits.close();
         NDArray out = null;
         for (int e = 0; e < experts.size(); e++) {
-            DecoderMlp expert = experts.get(e);
+            FeedForward expert = experts.get(e);
             NDArray sum = out;
             int col = e;
             out = Scopes.step(() -> {
