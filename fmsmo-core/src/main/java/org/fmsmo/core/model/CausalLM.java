@@ -17,7 +17,12 @@ public abstract class CausalLM extends TransformerModel {
      * @param inputIds INT64 {@code [B, T]}
      * @return FLOAT32 {@code [B, T, vocab]} in {@code inputIds}' manager; every intermediate array is freed
      */
-    public abstract NDArray logits(NDArray inputIds);
+    public NDArray logits(NDArray inputIds) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            return org.fmsmo.core.nn.Scopes.keep(head(runBlocks(blockInput(inputIds, null))), inputIds.getManager());
+        }
+    }
 
     @Override
     public final org.fmsmo.api.arch.ArchitectureSpec.Task task() {

@@ -18,7 +18,12 @@ public abstract class SentenceEncoder extends TransformerModel {
      * @param attentionMask INT64 {@code [B, T]}, 1 for tokens and 0 for padding
      * @return FLOAT32 {@code [B, T, hidden]} in {@code inputIds}' manager
      */
-    public abstract NDArray hiddenStates(NDArray inputIds, NDArray attentionMask);
+    public NDArray hiddenStates(NDArray inputIds, NDArray attentionMask) {
+        try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) {
+            scope.suppressNotUsedWarning();
+            return org.fmsmo.core.nn.Scopes.keep(head(runBlocks(blockInput(inputIds, attentionMask))), inputIds.getManager());
+        }
+    }
 
     /**
      * Sentence embeddings: hidden states pooled over the real tokens, then L2-normalised

@@ -114,14 +114,15 @@ public abstract class Module {
     /**
      * Registers a sub-module at a dotted path below this one ({@code model.embed_tokens}), creating
      * a {@link Group} for each naming level that does not exist yet, so that a module tree can
-     * follow whatever names a checkpoint uses.
+     * follow whatever names a checkpoint uses. For building a tree: a module whose parts come from
+     * a shared builder ({@code LmHead}) places them through it.
      */
-    protected final <M extends Module> M addModuleAt(String path, M module) {
+    public final <M extends Module> M addModuleAt(String path, M module) {
         return parentOf(path).addModule(leaf(path), module);
     }
 
     /** Registers a linear slot at a dotted path, creating the naming levels (see {@link #addModuleAt}). */
-    protected final void addLinearAt(String path, LinearLayer layer) {
+    public final void addLinearAt(String path, LinearLayer layer) {
         parentOf(path).addLinear(leaf(path), layer);
     }
 

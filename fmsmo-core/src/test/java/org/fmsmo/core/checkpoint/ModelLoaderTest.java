@@ -135,10 +135,10 @@ class ModelLoaderTest {
 
     @Test
     void unknownModelTypeNamesTheFileAndTheSupportedOnes() throws IOException {
-        Path dir = writeLlama("gpt", c -> c.put("model_type", "gpt2"), Map.of(), List.of());
+        Path dir = writeLlama("mamba", c -> c.put("model_type", "mamba"), Map.of(), List.of());
         FmsmoException e = assertThrows(FmsmoException.class, () -> LOADER.load(dir, false));
         assertEquals(ErrorCode.UNKNOWN_NAME, e.code());
-        assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("'gpt2'") && e.getMessage().contains("llama"),
+        assertTrue(e.getMessage().contains("config.json") && e.getMessage().contains("'mamba'") && e.getMessage().contains("llama"),
                 e.getMessage());
     }
 
@@ -188,13 +188,13 @@ class ModelLoaderTest {
 
     @Test
     void evalCommandFailsWithAnErrorLineAndExitStatus() throws IOException {
-        Path dir = writeLlama("gpt", c -> c.put("model_type", "gpt2"), Map.of(), List.of());
+        Path dir = writeLlama("mamba", c -> c.put("model_type", "mamba"), Map.of(), List.of());
         Path text = Files.writeString(tmp.resolve("t.txt"), "some text");
         StringWriter err = new StringWriter();
         int status = Main.run(new String[] {"eval", "--model", dir.toString(), "--data", text.toString()},
                 new PrintWriter(new StringWriter()), new PrintWriter(err, true));
         assertEquals(ErrorCode.UNKNOWN_NAME.exitStatus(), status);
-        assertTrue(err.toString().startsWith("error: ") && err.toString().contains("gpt2"), err.toString());
+        assertTrue(err.toString().startsWith("error: ") && err.toString().contains("mamba"), err.toString());
     }
 
     private void assertMessage(Path dir, String... parts) {

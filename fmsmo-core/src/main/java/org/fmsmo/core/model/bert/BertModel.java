@@ -2,7 +2,6 @@ package org.fmsmo.core.model.bert;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import java.util.ArrayList;
 import java.util.List;
@@ -16,7 +15,6 @@ import org.fmsmo.core.nn.Embedding;
 import org.fmsmo.core.nn.Group;
 import org.fmsmo.core.nn.LayerNorm;
 import org.fmsmo.core.nn.ModuleList;
-import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -55,24 +53,13 @@ public final class BertModel extends SentenceEncoder {
     }
 
     @Override
-    public NDArray hiddenStates(NDArray inputIds, NDArray attentionMask) {
-        NDManager out = inputIds.getManager();
-        long b = inputIds.getShape().get(0);
-        long t = inputIds.getShape().get(1);
-        if (t > config.maxPositions()) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, t + " tokens exceed the model's " + config.maxPositions()
-                    + " positions (max_position_embeddings)");
-        }
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            return Scopes.keep(runBlocks(blockInput(inputIds, attentionMask)), out);
-        }
-    }
-
-    @Override
     public BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
         NDManager m = inputIds.getManager();
         long b = inputIds.getShape().get(0);
+        if (inputIds.getShape().get(1) > config.maxPositions()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, inputIds.getShape().get(1) + " tokens exceed the model's "
+                    + config.maxPositions() + " positions (max_position_embeddings)");
+        }
         long t = inputIds.getShape().get(1);
         NDArray positionIds = positionIds(inputIds);
         NDArray typeIds = m.zeros(inputIds.getShape(), DataType.INT64);

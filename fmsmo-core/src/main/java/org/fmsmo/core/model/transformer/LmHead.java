@@ -22,27 +22,20 @@ final class LmHead {
     private final String lmHead;
 
     /**
-     * Registers the norm and head in {@code root}.
+     * Registers the norm and head in {@code root} (a model, or a stand-alone head module), at the checkpoint's paths.
      *
      * @param embedding the embedding table when the head is tied to it and the checkpoint has no head of its own
      */
-    LmHead(TransformerSpec s, Weights w, Placer root, java.util.function.Supplier<NDArray> embedding) {
+    LmHead(TransformerSpec s, Weights w, Module root, java.util.function.Supplier<NDArray> embedding) {
         this.spec = s;
         String normName = s.names().of(Part.FINAL_NORM);
-        this.norm = (Normalization) root.module(normName, TransformerBlock.norm(s, w, normName, s.hiddenSize()));
+        this.norm = (Normalization) root.addModuleAt(normName, TransformerBlock.norm(s, w, normName, s.hiddenSize()));
         this.lmHead = s.names().of(Part.LM_HEAD);
         if (s.tieWordEmbeddings() && !w.has(lmHead + ".weight")) {
-            root.linear(lmHead, new Linear(lmHead, embedding.get(), null));
+            root.addLinearAt(lmHead, new Linear(lmHead, embedding.get(), null));
         } else {
-            root.linear(lmHead, w.linear(lmHead, s.hiddenSize(), s.vocabSize(), false));
+            root.addLinearAt(lmHead, w.linear(lmHead, s.hiddenSize(), s.vocabSize(), false));
         }
-    }
-
-    /** Where the head's parts go: a model root or a stand-alone module. */
-    interface Placer {
-        <M extends Module> M module(String path, M module);
-
-        void linear(String path, org.fmsmo.api.model.LinearLayer layer);
     }
 
     String lmHead() {

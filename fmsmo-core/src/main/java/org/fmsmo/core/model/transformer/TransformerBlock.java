@@ -5,7 +5,11 @@ import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.nn.Module;
+import java.util.ArrayList;
+import java.util.List;
+import org.fmsmo.core.nn.Embedding;
 import org.fmsmo.core.nn.LayerNorm;
+import org.fmsmo.core.nn.ModuleList;
 import org.fmsmo.core.nn.Linear;
 import org.fmsmo.core.nn.Normalization;
 import org.fmsmo.core.nn.RmsNorm;
@@ -49,6 +53,22 @@ final class TransformerBlock extends Module {
         boolean sandwich = s.layout() == TransformerSpec.Layout.SANDWICH;
         this.preFeedforwardNorm = sandwich ? addNorm(s, w, prefix, Part.PRE_FEEDFORWARD_NORM) : null;
         this.postFeedforwardNorm = sandwich ? addNorm(s, w, prefix, Part.POST_FEEDFORWARD_NORM) : null;
+    }
+
+    /** Builds every block of {@code s} and adds them, numbered, at the spec's layers path of {@code root}. */
+    static List<TransformerBlock> addAll(Module root, TransformerSpec s, Weights w, Ropes ropes) {
+        List<TransformerBlock> list = new ArrayList<>();
+        String layers = s.names().of(Part.LAYERS);
+        for (int i = 0; i < s.numLayers(); i++) {
+            list.add(new TransformerBlock(s, i, w, layers + "." + i, ropes.of(i)));
+        }
+        return root.addModuleAt(layers, new ModuleList<>(list)).items();
+    }
+
+    /** The token embedding, added at the spec's path of {@code root}. */
+    static Embedding addEmbedding(Module root, TransformerSpec s, Weights w) {
+        String emb = s.names().of(Part.EMBEDDING);
+        return root.addModuleAt(emb, new Embedding(w.take(emb + ".weight", s.vocabSize(), s.hiddenSize())));
     }
 
     /** Every block has an input norm but an encoder's first, when it says so (ModernBERT: the embedding norm serves). */

@@ -1,10 +1,7 @@
 package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
-import java.util.ArrayList;
 import java.util.List;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
@@ -13,9 +10,7 @@ import org.fmsmo.core.model.SentenceEncoder;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Embedding;
 import org.fmsmo.core.nn.Module;
-import org.fmsmo.core.nn.ModuleList;
 import org.fmsmo.core.nn.Normalization;
-import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -35,32 +30,17 @@ public final class TransformerEncoder extends SentenceEncoder {
         super(hf, w.manager());
         this.spec = s;
         Ropes ropes = new Ropes(s, hf, w.manager(), s.maxPositions());
-        String emb = s.names().of(Part.EMBEDDING);
-        this.embedding = addModuleAt(emb, new Embedding(w.take(emb + ".weight", s.vocabSize(), s.hiddenSize())));
+        this.embedding = TransformerBlock.addEmbedding(this, s, w);
         String embNorm = s.names().of(Part.EMBEDDING_NORM);
         this.embeddingNorm = s.encoder().embeddingNorm()
                 ? (Normalization) addModuleAt(embNorm, TransformerBlock.norm(s, w, embNorm, s.hiddenSize())) : null;
-        List<TransformerBlock> list = new ArrayList<>();
-        String layersName = s.names().of(Part.LAYERS);
-        for (int i = 0; i < s.numLayers(); i++) {
-            list.add(new TransformerBlock(s, i, w, layersName + "." + i, ropes.of(i)));
-        }
-        this.layers = addModuleAt(layersName, new ModuleList<>(list)).items();
+        this.layers = TransformerBlock.addAll(this, s, w, ropes);
         String norm = s.names().of(Part.FINAL_NORM);
         this.finalNorm = (Normalization) addModuleAt(norm, TransformerBlock.norm(s, w, norm, s.hiddenSize()));
     }
 
     public TransformerSpec spec() {
         return spec;
-    }
-
-    @Override
-    public NDArray hiddenStates(NDArray inputIds, NDArray attentionMask) {
-        NDManager out = inputIds.getManager();
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            return Scopes.keep(head(runBlocks(blockInput(inputIds, attentionMask))), out);
-        }
     }
 
     @Override

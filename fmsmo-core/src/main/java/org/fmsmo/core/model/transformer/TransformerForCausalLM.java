@@ -1,21 +1,15 @@
 package org.fmsmo.core.model.transformer;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
-import java.util.ArrayList;
 import java.util.List;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
-import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Embedding;
 import org.fmsmo.core.nn.Module;
-import org.fmsmo.core.nn.ModuleList;
-import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -36,28 +30,12 @@ public final class TransformerForCausalLM extends CausalLM {
         super(hf, w.manager());
         this.spec = s;
         Ropes ropes = new Ropes(s, hf, w.manager(), s.maxPositions());
-        String emb = s.names().of(Part.EMBEDDING);
-        this.embedding = addModuleAt(emb, new Embedding(w.take(emb + ".weight", s.vocabSize(), s.hiddenSize())));
+        this.embedding = TransformerBlock.addEmbedding(this, s, w);
         String pos = s.names().of(Part.POSITION_EMBEDDING);
         this.positions = s.positions() == TransformerSpec.Positions.LEARNED
                 ? addModuleAt(pos, new Embedding(w.take(pos + ".weight", s.maxPositions(), s.hiddenSize()))) : null;
-        List<TransformerBlock> list = new ArrayList<>();
-        String layersName = s.names().of(Part.LAYERS);
-        for (int i = 0; i < s.numLayers(); i++) {
-            list.add(new TransformerBlock(s, i, w, layersName + "." + i, ropes.of(i)));
-        }
-        this.layers = addModuleAt(layersName, new ModuleList<>(list)).items();
-        this.head = new LmHead(s, w, new LmHead.Placer() {
-            @Override
-            public <M extends Module> M module(String path, M module) {
-                return addModuleAt(path, module);
-            }
-
-            @Override
-            public void linear(String path, LinearLayer layer) {
-                addLinearAt(path, layer);
-            }
-        }, embedding::weight);
+        this.layers = TransformerBlock.addAll(this, s, w, ropes);
+        this.head = new LmHead(s, w, this, embedding::weight);
     }
 
     /** The description this model was built from. */
@@ -78,15 +56,6 @@ public final class TransformerForCausalLM extends CausalLM {
             }
         }
         return names;
-    }
-
-    @Override
-    public NDArray logits(NDArray inputIds) {
-        NDManager out = inputIds.getManager();
-        try (NDScope scope = new NDScope()) {
-            scope.suppressNotUsedWarning();
-            return Scopes.keep(head(runBlocks(blockInput(inputIds, null))), out);
-        }
     }
 
     /** The causal mask serves every batch; a padding mask is not used (calibration windows are full). */

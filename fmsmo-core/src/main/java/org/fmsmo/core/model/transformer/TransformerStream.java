@@ -11,7 +11,6 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
-import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.hf.HfConfig;
@@ -167,17 +166,7 @@ public final class TransformerStream implements StreamedModel {
         private final LmHead head;
 
         Head(TransformerSpec spec, Weights w, String embedding) {
-            this.head = new LmHead(spec, w, new LmHead.Placer() {
-                @Override
-                public <M extends Module> M module(String path, M module) {
-                    return addModuleAt(path, module);
-                }
-
-                @Override
-                public void linear(String path, LinearLayer layer) {
-                    addLinearAt(path, layer);
-                }
-            }, () -> w.take(embedding, spec.vocabSize(), spec.hiddenSize()));
+            this.head = new LmHead(spec, w, this, () -> w.take(embedding, spec.vocabSize(), spec.hiddenSize()));
         }
 
         NDArray forward(NDArray hidden) {
