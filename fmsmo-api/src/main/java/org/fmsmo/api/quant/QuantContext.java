@@ -139,49 +139,12 @@ public interface QuantContext {
     }
 
     /**
-     * SmoothQuant over the plan (QUANTIZERS.md): for every input group whose layers are all
-     * quantized with quantized inputs, {@code s_j = max|X_j|^α / max|W_{:,j}|^(1−α)} from the
-     * calibration examples' per-channel input maxima and the group's weight column maxima, applied
-     * with {@link #smooth}. Call before {@link #prepare()}.
+     * SmoothQuant over the plan.
+     *
+     * @deprecated the algorithm is not the context's: call {@link SmoothQuant#apply(QuantContext, double)}
      */
+    @Deprecated(since = "1.4", forRemoval = true)
     default void smoothQuant(double alpha) {
-        QuantContext context = this;
-        java.util.Set<String> quantized = new java.util.HashSet<>();
-        for (LayerDecision d : context.plan().quantized()) {
-            if (d.inputSpec() != null) {
-                quantized.add(d.name());
-            }
-        }
-        List<InputGroup> groups = context.plan().inputGroups().stream().filter(g -> quantized.containsAll(g.layers())).toList();
-        List<String> names = groups.stream().flatMap(g -> g.layers().stream()).toList();
-        if (names.isEmpty()) {
-            return;
-        }
-        Map<String, float[]> xMax = context.inputChannelAbsMax(names);
-        for (InputGroup g : groups) {
-            float[] x = xMax.get(g.layers().getFirst());
-            float[] w = new float[x.length];
-            for (String name : g.layers()) {
-                org.fmsmo.api.model.LinearLayer l = context.model().linear(name);
-                float[] colMax;
-                try (ai.djl.ndarray.NDArray abs = l.weight().abs(); ai.djl.ndarray.NDArray max = abs.max(new int[] {0})) {
-                    colMax = max.toFloatArray(); // weight-sized temporaries: freed now, not with the model
-                }
-                for (int j = 0; j < w.length; j++) {
-                    w[j] = Math.max(w[j], colMax[j]);
-                }
-            }
-            context.smooth(g.layers(), smoothingFactors(x, w, alpha));
-        }
-    }
-
-    /** {@code s_j = x_j^α / w_j^(1−α)}, 1 where a channel is dead (x or w zero), floored at 1e−5. */
-    static float[] smoothingFactors(float[] x, float[] w, double alpha) {
-        float[] s = new float[x.length];
-        for (int j = 0; j < s.length; j++) {
-            double v = x[j] > 0 && w[j] > 0 ? Math.pow(x[j], alpha) / Math.pow(w[j], 1 - alpha) : 1;
-            s[j] = (float) Math.max(v, 1e-5);
-        }
-        return s;
+        SmoothQuant.apply(this, alpha);
     }
 }

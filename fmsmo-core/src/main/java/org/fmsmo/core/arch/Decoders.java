@@ -83,7 +83,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.mlpBias = c.bool("mlp_bias", false);
         }
@@ -96,7 +95,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             windowOnEveryLayer(c, b);
         }
     }
@@ -108,7 +106,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = true;
             qwenWindows(c, b);
         }
@@ -121,7 +118,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.qkNorm = true;
             qwenWindows(c, b);
@@ -135,7 +131,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.mlpBias = c.bool("mlp_bias", false);
             b.scale = c.numberBetween("attention_multiplier", 1.0, 0, Double.POSITIVE_INFINITY);
@@ -152,7 +147,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.fusedQkv = true;
             b.fusedGateUp = true;
             windowOnEveryLayer(c, b);
@@ -226,7 +220,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             windowOnEveryLayer(c, b);
             b.moe = moe(c, "num_local_experts", 8, 2, true, b.intermediate);
             b.sparse = i -> true;
@@ -242,7 +235,6 @@ public final class Decoders {
 
         @Override
         void adapt(ModelConfig c, TransformerConfigs.Builder b) {
-            b.activation = TransformerConfigs.activation(c, "hidden_act", "silu");
             b.qkvBias = b.outputBias = c.bool("attention_bias", false);
             b.qkNorm = true;
             qwenWindows(c, b);

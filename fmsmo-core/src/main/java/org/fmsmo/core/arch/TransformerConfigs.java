@@ -27,7 +27,7 @@ final class TransformerConfigs {
     private TransformerConfigs() {
     }
 
-    /** A Llama-shaped description of {@code c}, every layer full attention. */
+    /** A Llama-shaped description of {@code c} (SwiGLU unless {@code hidden_act} says otherwise), every layer full attention. */
     static Builder read(ModelConfig c) {
         Builder b = new Builder();
         b.vocab = c.positive("vocab_size");
@@ -48,6 +48,7 @@ final class TransformerConfigs {
         b.tie = c.bool("tie_word_embeddings", false);
         b.scale = 1.0 / Math.sqrt(b.headDim);
         b.config = c;
+        b.activation = activation(c, "hidden_act", "silu");
         return b;
     }
 

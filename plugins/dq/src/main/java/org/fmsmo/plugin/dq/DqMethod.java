@@ -29,7 +29,7 @@ final class DqMethod implements QuantMethod {
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
         if (context.config().getBoolean("smoothq", true)) {
-            context.smoothQuant(context.config().getDouble("smoothq_alpha", 0.5));
+            org.fmsmo.api.quant.SmoothQuant.apply(context, context.config().getDouble("smoothq_alpha", 0.5));
         }
         List<LayerWrapper> layers = context.prepare();
         List<QuantReport.LayerResult> results = new ArrayList<>();

@@ -33,7 +33,7 @@ final class PtqMethod implements QuantMethod {
         boolean needsRanges = context.plan().quantized().stream().map(LayerDecision::inputSpec)
                 .anyMatch(s -> s != null && s.rangeSource() != RangeSource.DYNAMIC);
         if (context.config().getBoolean("smoothq", false)) {
-            context.smoothQuant(context.config().getDouble("smoothq_alpha", 0.5));
+            org.fmsmo.api.quant.SmoothQuant.apply(context, context.config().getDouble("smoothq_alpha", 0.5));
         }
         List<LayerWrapper> layers = context.prepare();
         if (needsRanges && layers.stream().allMatch(l -> l.inputQuantizer().map(q -> q.state().isEmpty()).orElse(true))) {
