@@ -738,6 +738,50 @@ class DistributionCliTest {
         assertTrue(new ObjectMapper().readTree(given.out()).get("perplexity").asDouble() > 1, given.out());
     }
 
+    /**
+     * A third-party architecture (the fixture plugin {@code meta-llama}: Llama under Meta's
+     * original tensor names) dropped into {@code plugins/}: listed, and a checkpoint of its
+     * {@code model_type} quantizes (GPTQ, streamed, compressed-tensors) and evaluates through the
+     * CLI; without the jar the same run fails naming the type.
+     */
+    @Test
+    void aThirdPartyArchitectureInThePluginsFolderQuantizesAndEvaluates() throws Exception {
+        Path jar = home.resolve("plugins/meta-llama.jar");
+        Files.copy(Fixtures.fixtureJar("meta-llama"), jar);
+        assertEquals(List.of("architecture:meta-llama"), names(plugin(pluginsJson(), "meta-llama")));
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) new ObjectMapper().readTree("""
+                {"model_type": "meta_llama", "architectures": ["MetaLlamaForCausalLM"], "vocab_size": 512, "hidden_size": 128,
+                 "intermediate_size": 256, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+                 "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 256}""");
+        Path model = home.resolve("meta-llama-model");
+        try (org.fmsmo.core.plugin.PluginRegistry r = org.fmsmo.core.plugin.PluginRegistry.standard(home.resolve("plugins"))) {
+            Path probe = Files.createDirectories(home.resolve("probe"));
+            Files.writeString(probe.resolve("config.json"), config.toString());
+            var spec = (org.fmsmo.api.arch.TransformerSpec) r.get(org.fmsmo.api.arch.ModelArchitectureProvider.class, "meta-llama")
+                    .describe(org.fmsmo.core.hf.HfConfig.read(probe));
+            org.fmsmo.core.synthetic.SyntheticModel.write(model, config, spec, 3);
+        }
+        assertTrue(Files.exists(model.resolve("model.safetensors")) && !Files.exists(model.resolve("model.layers.0.attention.wq.weight")));
+        StringBuilder words = new StringBuilder();
+        java.util.SplittableRandom random = new java.util.SplittableRandom(5);
+        for (int i = 0; i < 4000; i++) {
+            words.append('w').append(3 + random.nextInt(509)).append(i % 20 == 19 ? "\n" : " ");
+        }
+        Path text = Files.writeString(home.resolve("words.txt"), words);
+        Path out = home.resolve("meta-llama-gptq");
+        Result q = fmsmo("quantize", "--model", model.toString(), "--method", "gptq", "--group-size", "32", "--format", "compressed-tensors",
+                "--calibration", text.toString(), "--num-samples", "8", "--seq-len", "64", "--output", out.toString());
+        assertEquals(0, q.exit(), q.err());
+        Result e = fmsmo("eval", "--model", out.toString(), "--data", text.toString(), "--seq-len", "64", "--json");
+        assertEquals(0, e.exit(), e.err());
+        double ppl = new ObjectMapper().readTree(e.out()).get("perplexity").asDouble();
+        assertTrue(ppl > 1 && Double.isFinite(ppl), e.out());
+        Files.delete(jar);
+        Result without = fmsmo("eval", "--model", model.toString(), "--data", text.toString());
+        assertEquals(org.fmsmo.api.ErrorCode.UNKNOWN_NAME.exitStatus(), without.exit(), without.err());
+        assertTrue(without.err().startsWith("error: ") && without.err().contains("'meta_llama'") && !without.err().contains("\tat "), without.err());
+    }
+
     @Test
     void evalOfAMissingFolderFailsWithoutAStackTrace() throws Exception {
         Result r = fmsmo("eval", "--model", home.resolve("no-such-model").toString(), "--data", home.resolve("none.txt").toString());
