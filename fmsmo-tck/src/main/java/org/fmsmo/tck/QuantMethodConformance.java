@@ -40,7 +40,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the plugin's tests and return the provider. The method quantizes a tiny Llama checkpoint of real
  * structure (2 blocks, grouped-query attention) through the same pipeline the CLI runs, with
  * random calibration tokens; override {@link #recipe()} and {@link #settings()} when the method
- * needs more than the defaults (a training method its steps).
+ * needs more than the defaults, and {@link #training} for a training method.
  *
  * <p>Checked: the name and description; {@code create()} gives a fresh method; the declared config
  * keys are well formed and clash with no host key; every planned layer ends frozen and reported;
@@ -67,9 +67,29 @@ public abstract class QuantMethodConformance {
         return Map.of();
     }
 
-    private Quantization run(PluginRegistry registry, Path model, Path out) {
-        return Quantization.of(model).method(provider().name()).format("fms").recipe(recipe()).set(settings()).output(out).plugins(registry)
-                .calibration(CalibrationSource.random(4, 16, 2, 3));
+    /**
+     * What a training method learns from; null (the default) for methods that do not train. The
+     * kit's model has a word-level tokenizer ({@code w0 … w255}): {@link #wordText} writes text it reads.
+     */
+    protected org.fmsmo.core.pipeline.TrainingSetup training(Path work) throws java.io.IOException {
+        return null;
+    }
+
+    /** {@code words} random words of the kit model's vocabulary, 16 to a line, in a new file under {@code dir}. */
+    protected static Path wordText(Path dir, int words, long seed) throws java.io.IOException {
+        StringBuilder text = new StringBuilder();
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (int i = 0; i < words; i++) {
+            text.append('w').append(3 + r.nextInt(TckHost.TINY_LLAMA.vocab() - 3)).append(i % 16 == 15 ? '\n' : ' ');
+        }
+        return Files.writeString(Files.createTempFile(dir, "words-", ".txt"), text);
+    }
+
+    private Quantization run(PluginRegistry registry, Path model, Path out) throws java.io.IOException {
+        Quantization q = Quantization.of(model).method(provider().name()).format("fms").recipe(recipe()).set(settings()).output(out)
+                .plugins(registry).calibration(CalibrationSource.random(4, 16, 2, 3));
+        org.fmsmo.core.pipeline.TrainingSetup t = training(work);
+        return t == null ? q : q.training(t);
     }
 
     @Test
