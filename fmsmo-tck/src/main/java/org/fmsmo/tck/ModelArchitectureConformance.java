@@ -25,7 +25,7 @@ import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.model.CausalLM;
-import org.fmsmo.core.model.ModelWriter;
+import org.fmsmo.core.checkpoint.ModelWriter;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Module;

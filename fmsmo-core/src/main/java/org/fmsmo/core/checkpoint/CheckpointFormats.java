@@ -30,7 +30,6 @@ import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.io.safetensors.TensorInfo;
-import org.fmsmo.core.model.ModelWriter;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Weights;
 import org.fmsmo.core.plugin.PluginRegistry;

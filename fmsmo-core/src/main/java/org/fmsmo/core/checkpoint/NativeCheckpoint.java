@@ -27,7 +27,6 @@ import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.io.safetensors.TensorInfo;
-import org.fmsmo.core.model.ModelWriter;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Linear;

@@ -24,7 +24,7 @@ import org.fmsmo.core.io.safetensors.ShardedWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.io.safetensors.TensorInfo;
 import org.fmsmo.core.model.BlockView;
-import org.fmsmo.core.model.ModelWriter;
+import org.fmsmo.core.checkpoint.ModelWriter;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.nn.Module;
 

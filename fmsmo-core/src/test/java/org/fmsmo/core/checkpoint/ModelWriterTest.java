@@ -1,4 +1,4 @@
-package org.fmsmo.core.model;
+package org.fmsmo.core.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -11,7 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.SharedFixtures;
-import org.fmsmo.core.checkpoint.ModelLoader;
+import org.fmsmo.core.model.CausalLM;
+import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;

@@ -1,4 +1,4 @@
-package org.fmsmo.core.model;
+package org.fmsmo.core.checkpoint;
 
 import ai.djl.ndarray.NDArray;
 import java.nio.file.Files;
@@ -14,6 +14,7 @@ import org.fmsmo.api.FmsmoException;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.model.TransformerModel;
 
 /**
  * Saves a model as a Hugging Face folder: its parameters under their checkpoint names (a tied
