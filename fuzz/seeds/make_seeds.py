@@ -55,6 +55,12 @@ seed("configJson", "llama", json.dumps({
     "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
                      "original_max_position_embeddings": 8192}}, indent=1))
 
+# One seed per built-in architecture: the configs transformers 5.17 wrote for the architecture fixtures.
+ARCHS = "fmsmo-core/src/test/resources/archs"
+for arch in sorted(os.listdir(ARCHS)):
+    with open(os.path.join(ARCHS, arch, "config.json")) as f:
+        seed("configJson", arch, f.read())
+
 seed("recipe", "ptq", json.dumps({"description": "seed", "config": {
     "nbits_w": 4, "nbits_a": 8, "qw_mode": "maxperCh", "qa_mode": "pertokenmax", "qskip_layer_name": ["lm_head"],
     "qspecial_layers": {"model.layers.0.mlp.down_proj": {"nbits_w": 8}}, "smoothq": True, "smoothq_alpha": 0.5}}, indent=1))
