@@ -190,6 +190,11 @@ public record TransformerSpec(int vocabSize, int hiddenSize, int numHeads, int n
     /** The parts of a decoder checkpoint, with the names Hugging Face's Llama gives them. */
     @Experimental(since = "1.4")
     public enum Part {
+        /**
+         * Hugging Face's {@code base_model_prefix}: a checkpoint saved with a task head puts it before the base
+         * model's names, one saved as the bare model does not; the host reads both.
+         */
+        BASE_MODEL("model"),
         EMBEDDING("model.embed_tokens"), EMBEDDING_NORM("model.embed_norm"), POSITION_EMBEDDING("model.embed_positions"), LAYERS("model.layers"), FINAL_NORM("model.norm"), LM_HEAD("lm_head"),
         ATTENTION("self_attn"), Q("q_proj"), K("k_proj"), V("v_proj"), O("o_proj"), QKV("qkv_proj"), Q_NORM("q_norm"), K_NORM("k_norm"),
         MLP("mlp"), GATE("gate_proj"), UP("up_proj"), DOWN("down_proj"), GATE_UP("gate_up_proj"),

@@ -296,7 +296,7 @@ public final class Decoders {
             b.gatedMlp = false;
             b.transposedWeights = true;
             b.positions = org.fmsmo.api.arch.TransformerSpec.Positions.LEARNED;
-            b.names = org.fmsmo.api.arch.TransformerSpec.Names.llama().with(Part.EMBEDDING, "transformer.wte")
+            b.names = org.fmsmo.api.arch.TransformerSpec.Names.llama().with(Part.BASE_MODEL, "transformer").with(Part.EMBEDDING, "transformer.wte")
                     .with(Part.POSITION_EMBEDDING, "transformer.wpe").with(Part.LAYERS, "transformer.h").with(Part.FINAL_NORM, "transformer.ln_f")
                     .with(Part.ATTENTION, "attn").with(Part.QKV, "c_attn").with(Part.O, "c_proj").with(Part.UP, "c_fc").with(Part.DOWN, "c_proj")
                     .with(Part.INPUT_NORM, "ln_1").with(Part.POST_ATTENTION_NORM, "ln_2");

@@ -44,8 +44,16 @@ public final class ModelLoader {
     private static final List<String> KNOWN_UNUSED = List.of("pooler.", "bert.pooler.", "rotary_emb.inv_freq",
             "embeddings.position_ids", "cls.");
 
-    /** Prefixes a task head's checkpoint puts before an encoder's names ({@code BertForMaskedLM}'s {@code bert.}, ModernBERT's {@code model.}). */
-    public static final List<String> ENCODER_PREFIXES = List.of("bert.", "roberta.", "model.");
+    /** The base-model prefixes of BERT-family checkpoints ({@code BertForMaskedLM}'s {@code bert.}). */
+    private static final List<String> BERT_PREFIXES = List.of("bert.", "roberta.");
+
+    /** The prefixes a checkpoint of {@code spec} may have or lack before its base model's names. */
+    public static List<String> basePrefixes(ArchitectureSpec spec) {
+        return switch (spec) {
+            case TransformerSpec t -> org.fmsmo.core.model.transformer.TransformerTensors.basePrefixes(t);
+            case BertSpec b -> BERT_PREFIXES;
+        };
+    }
 
     private final PluginRegistry plugins;
 
@@ -78,7 +86,22 @@ public final class ModelLoader {
     /** Whether a model of this config can be opened layer by layer ({@link #openStreamed}): every decoder. */
     public boolean streamable(HfConfig config) {
         return config.has("model_type") && supportedModelTypes().contains(config.modelType())
-                && describe(config) instanceof TransformerSpec t && t.encoder() == null;
+                && describe(config) instanceof TransformerSpec t && t.encoder() == null && storesFullNames(config, t);
+    }
+
+    /**
+     * Whether the checkpoint stores the names the description gives (a head model's, with the
+     * base-model prefix): the streamed path copies tensors through by name, so a bare model's
+     * checkpoint is loaded whole instead.
+     */
+    private static boolean storesFullNames(HfConfig config, TransformerSpec t) {
+        java.nio.file.Path dir = config.file().getParent();
+        if (!Files.isRegularFile(dir.resolve("model.safetensors")) && !Files.isRegularFile(dir.resolve("model.safetensors.index.json"))) {
+            return true; // the streamed path's own error names what is missing
+        }
+        try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
+            return checkpoint.names().contains(t.names().of(TransformerSpec.Part.EMBEDDING) + ".weight");
+        }
     }
 
     /**
@@ -153,7 +176,7 @@ public final class ModelLoader {
         HfTokenizer tokenizer = withTokenizer ? HfTokenizer.open(dir) : null;
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
-            Weights weights = new Weights(checkpoint, manager, spec.task() == ArchitectureSpec.Task.SENTENCE_ENCODER ? ENCODER_PREFIXES : List.of());
+            Weights weights = new Weights(checkpoint, manager, basePrefixes(spec));
             Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, "", plugins);
             TransformerModel model = switch (spec) {
                 case TransformerSpec d when d.encoder() == null -> new TransformerForCausalLM(config, d, weights);

@@ -39,8 +39,9 @@ public final class Weights {
     private final Set<String> formatTensors = new HashSet<>();
 
     /**
-     * @param optionalPrefixes prefixes a checkpoint may put before every name ({@code bert.}), tried when
-     *                         the plain name is absent
+     * @param optionalPrefixes Hugging Face's base-model prefixes ({@code model.}, {@code transformer.}, {@code bert.}):
+     *                         a checkpoint saved with a task head has them before every base-model name, one
+     *                         saved as the bare model has not. Tried both ways when the plain name is absent.
      */
     public Weights(SafetensorsModel checkpoint, NDManager manager, List<String> optionalPrefixes) {
         this.checkpoint = checkpoint;
@@ -151,11 +152,22 @@ public final class Weights {
     }
 
     private String resolve(String name) {
-        if (checkpoint.names().contains(name)) {
+        return resolve(checkpoint.names(), name, optionalPrefixes);
+    }
+
+    /**
+     * The stored name of {@code name}: itself, or with one of {@code prefixes} added or taken
+     * away (see the constructor); null when the checkpoint has none of them.
+     */
+    public static String resolve(Set<String> stored, String name, List<String> prefixes) {
+        if (stored.contains(name)) {
             return name;
         }
-        for (String p : optionalPrefixes) {
-            if (checkpoint.names().contains(p + name)) {
+        for (String p : prefixes) {
+            if (name.startsWith(p) && stored.contains(name.substring(p.length()))) {
+                return name.substring(p.length());
+            }
+            if (stored.contains(p + name)) {
                 return p + name;
             }
         }

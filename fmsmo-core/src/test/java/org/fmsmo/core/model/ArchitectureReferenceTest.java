@@ -99,6 +99,29 @@ class ArchitectureReferenceTest {
         check(arch, copy, dir);
     }
 
+    /**
+     * A checkpoint saved as the bare base model (GPT-2's hub upload: {@code h.0.attn…}, not
+     * {@code transformer.h.0.attn…}; a {@code LlamaModel}: {@code layers.0…}) loads to the same outputs.
+     */
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.CsvSource({"gpt2, transformer.", "llama3, model."})
+    void readsABareModelsNamesWithoutTheBasePrefix(String arch, String prefix, @org.junit.jupiter.api.io.TempDir Path tmp) throws IOException {
+        Path dir = root().resolve(arch);
+        Assumptions.assumeTrue(Files.isDirectory(dir), "no fixture " + dir);
+        Path copy = Files.createDirectories(tmp.resolve(arch));
+        Files.copy(dir.resolve("config.json"), copy.resolve("config.json"));
+        List<org.fmsmo.core.io.safetensors.TensorData> renamed = new java.util.ArrayList<>();
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("model.safetensors"))) {
+            for (String name : f.tensors().keySet()) {
+                assertTrue(name.startsWith(prefix), name);
+                renamed.add(org.fmsmo.core.io.safetensors.TensorData.ofFloats(name.substring(prefix.length()),
+                        org.fmsmo.core.io.safetensors.Dtype.F32, f.info(name).shape(), f.floats(name)));
+            }
+        }
+        org.fmsmo.core.io.safetensors.SafetensorsWriter.writeFile(copy.resolve("model.safetensors"), renamed, java.util.Map.of("format", "pt"));
+        check(arch, copy, dir);
+    }
+
     private static void check(String arch, Path dir, Path referenceDir) {
         if (NOT_YET.contains(arch)) {
             var e = org.junit.jupiter.api.Assertions.assertThrows(org.fmsmo.api.FmsmoException.class, () -> LOADER.load(dir, false));

@@ -19,6 +19,11 @@ public final class TransformerTensors {
     private TransformerTensors() {
     }
 
+    /** The base-model prefix a checkpoint of {@code s} may have or lack before every name ({@link Part#BASE_MODEL}). */
+    public static List<String> basePrefixes(TransformerSpec s) {
+        return List.of(s.names().of(Part.BASE_MODEL) + ".");
+    }
+
     public static List<Tensor> of(TransformerSpec s) {
         TransformerSpec.Names n = s.names();
         long h = s.hiddenSize();
