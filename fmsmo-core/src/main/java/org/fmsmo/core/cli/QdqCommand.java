@@ -113,7 +113,7 @@ final class QdqCommand implements Callable<Integer> {
         Path tmp = OutputFiles.temporarySibling(output);
         try {
             SafetensorsWriter.writeFile(tmp, tensors, Map.of("format", "pt", "fmsmo_qdq", mode + "-" + qspec));
-            Files.move(tmp, output, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            OutputFiles.commit(tmp, output, false);
         } finally {
             OutputFiles.deleteTree(tmp);
         }

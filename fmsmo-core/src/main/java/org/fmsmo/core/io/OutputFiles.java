@@ -12,6 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Stream;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 
 /** How fmsmo writes outputs: whole or not at all (temporary name, then an atomic rename), and cleans up after itself. */
 public final class OutputFiles {
@@ -20,6 +22,14 @@ public final class OutputFiles {
     private static final Set<Path> WRITING = ConcurrentHashMap.newKeySet();
     /** Partial outputs a later run with the same arguments continues: an interrupted run keeps them. */
     private static final Set<Path> RESUMABLE = ConcurrentHashMap.newKeySet();
+
+    /** Outputs this process has committed (renamed into place): an interruption after that reports them whole. */
+    private static final Set<Path> COMMITTED = ConcurrentHashMap.newKeySet();
+    /** Orders a commit and an interruption: one of them happens wholly first. */
+    private static final Object COMMIT = new Object();
+
+    /** Set by {@link #interrupted}: from then on no new temporary is started and nothing is committed. */
+    private static volatile boolean stopping;
 
     private OutputFiles() {
     }
@@ -30,6 +40,9 @@ public final class OutputFiles {
      * no-op that only ends the count).
      */
     public static Path temporarySibling(Path target) {
+        if (stopping) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "interrupted: no new output is started after SIGINT or SIGTERM");
+        }
         Path p = target.toAbsolutePath().resolveSibling("." + target.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-"
                 + System.nanoTime());
         WRITING.add(p);
@@ -57,15 +70,47 @@ public final class OutputFiles {
      * output in flight, one clause per output; empty when nothing was being written.
      */
     public static List<String> interrupted() {
+        synchronized (COMMIT) {
+            stopping = true; // a commit in progress has finished; none starts after this
+        }
         List<String> said = new ArrayList<>();
+        for (Path p : List.copyOf(COMMITTED)) {
+            if (Files.exists(p)) {
+                said.add(p + " had been written whole before the interruption");
+            }
+        }
         for (Path p : List.copyOf(WRITING)) {
-            deleteTree(p);
+            removeWhileWritten(p);
             said.add("removed the unfinished " + p);
         }
         for (Path p : List.copyOf(RESUMABLE)) {
             said.add("kept the partial output in " + p + " (run the same command again to go on after its last finished block)");
         }
         return said;
+    }
+
+    /**
+     * Deletes {@code p}, again and again while the work, still running until the JVM halts, goes on
+     * writing into it (a file it was creating reappears): until it has stayed absent for 150 ms, at
+     * most 2 s.
+     */
+    private static void removeWhileWritten(Path p) {
+        long deadline = System.nanoTime() + 2_000_000_000L;
+        int absent = 0;
+        while (absent < 3 && System.nanoTime() < deadline) {
+            if (Files.exists(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                deleteTree(p);
+                absent = 0;
+            } else {
+                absent++;
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
     }
 
     /**
@@ -93,12 +138,32 @@ public final class OutputFiles {
         }
     }
 
+    /**
+     * Renames a finished temporary into place, atomically, unless an interruption came first
+     * ({@link ErrorCode#IO_ERROR} then): an interrupted run reports either a whole output or none.
+     *
+     * @param replace an existing {@code target} is replaced (a file); otherwise the move fails when it exists
+     */
+    public static void commit(Path tmp, Path target, boolean replace) throws IOException {
+        synchronized (COMMIT) {
+            if (stopping) {
+                throw new FmsmoException(ErrorCode.IO_ERROR, "interrupted before " + target + " was written");
+            }
+            if (replace) {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            } else {
+                Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            COMMITTED.add(target.toAbsolutePath());
+        }
+    }
+
     /** Writes a text file atomically, replacing an existing one. */
     public static void writeString(Path file, String text) {
         Path tmp = temporarySibling(file);
         try {
             Files.writeString(tmp, text);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            commit(tmp, file, true);
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + file + ": " + e.getMessage(), e);
         } finally {

@@ -106,7 +106,12 @@ public final class OutputFolder {
         }
         Path old = out.resolveSibling(out.getFileName() + ".fmsmo-old");
         Files.move(out, old, StandardCopyOption.ATOMIC_MOVE);
-        Files.move(written, out, StandardCopyOption.ATOMIC_MOVE);
+        try {
+            OutputFiles.commit(written, out, false);
+        } catch (FmsmoException e) {
+            Files.move(old, out, StandardCopyOption.ATOMIC_MOVE); // interrupted: the old output stays
+            throw e;
+        }
         try (Stream<Path> walk = Files.walk(old)) {
             for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(p);

@@ -7,7 +7,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
@@ -137,7 +136,7 @@ final class StreamedOutput {
                 }
             }
             Checksums.write(tmp);
-            Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
+            org.fmsmo.core.io.OutputFiles.commit(tmp, target, false);
             return target;
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + target + ": " + e.getMessage(), e);

@@ -150,7 +150,7 @@ public final class SafetensorsWriter {
                 Files.writeString(target, e.getValue());
             }
             org.fmsmo.core.io.Checksums.write(tmp);
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
+            OutputFiles.commit(tmp, dir, false);
             return dir;
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + dir + ": " + e.getMessage(), e);
