@@ -53,7 +53,7 @@ import org.fmsmo.core.training.Training;
  * }</pre>
  *
  * <p>Stages: the recipe and overrides become the config; the analyzer plans; the method plugin
- * wraps, calibrates and freezes; the format writes. A Llama-family decoder quantized by a method
+ * wraps, calibrates and freezes; the format writes. A decoder quantized by a method
  * that works block by block into a format that can be written part by part is <em>streamed</em>:
  * weights stay mapped and one decoder block at a time is in memory ({@link StreamedRun}). Other
  * runs (training, encoders, the native format) load the whole model, which must then fit in the
