@@ -122,6 +122,34 @@ class ArchitectureReferenceTest {
         check(arch, copy, dir);
     }
 
+    /**
+     * What the host does not run is refused before any weight is read, with the error code for
+     * an unsupported feature and a message that names the config key.
+     */
+    @ParameterizedTest(name = "{0}: {1}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+            "phi3      | rope_parameters          | {\"rope_type\": \"longrope\", \"rope_theta\": 10000.0}",
+            "llama3    | rope_parameters          | {\"rope_type\": \"yarn\", \"rope_theta\": 10000.0, \"factor\": 4.0}",
+            "gemma2    | hidden_activation        | \"relu\"",
+            "mistral   | hidden_act               | \"relu\"",
+            "qwen3_moe | num_experts_per_tok      | 9",
+            "gpt2      | scale_attn_by_inverse_layer_idx | true"})
+    void anUnsupportedFeatureIsRefusedNamingItsKey(String arch, String key, String value, @org.junit.jupiter.api.io.TempDir Path tmp)
+            throws IOException {
+        Path dir = root().resolve(arch);
+        Assumptions.assumeTrue(Files.isDirectory(dir), "no fixture " + dir);
+        var json = new com.fasterxml.jackson.databind.ObjectMapper();
+        var config = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(dir.resolve("config.json").toFile());
+        config.set(key, json.readTree(value));
+        Path copy = Files.createDirectories(tmp.resolve(arch));
+        Files.writeString(copy.resolve("config.json"), json.writeValueAsString(config));
+        Files.copy(dir.resolve("model.safetensors"), copy.resolve("model.safetensors"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(org.fmsmo.api.FmsmoException.class, () -> LOADER.load(copy, false).close());
+        assertTrue(e.getMessage().contains("'" + key), e.getMessage());
+        assertTrue(e.code() == org.fmsmo.api.ErrorCode.UNSUPPORTED_SPEC || e.code() == org.fmsmo.api.ErrorCode.CORRUPT_INPUT, e.code() + ": "
+                + e.getMessage());
+    }
+
     private static void check(String arch, Path dir, Path referenceDir) {
         if (NOT_YET.contains(arch)) {
             var e = org.junit.jupiter.api.Assertions.assertThrows(org.fmsmo.api.FmsmoException.class, () -> LOADER.load(dir, false));
