@@ -373,6 +373,10 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight: expected I8 or F8_E4M3, found " + w.dtype());
         }
         long[] shape = w.shape();
+        if (shape.length != 2) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight has shape "
+                    + java.util.Arrays.toString(shape) + "; expected [out, in]");
+        }
         float[] values = w.toFloats();
         float[] scale = FrozenLayers.checkScales(source.tensor(layer + ".weight_scale").toFloats(), source, layer + ".weight_scale");
         int out = (int) shape[0];

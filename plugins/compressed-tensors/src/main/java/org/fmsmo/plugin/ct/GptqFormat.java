@@ -204,8 +204,12 @@ public final class GptqFormat implements CheckpointFormat {
             }
             String layer = name.substring(0, name.length() - ".qweight".length());
             long[] qShape = source.tensor(name).shape();
-            float[] scales = FrozenLayers.checkScales(source.tensor(layer + ".scales").toFloats(), source, layer + ".scales");
             long[] sShape = source.tensor(layer + ".scales").shape();
+            if (qShape.length != 2 || sShape.length != 2) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".qweight and .scales must be 2-D; found "
+                        + java.util.Arrays.toString(qShape) + " and " + java.util.Arrays.toString(sShape));
+            }
+            float[] scales = FrozenLayers.checkScales(source.tensor(layer + ".scales").toFloats(), source, layer + ".scales");
             int in = Math.toIntExact(qShape[0] * Packing.perWord(bits));
             int outF = Math.toIntExact(qShape[1]);
             int groups = Math.toIntExact(sShape[0]);
