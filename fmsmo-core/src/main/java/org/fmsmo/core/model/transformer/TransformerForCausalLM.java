@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import java.util.List;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
-import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.model.CausalLM;
 import org.fmsmo.core.nn.Attention;
@@ -62,15 +61,7 @@ public final class TransformerForCausalLM extends CausalLM {
     @Override
     public BlockInput blockInput(NDArray inputIds, NDArray attentionMask) {
         int t = Math.toIntExact(inputIds.getShape().get(1));
-        NDArray x = embedding.forward(inputIds);
-        if (positions != null) {
-            x = x.add(positions.weight().get(new ai.djl.ndarray.index.NDIndex("0:{}", LearnedPositions.check(t, spec))));
-        }
-        double scale = spec.scaling().embedding();
-        if (scale != 1) {
-            // Gemma rounds √hidden to the weights' dtype first; in FLOAT32 that is this float.
-            x = Scalars.mul(x, (float) scale);
-        }
+        NDArray x = Embeddings.finish(spec, embedding.forward(inputIds), positions == null ? null : positions.weight());
         return new BlockInput(x, Attention.causalMask(inputIds.getManager(), t));
     }
 

@@ -12,7 +12,6 @@ import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.api.model.QuantizableModel;
-import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -130,18 +129,7 @@ public final class TransformerStream implements StreamedModel {
         NDManager m = inputIds.getManager();
         long[] shape = inputIds.getShape().getShape();
         int t = Math.toIntExact(shape[1]);
-        NDArray x = m.create(rows, new Shape(shape[0], t, h));
-        if (positions != null) {
-            NDArray tokens = x;
-            x = tokens.add(positions.get(new ai.djl.ndarray.index.NDIndex("0:{}", LearnedPositions.check(t, spec))));
-            tokens.close();
-        }
-        double scale = spec.scaling().embedding();
-        if (scale != 1) {
-            NDArray unscaled = x;
-            x = Scalars.mul(unscaled, (float) scale);
-            unscaled.close();
-        }
+        NDArray x = Embeddings.finish(spec, m.create(rows, new Shape(shape[0], t, h)), positions);
         return new TransformerModel.BlockInput(x, Attention.causalMask(m, t));
     }
 
