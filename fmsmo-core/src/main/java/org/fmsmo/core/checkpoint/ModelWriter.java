@@ -92,7 +92,7 @@ public final class ModelWriter {
             long[] shape = flip ? new long[] {a.getShape().get(1), a.getShape().get(0)} : a.getShape().getShape();
             // One tensor's floats at a time: the writer asks for them when it reaches this tensor.
             tensors.add(new TensorData(e.getKey(), dtype, shape,
-                    ch -> TensorData.ofFloats(e.getKey(), dtype, shape, flip ? org.fmsmo.core.nn.Weights.transpose(a.toFloatArray(), (int) shape[1], (int) shape[0]) : a.toFloatArray()).source().writeTo(ch)));
+                    ch -> TensorData.ofFloats(e.getKey(), dtype, shape, flip ? TensorData.transpose(a.toFloatArray(), (int) shape[1], (int) shape[0]) : a.toFloatArray()).source().writeTo(ch)));
         }
         tensors.addAll(extraTensors);
         Map<String, Path> copies = new LinkedHashMap<>();

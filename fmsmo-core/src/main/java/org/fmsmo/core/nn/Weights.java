@@ -18,6 +18,7 @@ import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
+import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.io.safetensors.TensorInfo;
 
 /**
@@ -125,22 +126,11 @@ public final class Weights {
             return linear(prefix, in, out, bias); // a quantized layer is stored [out, in], as vLLM reads packed weights
         }
         NDArray stored = take(prefix + ".weight", in, out);
-        float[] t = transpose(stored.toFloatArray(), Math.toIntExact(in), Math.toIntExact(out));
+        float[] t = TensorData.transpose(stored.toFloatArray(), Math.toIntExact(in), Math.toIntExact(out));
         stored.close();
         NDArray w = manager.create(t, new Shape(out, in));
         NDArray b = bias ? take(prefix + ".bias", out) : null;
         return new Linear(prefix, w, b);
-    }
-
-    /** A row-major {@code [rows, cols]} matrix as {@code [cols, rows]}. */
-    public static float[] transpose(float[] v, int rows, int cols) {
-        float[] t = new float[v.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) {
-                t[j * rows + i] = v[i * cols + j];
-            }
-        }
-        return t;
     }
 
     /** Stored names no module asked for, sorted. */

@@ -111,19 +111,9 @@ public final class OnnxBertImporter {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, model.path() + ": MatMul node '" + n.name() + "' has weight "
                         + w.name() + " of shape " + java.util.Arrays.toString(s) + "; expected a named node with a 2-D weight");
             }
-            values.put(path + ".weight", transpose(w.floats(), (int) s[0], (int) s[1]));
+            values.put(path + ".weight", org.fmsmo.core.io.safetensors.TensorData.transpose(w.floats(), (int) s[0], (int) s[1]));
             shapes.put(path + ".weight", new long[] {s[1], s[0]});
         }
-    }
-
-    private static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[a.length];
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                t[c * rows + r] = a[r * cols + c];
-            }
-        }
-        return t;
     }
 
     private static ObjectNode config(OnnxModel model, Map<String, long[]> shapes, int numHeads) {

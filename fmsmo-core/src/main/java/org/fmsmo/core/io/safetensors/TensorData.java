@@ -123,4 +123,15 @@ public record TensorData(String name, Dtype dtype, long[] shape, Source source) 
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': shape holds " + n + " values, got " + count);
         }
     }
+
+    /** A row-major {@code [rows, cols]} matrix as {@code [cols, rows]} (ONNX's and GPT-2's {@code [in, out]} weights). */
+    public static float[] transpose(float[] v, int rows, int cols) {
+        float[] t = new float[v.length];
+        for (int i = 0; i < rows; i++) {
+            for (int j = 0; j < cols; j++) {
+                t[j * rows + i] = v[i * cols + j];
+            }
+        }
+        return t;
+    }
 }
