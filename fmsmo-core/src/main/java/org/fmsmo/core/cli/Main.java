@@ -66,6 +66,9 @@ public final class Main implements Runnable {
             return ErrorCode.INVALID_ARGUMENT.exitStatus();
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
+            if (org.fmsmo.core.io.OutputFiles.stopping()) {
+                return ErrorCode.IO_ERROR.exitStatus(); // the work failed because it was interrupted: the interruption's line says so
+            }
             if (ex instanceof FmsmoException fe) {
                 commandLine.getErr().println("error: " + fe.getMessage());
                 return fe.code().exitStatus();

@@ -34,6 +34,11 @@ public final class OutputFiles {
     private OutputFiles() {
     }
 
+    /** Whether SIGINT or SIGTERM has arrived and {@link #interrupted} is removing this process's temporaries. */
+    public static boolean stopping() {
+        return stopping;
+    }
+
     /**
      * A hidden temporary sibling of {@code target}, unique to this process and moment. It counts as
      * being written until {@link #deleteTree} is called on it (after a successful rename, that is a
