@@ -83,6 +83,7 @@ module org.fmsmo.core {
             org.fmsmo.core.quant.QuantizerModes.Fp8E4m3ScalePerToken,
             org.fmsmo.core.quant.QuantizerModes.Fp8E5m2ScalePerToken;
     provides LayerWrapperProvider with org.fmsmo.core.quant.QLinear.Provider;
+    provides CheckpointFormatProvider with org.fmsmo.core.checkpoint.FmsFormat.Provider;
     provides ModelArchitectureProvider with
             org.fmsmo.core.arch.Decoders.Llama,
             org.fmsmo.core.arch.Decoders.Mistral,

@@ -35,8 +35,13 @@ final class TckHost {
      * {@code providers} as one plugin when the application does not already provide them.
      */
     static PluginRegistry registry(ProviderKind kind, NamedProvider... providers) {
-        PluginRegistry.Builder b = PluginRegistry.builder().application();
-        try (PluginRegistry probe = PluginRegistry.builder().application().build()) {
+        return registry(() -> PluginRegistry.builder().application(), kind, providers);
+    }
+
+    /** As {@link #registry(ProviderKind, NamedProvider...)}, over the plugins {@code host} finds. */
+    static PluginRegistry registry(java.util.function.Supplier<PluginRegistry.Builder> host, ProviderKind kind, NamedProvider... providers) {
+        PluginRegistry.Builder b = host.get();
+        try (PluginRegistry probe = host.get().build()) {
             List<NamedProvider> missing = java.util.Arrays.stream(providers)
                     .filter(p -> !probe.names(kind).contains(p.name())).toList();
             if (!missing.isEmpty()) {

@@ -32,6 +32,17 @@ public interface CheckpointFormat {
     }
 
     /**
+     * The dtype ({@code F32}, {@code F16}, {@code BF16}) every float tensor that no
+     * {@link CheckpointSink#replace} took over is stored in; null (the default) keeps each one's
+     * dtype in the source checkpoint. A format that stores weights still being trained asks for
+     * {@code F32}, so that nothing learned is rounded away.
+     */
+    @Experimental(since = "1.5")
+    default String floatDtype() {
+        return null;
+    }
+
+    /**
      * Describes {@code model}'s frozen layers to {@code sink}: each quantized linear's tensors
      * (which replace its float weight), the {@code quantization_config} and any extra files.
      *

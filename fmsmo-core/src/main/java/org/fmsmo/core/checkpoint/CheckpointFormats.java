@@ -22,6 +22,7 @@ import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantType;
 import org.fmsmo.api.quant.Quantizer;
@@ -36,6 +37,7 @@ import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.plugin.RegisteredProvider;
 import org.fmsmo.core.quant.InputQuantizedLinear;
 import org.fmsmo.core.quant.QuantizerModes;
+import org.fmsmo.core.recipe.Recipes;
 
 /**
  * The host side of {@link CheckpointFormat} plugins: gives a format a {@link CheckpointSink} and
@@ -60,16 +62,26 @@ public final class CheckpointFormats {
     }
 
     /**
-     * Writes {@code model} in {@code format} to {@code out} (which must not exist). The format's
-     * {@code write} refuses a layer it cannot hold, naming it, before anything is written.
+     * Writes {@code model} in {@code format} to {@code out} (which must not exist). The format's {@code write} refuses a layer it cannot hold,
+     * naming it, before anything is written.
      */
     public static Path write(TransformerModel model, String formatName, CheckpointFormat format, Path out) {
-        for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
-            org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
-            if (inner instanceof org.fmsmo.core.nn.Linear plain && plain.inputDivisor().isPresent()) {
-                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
-                        + " which a deployable checkpoint cannot hold; set smoothq_fold_only=true (the quantize CLI does for deployable formats),"
-                        + " smoothq=false, or write --format fms");
+        return write(model, formatName, format, out, null);
+    }
+
+    /**
+     * As {@link #write(TransformerModel, String, CheckpointFormat, Path)}, with the run's config
+     * beside the model ({@value Recipes#CONFIG_FILE}), so that the folder says how it was made.
+     */
+    public static Path write(TransformerModel model, String formatName, CheckpointFormat format, Path out, QuantConfig runConfig) {
+        if (!(format instanceof Rewrapping)) {
+            for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
+                org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
+                if (inner instanceof org.fmsmo.core.nn.Linear plain && plain.inputDivisor().isPresent()) {
+                    throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
+                            + " which a deployable checkpoint cannot hold; set smoothq_fold_only=true (the quantize CLI does for deployable formats),"
+                            + " smoothq=false, or write --format " + FmsFormat.NAME);
+                }
             }
         }
         FormatSink sink = new FormatSink();
@@ -80,17 +92,40 @@ public final class CheckpointFormats {
             tensors.forEach((name, t) -> list.add(FormatSink.tensorData(name, t)));
             replaced.put(layer + ".weight", list);
         });
+        List<TensorData> added = sink.takeAdded();
+        for (TensorData t : added) {
+            if (model.parameters().containsKey(t.name())) {
+                throw new IllegalStateException(format.getClass().getName() + " added tensor " + t.name() + ", which is a model parameter");
+            }
+        }
         ObjectNode config = model.config().json();
         describe(config, formatName, format, sink);
-        return ModelWriter.save(model, out, sourceDtypes(model), replaced, config, sink.text());
+        Function<String, Dtype> dtypes = sourceDtypes(model);
+        if (format.floatDtype() != null) {
+            Dtype all = Dtype.parse(format.floatDtype(), formatName + "'s float dtype");
+            if (all != Dtype.F32 && all != Dtype.F16 && all != Dtype.BF16) {
+                throw new IllegalStateException(format.getClass().getName() + " asks for float tensors in " + all + "; expected F32, F16 or BF16");
+            }
+            dtypes = name -> all;
+            config.put("torch_dtype", switch (all) {
+                case F16 -> "float16";
+                case BF16 -> "bfloat16";
+                default -> "float32";
+            });
+        }
+        Map<String, String> text = new LinkedHashMap<>(sink.text());
+        if (runConfig != null) {
+            text.putIfAbsent(Recipes.CONFIG_FILE, Recipes.toJson(runConfig));
+        }
+        return ModelWriter.save(model, out, dtypes, replaced, added, config, text);
     }
 
-    /** Puts the format's {@code quantization_config} and name into {@code config}. */
+    /** Puts the format's name and its {@code quantization_config}, if it set one, into {@code config}. */
     public static void describe(ObjectNode config, String formatName, CheckpointFormat format, FormatSink sink) {
-        if (sink.quantizationConfig() == null) {
-            throw new IllegalStateException(format.getClass().getName() + " did not set a quantization_config");
+        config.remove("quantization_config");
+        if (sink.quantizationConfig() != null) {
+            config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
         }
-        config.set("quantization_config", JSON.valueToTree(sink.quantizationConfig()));
         config.put(FORMAT_KEY, formatName);
     }
 
@@ -109,54 +144,80 @@ public final class CheckpointFormats {
     }
 
     /**
-     * When {@code config.json} has a {@code quantization_config}, gives {@code weights} the
-     * dequantized weights of the layers under {@code prefix} ("" for all; a streamed model's
-     * {@code model.layers.3.}), read by the checkpoint's format from {@code plugins}.
+     * The name of the format a folder was written in: the one fmsmo recorded ({@value #FORMAT_KEY});
+     * in a folder another tool wrote, {@code quantization_config.quant_method}; in an fms folder
+     * written before the name was recorded, {@value FmsFormat#NAME}. Empty for a float checkpoint.
      *
-     * @return the input quantization the format's serving engines apply, by layer (see
-     *         {@link #quantizeInputs}); empty without a {@code quantization_config}
-     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when {@code plugins} has no format of that name
+     * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} for a {@code quantization_config} that names no format
      */
-    public static Map<String, InputQuantization> dequantizeInto(HfConfig config, SafetensorsModel checkpoint, Weights weights, String prefix,
-                                                               PluginRegistry plugins) {
-        Reader r = reader(config, plugins);
-        return r == null ? Map.of() : r.dequantizeInto(checkpoint, weights, prefix);
+    public static java.util.Optional<String> formatName(HfConfig config) {
+        JsonNode recorded = config.json().get(FORMAT_KEY);
+        if (recorded != null) {
+            if (!recorded.isTextual() || recorded.asText().isEmpty()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": " + FORMAT_KEY + " must be a format's name, found " + recorded);
+            }
+            return java.util.Optional.of(recorded.asText());
+        }
+        JsonNode qc = config.json().get("quantization_config");
+        if (qc != null && !qc.isNull()) {
+            if (!qc.isObject()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": quantization_config must be a JSON object, found " + qc.getNodeType());
+            }
+            String name = qc.path("quant_method").asText("");
+            if (name.isEmpty()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": a quantization_config without quant_method (and no " + FORMAT_KEY
+                        + "): cannot tell which checkpoint format reads it");
+            }
+            return java.util.Optional.of(name);
+        }
+        boolean legacyFms = config.file().getParent() != null && java.nio.file.Files.isRegularFile(config.file().resolveSibling(FmsFormat.LAYERS_FILE));
+        return legacyFms ? java.util.Optional.of(FmsFormat.NAME) : java.util.Optional.empty();
     }
 
     /**
-     * The format that reads a quantized checkpoint, found once for a model that is decoded part by
-     * part (a streamed model, block by block): the plugin named by {@value #FORMAT_KEY}, or by
-     * {@code quantization_config.quant_method} in a folder another tool wrote. Null without a
-     * {@code quantization_config}.
+     * The format that reads a quantized checkpoint, found by {@link #formatName} in the caller's
+     * registry, once for a model decoded part by part (a streamed model, block by block). Null for
+     * a float checkpoint.
      *
      * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when {@code plugins} has no format of that name
      */
     public static Reader reader(HfConfig config, PluginRegistry plugins) {
-        JsonNode qc = config.json().get("quantization_config");
-        if (qc == null || qc.isNull()) {
+        String name = formatName(config).orElse(null);
+        if (name == null) {
             return null;
         }
-        if (!qc.isObject()) {
-            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": quantization_config must be a JSON object, found " + qc.getNodeType());
-        }
-        JsonNode recorded = config.json().get(FORMAT_KEY);
-        String name = recorded != null ? recorded.asText() : qc.path("quant_method").asText("");
-        String from = recorded != null ? FORMAT_KEY : "quantization_config.quant_method";
-        if (name.isEmpty()) {
-            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, config.file() + ": a quantization_config without quant_method (and no " + FORMAT_KEY
-                    + "): cannot tell which checkpoint format reads it");
-        }
+        String from = config.json().has(FORMAT_KEY) ? FORMAT_KEY : config.has("quantization_config") ? "quantization_config.quant_method" : FmsFormat.LAYERS_FILE;
+        JsonNode qc = config.json().get("quantization_config");
+        Map<String, Object> qcMap = qc == null || !qc.isObject() ? Map.of()
+                : JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
         List<String> installed = new ArrayList<>();
         for (RegisteredProvider<CheckpointFormatProvider> p : plugins.providers(CheckpointFormatProvider.class)) {
             installed.add(p.provider().name());
             if (p.provider().name().equals(name)) {
-                Map<String, Object> qcMap = JSON.convertValue(qc, new com.fasterxml.jackson.core.type.TypeReference<LinkedHashMap<String, Object>>() { });
                 return new Reader(p.provider().create(), config.file().toString(), qcMap);
             }
         }
-        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": " + from + " is '" + name
+        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": " + from + " says '" + name
                 + "', and no installed checkpoint format has that name (installed: " + installed
                 + "); put the plugin that provides it in the plugins folder, or name its folder with --plugins-dir");
+    }
+
+    /**
+     * A format that stores live quantizers rather than a deployable layout ({@value FmsFormat#NAME}):
+     * after the model is built from the stored float weights, it wraps the layers again and restores
+     * each quantizer's state. Host-side, since the wrappers are the host's.
+     */
+    public interface Rewrapping extends CheckpointFormat {
+
+        /**
+         * Wraps {@code model}'s layers as {@code checkpoint} records, with quantizers of the modes
+         * {@code plugins} has. Linear layers end frozen; with {@code freeze} false those stored
+         * unfrozen keep their learned state unfrozen, to go on training.
+         */
+        void rewrap(TransformerModel model, SafetensorsModel checkpoint, boolean freeze, PluginRegistry plugins);
+
+        /** Whether a stored tensor is quantizer state that {@link #rewrap} reads, not a model weight. */
+        boolean isStateTensor(String name);
     }
 
     /** A quantized checkpoint's format, resolved once; decodes the whole checkpoint or the part under a prefix. */
@@ -180,6 +241,23 @@ public final class CheckpointFormats {
             Map<String, InputQuantization> inputs = format.inputQuantization(source);
             weights.addDequantized(byWeight, source.read);
             return inputs;
+        }
+
+        /** Whether the model must be wrapped again after it is built ({@link #rewrap}); such a model is loaded whole. */
+        public boolean rewraps() {
+            return format instanceof Rewrapping;
+        }
+
+        /** Wraps the built model's layers again, for a {@link Rewrapping} format; nothing for the others. */
+        public void rewrap(TransformerModel model, SafetensorsModel checkpoint, boolean freeze, PluginRegistry plugins) {
+            if (format instanceof Rewrapping r) {
+                r.rewrap(model, checkpoint, freeze, plugins);
+            }
+        }
+
+        /** Whether a stored tensor is state the format reads itself, not a model weight. */
+        public boolean isStateTensor(String name) {
+            return format instanceof Rewrapping r && r.isStateTensor(name);
         }
     }
 

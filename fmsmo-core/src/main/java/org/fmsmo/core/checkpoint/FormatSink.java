@@ -11,7 +11,8 @@ import org.fmsmo.core.io.safetensors.TensorData;
 
 /**
  * What a {@link org.fmsmo.api.format.CheckpointFormat} said while writing: the tensors that
- * replace each layer's float weight, the {@code quantization_config}, and extra JSON files. The
+ * replace each layer's float weight, tensors beside the model's, the {@code quantization_config},
+ * and extra JSON files. The
  * host writes them, whole ({@link CheckpointFormats#write}) or part by part (a streamed run).
  */
 public final class FormatSink implements CheckpointSink {
@@ -19,6 +20,7 @@ public final class FormatSink implements CheckpointSink {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final Map<String, Map<String, StoredTensor>> replaced = new LinkedHashMap<>();
+    private final Map<String, StoredTensor> added = new LinkedHashMap<>();
     private final Map<String, String> text = new LinkedHashMap<>();
     private Map<String, Object> quantizationConfig;
 
@@ -26,6 +28,13 @@ public final class FormatSink implements CheckpointSink {
     public void replace(String layer, Map<String, StoredTensor> tensors) {
         if (replaced.put(layer, new LinkedHashMap<>(tensors)) != null) {
             throw new IllegalStateException("layer " + layer + " was replaced twice");
+        }
+    }
+
+    @Override
+    public void add(String name, StoredTensor tensor) {
+        if (added.put(name, tensor) != null) {
+            throw new IllegalArgumentException("tensor " + name + " was added twice");
         }
     }
 
@@ -45,6 +54,17 @@ public final class FormatSink implements CheckpointSink {
     /** The tensors replacing each layer (by layer name), in the order the format gave them. */
     public Map<String, Map<String, StoredTensor>> replaced() {
         return replaced;
+    }
+
+    /**
+     * The tensors added beside the model's since the last call, in the order given; taking them
+     * clears them, so a streamed run writes each block's with that block.
+     */
+    public java.util.List<TensorData> takeAdded() {
+        java.util.List<TensorData> out = new java.util.ArrayList<>();
+        added.forEach((n, t) -> out.add(tensorData(n, t)));
+        added.clear();
+        return out;
     }
 
     /** Extra JSON files by name. */

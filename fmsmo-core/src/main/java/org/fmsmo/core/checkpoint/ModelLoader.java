@@ -121,6 +121,10 @@ public final class ModelLoader {
         }
         // The format is found once per stream, not per block: every block of a checkpoint has the same.
         CheckpointFormats.Reader reader = CheckpointFormats.reader(config, plugins);
+        if (reader != null && reader.rewraps()) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, config.file() + ": a checkpoint in format '" + CheckpointFormats.formatName(config).orElseThrow()
+                    + "' is not opened layer by layer: its quantizers are rebuilt on the whole model");
+        }
         SafetensorsModel checkpoint = SafetensorsModel.open(dir);
         try {
             BlockDecoder decoder = reader == null ? BlockDecoder.NONE : (weights, prefix) -> {
@@ -132,6 +136,17 @@ public final class ModelLoader {
             checkpoint.close();
             throw e;
         }
+    }
+
+    /**
+     * Whether the folder's checkpoint format rebuilds quantizers on the built model ({@code fms}),
+     * which is then loaded whole, never layer by layer.
+     *
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} when no installed format has the folder's format name
+     */
+    public boolean rewraps(HfConfig config) {
+        CheckpointFormats.Reader reader = CheckpointFormats.reader(config, plugins);
+        return reader != null && reader.rewraps();
     }
 
     /** The {@code model_type} values the registry's architectures read, sorted. */
@@ -177,7 +192,8 @@ public final class ModelLoader {
         NDManager manager = NDManager.newBaseManager();
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
             Weights weights = new Weights(checkpoint, manager, basePrefixes(spec));
-            Map<String, InputQuantization> inputs = CheckpointFormats.dequantizeInto(config, checkpoint, weights, "", plugins);
+            CheckpointFormats.Reader reader = CheckpointFormats.reader(config, plugins);
+            Map<String, InputQuantization> inputs = reader == null ? Map.of() : reader.dequantizeInto(checkpoint, weights, "");
             TransformerModel model = switch (spec) {
                 case TransformerSpec d when d.encoder() == null -> new TransformerForCausalLM(config, d, weights);
                 case TransformerSpec d -> new TransformerEncoder(config, d, weights);
@@ -185,12 +201,12 @@ public final class ModelLoader {
             };
             model.assignPaths("");
             CheckpointFormats.quantizeInputs(model, inputs);
-            if (NativeCheckpoint.isNative(dir)) {
-                NativeCheckpoint.restore(model, checkpoint, freeze, plugins);
+            if (reader != null) {
+                reader.rewrap(model, checkpoint, freeze, plugins);
             }
             model.setTokenizer(tokenizer);
             Set<String> unexpected = weights.untaken().stream()
-                    .filter(n -> KNOWN_UNUSED.stream().noneMatch(n::contains) && !NativeCheckpoint.isStateTensor(n)).collect(Collectors.toCollection(java.util.TreeSet::new));
+                    .filter(n -> KNOWN_UNUSED.stream().noneMatch(n::contains) && (reader == null || !reader.isStateTensor(n))).collect(Collectors.toCollection(java.util.TreeSet::new));
             if (!unexpected.isEmpty()) {
                 LOG.log(System.Logger.Level.WARNING, "{0}: {1} stored tensors are not used by {2}: {3}", dir, unexpected.size(), type,
                         unexpected.stream().limit(10).toList());

@@ -38,15 +38,6 @@ public final class ModelWriter {
      * @param maxShardBytes shard size limit ({@code Long.MAX_VALUE} for one file)
      */
     public static Path save(TransformerModel model, Path output, Dtype dtype, long maxShardBytes) {
-        return save(model, output, dtype, maxShardBytes, List.of(), Map.of());
-    }
-
-    /**
-     * Saves the model with more tensors (quantizer state) and generated text files in the same
-     * atomic write.
-     */
-    public static Path save(TransformerModel model, Path output, Dtype dtype, long maxShardBytes, List<TensorData> extraTensors,
-                            Map<String, String> extraText) {
         if (dtype != Dtype.F32 && dtype != Dtype.F16 && dtype != Dtype.BF16) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "models are saved as F32, F16 or BF16, not " + dtype);
         }
@@ -56,7 +47,7 @@ public final class ModelWriter {
             case BF16 -> "bfloat16";
             default -> "float32";
         });
-        return write(model, output, name -> dtype, Map.of(), extraTensors, config, extraText, maxShardBytes);
+        return write(model, output, name -> dtype, Map.of(), List.of(), config, Map.of(), maxShardBytes);
     }
 
     /**
@@ -64,11 +55,12 @@ public final class ModelWriter {
      *
      * @param dtypeOf  the dtype each float parameter is stored in (the source checkpoint's)
      * @param replaced per parameter name ({@code L.weight}), the tensors stored instead of it
+     * @param added    tensors stored beside the model's (quantizer state)
      * @param config   the {@code config.json} to write
      */
     public static Path save(TransformerModel model, Path output, Function<String, Dtype> dtypeOf, Map<String, List<TensorData>> replaced,
-                            ObjectNode config, Map<String, String> extraText) {
-        return write(model, output, dtypeOf, replaced, List.of(), config, extraText, Long.MAX_VALUE);
+                            List<TensorData> added, ObjectNode config, Map<String, String> extraText) {
+        return write(model, output, dtypeOf, replaced, added, config, extraText, Long.MAX_VALUE);
     }
 
     private static Path write(TransformerModel model, Path output, Function<String, Dtype> dtypeOf, Map<String, List<TensorData>> replaced,

@@ -12,7 +12,7 @@ import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.checkpoint.ModelLoader;
-import org.fmsmo.core.checkpoint.NativeCheckpoint;
+import org.fmsmo.core.checkpoint.CheckpointFormats;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.Checksums;
@@ -162,8 +162,8 @@ public final class Evaluator {
         if (!loader.streamable(config)) {
             return "model_type '" + config.modelType() + "' is not streamed (decoders are)";
         }
-        if (NativeCheckpoint.isNative(modelDir)) {
-            return "a native (fms) checkpoint is loaded whole";
+        if (loader.rewraps(config)) {
+            return "its quantizers are rebuilt on the whole model (format " + CheckpointFormats.formatName(config).orElseThrow() + ")";
         }
         return null;
     }

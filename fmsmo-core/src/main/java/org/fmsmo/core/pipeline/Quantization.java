@@ -23,8 +23,8 @@ import org.fmsmo.core.analysis.QuantPlanner;
 import org.fmsmo.core.calibration.CalibrationData;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.checkpoint.CheckpointFormats;
+import org.fmsmo.core.checkpoint.FmsFormat;
 import org.fmsmo.core.checkpoint.ModelLoader;
-import org.fmsmo.core.checkpoint.NativeCheckpoint;
 import org.fmsmo.core.context.DefaultQuantContext;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
@@ -62,7 +62,7 @@ import org.fmsmo.core.training.Training;
 public final class Quantization {
 
     /** The output format that keeps float weights with the quantizers' state (reloads without calibrating). */
-    public static final String NATIVE_FORMAT = "fms";
+    public static final String NATIVE_FORMAT = FmsFormat.NAME;
 
     private final Path model;
     private String method;
@@ -219,7 +219,7 @@ public final class Quantization {
                 Checksums.verify(model);
             }
             QuantMethod m = plugins.get(QuantMethodProvider.class, method).create();
-            CheckpointFormat writer = format.equals(NATIVE_FORMAT) ? null : plugins.get(CheckpointFormatProvider.class, format).create();
+            CheckpointFormat writer = plugins.get(CheckpointFormatProvider.class, format).create();
             String whyNot = whyNotStreamed(m, writer, cfg, plugins);
             if (streaming == Streaming.ON && whyNot != null) {
                 throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "cannot stream this run: " + whyNot);
@@ -269,7 +269,7 @@ public final class Quantization {
         if (!m.perBlock()) {
             return "method " + method + " does not run block by block";
         }
-        if (writer == null || !writer.streams()) {
+        if (!writer.streams() || writer.floatDtype() != null) {
             return "format " + format + " is not written part by part";
         }
         if (!cfg.getBoolean("qskip_lm_head", true)) {
@@ -279,7 +279,7 @@ public final class Quantization {
         if (!new ModelLoader(plugins).streamable(hf)) {
             return "model_type '" + hf.modelType() + "' is not streamed (decoders are)";
         }
-        if (hf.has("quantization_config") || NativeCheckpoint.isNative(model)) {
+        if (CheckpointFormats.formatName(hf).isPresent()) {
             return "the input is already quantized";
         }
         return null;
@@ -339,9 +339,7 @@ public final class Quantization {
         try (TransformerModel tm = resume != null ? loader.loadForTraining(resume) : loader.load(model, text)) {
             QuantPlanner.checkLayerNames(tm.linearLayers().stream().map(LinearLayer::name).toList(), cfg);
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
-            if (writer != null) {
-                writer.checkPlan(tm, plan); // refuse now, not after a long run
-            }
+            writer.checkPlan(tm, plan); // refuse now, not after a long run
             CalibrationData data = calibration == null ? null
                     : calibration.load(tm.config().positive("vocab_size"), tm::tokenizer, tm.task() == org.fmsmo.api.arch.ArchitectureSpec.Task.SENTENCE_ENCODER);
             long before = tm.parameterBytes();
@@ -361,7 +359,7 @@ public final class Quantization {
             }
             seconds.put("quantize", (System.nanoTime() - t) / 1e9);
             t = System.nanoTime();
-            Path written = writer == null ? NativeCheckpoint.save(tm, cfg, target) : CheckpointFormats.write(tm, format, writer, target);
+            Path written = CheckpointFormats.write(tm, format, writer, target, cfg);
             seconds.put("write", (System.nanoTime() - t) / 1e9);
             int skipped = (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
             return new QuantizationResult(method, format, written, false, whyNot, report, skipped, plan.quantizedBmms().size(),

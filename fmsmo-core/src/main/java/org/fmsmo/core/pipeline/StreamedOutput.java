@@ -105,6 +105,7 @@ final class StreamedOutput {
                 shards.add(floats(name, array.get()));
             }
         });
+        sink.takeAdded().forEach(shards::add);
         if (!replaced.isEmpty()) {
             throw new IllegalStateException("the format replaced layers that are not in block " + block.path() + ": " + replaced.keySet());
         }

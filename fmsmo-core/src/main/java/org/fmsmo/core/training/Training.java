@@ -23,7 +23,8 @@ import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.Scalars;
 import org.fmsmo.api.quant.TrainingObjective;
 import org.fmsmo.core.calibration.CalibrationData;
-import org.fmsmo.core.checkpoint.NativeCheckpoint;
+import org.fmsmo.core.checkpoint.CheckpointFormats;
+import org.fmsmo.core.checkpoint.FmsFormat;
 import org.fmsmo.core.eval.EmbeddingFidelity;
 import org.fmsmo.core.eval.Perplexity;
 import org.fmsmo.core.io.OutputFiles;
@@ -169,7 +170,7 @@ public final class Training implements TrainingObjective {
             Files.createDirectories(checkpoints);
             Path partial = checkpoints.resolve(".step-" + step + ".partial");
             OutputFiles.deleteTree(partial);
-            NativeCheckpoint.save(student, config, partial);
+            CheckpointFormats.write(student, FmsFormat.NAME, new FmsFormat(), partial, config);
             List<TensorData> tensors = new ArrayList<>();
             methodState.forEach((n, a) -> tensors.add(TensorData.ofFloats(n, Dtype.F32, a.getShape().getShape(), a.toFloatArray())));
             SafetensorsWriter.writeFile(partial.resolve(STATE_TENSORS), tensors, Map.of());

@@ -20,7 +20,8 @@ class PluginRegistryTest {
             PluginInfo core = r.plugins().stream().filter(p -> p.id().equals("fmsmo-core")).findFirst().orElseThrow();
             assertEquals(PluginSource.BUILT_IN, core.source());
             assertEquals(PluginInfo.Status.ACTIVE, core.status());
-            assertEquals(List.of(ProviderKind.QUANTIZER, ProviderKind.LAYER_WRAPPER, ProviderKind.MODEL_ARCHITECTURE), core.kinds());
+            assertEquals(List.of(ProviderKind.QUANTIZER, ProviderKind.LAYER_WRAPPER, ProviderKind.CHECKPOINT_FORMAT, ProviderKind.MODEL_ARCHITECTURE), core.kinds());
+            assertTrue(r.names(ProviderKind.CHECKPOINT_FORMAT).contains("fms"), "the native format is a checkpoint format like the others");
             assertEquals(QuantizerModes.NAMES, r.names(ProviderKind.QUANTIZER));
             assertTrue(r.get(QuantizerProvider.class, "minmax") instanceof QuantizerModes.MinMax);
         }

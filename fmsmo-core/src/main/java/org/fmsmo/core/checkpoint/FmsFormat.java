@@ -10,22 +10,25 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.format.CheckpointFormat;
+import org.fmsmo.api.format.CheckpointFormatProvider;
+import org.fmsmo.api.format.CheckpointSink;
+import org.fmsmo.api.format.CheckpointSource;
+import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.plugin.ProviderKind;
-import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizerProvider;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
-import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.io.safetensors.TensorInfo;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Bmm;
@@ -34,46 +37,57 @@ import org.fmsmo.core.quant.QBmm;
 import org.fmsmo.core.quant.QLinear;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.quant.QuantizerModes;
-import org.fmsmo.core.recipe.Recipes;
 
 /**
- * The fms native checkpoint: a Hugging Face folder whose {@code model.safetensors} holds the float
- * weights as the quantized model uses them (SmoothQuant scales folded in) plus each quantizer's
- * state under fms-mo's names ({@code L.quantize_weight.clip_val}, {@code L.quantize_feature.clip_val},
- * {@code L.smoothq_scale}; a matmul's {@code L.quantize_m1.*}, {@code L.quantize_m2.*}), with the
- * config in {@code fms_quant_config.json} and each layer's modes and specs in
- * {@code fms_quant_layers.json}. Loading it rebuilds the wrappers and restores their state, so no
- * recalibration is needed; any HF loader still reads it as a float model.
+ * fmsmo's own checkpoint format, {@value #NAME}: a Hugging Face folder whose
+ * {@code model.safetensors} holds the float weights as the quantized model uses them (SmoothQuant
+ * scales folded in), in F32 whatever the source dtype, plus each quantizer's state under fms-mo's
+ * names ({@code L.quantize_weight.clip_val}, {@code L.quantize_feature.clip_val},
+ * {@code L.smoothq_scale}; a matmul's {@code L.quantize_m1.*}, {@code L.quantize_m2.*}), with each
+ * layer's modes and specs in {@code fms_quant_layers.json}. Loading it rebuilds the wrappers and
+ * restores their state, so no recalibration is needed and training can go on; any Hugging Face
+ * loader still reads it as a float model, since it sets no {@code quantization_config}.
  */
-public final class NativeCheckpoint {
+public final class FmsFormat implements CheckpointFormats.Rewrapping {
 
-    /** The per-layer file whose presence marks the format. */
+    /** The format's name: {@code --format fms}, and what {@code config.json} records. */
+    public static final String NAME = "fms";
+
+    /** The per-layer file: which wrapper, quantizer modes and specs each layer had. */
     public static final String LAYERS_FILE = "fms_quant_layers.json";
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    private NativeCheckpoint() {
-    }
-
-    /** Whether {@code dir} holds a native checkpoint. */
-    public static boolean isNative(Path dir) {
-        return Files.isRegularFile(dir.resolve(LAYERS_FILE));
-    }
-
-    /** Whether a stored tensor is quantizer state rather than a model weight. */
-    public static boolean isStateTensor(String name) {
+    @Override
+    public boolean isStateTensor(String name) {
         return name.contains(".quantize_") || name.endsWith(".smoothq_scale");
     }
 
-    /** Writes the model, its quantizer state and the config to {@code out}, atomically. */
-    public static Path save(TransformerModel model, QuantConfig config, Path out) {
-        List<TensorData> state = new ArrayList<>();
+    @Override
+    public boolean canWrite(QuantizableModel model) {
+        return true; // every wrapper the host builds has a mode and a spec; frozen weights are stored as codes
+    }
+
+    @Override
+    public String floatDtype() {
+        return "F32"; // the weights may still be trained (a QAT checkpoint); rounding them would lose what was learned
+    }
+
+    /** Nothing is dequantized: the float weights are stored as they are, and {@link #rewrap} restores the quantizers. */
+    @Override
+    public Map<String, float[]> read(CheckpointSource source) {
+        return Map.of();
+    }
+
+    @Override
+    public void write(QuantizableModel quantizable, CheckpointSink sink) {
+        TransformerModel model = (TransformerModel) quantizable;
         ArrayNode layers = JSON.createArrayNode();
         for (LinearLayer l : model.linearLayers()) {
             LinearLayer inner = l instanceof QLinear q ? q.wrapped() : l;
             if (inner instanceof Linear plain && plain.inputDivisor().isPresent()) {
                 float[] s = plain.inputDivisor().get().toFloatArray();
-                state.add(TensorData.ofFloats(l.name() + ".smoothq_scale", Dtype.F32, new long[] {s.length}, s));
+                sink.add(l.name() + ".smoothq_scale", StoredTensor.ofFloats(new long[] {s.length}, s));
             }
             if (l instanceof QLinear q) {
                 ObjectNode e = entry(layers, l.name(), "linear");
@@ -83,13 +97,13 @@ public final class NativeCheckpoint {
                 // is not a registered mode. An unfrozen one (training) keeps its quantizer's learned state.
                 if (q.isFrozen()) {
                     e.put("weight_frozen", "codes");
-                    addCodes(state, l.name() + ".quantize_weight", q.frozenWeight());
+                    addCodes(sink, l.name() + ".quantize_weight", q.frozenWeight());
                 } else {
-                    addState(state, l.name() + ".quantize_weight", q.weightQuantizer());
+                    addState(sink, l.name() + ".quantize_weight", q.weightQuantizer());
                 }
                 q.inputQuantizer().ifPresent(iq -> {
                     describe(e, "input", iq);
-                    addState(state, l.name() + ".quantize_feature", iq);
+                    addState(sink, l.name() + ".quantize_feature", iq);
                 });
             }
         }
@@ -98,16 +112,15 @@ public final class NativeCheckpoint {
                 ObjectNode e = entry(layers, name, "bmm");
                 describe(e, "input", q.first());
                 describe(e, "weight", q.second());
-                addState(state, name + ".quantize_m1", q.first());
-                addState(state, name + ".quantize_m2", q.second());
+                addState(sink, name + ".quantize_m1", q.first());
+                addState(sink, name + ".quantize_m2", q.second());
             }
         });
-        ObjectNode root = JSON.createObjectNode();
+        Map<String, Object> root = new LinkedHashMap<>();
         root.put("format", "fms-native");
         root.put("version", 1);
-        root.set("layers", layers);
-        return ModelWriter.save(model, out, Dtype.F32, Long.MAX_VALUE, state,
-                Map.of(Recipes.CONFIG_FILE, Recipes.toJson(config), LAYERS_FILE, root.toPrettyString()));
+        root.put("layers", JSON.convertValue(layers, List.class));
+        sink.jsonFile(LAYERS_FILE, root);
     }
 
     private static ObjectNode entry(ArrayNode layers, String name, String kind) {
@@ -123,21 +136,17 @@ public final class NativeCheckpoint {
     }
 
     /** Codes a method computed (GPTQ) are stored as they are: codes, scale, zero point, group index. */
-    private static void addCodes(List<TensorData> out, String prefix, QuantizedTensor t) {
+    private static void addCodes(CheckpointSink sink, String prefix, QuantizedTensor t) {
         long[] shape = t.shape().getShape();
         // the codes' own byte type: int8 for symmetric INT, uint8 for asymmetric INT and for FP8 bit patterns
-        out.add(TensorData.ofBytes(prefix + ".codes", t.codes().getDataType() == DataType.INT8 ? Dtype.I8 : Dtype.U8, shape, t.codes().toByteArray()));
-        out.add(TensorData.ofFloats(prefix + ".scale", Dtype.F32, t.scale().getShape().getShape(), t.scale().toFloatArray()));
-        t.zeroPoint().ifPresent(z -> out.add(ints(prefix + ".zero_point", z.getShape().getShape(), z.toIntArray())));
-        t.groupIndex().ifPresent(g -> out.add(ints(prefix + ".g_idx", g.getShape().getShape(), g.toIntArray())));
+        sink.add(prefix + ".codes", StoredTensor.ofBytes(t.codes().getDataType() == DataType.INT8 ? "I8" : "U8", shape, t.codes().toByteArray()));
+        sink.add(prefix + ".scale", StoredTensor.ofFloats(t.scale().getShape().getShape(), t.scale().toFloatArray()));
+        t.zeroPoint().ifPresent(z -> sink.add(prefix + ".zero_point", StoredTensor.ofInts(z.getShape().getShape(), z.toIntArray())));
+        t.groupIndex().ifPresent(g -> sink.add(prefix + ".g_idx", StoredTensor.ofInts(g.getShape().getShape(), g.toIntArray())));
     }
 
-    private static TensorData ints(String name, long[] shape, int[] v) {
-        long[] l = new long[v.length];
-        for (int i = 0; i < v.length; i++) {
-            l[i] = v[i];
-        }
-        return TensorData.ofLongs(name, Dtype.I32, shape, l);
+    private static void addState(CheckpointSink sink, String prefix, Quantizer q) {
+        q.state().forEach((k, v) -> sink.add(prefix + "." + k, StoredTensor.ofFloats(new long[] {v.length}, v)));
     }
 
     /** The stored codes of a layer frozen by its method. */
@@ -174,18 +183,18 @@ public final class NativeCheckpoint {
         return m.create(i, new Shape(checkpoint.info(name).shape()));
     }
 
-    private static void addState(List<TensorData> out, String prefix, Quantizer q) {
-        q.state().forEach((k, v) -> out.add(TensorData.ofFloats(prefix + "." + k, Dtype.F32, new long[] {v.length}, v)));
-    }
-
     /**
      * Rebuilds the wrappers of a native checkpoint on a freshly loaded model and restores their
      * state, with quantizers of the modes {@code plugins} has (built-in and plugins'). Linear
      * layers end frozen; with {@code freeze} false they stay unfrozen with their restored (learned)
      * quantizer state, to go on training.
      */
-    public static void restore(TransformerModel model, SafetensorsModel checkpoint, boolean freeze, PluginRegistry plugins) {
+    @Override
+    public void rewrap(TransformerModel model, SafetensorsModel checkpoint, boolean freeze, PluginRegistry plugins) {
         Path file = checkpoint.dir().resolve(LAYERS_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ": an " + NAME + " checkpoint needs " + LAYERS_FILE + ", which is missing");
+        }
         JsonNode root;
         try {
             root = JSON.readTree(Files.readString(file));
@@ -267,5 +276,23 @@ public final class NativeCheckpoint {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer entry " + e + " needs a text field '" + key + "'");
         }
         return v.asText();
+    }
+
+    /** {@value #NAME}: the host's own format. */
+    public static final class Provider implements CheckpointFormatProvider {
+        @Override
+        public String name() {
+            return NAME;
+        }
+
+        @Override
+        public String description() {
+            return "fmsmo's own: F32 weights with each quantizer's state and codes, reloaded with its wrappers (to evaluate or to train on)";
+        }
+
+        @Override
+        public CheckpointFormat create() {
+            return new FmsFormat();
+        }
     }
 }
