@@ -25,6 +25,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.calibration;
     exports org.fmsmo.core.context;
     exports org.fmsmo.core.checkpoint;
+    exports org.fmsmo.core.export;
     exports org.fmsmo.core.deploy;
     exports org.fmsmo.core.training;
     exports org.fmsmo.core.cli;
@@ -51,6 +52,7 @@ module org.fmsmo.core {
     uses DeployBackendProvider;
     uses CheckpointFormatProvider;
     uses ModelArchitectureProvider;
+    uses org.fmsmo.api.export.ExportFormatProvider;
 
     provides QuantizerProvider with
             org.fmsmo.core.quant.QuantizerModes.Pact,

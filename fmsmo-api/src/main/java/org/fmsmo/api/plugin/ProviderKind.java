@@ -3,6 +3,7 @@ package org.fmsmo.api.plugin;
 import org.fmsmo.api.Stable;
 import org.fmsmo.api.arch.ModelArchitectureProvider;
 import org.fmsmo.api.deploy.DeployBackendProvider;
+import org.fmsmo.api.export.ExportFormatProvider;
 import org.fmsmo.api.format.CheckpointFormatProvider;
 import org.fmsmo.api.quant.LayerWrapperProvider;
 import org.fmsmo.api.quant.QuantMethodProvider;
@@ -25,7 +26,9 @@ public enum ProviderKind {
     /** A checkpoint format ({@code compressed-tensors}, {@code gptq}). */
     CHECKPOINT_FORMAT("checkpoint-format", CheckpointFormatProvider.class),
     /** A model architecture ({@code llama}, {@code gemma2}, {@code bert}), found by the {@code model_type} it reads. */
-    MODEL_ARCHITECTURE("architecture", ModelArchitectureProvider.class);
+    MODEL_ARCHITECTURE("architecture", ModelArchitectureProvider.class),
+    /** A one-file model format for another runtime ({@code gguf}), found by name to write and by file extension to read. */
+    EXPORT_FORMAT("export-format", ExportFormatProvider.class);
 
     private final String label;
     private final Class<? extends NamedProvider> serviceType;

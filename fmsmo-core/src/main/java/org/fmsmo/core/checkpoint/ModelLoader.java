@@ -149,6 +149,11 @@ public final class ModelLoader {
         return reader != null && reader.rewraps();
     }
 
+    /** The registry this loader takes architectures and checkpoint formats from. */
+    public PluginRegistry plugins() {
+        return plugins;
+    }
+
     /** The {@code model_type} values the registry's architectures read, sorted. */
     public Set<String> supportedModelTypes() {
         Set<String> types = new java.util.TreeSet<>();

@@ -73,6 +73,9 @@ public final class Evaluator {
     }
 
     public Map<String, Object> evaluate(Path modelDir, Options o, ProgressListener progress) {
+        if (Files.isRegularFile(modelDir)) {
+            return evaluateExported(modelDir, o, progress);
+        }
         if (!Files.isDirectory(modelDir)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "model folder " + modelDir + " does not exist or is not a folder");
         }
@@ -145,6 +148,32 @@ public final class Evaluator {
             }
         }
         return r;
+    }
+
+    /**
+     * A one-file model another runtime runs (a {@code .gguf}): read by the export format of its
+     * extension, dequantized into a temporary Hugging Face folder, evaluated there, and removed.
+     */
+    private Map<String, Object> evaluateExported(Path file, Options o, ProgressListener progress) {
+        org.fmsmo.api.export.ExportFormat format = org.fmsmo.core.export.Exports.reader(file, loader.plugins()).orElseThrow(() -> new FmsmoException(
+                ErrorCode.INVALID_ARGUMENT, "model " + file + " is a file; expected a model folder, or a file an installed export format reads (by extension: "
+                        + loader.plugins().providers(org.fmsmo.api.export.ExportFormatProvider.class).stream().map(r -> "." + r.provider().create().extension()).toList() + ")"));
+        Path tmp;
+        try {
+            tmp = Files.createTempDirectory("fmsmo-import-");
+        } catch (java.io.IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a temporary folder to read " + file + " into: " + e.getMessage(), e);
+        }
+        try {
+            Path dir = org.fmsmo.core.export.Exports.importTo(file, format, tmp.resolve("model"));
+            Map<String, Object> r = evaluate(dir, o.withoutVerify(), progress);
+            r.put("model", file.toString());
+            r.put("model_bytes", file.toFile().length());
+            r.put("read_as", format.extension());
+            return r;
+        } finally {
+            org.fmsmo.core.io.OutputFiles.deleteTree(tmp);
+        }
     }
 
     /** Null when the model can be evaluated block by block, else why not. */

@@ -1,0 +1,258 @@
+package org.fmsmo.core.export;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.arch.ArchitectureSpec;
+import org.fmsmo.api.arch.ModelConfig;
+import org.fmsmo.api.export.ExportFormat;
+import org.fmsmo.api.export.ExportFormatProvider;
+import org.fmsmo.api.export.ExportSource;
+import org.fmsmo.api.export.ImportedModel;
+import org.fmsmo.api.format.StoredTensor;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.io.safetensors.Dtype;
+import org.fmsmo.core.io.safetensors.SafetensorsWriter;
+import org.fmsmo.core.io.safetensors.TensorData;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Linear;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.plugin.RegisteredProvider;
+import org.fmsmo.core.quant.QLinear;
+import org.fmsmo.core.recipe.ConfigSchema;
+
+/**
+ * The host side of {@link ExportFormat} plugins: shows a loaded model to a format as an
+ * {@link ExportSource} and commits the file it writes atomically; finds the format that reads a
+ * file by its extension, and turns what it read into a Hugging Face folder the loader opens.
+ */
+public final class Exports {
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private Exports() {
+    }
+
+    /** The export format of this name in {@code plugins}. */
+    public static ExportFormat format(PluginRegistry plugins, String name) {
+        return plugins.get(ExportFormatProvider.class, name).create();
+    }
+
+    /**
+     * Checks {@code --set} options against the keys the named format's plugin declares: unknown
+     * keys and keys of other plugins are refused, values are checked and made canonical.
+     */
+    public static QuantConfig options(PluginRegistry plugins, String formatName, Map<String, String> set) {
+        String owner = null;
+        for (RegisteredProvider<ExportFormatProvider> r : plugins.providers(ExportFormatProvider.class)) {
+            if (r.provider().name().equals(formatName)) {
+                owner = r.plugin().id();
+            }
+        }
+        ConfigSchema schema = ConfigSchema.of(plugins);
+        Map<String, Object> settings = new LinkedHashMap<>();
+        for (Map.Entry<String, String> e : set.entrySet()) {
+            var key = schema.key(e.getKey(), "--set");
+            if (!key.owner().equals(owner)) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--set " + e.getKey() + ": the key belongs to "
+                        + (key.owner().equals(org.fmsmo.core.recipe.ConfigKey.HOST) ? "quantization" : "plugin '" + key.owner() + "'")
+                        + ", not to export format '" + formatName + "'");
+            }
+            settings.put(e.getKey(), key.check(e.getValue(), "--set " + e.getKey()));
+        }
+        return new QuantConfig(settings);
+    }
+
+    /**
+     * Checks that {@code model} can be exported, then writes it in {@code format} to {@code out}
+     * (which must not exist) through a temporary file renamed into place.
+     */
+    public static Path export(TransformerModel model, ArchitectureSpec spec, ExportFormat format, QuantConfig options, Path out, ProgressListener progress) {
+        if (Files.exists(out)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output " + out + " already exists; choose a new file");
+        }
+        for (LinearLayer l : model.linearLayers()) {
+            LinearLayer inner = l instanceof LayerWrapper w ? w.wrapped() : l;
+            if (inner instanceof Linear plain && plain.inputDivisor().isPresent()) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
+                        + " which an exported model cannot hold; quantize with smoothq_fold_only=true or smoothq=false");
+            }
+        }
+        Source source = new Source(model, spec, options, progress);
+        format.check(source);
+        Path tmp = out.resolveSibling("." + out.getFileName() + ".partial");
+        try {
+            Files.deleteIfExists(tmp);
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+                format.write(source, ch);
+                ch.force(true);
+            }
+            Files.move(tmp, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            return out;
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + out + ": " + e.getMessage(), e);
+        } finally {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the file is left for the user to remove; the error that brought us here says more
+            }
+        }
+    }
+
+    /** The export format that reads {@code file}, by its extension; empty when none installed does. */
+    public static Optional<ExportFormat> reader(Path file, PluginRegistry plugins) {
+        String n = file.getFileName().toString();
+        int dot = n.lastIndexOf('.');
+        if (dot < 0) {
+            return Optional.empty();
+        }
+        String ext = n.substring(dot + 1);
+        for (RegisteredProvider<ExportFormatProvider> r : plugins.providers(ExportFormatProvider.class)) {
+            ExportFormat f = r.provider().create();
+            if (f.extension().equals(ext)) {
+                return Optional.of(f);
+            }
+        }
+        return Optional.empty();
+    }
+
+    /**
+     * Reads an exported file with {@code format} into a new Hugging Face folder {@code dir}
+     * ({@code config.json}, {@code model.safetensors}, the companion files), which the loader
+     * then opens like any other.
+     */
+    public static Path importTo(Path file, ExportFormat format, Path dir) {
+        ImportedModel m = format.read(file);
+        List<TensorData> tensors = new ArrayList<>();
+        for (Map.Entry<String, StoredTensor> e : m.tensors().entrySet()) {
+            StoredTensor t = e.getValue();
+            java.nio.ByteBuffer b = t.bytes();
+            byte[] raw = new byte[b.remaining()];
+            b.get(raw);
+            tensors.add(TensorData.ofBytes(e.getKey(), Dtype.parse(t.dtype(), e.getKey()), t.shape(), raw));
+        }
+        Map<String, String> text = new LinkedHashMap<>();
+        try {
+            text.put("config.json", JSON.writeValueAsString(m.config()));
+            for (Map.Entry<String, Map<String, Object>> e : m.jsonFiles().entrySet()) {
+                text.put(e.getKey(), JSON.writeValueAsString(e.getValue()));
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        return SafetensorsWriter.writeModel(dir, tensors, Map.of("format", "pt"), Long.MAX_VALUE, Map.of(), text);
+    }
+
+    /** A loaded model as the format sees it. */
+    private static final class Source implements ExportSource {
+        private final TransformerModel model;
+        private final ArchitectureSpec spec;
+        private final QuantConfig options;
+        private final ProgressListener progress;
+
+        Source(TransformerModel model, ArchitectureSpec spec, QuantConfig options, ProgressListener progress) {
+            this.model = model;
+            this.spec = spec;
+            this.options = options;
+            this.progress = progress;
+        }
+
+        @Override
+        public String location() {
+            return model.dir().toString();
+        }
+
+        @Override
+        public ModelConfig config() {
+            return model.config();
+        }
+
+        @Override
+        public ArchitectureSpec architecture() {
+            return spec;
+        }
+
+        @Override
+        public QuantConfig options() {
+            return options;
+        }
+
+        @Override
+        public List<String> parameterNames() {
+            return List.copyOf(model.parameters().keySet());
+        }
+
+        @Override
+        public long[] shape(String name) {
+            return parameter(name).getShape().getShape();
+        }
+
+        private ai.djl.ndarray.NDArray parameter(String name) {
+            ai.djl.ndarray.NDArray a = model.parameters().get(name);
+            if (a == null) {
+                throw new IllegalArgumentException("no parameter " + name + " in " + model.dir());
+            }
+            return a;
+        }
+
+        @Override
+        public float[] floats(String name) {
+            if (name.endsWith(".weight")) {
+                Optional<QuantizedTensor> codes = codes(name.substring(0, name.length() - ".weight".length()));
+                if (codes.isPresent()) {
+                    try (ai.djl.ndarray.NDArray w = codes.get().dequantize()) {
+                        return w.toFloatArray();
+                    }
+                }
+            }
+            return parameter(name).toFloatArray();
+        }
+
+        @Override
+        public Optional<QuantizedTensor> codes(String layer) {
+            LinearLayer l;
+            try {
+                l = model.linear(layer);
+            } catch (RuntimeException notALinear) {
+                return Optional.empty();
+            }
+            return l instanceof QLinear q && q.isFrozen() ? Optional.of(q.frozenWeight()) : Optional.empty();
+        }
+
+        @Override
+        public Optional<Map<String, Object>> jsonFile(String name) {
+            Path f = model.dir().resolve(name);
+            if (!Files.isRegularFile(f)) {
+                return Optional.empty();
+            }
+            try {
+                return Optional.of(JSON.readValue(f.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { }));
+            } catch (IOException e) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, f + ": not a JSON object: " + e.getMessage(), e);
+            }
+        }
+
+        @Override
+        public ProgressListener progress() {
+            return progress;
+        }
+    }
+}
