@@ -11,7 +11,7 @@ export MAVEN_OPTS="${MAVEN_OPTS:---sun-misc-unsafe-memory-access=allow}"
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -gt 0 ]] || targets=(safetensorsHeader configJson recipe onnxModel compressedTensorsReader gptqReader pluginManifest tokenizerJson)
+[[ ${#targets[@]} -gt 0 ]] || targets=(safetensorsHeader configJson recipe onnxModel compressedTensorsReader gptqReader ggufReader pluginManifest tokenizerJson)
 # the targets run against the installed fmsmo-core and plugin jars: install them (quick when up to date)
 mvn -B -q install -DskipTests -pl fuzz -am
 log=$(mktemp)

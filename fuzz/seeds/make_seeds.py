@@ -134,3 +134,49 @@ BPE = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": []
                  "vocab": {"a": 0, "b": 1, "c": 2, "ab": 3, "abc": 4, "\u0120": 5},
                  "merges": ["a b", "ab c"]}}
 seed("tokenizerJson", "bpe.json", json.dumps(BPE, indent=1))
+
+
+# ggufReader: a one-block Llama (hidden 32, 2 heads, vocabulary 4) in GGUF v3, with F32 norms,
+# Q8_0 and Q4_0 weights and a gpt2 tokenizer: the reader parses the header, decodes every tensor
+# and rebuilds config.json and tokenizer.json
+def gguf_string(s):
+    b = s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def gguf_kv(key, vtype, payload):
+    return gguf_string(key) + struct.pack("<I", vtype) + payload
+
+
+def gguf_array(etype, items):
+    body = b"".join(gguf_string(i) if etype == 8 else struct.pack("<i", i) for i in items)
+    return struct.pack("<IQ", etype, len(items)) + body
+
+
+U32 = lambda v: struct.pack("<I", v)
+F32 = lambda v: struct.pack("<f", v)
+kvs = [gguf_kv("general.architecture", 8, gguf_string("llama")), gguf_kv("general.alignment", 4, U32(32)),
+       gguf_kv("llama.vocab_size", 4, U32(4)), gguf_kv("llama.context_length", 4, U32(16)),
+       gguf_kv("llama.embedding_length", 4, U32(32)), gguf_kv("llama.block_count", 4, U32(1)),
+       gguf_kv("llama.feed_forward_length", 4, U32(32)), gguf_kv("llama.attention.head_count", 4, U32(2)),
+       gguf_kv("llama.attention.head_count_kv", 4, U32(2)), gguf_kv("llama.attention.layer_norm_rms_epsilon", 6, F32(1e-5)),
+       gguf_kv("llama.rope.freq_base", 6, F32(10000.0)), gguf_kv("tokenizer.ggml.model", 8, gguf_string("gpt2")),
+       gguf_kv("tokenizer.ggml.pre", 8, gguf_string("gpt-2")),
+       gguf_kv("tokenizer.ggml.tokens", 9, gguf_array(8, ["a", "b", "ab", "<s>"])),
+       gguf_kv("tokenizer.ggml.token_type", 9, gguf_array(5, [1, 1, 1, 3])),
+       gguf_kv("tokenizer.ggml.merges", 9, gguf_array(8, ["a b"])),
+       gguf_kv("tokenizer.ggml.bos_token_id", 4, U32(3)), gguf_kv("tokenizer.ggml.add_bos_token", 7, b"\x01")]
+q8_row = struct.pack("<e", 0.01) + bytes(range(32))
+q4_row = struct.pack("<e", 0.02) + bytes(range(16))
+tensors = [("token_embd.weight", [32, 4], 8, q8_row * 4), ("output_norm.weight", [32], 0, F32(1.0) * 32)]
+for part in ("attn_q", "attn_k", "attn_v", "attn_output", "ffn_gate", "ffn_up", "ffn_down"):
+    tensors.append((f"blk.0.{part}.weight", [32, 32], 2, q4_row * 32))
+for part in ("attn_norm", "ffn_norm"):
+    tensors.append((f"blk.0.{part}.weight", [32], 0, F32(1.0) * 32))
+infos, data = b"", b""
+for name, dims, ttype, raw in tensors:
+    infos += gguf_string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", d) for d in dims)
+    infos += struct.pack("<IQ", ttype, len(data))
+    data += raw + b"\0" * (-len(raw) % 32)
+head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs)) + b"".join(kvs) + infos
+seed("ggufReader", "llama-q4", head + b"\0" * (-len(head) % 32) + data)

@@ -21,10 +21,11 @@ import org.fmsmo.core.io.safetensors.TensorInfo;
 import org.fmsmo.core.recipe.Recipes;
 import org.fmsmo.plugin.ct.CompressedTensorsFormat;
 import org.fmsmo.plugin.ct.GptqFormat;
+import org.fmsmo.plugin.gguf.GgufFormat;
 
 /**
  * One fuzz target per input parser: the safetensors header, {@code config.json}, recipes, ONNX
- * protobuf, the compressed-tensors and GPTQ checkpoint readers, and plugin descriptors. The
+ * protobuf, the compressed-tensors and GPTQ checkpoint readers, the GGUF reader, and plugin descriptors. The
  * contract each checks: any input either parses or is refused with an {@link FmsmoException}
  * (which the CLI prints as one {@code error:} line); any other exception or error is a finding.
  *
@@ -98,6 +99,12 @@ class ParsersFuzzTest {
                 t.decode(t.encode("a b, abc 123 ab", true));
             }
         });
+    }
+
+    /** A GGUF file through the gguf plugin's reader: header, metadata, every tensor decoded, config and tokenizer rebuilt. */
+    @FuzzTest(maxDuration = "30s")
+    void ggufReader(byte[] data) throws IOException {
+        parse(data, "model.gguf", f -> new GgufFormat().read(f));
     }
 
     @FuzzTest(maxDuration = "30s")

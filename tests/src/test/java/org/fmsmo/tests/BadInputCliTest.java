@@ -101,6 +101,46 @@ class BadInputCliTest {
     }
 
     @Test
+    void exportRefusesWhatItCannotWriteBeforeWriting() throws Exception {
+        exportRefused(model, 2, "gguf_type", "--set", "gguf_typ=q4_0"); // unknown key: the closest is named
+        exportRefused(model, 2, "q5_0", "--set", "gguf_type=q5_0");
+        exportRefused(model, 2, "not to export format 'gguf'", "--set", "nbits_w=4");
+        exportRefused(model, 2, "unknown export-format", "--format", "onnx-nope");
+        // the synthetic model's tokenizer is word-level, which llama.cpp's gpt2 tokenizer cannot stand for
+        exportRefused(model, 4, "byte-level BPE");
+        Path bin = work.resolve("model.bin");
+        Run r = run("export", "--model", model.toString(), "--output", bin.toString());
+        assertRefused(r, 2, ".gguf");
+        assertFalse(Files.exists(bin));
+    }
+
+    @Test
+    void aDamagedOrUnknownModelFileIsNamed() throws Exception {
+        Path bad = work.resolve("bad.gguf");
+        Files.write(bad, "GGUX and then nothing".getBytes(StandardCharsets.US_ASCII));
+        evalRefused(bad, 5, "does not start with GGUF");
+        Path cut = work.resolve("cut.gguf");
+        byte[] head = new byte[24];
+        java.nio.ByteBuffer.wrap(head).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0x46554747).putInt(3).putLong(1L << 40).putLong(1);
+        Files.write(cut, head);
+        evalRefused(cut, 5, "more than the file can hold");
+        Path other = work.resolve("model.xyz");
+        Files.writeString(other, "x");
+        evalRefused(other, 2, ".gguf");
+    }
+
+    /** {@code fmsmo export} of {@code input} to a fresh {@code .gguf}: refused, nothing left behind, the input unchanged. */
+    private static void exportRefused(Path input, int exit, String mentions, String... extra) throws Exception {
+        Path out = work.resolve("out-" + System.nanoTime() + ".gguf");
+        List<String> all = new ArrayList<>(List.of("export", "--model", input.toString(), "--output", out.toString()));
+        all.addAll(List.of(extra));
+        String before = digest(input);
+        assertRefused(run(all.toArray(String[]::new)), exit, mentions);
+        assertFalse(Files.exists(out) || Files.exists(out.resolveSibling("." + out.getFileName() + ".partial")), "nothing written for " + all);
+        assertEquals(before, digest(input), "input unchanged by " + all);
+    }
+
+    @Test
     void badInputFilesAreNamedWithWhatIsWrong() throws Exception {
         Path latin1 = work.resolve("latin1.txt");
         Files.write(latin1, "caf\u00e9 w1 w2".getBytes(StandardCharsets.ISO_8859_1));
