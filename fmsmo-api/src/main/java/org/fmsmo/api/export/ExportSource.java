@@ -50,6 +50,12 @@ public interface ExportSource {
     Optional<QuantizedTensor> codes(String layer);
 
     /**
+     * How a quantized layer's input is quantized when the model runs (dynamic per-token INT8 for
+     * W8A8 …), by layer name; empty for a layer that takes float inputs.
+     */
+    Optional<org.fmsmo.api.format.InputQuantization> inputQuantization(String layer);
+
+    /**
      * A JSON file of the model folder ({@code tokenizer.json}, {@code tokenizer_config.json}) as
      * maps, lists, strings, numbers, booleans and nulls; empty when absent.
      *

@@ -21,7 +21,8 @@ import picocli.CommandLine.Spec;
 /** {@code fmsmo export}: a model folder, float or quantized, as one file for another runtime (GGUF for llama.cpp). */
 @Command(name = "export", description = {
         "Write a model folder (float, or quantized by fmsmo in the fms format, whose codes are kept where the target can hold them)",
-        "as one file for another runtime, e.g. --format gguf --set gguf_type=q4_0 for llama.cpp. The file is written atomically."})
+        "as one file for another runtime: --format gguf (llama.cpp; --set gguf_type=q4_0 …) or --format onnx (ONNX Runtime).",
+        "The file is written atomically."})
 final class ExportCommand implements Callable<Integer> {
 
     @Spec

@@ -238,6 +238,24 @@ public final class Exports {
         }
 
         @Override
+        public Optional<org.fmsmo.api.format.InputQuantization> inputQuantization(String layer) {
+            LinearLayer l;
+            try {
+                l = model.linear(layer);
+            } catch (RuntimeException notALinear) {
+                return Optional.empty();
+            }
+            // a dynamic quantizer brings its own scale per input; a static one's is its calibrated state, which formats read as the spec's
+            if (l instanceof QLinear q) {
+                return q.inputQuantizer().map(iq -> new org.fmsmo.api.format.InputQuantization(iq.spec(), null));
+            }
+            if (l instanceof org.fmsmo.core.quant.InputQuantizedLinear iq) {
+                return Optional.of(new org.fmsmo.api.format.InputQuantization(iq.inputQuantizer().spec(), null));
+            }
+            return Optional.empty();
+        }
+
+        @Override
         public Optional<Map<String, Object>> jsonFile(String name) {
             Path f = model.dir().resolve(name);
             if (!Files.isRegularFile(f)) {
