@@ -7,14 +7,15 @@ import java.util.List;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.BertSpec;
+import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.export.ExportFormat;
 import org.fmsmo.api.export.ExportFormatProvider;
 import org.fmsmo.api.export.ExportSource;
 
 /**
- * BERT encoders as ONNX graphs that ONNX Runtime runs: integer W8A8 layers
- * ({@code MatMulInteger} on per-token dynamic inputs), W4 layers ({@code MatMulNBits}) and float
- * ones, from the quantized model's own computation ({@link BertGraph}). The graph is written by
+ * BERT encoders ({@link BertGraph}) and Llama-family decoders ({@link LlamaGraph}) as ONNX graphs
+ * that ONNX Runtime runs: integer W8A8 layers ({@code MatMulInteger} on per-token dynamic inputs),
+ * W4 layers ({@code MatMulNBits}) and float ones, from the quantized model's own computation. The graph is written by
  * this plugin's own protobuf writer ({@link Proto}): the plugin depends on the SPI alone, and the
  * few message types of {@code onnx.proto} it needs do not justify a protobuf runtime and
  * generated classes in every host.
@@ -30,15 +31,27 @@ public final class OnnxFormat implements ExportFormat {
 
     @Override
     public void check(ExportSource model) {
-        BertGraph.check(model);
+        switch (model.architecture()) {
+            case BertSpec b -> BertGraph.check(model);
+            case TransformerSpec t -> LlamaGraph.check(model, t);
+        }
     }
 
     @Override
     public void write(ExportSource model, WritableByteChannel out) {
         check(model);
         model.progress().begin("onnx", 1, "graphs");
-        BertGraph graph = new BertGraph(model, (BertSpec) model.architecture());
-        byte[] bytes = graph.build();
+        byte[] bytes;
+        LinearOps linears;
+        if (model.architecture() instanceof TransformerSpec t) {
+            LlamaGraph graph = new LlamaGraph(model, t);
+            bytes = graph.build();
+            linears = graph.linears;
+        } else {
+            BertGraph graph = new BertGraph(model, (BertSpec) model.architecture());
+            bytes = graph.build();
+            linears = graph.linears;
+        }
         try {
             ByteBuffer b = ByteBuffer.wrap(bytes);
             while (b.hasRemaining()) {
@@ -50,7 +63,7 @@ public final class OnnxFormat implements ExportFormat {
             model.progress().advance(1);
             model.progress().end();
         }
-        LOG.log(System.Logger.Level.INFO, "ONNX graph: {0} integer (MatMulInteger) linears, {1} MatMulNBits, {2} float", graph.integer, graph.nbits, graph.floats);
+        LOG.log(System.Logger.Level.INFO, "ONNX graph: {0} integer (MatMulInteger) linears, {1} MatMulNBits, {2} float", linears.integer, linears.nbits, linears.floats);
     }
 
     /** {@code onnx}. */
@@ -62,7 +75,7 @@ public final class OnnxFormat implements ExportFormat {
 
         @Override
         public String description() {
-            return "ONNX for ONNX Runtime: BERT encoders with W8A8 MatMulInteger, W4 MatMulNBits or float linears";
+            return "ONNX for ONNX Runtime: BERT encoders and Llama decoders (logits), with W8A8 MatMulInteger, W4 MatMulNBits or float linears";
         }
 
         @Override

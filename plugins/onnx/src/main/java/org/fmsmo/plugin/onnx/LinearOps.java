@@ -1,0 +1,153 @@
+package org.fmsmo.plugin.onnx;
+
+import java.util.List;
+import java.util.Optional;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.export.ExportSource;
+import org.fmsmo.api.format.InputQuantization;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.QuantType;
+import org.fmsmo.api.quant.QuantizedTensor;
+import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
+
+/**
+ * One linear layer as ONNX nodes, by what the method left:
+ * <ul>
+ *   <li>W8A8, int8 per-channel weights with dynamic per-token symmetric int8 inputs:
+ *       {@code s = max(max|x|, 1e-5)/127}, {@code x_q = round(x/s) + 128} as uint8, then
+ *       {@code MatMulInteger} against the weights as uint8 (both zero points 128) and the int32
+ *       product rescaled by {@code s·w_scale};</li>
+ *   <li>W4, symmetric int4 codes in groups (a power of two ≥ 16 dividing the input width):
+ *       {@code com.microsoft.MatMulNBits}, codes + 8 packed low nibble first, one scale per group,
+ *       the default zero point 8;</li>
+ *   <li>anything else: {@code MatMul} with the weight the model computes with (dequantized), the
+ *       input fake-quantized per token when the method quantizes it.</li>
+ * </ul>
+ * The bias, when the checkpoint has one ({@code layer.bias}), is added after.
+ */
+final class LinearOps {
+
+    private final OnnxGraph g;
+    private final ExportSource src;
+    int integer;
+    int nbits;
+    int floats;
+
+    LinearOps(OnnxGraph g, ExportSource src) {
+        this.g = g;
+        this.src = src;
+    }
+
+    /** {@code x·Wᵀ + b} for the layer of this full name ({@code model.layers.0.mlp.up_proj}). */
+    String linear(String x, String full, int in, int out) {
+        Optional<QuantizedTensor> codes = src.codes(full);
+        Optional<InputQuantization> input = src.inputQuantization(full);
+        if (input.isPresent() && !perTokenInt8(input.get().spec())) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": layer " + full + " quantizes its input as " + input.get().spec()
+                    + "; the ONNX exporter writes dynamic per-token symmetric INT8 inputs (or float ones)");
+        }
+        String y;
+        if (codes.isPresent() && input.isPresent() && int8PerChannel(codes.get())) {
+            y = w8a8(x, full, codes.get(), in, out);
+            integer++;
+        } else if (codes.isPresent() && int4Groups(codes.get(), in)) {
+            y = matMulNBits(input.isPresent() ? fakeQuantize(x) : x, full, codes.get(), in, out);
+            nbits++;
+        } else {
+            float[] w = src.floats(full + ".weight"); // the weight the model computes with, [out, in]
+            y = g.op("MatMul", List.of(input.isPresent() ? fakeQuantize(x) : x, g.floats(full + ".weight_t", new long[] {in, out}, transpose(w, out, in))));
+            floats++;
+        }
+        if (!src.parameterNames().contains(full + ".bias")) {
+            return y;
+        }
+        return g.op("Add", List.of(y, g.floats(full + ".bias", new long[] {out}, src.floats(full + ".bias"))));
+    }
+
+    private static boolean perTokenInt8(QuantSpec s) {
+        return s.type() == QuantType.INT && s.bits() == 8 && s.symmetric() && s.granularity() == Granularity.TOKEN;
+    }
+
+    private static boolean int8PerChannel(QuantizedTensor q) {
+        QuantSpec s = q.spec();
+        return s.type() == QuantType.INT && s.bits() == 8 && s.symmetric() && q.zeroPoint().isEmpty()
+                && (s.granularity() == Granularity.CHANNEL || s.granularity() == Granularity.TENSOR);
+    }
+
+    private static boolean int4Groups(QuantizedTensor q, int in) {
+        QuantSpec s = q.spec();
+        int bs = s.groupSize();
+        return s.type() == QuantType.INT && s.bits() == 4 && s.symmetric() && q.zeroPoint().isEmpty() && q.groupIndex().isEmpty()
+                && s.granularity() == Granularity.GROUP && bs >= 16 && Integer.bitCount(bs) == 1 && in % bs == 0;
+    }
+
+    /** Per-token scale s = max(max|x|, 1e-5)/127 ([B, T, 1]) and the codes round(x/s). */
+    private String[] perToken(String x) {
+        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x))), Attr.ints("axes", -1), Attr.i("keepdims", 1));
+        String s = g.op("Div", List.of(g.op("Max", List.of(amax, g.scalar(1e-5f))), g.scalar(127f)));
+        return new String[] {s, g.op("Round", List.of(g.op("Div", List.of(x, s))))};
+    }
+
+    private String fakeQuantize(String x) {
+        String[] sq = perToken(x);
+        return g.op("Mul", List.of(sq[1], sq[0]));
+    }
+
+    private String w8a8(String x, String layer, QuantizedTensor q, int in, int out) {
+        String[] sq = perToken(x);
+        String u8 = g.op("Cast", List.of(g.op("Add", List.of(sq[1], g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
+        byte[] codes = q.codes().toByteArray(); // int8 [out, in]
+        // Weights go in as uint8 with zero point 128, not as int8: ONNX Runtime's u8×s8 kernels on x86
+        // add pairs of products in int16 and saturate (the documented reason for reduce_range); u8×u8 widens first.
+        byte[] t = new byte[codes.length];
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < in; i++) {
+                t[i * out + o] = (byte) (codes[o * in + i] + 128);
+            }
+        }
+        String w = g.tensor(layer + ".weight_q", OnnxGraph.UINT8, new long[] {in, out}, t);
+        String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
+        String wzp = g.tensor(layer + ".weight_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
+        String acc = g.op("MatMulInteger", List.of(u8, w, zp, wzp));
+        float[] scale = q.scale().toFloatArray();
+        float[] perColumn = scale.length == out ? scale : filled(out, scale[0]);
+        String ws = g.floats(layer + ".weight_scale", new long[] {out}, perColumn);
+        return g.op("Mul", List.of(g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), sq[0])), ws));
+    }
+
+    private String matMulNBits(String x, String layer, QuantizedTensor q, int in, int out) {
+        int bs = q.spec().groupSize();
+        int blocks = in / bs;
+        byte[] codes = q.codes().toByteArray(); // int8 in [−8, 7], [out, in]
+        byte[] packed = new byte[out * in / 2];
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < in; i += 2) {
+                int lo = codes[o * in + i] + 8;
+                int hi = codes[o * in + i + 1] + 8;
+                packed[(o * in + i) / 2] = (byte) (lo | (hi << 4));
+            }
+        }
+        String b = g.tensor(layer + ".weight_nbits", OnnxGraph.UINT8, new long[] {out, blocks, bs / 2}, packed);
+        String scales = g.floats(layer + ".weight_scales", new long[] {(long) out * blocks}, q.scale().toFloatArray());
+        return g.node(OnnxGraph.MICROSOFT, "MatMulNBits", List.of(x, b, scales), Attr.i("K", in), Attr.i("N", out), Attr.i("bits", 4),
+                Attr.i("block_size", bs));
+    }
+
+    private static float[] filled(int n, float v) {
+        float[] f = new float[n];
+        java.util.Arrays.fill(f, v);
+        return f;
+    }
+
+    private static float[] transpose(float[] w, int rows, int cols) {
+        float[] t = new float[w.length];
+        for (int r = 0; r < rows; r++) {
+            for (int k = 0; k < cols; k++) {
+                t[k * rows + r] = w[r * cols + k];
+            }
+        }
+        return t;
+    }
+}

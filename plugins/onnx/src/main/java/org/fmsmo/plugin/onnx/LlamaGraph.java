@@ -1,0 +1,172 @@
+package org.fmsmo.plugin.onnx;
+
+import java.util.List;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.arch.RopeParameters;
+import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.export.ExportSource;
+import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
+
+/**
+ * A Llama-family decoder ({@code LlamaForCausalLM}: RMSNorm, rotary embeddings, grouped-query
+ * attention, SwiGLU) as an ONNX graph from {@code input_ids} ([batch, sequence], int64) to
+ * {@code logits} ([batch, sequence, vocabulary]), each linear as {@link LinearOps} writes it
+ * (W4 as {@code MatMulNBits}). Logits only: no KV-cache inputs and outputs, so each call
+ * recomputes the whole sequence. Rotary tables ({@code cos}, {@code sin} of
+ * {@code [max_position_embeddings, head_dim]}) and the causal mask are initializers sliced to the
+ * sequence; key and value heads are broadcast to the query heads they serve.
+ */
+final class LlamaGraph {
+
+    private final ExportSource src;
+    private final TransformerSpec t;
+    private final OnnxGraph g = new OnnxGraph();
+    final LinearOps linears;
+
+    LlamaGraph(ExportSource src, TransformerSpec t) {
+        this.src = src;
+        this.t = t;
+        this.linears = new LinearOps(g, src);
+    }
+
+    static void check(ExportSource src, TransformerSpec t) {
+        String where = src.location();
+        if (t.encoder() != null || t.moe() != null || t.norm() != TransformerSpec.Norm.RMS || t.layout() != TransformerSpec.Layout.PRE_NORM
+                || t.activation() != TransformerSpec.Activation.SILU || !t.gatedMlp() || t.attention().qkNorm() || t.attention().softcap() != 0
+                || !t.scaling().equals(TransformerSpec.Scaling.NONE) || t.fusedQkv() || t.fusedGateUp() || t.transposedWeights()
+                || t.positions() != TransformerSpec.Positions.ROTARY) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": model_type '" + src.config().modelType() + "' is not a plain Llama decoder"
+                    + " (RMSNorm, pre-norm, SwiGLU, rotary, separate q/k/v and gate/up, no q/k norm, soft cap or scaling), which the ONNX exporter writes");
+        }
+        for (TransformerSpec.Layer l : t.layers()) {
+            RopeParameters r = l.rope();
+            if (l.slidingWindow() > 0 || !List.of("default", "linear").contains(r.type()) || r.partialRotaryFactor() != 1) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": rope type '" + r.type() + "' or a sliding window;"
+                        + " the ONNX exporter writes default and linear rotary embeddings over whole heads, full attention");
+            }
+        }
+        if (!src.parameterNames().contains("model.layers.0.self_attn.q_proj.weight")) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": the checkpoint does not use Llama's parameter names (model.layers.N.self_attn.q_proj)");
+        }
+    }
+
+    byte[] build() {
+        int h = t.hiddenSize();
+        int hd = t.headDim();
+        String ids = g.input("input_ids", OnnxGraph.INT64, "batch", "sequence");
+        String x = g.op("Gather", List.of(param("model.embed_tokens.weight", t.vocabSize(), h), ids));
+        // positions 0..T−1 select rows of the rotary tables and the causal mask
+        String length = g.op("Gather", List.of(g.op("Shape", List.of(ids)), g.longScalar(1)), Attr.i("axis", 0));
+        String positions = g.op("Range", List.of(g.longScalar(0), length, g.longScalar(1)));
+        float[][] table = rotaryTables(t.layers().getFirst().rope(), hd, t.maxPositions());
+        String cos = g.op("Gather", List.of(g.floats("rope_cos", new long[] {t.maxPositions(), hd}, table[0]), positions));
+        String sin = g.op("Gather", List.of(g.floats("rope_sin", new long[] {t.maxPositions(), hd}, table[1]), positions));
+        String end = g.op("Unsqueeze", List.of(length, g.longs(0)));
+        String ends = g.op("Concat", List.of(end, end), Attr.i("axis", 0));
+        String mask = g.op("Slice", List.of(causalMask(t.maxPositions()), g.longs(0, 0), ends, g.longs(0, 1)));
+        for (int i = 0; i < t.layers().size(); i++) {
+            x = block(x, "model.layers." + i, cos, sin, mask);
+        }
+        x = rmsNorm(x, "model.norm.weight");
+        String head = src.parameterNames().contains("lm_head.weight") ? "lm_head" : null;
+        String logits;
+        if (head != null) {
+            logits = linears.linear(x, head, h, t.vocabSize());
+        } else { // tied: the embedding matrix transposed
+            logits = g.op("MatMul", List.of(x, g.op("Transpose", List.of(param("model.embed_tokens.weight", t.vocabSize(), h)), Attr.ints("perm", 1, 0))));
+        }
+        g.output(g.named("logits", "", "Identity", List.of(logits)), OnnxGraph.FLOAT, "batch", "sequence", (long) t.vocabSize());
+        return g.model("fmsmo-llama");
+    }
+
+    private String block(String x, String p, String cos, String sin, String mask) {
+        int h = t.hiddenSize();
+        int hd = t.headDim();
+        int heads = t.numHeads();
+        int kv = t.numKvHeads();
+        String n = rmsNorm(x, p + ".input_layernorm.weight");
+        String q = rotate(heads(linears.linear(n, p + ".self_attn.q_proj", h, heads * hd), heads, hd), cos, sin, hd);
+        String k = rotate(heads(linears.linear(n, p + ".self_attn.k_proj", h, kv * hd), kv, hd), cos, sin, hd);
+        String v = heads(linears.linear(n, p + ".self_attn.v_proj", h, kv * hd), kv, hd);
+        if (kv != heads) { // each key/value head serves heads/kv query heads: [B, kv, T, hd] → [B, heads, T, hd]
+            k = repeat(k, heads / kv, heads, hd);
+            v = repeat(v, heads / kv, heads, hd);
+        }
+        String scores = g.op("MatMul", List.of(q, g.op("Transpose", List.of(k), Attr.ints("perm", 0, 1, 3, 2))));
+        scores = g.op("Add", List.of(g.op("Mul", List.of(scores, g.scalar((float) t.attention().scale()))), mask));
+        String probs = g.op("Softmax", List.of(scores), Attr.i("axis", -1));
+        String context = g.op("Reshape", List.of(g.op("Transpose", List.of(g.op("MatMul", List.of(probs, v))), Attr.ints("perm", 0, 2, 1, 3)),
+                g.longs(0, 0, (long) heads * hd)));
+        String hidden = g.op("Add", List.of(x, linears.linear(context, p + ".self_attn.o_proj", heads * hd, h)));
+        String m = rmsNorm(hidden, p + ".post_attention_layernorm.weight");
+        String gate = linears.linear(m, p + ".mlp.gate_proj", h, t.intermediateSize());
+        String up = linears.linear(m, p + ".mlp.up_proj", h, t.intermediateSize());
+        String act = g.op("Mul", List.of(g.op("Mul", List.of(gate, g.op("Sigmoid", List.of(gate)))), up));
+        return g.op("Add", List.of(hidden, linears.linear(act, p + ".mlp.down_proj", t.intermediateSize(), h)));
+    }
+
+    /** [B, T, n·hd] → [B, n, T, hd]. */
+    private String heads(String x, int n, int hd) {
+        return g.op("Transpose", List.of(g.op("Reshape", List.of(x, g.longs(0, 0, n, hd)))), Attr.ints("perm", 0, 2, 1, 3));
+    }
+
+    /** [B, kv, T, hd] → [B, kv·rep, T, hd], each head repeated rep times in place (as HF's repeat_kv). */
+    private String repeat(String x, int rep, int heads, int hd) {
+        String wide = g.op("Expand", List.of(g.op("Unsqueeze", List.of(x, g.longs(2))), g.longs(1, 1, rep, 1, 1)));
+        return g.op("Reshape", List.of(wide, g.longs(0, heads, -1, hd)));
+    }
+
+    /** HF's rotate-half form: {@code x·cos + rotate_half(x)·sin}, {@code rotate_half(x) = [−x₂, x₁]}. */
+    private String rotate(String x, String cos, String sin, int hd) {
+        String x1 = g.op("Slice", List.of(x, g.longs(0), g.longs(hd / 2), g.longs(-1)));
+        String x2 = g.op("Slice", List.of(x, g.longs(hd / 2), g.longs(hd), g.longs(-1)));
+        String rotated = g.op("Concat", List.of(g.op("Neg", List.of(x2)), x1), Attr.i("axis", -1));
+        return g.op("Add", List.of(g.op("Mul", List.of(x, cos)), g.op("Mul", List.of(rotated, sin))));
+    }
+
+    /** {@code x · (mean(x²) + ε)^−½ · w}, as fmsmo and Hugging Face compute it. */
+    private String rmsNorm(String x, String weight) {
+        String ms = g.op("ReduceMean", List.of(g.op("Mul", List.of(x, x))), Attr.ints("axes", -1), Attr.i("keepdims", 1));
+        String inv = g.op("Reciprocal", List.of(g.op("Sqrt", List.of(g.op("Add", List.of(ms, g.scalar((float) t.normEps())))))));
+        return g.op("Mul", List.of(g.op("Mul", List.of(x, inv)), param(weight, t.hiddenSize())));
+    }
+
+    private String param(String name, long... dims) {
+        return g.floats(name, dims, src.floats(name));
+    }
+
+    /** 0 on and below the diagonal, −∞ above. */
+    private String causalMask(int n) {
+        float[] m = new float[n * n];
+        for (int i = 0; i < n; i++) {
+            for (int j = i + 1; j < n; j++) {
+                m[i * n + j] = Float.NEGATIVE_INFINITY;
+            }
+        }
+        return g.floats("causal_mask", new long[] {n, n}, m);
+    }
+
+    /**
+     * cos and sin of {@code position · θ^(−2i/hd)} for i < hd/2, each repeated over both halves
+     * (HF's {@code cat(freqs, freqs)}); linear scaling divides the frequencies by its factor.
+     */
+    static float[][] rotaryTables(RopeParameters rope, int hd, int positions) {
+        double factor = rope.type().equals("linear") ? rope.scaling().get("factor") : 1;
+        float[] cos = new float[positions * hd];
+        float[] sin = new float[positions * hd];
+        for (int i = 0; i < hd / 2; i++) {
+            // the inverse frequency in float32 as torch computes it (linear scaling divides it), times the float32 position
+            float inv = (float) (1.0 / Math.pow(rope.theta(), (float) (2 * i) / hd));
+            inv = (float) (inv / factor);
+            for (int p = 0; p < positions; p++) {
+                float angle = (float) p * inv;
+                cos[p * hd + i] = (float) Math.cos(angle);
+                cos[p * hd + i + hd / 2] = cos[p * hd + i];
+                sin[p * hd + i] = (float) Math.sin(angle);
+                sin[p * hd + i + hd / 2] = sin[p * hd + i];
+            }
+        }
+        return new float[][] {cos, sin};
+    }
+}
