@@ -90,7 +90,7 @@ class OnnxExportTest {
         ModelLoader loader = new ModelLoader(plugins);
         try (TransformerModel m = loader.load(model, false)) {
             return Exports.export(m, loader.describe(HfConfig.read(model)), Exports.format(plugins, "onnx"), Exports.options(plugins, "onnx", Map.of()),
-                    work.resolve(file), ProgressListener.NONE);
+                    work.resolve(file + "-onnx"), ProgressListener.NONE).resolve("model.onnx");
         }
     }
 
@@ -195,7 +195,10 @@ class OnnxExportTest {
 
     @Test
     void theFloatGraphReproducesFmsmosHiddenStates() throws Exception {
-        Path onnx = export(miniLm, "minilm-f32.onnx");
+        Path onnx = export(miniLm, "minilm-f32");
+        for (String f : List.of("config.json", "tokenizer.json", "1_Pooling/config.json")) {
+            assertTrue(Files.isRegularFile(onnx.resolveSibling(f)), "the export folder is usable on its own: " + f + " beside model.onnx");
+        }
         long[][][] in = batch();
         float[][][] expected = fmsmo(miniLm, in[0], in[1]);
         float[][][] got = ort(onnx, in[0], in[1]);
@@ -222,9 +225,9 @@ class OnnxExportTest {
     @Test
     void w8a8RunsAsMatMulIntegerAndMatchesFmsmo() throws Exception {
         Path q = quantize("minilm-dq", "dq", Map.of("smoothq", false));
-        double[] c = compare(q, export(q, "minilm-w8a8.onnx"), "W8A8 (dq)");
+        double[] c = compare(q, export(q, "minilm-w8a8"), "W8A8 (dq)");
         assertTrue(c[0] >= 0.999 && c[1] >= 0.998, "mean " + c[0] + ", min " + c[1]);
-        double[] noise = compare(miniLm, export(q, "minilm-w8a8-vs-float.onnx"), "W8A8 ONNX vs fmsmo float");
+        double[] noise = compare(miniLm, export(q, "minilm-w8a8-vs-float"), "W8A8 ONNX vs fmsmo float");
         assertTrue(1 - c[0] < (1 - noise[0]) / 3, "the two W8A8 implementations differ far less than W8A8 differs from float");
     }
 
@@ -246,7 +249,7 @@ class OnnxExportTest {
         String cfg = Files.readString(one.resolve("config.json")).replaceAll("\"num_hidden_layers\"\\s*:\\s*6", "\"num_hidden_layers\": 1");
         Files.writeString(one.resolve("config.json"), cfg);
         Path q = quantize(one, "minilm-1-dq", "dq", Map.of("smoothq", false), "fms");
-        double[] c = compare(q, export(q, "minilm-1-dq.onnx"), "W8A8 (dq), first block only");
+        double[] c = compare(q, export(q, "minilm-1-dq"), "W8A8 (dq), first block only");
         assertTrue(c[1] >= 0.99999, "min " + c[1]);
     }
 
@@ -254,7 +257,7 @@ class OnnxExportTest {
     void w4RunsAsMatMulNBitsAndMatchesFmsmo() throws Exception {
         Map<String, Object> w4 = Map.of("nbits_w", 4, "nbits_a", 32, "qw_spec", "int4-sym-group32", "qw_mode", "maxperGp");
         Path q = quantize("minilm-w4", "ptq_int8", w4);
-        Path onnx = export(q, "minilm-w4.onnx");
+        Path onnx = export(q, "minilm-w4");
         double[] c = compare(q, onnx, "W4 g32 (rtn)");
         assertTrue(c[0] >= 0.9999 && c[1] >= 0.999, "mean " + c[0] + ", min " + c[1]);
         Path ct = quantize("minilm-w4-ct", "ptq_int8", w4, "compressed-tensors");

@@ -18,6 +18,15 @@ public interface ExportFormat {
     String extension();
 
     /**
+     * Whether the export is a folder rather than one file: the host writes the format's file as
+     * {@code model.<extension>} inside it, with the model folder's tokenizer, config and pooling
+     * files beside it, so that the folder is usable on its own (an ONNX graph and its tokenizer).
+     */
+    default boolean writesFolder() {
+        return false;
+    }
+
+    /**
      * Checks, before anything is written, that {@code model} can be exported with its options:
      * architecture, shapes, tokenizer.
      *

@@ -37,7 +37,8 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "The format's options, e.g. --set gguf_type=q4_k (see fmsmo recipes --keys).")
     Map<String, String> set = new LinkedHashMap<>();
 
-    @Option(names = "--output", required = true, paramLabel = "FILE", description = "New file to write; its name ends in the format's extension (.gguf).")
+    @Option(names = "--output", required = true, paramLabel = "PATH", description = "New file to write, its name ending in the format's extension (.gguf);"
+            + " or new folder, for formats that write one (onnx: model.onnx with the tokenizer and config).")
     Path output;
 
     @picocli.CommandLine.Mixin
@@ -49,7 +50,7 @@ final class ExportCommand implements Callable<Integer> {
             plugins.checkStrict(registry);
             ExportFormat f = Exports.format(registry, format);
             QuantConfig options = Exports.options(registry, format, set);
-            if (!output.getFileName().toString().endsWith("." + f.extension())) {
+            if (!f.writesFolder() && !output.getFileName().toString().endsWith("." + f.extension())) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--output " + output + ": a " + format + " file's name ends in ." + f.extension()
                         + ", which is how fmsmo eval finds its reader");
             }
@@ -68,7 +69,8 @@ final class ExportCommand implements Callable<Integer> {
             ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
             try (TransformerModel m = loader.load(model, false)) {
                 Path out = Exports.export(m, architecture, f, options, output, progress);
-                spec.commandLine().getOut().printf("wrote %s (%,d bytes)%n", out, Files.size(out));
+                Path written = f.writesFolder() ? out.resolve("model." + f.extension()) : out;
+                spec.commandLine().getOut().printf("wrote %s (%,d bytes)%n", written, Files.size(written));
             } catch (java.io.IOException e) {
                 throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read the size of " + output + ": " + e.getMessage(), e);
             }

@@ -82,11 +82,13 @@ public final class Exports {
 
     /**
      * Checks that {@code model} can be exported, then writes it in {@code format} to {@code out}
-     * (which must not exist) through a temporary file renamed into place.
+     * (which must not exist): one file, or a folder with {@code model.<extension>} and the model's
+     * companion files when the format {@link ExportFormat#writesFolder writes a folder}; through a
+     * hidden temporary renamed into place, so an interrupted or failed export leaves nothing.
      */
     public static Path export(TransformerModel model, ArchitectureSpec spec, ExportFormat format, QuantConfig options, Path out, ProgressListener progress) {
         if (Files.exists(out)) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output " + out + " already exists; choose a new file");
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "output " + out + " already exists; choose a new " + (format.writesFolder() ? "folder" : "file"));
         }
         for (LinearLayer l : model.linearLayers()) {
             LinearLayer inner = l instanceof LayerWrapper w ? w.wrapped() : l;
@@ -97,23 +99,30 @@ public final class Exports {
         }
         Source source = new Source(model, spec, options, progress);
         format.check(source);
-        Path tmp = out.resolveSibling("." + out.getFileName() + ".partial");
+        Path tmp = OutputFiles.temporarySibling(out);
         try {
-            Files.deleteIfExists(tmp);
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+            Path file = tmp;
+            if (format.writesFolder()) {
+                Files.createDirectories(tmp);
+                file = tmp.resolve("model." + format.extension());
+                Files.copy(model.dir().resolve("config.json"), tmp.resolve("config.json"));
+                for (String f : org.fmsmo.core.checkpoint.ModelWriter.COMPANION_FILES) {
+                    if (Files.isRegularFile(model.dir().resolve(f))) {
+                        Files.createDirectories(tmp.resolve(f).getParent());
+                        Files.copy(model.dir().resolve(f), tmp.resolve(f));
+                    }
+                }
+            }
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 format.write(source, ch);
                 ch.force(true);
             }
-            Files.move(tmp, out, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            OutputFiles.commit(tmp, out, false);
             return out;
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + out + ": " + e.getMessage(), e);
         } finally {
-            try {
-                Files.deleteIfExists(tmp);
-            } catch (IOException ignored) {
-                // the file is left for the user to remove; the error that brought us here says more
-            }
+            OutputFiles.deleteTree(tmp);
         }
     }
 

@@ -29,6 +29,12 @@ public final class OnnxFormat implements ExportFormat {
         return "onnx";
     }
 
+    /** A folder as Hugging Face Optimum lays it out: {@code model.onnx}, {@code config.json}, the tokenizer and pooling files. */
+    @Override
+    public boolean writesFolder() {
+        return true;
+    }
+
     @Override
     public void check(ExportSource model) {
         switch (model.architecture()) {
