@@ -63,27 +63,11 @@ final class DefaultModel {
 
     /** The built-in calibration sentences as a file (one per line), written to the cache once. */
     static Path calibration() {
-        Path file = cacheRoot().resolve("models").resolve(FOLDER + "-" + CALIBRATION);
-        if (Files.isRegularFile(file)) {
-            return file;
-        }
-        try (InputStream in = DefaultModel.class.getResourceAsStream(CALIBRATION)) {
-            if (in == null) {
-                throw new IllegalStateException("resource " + CALIBRATION + " is missing from fmsmo-core");
-            }
-            Files.createDirectories(file.getParent());
-            Path tmp = Files.createTempFile(file.getParent(), ".calibration-", ".tmp");
-            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            return file;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return org.fmsmo.core.io.CachedResource.file(DefaultModel.class, CALIBRATION, "models/" + FOLDER + "-" + CALIBRATION);
     }
 
     private static Path cacheRoot() {
-        String cache = System.getProperty("fmsmo.cache");
-        return cache != null ? Path.of(cache) : Path.of(System.getProperty("user.home"), ".cache", "fmsmo");
+        return org.fmsmo.core.io.CachedResource.cacheRoot();
     }
 
     private static Path jar() {

@@ -125,8 +125,12 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--train-data", paramLabel = "FILE", description = "qat: training text (decoders: consecutive windows of --seq-len; encoders: one sentence per line).")
     Path trainData;
 
-    @Option(names = "--eval-data", paramLabel = "FILE", description = "qat: held-out text, evaluated before and after training (and every qat_eval_every steps).")
+    @Option(names = "--eval-data", paramLabel = "FILE", description = "Held-out text the quantized model is evaluated on against the input when the run ends"
+            + " (default: built-in sentences, not the calibration text); with qat also before and after training (and every qat_eval_every steps).")
     Path evalData;
+
+    @Option(names = "--no-eval", description = "Skip the evaluation against the input model at the end of the run.")
+    boolean noEval;
 
     @Option(names = "--distill", description = "qat: learn from the float model (KL divergence of next-token distributions; encoders: embedding cosine).")
     boolean distill;
@@ -189,12 +193,18 @@ final class QuantizeCommand implements Callable<Integer> {
         if (resume != null && !method.equals("qat")) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--resume continues a qat run; method is " + method);
         }
-        if (trainData == null && (distill || evalData != null)) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill and --eval-data go with --train-data (method qat)");
+        if (trainData == null && distill) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--distill goes with --train-data (method qat)");
+        }
+        if (noEval && evalData != null && trainData == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--no-eval and --eval-data exclude each other");
         }
         Quantization run = Quantization.of(model).method(method).recipe(recipe != null ? recipe : defaultRecipe()).set(overrides())
                 .format(format).output(output).force(force).verifyInput(!noVerify).progress(progress).streaming(Streaming.parse("--streaming", streaming)).maxShardBytes(maxShardBytes)
                 .offload(offloadDir, offloadOver);
+        if (!noEval) {
+            run.evaluate(evalData);
+        }
         Path calibrationText = calibration != null ? calibration : trainData;
         if (calibrationText != null && calibrationText.toString().equals("random")) {
             run.calibration(CalibrationSource.random(numSamples, seqLen, batchSize, seed));
@@ -255,9 +265,15 @@ final class QuantizeCommand implements Callable<Integer> {
         summary.put("mean_weight_rel_error", report.layers().stream().mapToDouble(l -> l.metrics().getOrDefault("weight_rel_error", 0.0))
                 .average().orElse(0));
         summary.put("config", r.config().settings());
+        if (r.evaluation() != null) {
+            summary.put("evaluation", r.evaluation());
+        }
         if (json) {
             out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
             return;
+        }
+        if (r.evaluation() != null) {
+            out.println(accuracy(r.evaluation()));
         }
         out.printf("%-44s %-28s %10s %10s %8s%n", "layer", "spec", "w.rel.err", "out.err", "s");
         for (QuantReport.LayerResult l : report.layers()) {
@@ -270,6 +286,19 @@ final class QuantizeCommand implements Callable<Integer> {
                 out.printf("%-28s %s%n", k, v);
             }
         });
+    }
+
+    /** The first line of the summary: what quantization cost, on held-out text. */
+    static String accuracy(Map<String, Object> e) {
+        if (e.get("perplexity") instanceof Number after && e.get("reference_perplexity") instanceof Number before) {
+            return String.format(java.util.Locale.ROOT, "perplexity %.2f → %.2f (%+.1f%%) on %s", before.doubleValue(), after.doubleValue(),
+                    100 * (after.doubleValue() / before.doubleValue() - 1), e.get("data"));
+        }
+        if (e.get("cosine") instanceof Number mean && e.get("cosine_min") instanceof Number min) {
+            return String.format(java.util.Locale.ROOT, "cosine to the input model: mean %.4f, min %.4f over %s sentences of %s", mean.doubleValue(),
+                    min.doubleValue(), e.get("sentences"), e.get("data"));
+        }
+        return "evaluation: " + e;
     }
 
     private Map<String, Object> overrides() {

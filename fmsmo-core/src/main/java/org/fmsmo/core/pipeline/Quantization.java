@@ -23,6 +23,7 @@ import org.fmsmo.core.analysis.QuantPlanner;
 import org.fmsmo.core.calibration.CalibrationData;
 import org.fmsmo.core.calibration.HiddenStates;
 import org.fmsmo.core.checkpoint.CheckpointFormats;
+import org.fmsmo.core.io.CachedResource;
 import org.fmsmo.core.checkpoint.FmsFormat;
 import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.context.DefaultQuantContext;
@@ -80,6 +81,8 @@ public final class Quantization {
     private Streaming streaming = Streaming.AUTO;
     private long maxShardBytes = 5_000_000_000L;
     private long memoryBudget = Streaming.defaultMemoryBudget();
+    private boolean evaluate;
+    private Path heldOut;
     private Path offloadDir;
     private long offloadOver = DEFAULT_OFFLOAD_OVER;
 
@@ -203,9 +206,23 @@ public final class Quantization {
     }
 
     /** Runs the pipeline; everything that can be checked is checked before the long work starts. */
+    /**
+     * After writing, evaluates the quantized model against the input on held-out text
+     * ({@link QuantizationResult#evaluation}): {@code text}, or with null the built-in sentences
+     * (not the built-in calibration text).
+     */
+    public Quantization evaluate(Path text) {
+        this.evaluate = true;
+        this.heldOut = text;
+        return this;
+    }
+
     public QuantizationResult run() {
         if (method == null || output == null) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "a quantization run needs a method and an output folder");
+        }
+        if (evaluate && heldOut != null && !Files.isRegularFile(heldOut)) { // refuse now, not after the run
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "held-out text " + heldOut + " does not exist or is not a file");
         }
         long start = System.nanoTime();
         boolean ownRegistry = registry == null;
@@ -227,9 +244,16 @@ public final class Quantization {
             QuantizationResult r = whyNot == null ? streamed(m, writer, cfg, plugins, target, start)
                     : inMemory(m, writer, cfg, plugins, target, start, whyNot);
             Path written = OutputFolder.replace(output, target, r.output());
+            Map<String, Double> seconds = new LinkedHashMap<>(r.stageSeconds());
+            Map<String, Object> evaluation = null;
+            if (evaluate) {
+                long t = System.nanoTime();
+                evaluation = evaluateAgainstInput(written, plugins);
+                seconds.put("evaluate", (System.nanoTime() - t) / 1e9);
+            }
             return new QuantizationResult(r.method(), r.format(), written, r.streamed(), r.whyNotStreamed(), r.report(), r.layersSkipped(),
-                    r.attentionMatmulsQuantized(), r.calibrationSamples(), (System.nanoTime() - start) / 1e9, r.stageSeconds(),
-                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg, r.resumedAfterBlocks());
+                    r.attentionMatmulsQuantized(), r.calibrationSamples(), (System.nanoTime() - start) / 1e9, seconds,
+                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg, r.resumedAfterBlocks(), evaluation);
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + output + ": " + e.getMessage(), e);
         } finally {
@@ -237,6 +261,19 @@ public final class Quantization {
                 plugins.close();
             }
         }
+    }
+
+    /**
+     * The written model against the input on held-out text, as {@code fmsmo eval --reference}
+     * measures it: perplexity of both (causal LMs), or the cosine of their sentence embeddings
+     * (encoders); block by block when the models do not fit.
+     */
+    private Map<String, Object> evaluateAgainstInput(Path written, PluginRegistry plugins) {
+        Path text = heldOut != null ? heldOut : CachedResource.file(org.fmsmo.core.eval.Evaluator.class, "held-out.txt", "held-out.txt");
+        Map<String, Object> r = new org.fmsmo.core.eval.Evaluator(new ModelLoader(plugins)).evaluate(written,
+                new org.fmsmo.core.eval.Evaluator.Options(text, model, 128, 8, 256, Streaming.AUTO), progress);
+        r.put("data", text.toString());
+        return r;
     }
 
     private QuantConfig resolveConfig(ConfigSchema schema) {
@@ -297,7 +334,7 @@ public final class Quantization {
             run.checkPlan(); // refuse now, not after a long run
             StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
             return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),
-                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg, o.resumedAfterBlocks());
+                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg, o.resumedAfterBlocks(), null);
         }
     }
 
@@ -363,7 +400,7 @@ public final class Quantization {
             seconds.put("write", (System.nanoTime() - t) / 1e9);
             int skipped = (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
             return new QuantizationResult(method, format, written, false, whyNot, report, skipped, plan.quantizedBmms().size(),
-                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg, 0);
+                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg, 0, null);
         }
     }
 

@@ -17,9 +17,12 @@ import org.fmsmo.api.quant.QuantReport;
  * @param sizeBeforeBytes   the float model's parameters in FLOAT32
  * @param sizeAfterBytes    the written weight files
  * @param resumedAfterBlocks decoder blocks a killed earlier run had finished and this one went on from (0: none)
+ * @param evaluation        the quantized model against the float one on held-out text ({@code eval}'s keys:
+ *                          {@code perplexity} and {@code reference_perplexity}, or {@code cosine} and
+ *                          {@code cosine_min}); null when the run was not asked to evaluate
  */
 public record QuantizationResult(String method, String format, Path output, boolean streamed, String whyNotStreamed, QuantReport report,
                                  int layersSkipped, int attentionMatmulsQuantized, int calibrationSamples, double seconds,
                                  Map<String, Double> stageSeconds, long sizeBeforeBytes, long sizeAfterBytes, QuantConfig config,
-                                 int resumedAfterBlocks) {
+                                 int resumedAfterBlocks, Map<String, Object> evaluation) {
 }
