@@ -147,7 +147,7 @@ public final class GgufFormat implements ExportFormat {
             float[] factors = llama3Factors(rope, t.headDim());
             w.tensor("rope_freqs.weight", new long[] {factors.length}, GgmlType.F32, () -> encode(factors, GgmlType.F32));
         }
-        int[] kept = new int[2];
+        int[] kept = new int[3]; // codes kept, rounded again by the block quantizer, stored as floats (F16/F32)
         List<String> fallbacks = new ArrayList<>();
         for (String hf : model.parameterNames()) {
             long[] shape = model.shape(hf);
@@ -165,7 +165,7 @@ public final class GgufFormat implements ExportFormat {
                     return fromCodes(codes.get(), type, heads);
                 }
                 if (codes.isPresent()) {
-                    kept[1]++;
+                    kept[type == GgmlType.F16 || type == GgmlType.F32 ? 2 : 1]++;
                 }
                 float[] v = model.floats(hf);
                 return encode(heads > 0 ? LlamaNames.permuteRows(v, (int) shape[0], heads, true) : v, type);
@@ -181,8 +181,9 @@ public final class GgufFormat implements ExportFormat {
             LOG.log(System.Logger.Level.INFO, "{0} tensors are stored in another type than {1}, their rows not being whole blocks: {2}",
                     fallbacks.size(), body, fallbacks.size() > 6 ? fallbacks.subList(0, 6) + " …" : fallbacks);
         }
-        if (kept[0] + kept[1] > 0) {
-            LOG.log(System.Logger.Level.INFO, "{0} quantized layers keep their method''s codes in {1}; {2} are rounded again", kept[0], body, kept[1]);
+        if (kept[0] + kept[1] + kept[2] > 0) {
+            LOG.log(System.Logger.Level.INFO, "{0} quantized layers keep their method''s codes in {1}; {2} are rounded again by the block quantizer;"
+                    + " {3} are stored as floats (their dequantized weights)", kept[0], body, kept[1], kept[2]);
         }
     }
 
