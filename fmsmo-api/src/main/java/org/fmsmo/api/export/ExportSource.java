@@ -56,6 +56,13 @@ public interface ExportSource {
     Optional<org.fmsmo.api.format.InputQuantization> inputQuantization(String layer);
 
     /**
+     * A frozen quantized layer as a deploy backend sees it (codes, bias, and for static input
+     * quantization the calibrated input scale and zero point), by layer name; empty for a layer
+     * that no method froze.
+     */
+    Optional<org.fmsmo.api.deploy.FrozenLinear> frozenLayer(String layer);
+
+    /**
      * A JSON file of the model folder ({@code tokenizer.json}, {@code tokenizer_config.json}) as
      * maps, lists, strings, numbers, booleans and nulls; empty when absent.
      *

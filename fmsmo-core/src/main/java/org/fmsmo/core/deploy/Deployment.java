@@ -67,7 +67,7 @@ public final class Deployment {
     }
 
     /** The layer as a backend sees it; a static input quantizer's scale (and zero point) is what it gives any tensor. */
-    static FrozenLinear frozen(QLinear q, NDManager m) {
+    public static FrozenLinear frozen(QLinear q, NDManager m) {
         NDArray bias = q.bias().orElse(null);
         Optional<Quantizer> input = q.inputQuantizer();
         QuantSpec spec = input.map(Quantizer::spec).orElse(null);

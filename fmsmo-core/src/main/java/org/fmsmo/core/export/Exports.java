@@ -265,6 +265,26 @@ public final class Exports {
         }
 
         @Override
+        public Optional<org.fmsmo.api.deploy.FrozenLinear> frozenLayer(String layer) {
+            LinearLayer l;
+            try {
+                l = model.linear(layer);
+            } catch (RuntimeException notALinear) {
+                return Optional.empty();
+            }
+            if (!(l instanceof QLinear q) || !q.isFrozen()) {
+                return Optional.empty();
+            }
+            boolean uncalibrated = q.inputQuantizer().map(iq -> iq.spec().granularity() != org.fmsmo.api.quant.Granularity.TOKEN && iq.state().isEmpty())
+                    .orElse(false);
+            if (uncalibrated) { // a static input spec never calibrated takes each input's own range: no scale to export
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + layer + "'s input quantizer (" + q.inputQuantizer().get().spec()
+                        + ") was never calibrated, so it has no static scale to export; quantize with a method that calibrates inputs (ptq, dq)");
+            }
+            return Optional.of(org.fmsmo.core.deploy.Deployment.frozen(q, model.manager()));
+        }
+
+        @Override
         public Optional<Map<String, Object>> jsonFile(String name) {
             Path f = model.dir().resolve(name);
             if (!Files.isRegularFile(f)) {

@@ -4,6 +4,7 @@ import java.util.List;
 import java.util.Optional;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.deploy.FrozenLinear;
 import org.fmsmo.api.export.ExportSource;
 import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.quant.Granularity;
@@ -44,12 +45,20 @@ final class LinearOps {
     String linear(String x, String full, int in, int out) {
         Optional<QuantizedTensor> codes = src.codes(full);
         Optional<InputQuantization> input = src.inputQuantization(full);
-        if (input.isPresent() && !perTokenInt8(input.get().spec())) {
+        Optional<FrozenLinear> frozen = src.frozenLayer(full);
+        boolean staticInput = input.isPresent() && staticInt8(input.get().spec()) && frozen.isPresent() && frozen.get().inputScale() != null;
+        if (input.isPresent() && !perTokenInt8(input.get().spec()) && !staticInput) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": layer " + full + " quantizes its input as " + input.get().spec()
-                    + "; the ONNX exporter writes dynamic per-token symmetric INT8 inputs (or float ones)");
+                    + "; the ONNX exporter writes INT8 inputs, dynamic per token or static per tensor with a calibrated scale (or float ones)");
         }
         String y;
-        if (codes.isPresent() && input.isPresent() && int8PerChannel(codes.get())) {
+        if (staticInput && codes.isPresent() && int8PerChannel(codes.get())) {
+            y = staticW8a8(x, full, frozen.get(), in, out);
+            integer++;
+        } else if (staticInput) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": layer " + full + " has a static INT8 input and weights "
+                    + codes.map(c -> c.spec().toString()).orElse("in float") + "; the ONNX exporter pairs static inputs with INT8 per-channel weights");
+        } else if (codes.isPresent() && input.isPresent() && int8PerChannel(codes.get())) {
             y = w8a8(x, full, codes.get(), in, out);
             integer++;
         } else if (codes.isPresent() && int4Groups(codes.get(), in)) {
@@ -68,6 +77,10 @@ final class LinearOps {
 
     private static boolean perTokenInt8(QuantSpec s) {
         return s.type() == QuantType.INT && s.bits() == 8 && s.symmetric() && s.granularity() == Granularity.TOKEN;
+    }
+
+    private static boolean staticInt8(QuantSpec s) {
+        return s.type() == QuantType.INT && s.bits() == 8 && s.granularity() == Granularity.TENSOR;
     }
 
     private static boolean int8PerChannel(QuantizedTensor q) {
@@ -98,16 +111,9 @@ final class LinearOps {
     private String w8a8(String x, String layer, QuantizedTensor q, int in, int out) {
         String[] sq = perToken(x);
         String u8 = g.op("Cast", List.of(g.op("Add", List.of(sq[1], g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
-        byte[] codes = q.codes().toByteArray(); // int8 [out, in]
         // Weights go in as uint8 with zero point 128, not as int8: ONNX Runtime's u8×s8 kernels on x86
         // add pairs of products in int16 and saturate (the documented reason for reduce_range); u8×u8 widens first.
-        byte[] t = new byte[codes.length];
-        for (int o = 0; o < out; o++) {
-            for (int i = 0; i < in; i++) {
-                t[i * out + o] = (byte) (codes[o * in + i] + 128);
-            }
-        }
-        String w = g.tensor(layer + ".weight_q", OnnxGraph.UINT8, new long[] {in, out}, t);
+        String w = weightsU8(layer, q, in, out);
         String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
         String wzp = g.tensor(layer + ".weight_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
         String acc = g.op("MatMulInteger", List.of(u8, w, zp, wzp));
@@ -115,6 +121,43 @@ final class LinearOps {
         float[] perColumn = scale.length == out ? scale : filled(out, scale[0]);
         String ws = g.floats(layer + ".weight_scale", new long[] {out}, perColumn);
         return g.op("Mul", List.of(g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), sq[0])), ws));
+    }
+
+    /**
+     * Static per-tensor INT8 input with the calibrated scale and zero point, as fmsmo's quantizer
+     * computes it: asymmetric {@code clip(round(x/s) + zp, 0, 255)} is {@code QuantizeLinear};
+     * symmetric {@code clip(round(x/s), −127, 127)} is spelled out and shifted by 128 into uint8
+     * (QuantizeLinear would saturate at −128). Then the integer product.
+     */
+    private String staticW8a8(String x, String layer, FrozenLinear f, int in, int out) {
+        float s = f.inputScale().toFloatArray()[0];
+        boolean asymmetric = f.inputZeroPoint() != null;
+        int zp = asymmetric ? f.inputZeroPoint().toIntArray()[0] : 128;
+        String scale = g.floats(layer + ".input_scale", new long[0], new float[] {s});
+        String zero = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) zp});
+        String u8 = asymmetric ? g.op("QuantizeLinear", List.of(x, scale, zero))
+                : g.op("Cast", List.of(g.op("Add", List.of(g.op("Clip", List.of(g.op("Round", List.of(g.op("Div", List.of(x, scale)))), g.scalar(-127f),
+                        g.scalar(127f))), g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
+        String acc = g.op("MatMulInteger", List.of(u8, weightsU8(layer, f.weight(), in, out), zero, g.tensor(layer + ".weight_zero_point", OnnxGraph.UINT8,
+                new long[0], new byte[] {(byte) 128})));
+        float[] ws = f.weight().scale().toFloatArray();
+        float[] perColumn = new float[out];
+        for (int o = 0; o < out; o++) {
+            perColumn[o] = s * (ws.length == out ? ws[o] : ws[0]);
+        }
+        return g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), g.floats(layer + ".output_scale", new long[] {out}, perColumn)));
+    }
+
+    /** int8 codes [out, in] as uint8 [in, out] with zero point 128 (see {@link #w8a8} for why not int8). */
+    private String weightsU8(String layer, QuantizedTensor q, int in, int out) {
+        byte[] codes = q.codes().toByteArray();
+        byte[] t = new byte[codes.length];
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < in; i++) {
+                t[i * out + o] = (byte) (codes[o * in + i] + 128);
+            }
+        }
+        return g.tensor(layer + ".weight_q", OnnxGraph.UINT8, new long[] {in, out}, t);
     }
 
     private String matMulNBits(String x, String layer, QuantizedTensor q, int in, int out) {
