@@ -23,8 +23,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code fmsmo analyze}: trace a model and print its quantization plan. */
 @Command(name = "analyze", description = {
-        "Trace a model's forward pass and print the quantization plan: every linear layer and attention matmul,",
-        "quantize or skip with the reason and spec, and the layers that share an input (SmoothQuant fold targets)."})
+        "Trace a model's forward pass and print its quantization plan.",
+        "Every linear layer and attention matmul is listed as quantized or skipped, with the reason and spec,",
+        "and the layers that share an input (SmoothQuant fold targets)."})
 final class AnalyzeCommand implements Callable<Integer> {
 
     @Spec

@@ -32,8 +32,9 @@ import picocli.CommandLine.Spec;
  * {@code --output}, writes the numbers as JSON.
  */
 @Command(name = "bench", description = {
-        "Benchmark forward tokens/s of models against plain matmuls of their layer shapes, and the",
-        "heap needed to load a large synthetic checkpoint (--load-synthetic)."})
+        "Benchmark models, kernels and loading.",
+        "Forward tokens/s of models against plain matmuls of their layer shapes, a backend's GEMMs against float ones,",
+        "and the heap needed to load a large synthetic checkpoint (--load-synthetic)."})
 final class BenchCommand implements Callable<Integer> {
 
     @Spec

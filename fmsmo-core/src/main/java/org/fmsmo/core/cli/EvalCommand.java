@@ -15,8 +15,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code fmsmo eval}: perplexity or embedding fidelity, size and throughput of a model folder. */
 @Command(name = "eval", description = {
-        "Evaluate a model folder: perplexity over a text file (causal LMs) or sentence-embedding cosine",
-        "against --reference over one sentence per line (encoders); size and tokens/s for both."})
+        "Evaluate a model folder or an exported .gguf file.",
+        "Causal LMs get perplexity over a text file; encoders the cosine of their sentence embeddings against --reference",
+        "(one sentence per line); both get size and tokens/s."})
 final class EvalCommand implements Callable<Integer> {
 
     @Spec

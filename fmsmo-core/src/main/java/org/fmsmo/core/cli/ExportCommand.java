@@ -20,9 +20,9 @@ import picocli.CommandLine.Spec;
 
 /** {@code fmsmo export}: a model folder, float or quantized, as one file for another runtime (GGUF for llama.cpp). */
 @Command(name = "export", description = {
-        "Write a model folder (float, or quantized by fmsmo in the fms format, whose codes are kept where the target can hold them)",
-        "as one file for another runtime: --format gguf (llama.cpp; --set gguf_type=q4_0 …) or --format onnx (ONNX Runtime).",
-        "The file is written atomically."})
+        "Export a model for another runtime: GGUF for llama.cpp, ONNX for ONNX Runtime.",
+        "The model is a folder, float or quantized (the fms format keeps a method's codes where the target can hold them).",
+        "--format gguf writes one file (--set gguf_type=q4_0 …); --format onnx a folder with the tokenizer. Written atomically."})
 final class ExportCommand implements Callable<Integer> {
 
     @Spec

@@ -28,9 +28,10 @@ import picocli.CommandLine.Spec;
  * {@code fmsmo eval} loads.
  */
 @Command(name = "quantize", description = {
-        "Quantize a model folder with a method plugin (gptq, fp8, rtn, ptq, dq …) and write it in the fms native format",
-        "(float weights + quantizer state + fms_quant_config.json) or a deployable one (--format compressed-tensors|gptq);",
-        "`fmsmo eval` loads all three."})
+        "Quantize a model folder with a method plugin and report what it cost.",
+        "Methods: gptq, fp8, rtn, ptq, dq, qat and any installed plugin's. The output is the fms format (float weights with",
+        "the quantizers' state) or a deployable one (--format compressed-tensors|gptq), which `fmsmo eval` loads too.",
+        "The run ends by evaluating the result against the input on held-out text (--eval-data, --no-eval)."})
 final class QuantizeCommand implements Callable<Integer> {
 
     @Spec

@@ -12,8 +12,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code fmsmo synthesize}: a checkpoint with a published model's shapes and random trained-like weights. */
 @Command(name = "synthesize", description = {
-        "Write a Hugging Face checkpoint with a published model's exact config.json shapes and random BF16 weights",
-        "(N(0, 0.02) linears, norms near 1, a few outlier channels), sharded like the hub, with a word-level tokenizer.",
+        "Write a random checkpoint with a published model's exact shapes.",
+        "BF16 weights (N(0, 0.02) linears, norms near 1, a few outlier channels), sharded like the hub, a word-level tokenizer.",
         "For memory and speed benchmarks at real scale; calibrate it with --calibration random."})
 final class SynthesizeCommand implements Callable<Integer> {
 

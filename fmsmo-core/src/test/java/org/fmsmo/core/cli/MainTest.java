@@ -59,4 +59,20 @@ class MainTest {
             assertTrue(o.err().isEmpty(), command + ": " + o.err());
         }
     }
+
+    /** {@code fmsmo --help} lists each command by its first description line: a whole sentence, not one cut mid-way. */
+    @Test
+    void everyCommandIsListedWithACompleteSentence() {
+        Outcome o = run("--help");
+        assertEquals(0, o.status(), o.err());
+        picocli.CommandLine cli = new picocli.CommandLine(new Main());
+        for (var e : cli.getSubcommands().entrySet()) {
+            if (e.getKey().equals("help")) {
+                continue;
+            }
+            String first = e.getValue().getCommandSpec().usageMessage().description()[0];
+            assertTrue(first.endsWith("."), "fmsmo " + e.getKey() + ": '" + first + "' is not a whole sentence");
+            assertTrue(o.out().replaceAll("\\s+", " ").contains(first), "fmsmo --help lists " + e.getKey() + " as '" + first + "'");
+        }
+    }
 }
