@@ -84,6 +84,8 @@ class BadInputCliTest {
         refused(2, "smoothq_alpha", "quantize", "--method", "dq", "--smoothq-alpha", "NaN");
         refused(2, "--bits", "quantize", "--method", "gptq", "--bits", "9");
         refused(2, "--group-size", "quantize", "--method", "rtn", "--group-size", "0");
+        refused(2, "--eval-tokens", "quantize", "--method", "rtn", "--eval-tokens", "0");
+        refused(2, "does not exist", "quantize", "--method", "rtn", "--eval-data", "/nonexistent/held-out.txt");
         // picocli's own parse errors keep the one-line form
         refused(2, "--seq-len", "quantize", "--method", "gptq", "--seq-len", "1e9");
         refused(2, "--seed", "quantize", "--method", "gptq", "--shuffle", "--seed", "abc");

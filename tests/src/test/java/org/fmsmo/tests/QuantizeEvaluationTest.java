@@ -53,6 +53,10 @@ class QuantizeEvaluationTest {
             assertEquals(((Number) eval.evaluate(r.output(), o, ProgressListener.NONE).get("perplexity")).doubleValue(), after, 1e-9 * after,
                     "the written model's perplexity, as eval gives it");
             assertTrue(r.stageSeconds().containsKey("evaluate"));
+            QuantizationResult bounded = Quantization.of(model).method("rtn").recipe("ptq_int8").set(settings).format("compressed-tensors").plugins(plugins)
+                    .calibration(CalibrationSource.random(4, 32, 2, 3)).evaluate(text).evaluationTokens(300).output(work.resolve("bounded")).run();
+            long evaluated = ((Number) bounded.evaluation().get("tokens")).longValue();
+            assertTrue(evaluated > 0 && evaluated <= 300, "--eval-tokens 300 bounds the held-out text: " + evaluated + " tokens");
             QuantizationResult quiet = Quantization.of(model).method("rtn").recipe("ptq_int8").set(settings).format("compressed-tensors").plugins(plugins)
                     .calibration(CalibrationSource.random(4, 32, 2, 3)).output(work.resolve("quiet")).run();
             assertNull(quiet.evaluation(), "a run not asked to evaluate does not");

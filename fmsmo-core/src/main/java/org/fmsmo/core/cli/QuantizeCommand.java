@@ -133,6 +133,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--no-eval", description = "Skip the evaluation against the input model at the end of the run.")
     boolean noEval;
 
+    @Option(names = "--eval-tokens", paramLabel = "N", description = "Causal LMs: evaluate at most N tokens of the held-out text (default: all of it).")
+    Long evalTokens;
+
     @Option(names = "--distill", description = "qat: learn from the float model (KL divergence of next-token distributions; encoders: embedding cosine).")
     boolean distill;
 
@@ -205,6 +208,9 @@ final class QuantizeCommand implements Callable<Integer> {
                 .offload(offloadDir, offloadOver);
         if (!noEval) {
             run.evaluate(evalData);
+            if (evalTokens != null) {
+                run.evaluationTokens(evalTokens);
+            }
         }
         Path calibrationText = calibration != null ? calibration : trainData;
         if (calibrationText != null && calibrationText.toString().equals("random")) {

@@ -43,12 +43,13 @@ public final class Evaluator {
      * @param streaming   whether a causal LM is evaluated block by block ({@link Perplexity#evaluate(StreamedModel, long[], int, int,
      *                    HiddenStates.Offload, ProgressListener)}); AUTO streams a model whose FLOAT32 weights exceed the memory budget
      * @param verify      check the folders against their {@link Checksums#FILE} before loading them (default)
+     * @param tokenLimit  causal LMs: at most this many tokens of the data file are evaluated ({@code Long.MAX_VALUE}: all)
      */
     public record Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
-                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming, boolean verify) {
+                          org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming, boolean verify, long tokenLimit) {
         public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, String backendName,
                        org.fmsmo.api.deploy.DeployBackend backend, boolean checkLayers, Streaming streaming) {
-            this(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, true);
+            this(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, true, Long.MAX_VALUE);
         }
 
         public Options(Path data, Path reference, int seqLen, int batchSize, int maxTokens, Streaming streaming) {
@@ -61,7 +62,15 @@ public final class Evaluator {
 
         /** These options, loading the folders without checking their checksums ({@code --no-verify}). */
         public Options withoutVerify() {
-            return new Options(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, false);
+            return new Options(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, false, tokenLimit);
+        }
+
+        /** These options, evaluating at most {@code tokens} tokens of a causal LM's data file. */
+        public Options withTokenLimit(long tokens) {
+            if (tokens <= 0) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "token limit " + tokens + ": expected a positive count");
+            }
+            return new Options(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, verify, tokens);
         }
     }
 
@@ -268,7 +277,7 @@ public final class Evaluator {
 
     /** The data file's token ids, encoded piece by piece ({@link HfTokenizer#encodeFile}): a huge line takes bounded memory. */
     private static long[] tokens(HfTokenizer tokenizer, Options o) {
-        return tokenizer.encodeFile(o.data(), "data file", false, Long.MAX_VALUE);
+        return tokenizer.encodeFile(o.data(), "data file", false, o.tokenLimit());
     }
 
     private static String readText(Path data) {

@@ -83,6 +83,7 @@ public final class Quantization {
     private long memoryBudget = Streaming.defaultMemoryBudget();
     private boolean evaluate;
     private Path heldOut;
+    private long evalTokens = Long.MAX_VALUE;
     private Path offloadDir;
     private long offloadOver = DEFAULT_OFFLOAD_OVER;
 
@@ -217,6 +218,15 @@ public final class Quantization {
         return this;
     }
 
+    /** Bounds the evaluation of a causal LM to this many held-out tokens (default: the whole text). */
+    public Quantization evaluationTokens(long tokens) {
+        if (tokens <= 0) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--eval-tokens " + tokens + ": expected a positive token count");
+        }
+        this.evalTokens = tokens;
+        return this;
+    }
+
     public QuantizationResult run() {
         if (method == null || output == null) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "a quantization run needs a method and an output folder");
@@ -271,7 +281,7 @@ public final class Quantization {
     private Map<String, Object> evaluateAgainstInput(Path written, PluginRegistry plugins) {
         Path text = heldOut != null ? heldOut : CachedResource.file(org.fmsmo.core.eval.Evaluator.class, "held-out.txt", "held-out.txt");
         Map<String, Object> r = new org.fmsmo.core.eval.Evaluator(new ModelLoader(plugins)).evaluate(written,
-                new org.fmsmo.core.eval.Evaluator.Options(text, model, 128, 8, 256, Streaming.AUTO), progress);
+                new org.fmsmo.core.eval.Evaluator.Options(text, model, 128, 8, 256, Streaming.AUTO).withTokenLimit(evalTokens), progress);
         r.put("data", text.toString());
         return r;
     }
