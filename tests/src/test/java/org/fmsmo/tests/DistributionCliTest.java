@@ -265,6 +265,33 @@ class DistributionCliTest {
         return model;
     }
 
+    /**
+     * The onnxruntime backend (plugins/onnx, with ONNX Runtime in its own lib/) runs a W8A8 MiniLM's
+     * 36 linears as MatMulInteger sessions and gives the embeddings cpu-reference gives: both
+     * compute the int32 products exactly.
+     */
+    @Test
+    void onnxRuntimeRunsW8a8LayersAsCpuReferenceDoes() throws Exception {
+        Path model = importMiniLm();
+        Path sentences = home.resolve("sentences.txt");
+        Files.write(sentences, List.of("The quick brown fox jumps over the lazy dog.", "Quantized models store their weights in fewer bits.",
+                "ONNX Runtime runs integer kernels on the CPU.", "A cat slept on the warm windowsill all afternoon.",
+                "The museum reopened after a long renovation.", "Prices rose sharply over the last year."));
+        Path dq = home.resolve("minilm-dq");
+        Result q = fmsmo("quantize", "--model", model.toString(), "--method", "dq", "--set", "smoothq=false", "--calibration", sentences.toString(),
+                "--no-eval", "--output", dq.toString());
+        assertEquals(0, q.exit(), q.err());
+        Map<String, Double> cosine = new java.util.LinkedHashMap<>();
+        for (String backend : List.of("onnxruntime", "cpu-reference")) {
+            Result e = fmsmo("eval", "--model", dq.toString(), "--reference", model.toString(), "--data", sentences.toString(), "--backend", backend, "--json");
+            assertEquals(0, e.exit(), e.err());
+            JsonNode r = new ObjectMapper().readTree(e.out());
+            assertEquals(36, r.get("backend_layers").asInt(), backend + ": every linear on the backend; " + e.out());
+            cosine.put(backend, r.get("cosine").asDouble());
+        }
+        assertEquals(cosine.get("cpu-reference"), cosine.get("onnxruntime"), 1e-6, "exact int32 products on both: " + cosine);
+    }
+
     /** The analyzer on the encoder: 6 layers × (q, k, v, output, intermediate, output) = 36 linears, 6 × 2 matmuls, no foldable norm. */
     @Test
     void analyzeMiniLmFinds36LinearsAnd12Matmuls() throws Exception {

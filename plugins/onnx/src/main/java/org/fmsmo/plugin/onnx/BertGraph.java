@@ -25,7 +25,7 @@ final class BertGraph {
         this.src = src;
         this.c = c;
         this.prefix = src.parameterNames().contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
-        this.linears = new LinearOps(g, src);
+        this.linears = new LinearOps(g, LinearOps.Layers.of(src));
     }
 
     static void check(ExportSource src) {

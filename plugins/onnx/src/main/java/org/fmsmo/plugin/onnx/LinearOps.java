@@ -30,13 +30,64 @@ import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
  */
 final class LinearOps {
 
+    /** What the graph needs to know of a layer, by its full name: from an exported model, or from one frozen layer (the backend). */
+    interface Layers {
+        String location();
+
+        Optional<QuantizedTensor> codes(String layer);
+
+        Optional<InputQuantization> inputQuantization(String layer);
+
+        Optional<FrozenLinear> frozenLayer(String layer);
+
+        /** The weight the model computes with, or the bias; row-major. */
+        float[] floats(String parameter);
+
+        boolean has(String parameter);
+
+        /** An exported model's layers. */
+        static Layers of(ExportSource src) {
+            return new Layers() {
+                @Override
+                public String location() {
+                    return src.location();
+                }
+
+                @Override
+                public Optional<QuantizedTensor> codes(String layer) {
+                    return src.codes(layer);
+                }
+
+                @Override
+                public Optional<InputQuantization> inputQuantization(String layer) {
+                    return src.inputQuantization(layer);
+                }
+
+                @Override
+                public Optional<FrozenLinear> frozenLayer(String layer) {
+                    return src.frozenLayer(layer);
+                }
+
+                @Override
+                public float[] floats(String parameter) {
+                    return src.floats(parameter);
+                }
+
+                @Override
+                public boolean has(String parameter) {
+                    return src.parameterNames().contains(parameter);
+                }
+            };
+        }
+    }
+
     private final OnnxGraph g;
-    private final ExportSource src;
+    private final Layers src;
     int integer;
     int nbits;
     int floats;
 
-    LinearOps(OnnxGraph g, ExportSource src) {
+    LinearOps(OnnxGraph g, Layers src) {
         this.g = g;
         this.src = src;
     }
@@ -69,7 +120,7 @@ final class LinearOps {
             y = g.op("MatMul", List.of(input.isPresent() ? fakeQuantize(x) : x, g.floats(full + ".weight_t", new long[] {in, out}, transpose(w, out, in))));
             floats++;
         }
-        if (!src.parameterNames().contains(full + ".bias")) {
+        if (!src.has(full + ".bias")) {
             return y;
         }
         return g.op("Add", List.of(y, g.floats(full + ".bias", new long[] {out}, src.floats(full + ".bias"))));

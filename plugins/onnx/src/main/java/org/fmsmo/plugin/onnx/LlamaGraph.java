@@ -27,7 +27,7 @@ final class LlamaGraph {
     LlamaGraph(ExportSource src, TransformerSpec t) {
         this.src = src;
         this.t = t;
-        this.linears = new LinearOps(g, src);
+        this.linears = new LinearOps(g, LinearOps.Layers.of(src));
     }
 
     static void check(ExportSource src, TransformerSpec t) {

@@ -1,0 +1,130 @@
+package org.fmsmo.plugin.onnx;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.deploy.Availability;
+import org.fmsmo.api.deploy.BackendCapabilities;
+import org.fmsmo.api.deploy.DeployBackend;
+import org.fmsmo.api.deploy.DeployBackendProvider;
+import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.PreparedLinear;
+import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.QuantType;
+
+/**
+ * {@code onnxruntime}: frozen layers through ONNX Runtime's CPU kernels (MLAS), one session per
+ * layer: W8A8 with dynamic per-token or static per-tensor INT8 inputs as {@code MatMulInteger},
+ * W4 groups as {@code MatMulNBits}, other weight-only layers dequantized once.
+ */
+final class OrtBackend implements DeployBackend {
+
+    private static final BackendCapabilities CAPABILITIES = new BackendCapabilities("cpu (ONNX Runtime " + version() + ")", List.of(
+            new BackendCapabilities.Scheme("w8a8-int8", QuantType.INT, 8, Set.of(Granularity.CHANNEL, Granularity.TENSOR), false,
+                    QuantType.INT, Set.of(Granularity.TOKEN, Granularity.TENSOR), true),
+            new BackendCapabilities.Scheme("w4-matmulnbits", QuantType.INT, 4, Set.of(Granularity.GROUP), false, null, Set.of(), false),
+            new BackendCapabilities.Scheme("weight-only-dequantized", QuantType.INT, 8, Set.of(Granularity.CHANNEL, Granularity.TENSOR, Granularity.GROUP),
+                    true, null, Set.of(), false)));
+
+    private final OrtEnvironment env;
+    private final OrtSession.SessionOptions options;
+
+    OrtBackend(int threads) {
+        this.env = OrtEnvironment.getEnvironment();
+        this.options = new OrtSession.SessionOptions();
+        try {
+            if (threads > 0) {
+                options.setIntraOpNumThreads(threads);
+            }
+        } catch (OrtException e) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime: " + e.getMessage(), e);
+        }
+    }
+
+    private static String version() {
+        try {
+            return OrtEnvironment.getEnvironment().getVersion();
+        } catch (RuntimeException | LinkageError e) {
+            return "unavailable";
+        }
+    }
+
+    @Override
+    public BackendCapabilities capabilities() {
+        return CAPABILITIES;
+    }
+
+    @Override
+    public PreparedLinear prepare(FrozenLinear layer) {
+        CAPABILITIES.requireSupported("onnxruntime", layer);
+        return new OrtLinear(env, options, layer);
+    }
+
+    @Override
+    public Map<String, Object> diagnostics() {
+        return Map.of("onnxruntime", version());
+    }
+
+    @Override
+    public void close() {
+        options.close();
+    }
+
+    /** {@code onnxruntime}. */
+    public static final class Provider implements DeployBackendProvider {
+        @Override
+        public String name() {
+            return "onnxruntime";
+        }
+
+        @Override
+        public String description() {
+            return "ONNX Runtime CPU kernels: W8A8 MatMulInteger (per-token or static inputs), W4 MatMulNBits, one session per layer";
+        }
+
+        @Override
+        public Availability availability() {
+            try {
+                OrtEnvironment.getEnvironment();
+                return Availability.yes();
+            } catch (RuntimeException | LinkageError e) {
+                return Availability.no("ONNX Runtime does not load here: " + e.getMessage());
+            }
+        }
+
+        @Override
+        public Map<String, String> options() {
+            return Map.of("threads", "intra-op threads per layer session (default: ONNX Runtime's, one per core)");
+        }
+
+        @Override
+        public DeployBackend create() {
+            return new OrtBackend(0);
+        }
+
+        @Override
+        public DeployBackend create(Map<String, String> options) {
+            for (String key : options.keySet()) {
+                if (!key.equals("threads")) {
+                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime has no option '" + key + "'; it accepts [threads]");
+                }
+            }
+            String t = options.get("threads");
+            int threads;
+            try {
+                threads = t == null ? 0 : Integer.parseInt(t);
+            } catch (NumberFormatException e) {
+                threads = -1;
+            }
+            if (threads < 0 || threads > 1024) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime option threads: expected 1 to 1024, found '" + t + "'");
+            }
+            return new OrtBackend(threads);
+        }
+    }
+}
