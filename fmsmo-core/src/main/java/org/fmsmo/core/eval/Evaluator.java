@@ -277,7 +277,9 @@ public final class Evaluator {
 
     /** The data file's token ids, encoded piece by piece ({@link HfTokenizer#encodeFile}): a huge line takes bounded memory. */
     private static long[] tokens(HfTokenizer tokenizer, Options o) {
-        return tokenizer.encodeFile(o.data(), "data file", false, o.tokenLimit());
+        long[] ids = tokenizer.encodeFile(o.data(), "data file", false, o.tokenLimit());
+        // encodeFile stops after the piece that reaches the limit: cut to it exactly
+        return ids.length > o.tokenLimit() ? java.util.Arrays.copyOf(ids, (int) o.tokenLimit()) : ids;
     }
 
     private static String readText(Path data) {
