@@ -20,6 +20,8 @@ import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
  *       {@code s = max(max|x|, 1e-5)/127}, {@code x_q = round(x/s) + 128} as uint8, then
  *       {@code MatMulInteger} against the weights as uint8 (both zero points 128) and the int32
  *       product rescaled by {@code s·w_scale};</li>
+ *   <li>W8A8 with a static per-tensor INT8 input (calibrated scale and zero point): the input
+ *       quantized as fmsmo's quantizer does it, then the same integer product;</li>
  *   <li>W4, symmetric int4 codes in groups (a power of two ≥ 16 dividing the input width):
  *       {@code com.microsoft.MatMulNBits}, codes + 8 packed low nibble first, one scale per group,
  *       the default zero point 8;</li>
