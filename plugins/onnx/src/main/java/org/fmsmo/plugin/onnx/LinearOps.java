@@ -164,8 +164,8 @@ final class LinearOps {
     private String w8a8(String x, String layer, QuantizedTensor q, int in, int out) {
         String[] sq = perToken(x);
         String u8 = g.op("Cast", List.of(g.op("Add", List.of(sq[1], g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
-        // Weights go in as uint8 with zero point 128, not as int8: ONNX Runtime's u8×s8 kernels on x86
-        // add pairs of products in int16 and saturate (the documented reason for reduce_range); u8×u8 widens first.
+        // Weights go in as uint8 with zero point 128, not as int8: ONNX Runtime's u8×s8 kernels on x86 without
+        // VNNI add pairs of products in int16 and saturate (the documented reason for reduce_range); u8×u8 widens first.
         String w = weightsU8(layer, q, in, out);
         String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
         String wzp = g.tensor(layer + ".weight_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
