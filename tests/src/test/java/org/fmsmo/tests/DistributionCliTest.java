@@ -292,6 +292,22 @@ class DistributionCliTest {
         assertEquals(cosine.get("cpu-reference"), cosine.get("onnxruntime"), 1e-6, "exact int32 products on both: " + cosine);
     }
 
+    /** --quiet leaves stderr without progress lines or notes; the result on stdout is the same. */
+    @Test
+    void quietEvalPrintsNoProgress() throws Exception {
+        Path shared = sharedFixtures();
+        List<String> args = List.of("eval", "--model", shared.resolve("tiny-llama").toString(), "--data", shared.resolve("text/eval.txt").toString(), "--json");
+        Result loud = fmsmo(args.toArray(String[]::new));
+        List<String> quietArgs = new java.util.ArrayList<>(args);
+        quietArgs.add("--quiet");
+        Result quiet = fmsmo(quietArgs.toArray(String[]::new));
+        assertEquals(0, loud.exit(), loud.err());
+        assertEquals(0, quiet.exit(), quiet.err());
+        assertTrue(loud.err().contains("tokens/s") || loud.err().contains("windows"), "progress lines without --quiet: " + loud.err());
+        assertFalse(quiet.err().lines().anyMatch(l -> l.contains("/s") || l.startsWith("note:")), "no progress with --quiet: " + quiet.err());
+        assertEquals(new ObjectMapper().readTree(loud.out()).get("perplexity"), new ObjectMapper().readTree(quiet.out()).get("perplexity"));
+    }
+
     /** The analyzer on the encoder: 6 layers × (q, k, v, output, intermediate, output) = 36 linears, 6 × 2 matmuls, no foldable norm. */
     @Test
     void analyzeMiniLmFinds36LinearsAnd12Matmuls() throws Exception {

@@ -6,7 +6,6 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.fmsmo.core.cli.ConsoleProgress;
 import org.fmsmo.core.eval.Evaluator;
 import org.fmsmo.core.model.Streaming;
 import picocli.CommandLine.Command;
@@ -63,10 +62,13 @@ final class EvalCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PluginOptions plugins;
 
+    @picocli.CommandLine.Mixin
+    ProgressOptions progressOptions;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
+        org.fmsmo.api.quant.ProgressListener progress = progressOptions.listener(spec.commandLine().getErr());
         Map<String, Object> r;
         try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
             plugins.checkStrict(registry);

@@ -44,6 +44,9 @@ final class ExportCommand implements Callable<Integer> {
     @picocli.CommandLine.Mixin
     PluginOptions plugins;
 
+    @picocli.CommandLine.Mixin
+    ProgressOptions progressOptions;
+
     @Override
     public Integer call() {
         try (PluginRegistry registry = plugins.openRegistry()) {
@@ -66,7 +69,7 @@ final class ExportCommand implements Callable<Integer> {
             }
             ModelLoader loader = new ModelLoader(registry);
             var architecture = loader.describe(HfConfig.read(model));
-            ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
+            org.fmsmo.api.quant.ProgressListener progress = progressOptions.listener(spec.commandLine().getErr());
             try (TransformerModel m = loader.load(model, false)) {
                 Path out = Exports.export(m, architecture, f, options, output, progress);
                 Path written = f.writesFolder() ? out.resolve("model." + f.extension()) : out;

@@ -10,7 +10,6 @@ import java.util.concurrent.Callable;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.QuantReport;
-import org.fmsmo.core.cli.ConsoleProgress;
 import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
@@ -39,6 +38,9 @@ final class QuantizeCommand implements Callable<Integer> {
 
     @Mixin
     PluginOptions plugins;
+
+    @Mixin
+    ProgressOptions progressOptions;
 
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: the built-in all-MiniLM-L6-v2, with built-in calibration sentences).")
     Path model;
@@ -182,7 +184,7 @@ final class QuantizeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        ConsoleProgress progress = new ConsoleProgress(spec.commandLine().getErr(), 2000);
+        org.fmsmo.api.quant.ProgressListener progress = progressOptions.listener(spec.commandLine().getErr());
         if (model == null) {
             model = DefaultModel.folder();
             if (calibration == null) {
