@@ -32,6 +32,8 @@ extern "C" __global__ void quantize_fp8_per_token(const float* __restrict__ x, u
                                                   int M, int K, int Kp) {
     int m = blockIdx.x;
     if (m >= M) return;
+    auto encode = [](float v, float s) { return (uint8_t)__nv_cvt_float_to_fp8(__fdiv_rn(v, s), __NV_SATFINITE, __NV_E4M3); };
+    if (quantize_row_in_registers(x + (size_t)m * K, q + (size_t)m * Kp, &sx[m], K, Kp, 448.f, encode)) return;
     float s = row_scale(x + (size_t)m * K, K, 448.f, &sx[m]);
     for (int k = threadIdx.x; k < Kp; k += blockDim.x) {
         float v = k < K ? __fdiv_rn(x[(size_t)m * K + k], s) : 0.f;

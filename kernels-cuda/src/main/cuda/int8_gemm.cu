@@ -59,6 +59,9 @@ extern "C" __global__ void quantize_per_token(const float* __restrict__ x, int8_
                                               int M, int K, int Kp, int qmax) {
     int m = blockIdx.x;
     if (m >= M) return;
+    const float limit = (float)qmax;
+    auto encode = [limit](float v, float s) { return (uint8_t)(int8_t)fmaxf(-limit, fminf(limit, rintf(__fdiv_rn(v, s)))); };
+    if (quantize_row_in_registers(x + (size_t)m * K, reinterpret_cast<uint8_t*>(q) + (size_t)m * Kp, &sx[m], K, Kp, limit, encode)) return;
     float s = row_scale(x + (size_t)m * K, K, (float)qmax, &sx[m]);
     for (int k = threadIdx.x; k < Kp; k += blockDim.x) {
         float v = k < K ? rintf(__fdiv_rn(x[(size_t)m * K + k], s)) : 0.f;
