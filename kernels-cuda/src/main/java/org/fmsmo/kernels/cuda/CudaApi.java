@@ -25,6 +25,15 @@ final class CudaApi {
 
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75;
     static final int CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR = 76;
+    static final int CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT = 16;
+    static final int CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8;
+    /** CUtensorMapDataType values the kernels use. */
+    static final int TENSOR_MAP_UINT8 = 0;
+    static final int TENSOR_MAP_FLOAT16 = 6;
+    private static final int TENSOR_MAP_SWIZZLE_128B = 3;
+    private static final int TENSOR_MAP_L2_PROMOTION_256B = 3;
+    /** A CUtensorMap: 128 opaque bytes, 64-byte aligned, passed to kernels by value. */
+    static final long TENSOR_MAP_BYTES = 128;
 
     private final MethodHandle cuInit;
     private final MethodHandle cuDeviceGetCount;
@@ -44,6 +53,15 @@ final class CudaApi {
     private final MethodHandle cuMemcpyDtoH;
     private final MethodHandle cuLaunchKernel;
     private final MethodHandle cuGetErrorName;
+    private final MethodHandle cuFuncSetAttribute;
+    private final MethodHandle cuMemsetD32;
+    private final MethodHandle cuEventCreate;
+    private final MethodHandle cuEventRecord;
+    private final MethodHandle cuEventSynchronize;
+    private final MethodHandle cuEventElapsedTime;
+    private final MethodHandle cuEventDestroy;
+    /** Absent from drivers before CUDA 12 (no Hopper TMA there). */
+    private final MethodHandle cuTensorMapEncodeTiled;
 
     /** Loads the driver library (this is the point where native code enters the process). */
     CudaApi(Path library) {
@@ -67,6 +85,16 @@ final class CudaApi {
         cuLaunchKernel = bind(lib, "cuLaunchKernel", ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 ADDRESS, ADDRESS, ADDRESS);
         cuGetErrorName = bind(lib, "cuGetErrorName", JAVA_INT, ADDRESS);
+        cuFuncSetAttribute = bind(lib, "cuFuncSetAttribute", ADDRESS, JAVA_INT, JAVA_INT);
+        cuMemsetD32 = bind(lib, "cuMemsetD32_v2", JAVA_LONG, JAVA_INT, JAVA_LONG);
+        cuEventCreate = bind(lib, "cuEventCreate", ADDRESS, JAVA_INT);
+        cuEventRecord = bind(lib, "cuEventRecord", ADDRESS, ADDRESS);
+        cuEventSynchronize = bind(lib, "cuEventSynchronize", ADDRESS);
+        cuEventElapsedTime = bind(lib, "cuEventElapsedTime", ADDRESS, ADDRESS, ADDRESS);
+        cuEventDestroy = bind(lib, "cuEventDestroy_v2", ADDRESS);
+        cuTensorMapEncodeTiled = lib.find("cuTensorMapEncodeTiled").map(f -> Linker.nativeLinker().downcallHandle(f,
+                FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                        JAVA_INT, JAVA_INT))).orElse(null);
     }
 
     private static MethodHandle bind(SymbolLookup lib, String name, ValueLayout... args) {
@@ -163,6 +191,79 @@ final class CudaApi {
         }
     }
 
+    /** Loads a cubin built for exactly this GPU's architecture. */
+    MemorySegment loadModule(byte[] cubin) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment module = a.allocate(ADDRESS);
+            MemorySegment image = a.allocate(cubin.length + 1L, 16);
+            MemorySegment.copy(cubin, 0, image, ValueLayout.JAVA_BYTE, 0, cubin.length);
+            check("cuModuleLoadData(cubin)", cuModuleLoadData, module, image);
+            return module.get(ADDRESS, 0);
+        }
+    }
+
+    /** Lets a kernel use more than the default 48 KiB of dynamic shared memory. */
+    void allowSharedMemory(MemorySegment function, int bytes) {
+        check("cuFuncSetAttribute", cuFuncSetAttribute, function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES, bytes);
+    }
+
+    boolean hasTensorMaps() {
+        return cuTensorMapEncodeTiled != null;
+    }
+
+    /**
+     * Encodes a TMA descriptor over a row-major [rows][rowElements] device array, read in boxes of
+     * boxRows rows x 128 bytes with the 128-byte swizzle the wgmma kernels expect.
+     *
+     * @param into 128 bytes, 64-byte aligned
+     */
+    void encodeTensorMap(MemorySegment into, int dataType, long address, long rows, long rowElements, int boxRows) {
+        int element = dataType == TENSOR_MAP_FLOAT16 ? 2 : 1;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment dims = a.allocateFrom(JAVA_LONG, rowElements, rows);
+            MemorySegment strides = a.allocateFrom(JAVA_LONG, rowElements * element);
+            MemorySegment box = a.allocateFrom(JAVA_INT, 128 / element, boxRows);
+            MemorySegment unit = a.allocateFrom(JAVA_INT, 1, 1);
+            check("cuTensorMapEncodeTiled", cuTensorMapEncodeTiled, into, dataType, 2, MemorySegment.ofAddress(address), dims, strides, box,
+                    unit, 0, TENSOR_MAP_SWIZZLE_128B, TENSOR_MAP_L2_PROMOTION_256B, 0);
+        }
+    }
+
+    int multiprocessors(int device) {
+        return attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, device);
+    }
+
+    /** Sets count 32-bit words at a device pointer to value (asynchronously, on the default stream). */
+    void memset32(long pointer, int value, long count) {
+        check("cuMemsetD32", cuMemsetD32, pointer, value, count);
+    }
+
+    MemorySegment createEvent() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment e = a.allocate(ADDRESS);
+            check("cuEventCreate", cuEventCreate, e, 0);
+            return e.get(ADDRESS, 0);
+        }
+    }
+
+    void recordEvent(MemorySegment event) {
+        check("cuEventRecord", cuEventRecord, event, MemorySegment.NULL);
+    }
+
+    /** Milliseconds between two recorded events, waiting for the second. */
+    float elapsedMillis(MemorySegment start, MemorySegment end) {
+        check("cuEventSynchronize", cuEventSynchronize, end);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment ms = a.allocate(ValueLayout.JAVA_FLOAT);
+            check("cuEventElapsedTime", cuEventElapsedTime, ms, start, end);
+            return ms.get(ValueLayout.JAVA_FLOAT, 0);
+        }
+    }
+
+    void destroyEvent(MemorySegment event) {
+        check("cuEventDestroy", cuEventDestroy, event);
+    }
+
     MemorySegment function(MemorySegment module, String name) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment f = a.allocate(ADDRESS);
@@ -196,11 +297,22 @@ final class CudaApi {
     }
 
     /**
-     * Launches a kernel on the default stream.
+     * Launches a kernel on the default stream with a one-dimensional block.
      *
      * @param args each argument's value: {@link Long} for device pointers, {@link Integer}, {@link Float}
      */
     void launch(MemorySegment function, int gridX, int gridY, int blockX, Object... args) {
+        launch3d(function, gridX, gridY, 1, blockX, 0, args);
+    }
+
+    /**
+     * Launches a kernel on the default stream.
+     *
+     * @param sharedBytes dynamic shared memory
+     * @param args each argument's value: {@link Long} for device pointers, {@link Integer}, {@link Float},
+     *        or a {@link MemorySegment} whose bytes are the argument (a CUtensorMap passed by value)
+     */
+    void launch3d(MemorySegment function, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, Object... args) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment params = a.allocate(ADDRESS, args.length);
             for (int i = 0; i < args.length; i++) {
@@ -208,11 +320,12 @@ final class CudaApi {
                     case Long l -> a.allocateFrom(JAVA_LONG, l);
                     case Integer n -> a.allocateFrom(JAVA_INT, n);
                     case Float f -> a.allocateFrom(ValueLayout.JAVA_FLOAT, f);
+                    case MemorySegment struct -> struct;
                     default -> throw new IllegalArgumentException("kernel argument " + args[i]);
                 };
                 params.setAtIndex(ADDRESS, i, value);
             }
-            check("cuLaunchKernel", cuLaunchKernel, function, gridX, gridY, 1, blockX, 1, 1, 0, MemorySegment.NULL, params,
+            check("cuLaunchKernel", cuLaunchKernel, function, gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, MemorySegment.NULL, params,
                     MemorySegment.NULL);
         }
     }

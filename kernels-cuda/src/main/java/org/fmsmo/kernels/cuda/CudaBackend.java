@@ -1,8 +1,8 @@
 package org.fmsmo.kernels.cuda;
 
-import java.lang.foreign.MemorySegment;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
@@ -12,49 +12,70 @@ import org.fmsmo.api.deploy.FrozenLinear;
 import org.fmsmo.api.deploy.PreparedLinear;
 
 /**
- * A GPU backend on device 0: the driver is initialised, the device's primary context retained,
- * and the kind's PTX module loaded (the driver compiles it for this GPU). Creation fails with the
- * driver's reason when there is no device, or when the GPU is older than the kernels need.
+ * A W8A8 GPU backend ({@code cuda-int8}, {@code cuda-fp8}) on device 0. Creation fails with the
+ * driver's reason when there is no device, or when the GPU is older than the kernels need. The
+ * GEMM is chosen once: the Hopper wgmma kernels on a compute capability 9.0 GPU, the portable
+ * mma.sync kernels elsewhere ({@code gemm=auto}); {@code gemm=wgmma|mma} forces one.
  */
 final class CudaBackend implements DeployBackend {
 
-    final CudaApi api;
+    /** The options {@link CudaProvider#create(Map)} accepts. */
+    static Map<String, String> options(GemmKind kind) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("gemm", "auto (default: wgmma on Hopper, else mma), wgmma (sm_90a cubin: TMA, fused rescale), or mma (portable mma.sync PTX)");
+        if (kind == GemmKind.FP8) {
+            m.put("accumulate", "fast (default: the FP8 tensor cores' own accumulator, ~1e-3 of Σ|a·b|) or promoted "
+                    + "(each 128-wide K slice added into FP32 registers; slower; wgmma only)");
+        }
+        return m;
+    }
+
+    final CudaDevice gpu;
     final GemmKind kind;
-    final MemorySegment context;
-    final MemorySegment quantizePerToken;
-    final MemorySegment quantizeStatic;
-    final MemorySegment gemm;
-    final MemorySegment rescale;
-    private final int device;
-    private final MemorySegment module;
-    private final String deviceName;
-    private final int capability;
+    private final W8A8Gemm.Kernel kernel;
+    private final boolean promoted;
     private final BackendCapabilities capabilities;
     private boolean closed;
 
-    CudaBackend(Path driver, GemmKind kind) {
+    CudaBackend(Path driver, GemmKind kind, Map<String, String> options) {
         this.kind = kind;
-        api = new CudaApi(driver);
-        api.init();
-        if (api.deviceCount() == 0) {
-            throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + ": the CUDA driver sees no GPU");
+        for (String key : options.keySet()) {
+            if (!options(kind).containsKey(key)) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " has no option " + key + "; it takes "
+                        + options(kind).keySet());
+            }
         }
-        device = api.device(0);
-        capability = 10 * api.attribute(CudaApi.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, device)
-                + api.attribute(CudaApi.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device);
-        deviceName = api.deviceName(device);
-        if (capability < kind.minCapability) {
-            throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " needs compute capability "
-                    + kind.minCapability / 10 + "." + kind.minCapability % 10 + " or newer; " + deviceName + " has "
-                    + capability / 10 + "." + capability % 10);
+        String gemm = options.getOrDefault("gemm", "auto").toLowerCase(Locale.ROOT);
+        String accumulate = options.getOrDefault("accumulate", "fast").toLowerCase(Locale.ROOT);
+        if (!gemm.matches("auto|wgmma|mma")) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " option gemm must be auto, wgmma or mma; got " + gemm);
         }
-        context = api.retainPrimaryContext(device);
-        api.setCurrent(context);
-        module = api.loadModule(Kernels.ptx(kind.ptx));
-        quantizePerToken = api.function(module, kind.quantizePerToken);
-        quantizeStatic = api.function(module, kind.quantizeStatic);
-        gemm = api.function(module, kind.gemm);
-        rescale = api.function(module, kind.rescale);
+        if (!accumulate.matches("fast|promoted")) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " option accumulate must be fast or promoted; got "
+                    + accumulate);
+        }
+        gpu = new CudaDevice(driver);
+        try {
+            if (gpu.capability < kind.minCapability) {
+                throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " needs compute capability "
+                        + kind.minCapability / 10 + "." + kind.minCapability % 10 + " or newer; " + gpu.name + " has " + gpu.capabilityText());
+            }
+            if (gemm.equals("wgmma") && !gpu.hopper()) {
+                throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " gemm=wgmma needs a compute capability 9.0 GPU "
+                        + "(H100, H200), a driver with TMA and the sm_90a cubin; " + gpu.name + " has " + gpu.capabilityText());
+            }
+            kernel = gemm.equals("mma") || (gemm.equals("auto") && !gpu.hopper()) ? W8A8Gemm.Kernel.MMA : W8A8Gemm.Kernel.WGMMA;
+            promoted = accumulate.equals("promoted");
+            if (promoted && kernel != W8A8Gemm.Kernel.WGMMA) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " accumulate=promoted needs the wgmma kernels; "
+                        + "the mma kernels already accumulate in FP32");
+            }
+            // load the kernels now, so that a broken module fails here and not in the first forward
+            gpu.function(kind.ptx, kind.quantizePerToken);
+        } catch (RuntimeException e) {
+            gpu.close();
+            throw e;
+        }
         capabilities = kind.capabilities("cuda:0");
     }
 
@@ -66,15 +87,29 @@ final class CudaBackend implements DeployBackend {
     @Override
     public PreparedLinear prepare(FrozenLinear layer) {
         capabilities.requireSupported(kind.backendName, layer);
-        return new CudaLinear(this, layer);
+        int out = Math.toIntExact(layer.weight().shape().get(0));
+        int in = Math.toIntExact(layer.weight().shape().get(1));
+        float[] scales = layer.weight().scale().toFloatArray();
+        float[] perRow = new float[out];
+        for (int o = 0; o < out; o++) {
+            perRow[o] = scales.length == 1 ? scales[0] : scales[o];
+        }
+        float staticScale = layer.inputSpec().granularity() == org.fmsmo.api.quant.Granularity.TOKEN ? Float.NaN
+                : layer.inputScale().toFloatArray()[0];
+        float[] bias = layer.bias() == null ? null : layer.bias().toFloatArray();
+        return new CudaLinear(new W8A8Gemm(gpu, kind, kernel, layer.weight().codes().toByteArray(), perRow, bias, out, in, staticScale,
+                layer.inputSpec().bits(), promoted));
     }
 
     @Override
     public Map<String, Object> diagnostics() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("device", deviceName);
-        m.put("compute_capability", capability / 10 + "." + capability % 10);
-        m.put("kernels", kind.ptx + " (nvcc " + Kernels.builtWith() + ")");
+        m.put("device", gpu.name);
+        m.put("compute_capability", gpu.capabilityText());
+        m.put("gemm", kernel == W8A8Gemm.Kernel.WGMMA
+                ? "wgmma (" + CudaDevice.HOPPER_CUBIN + ", TMA, fused rescale" + (promoted ? ", FP8 promoted accumulation" : "") + ")"
+                : "mma.sync (" + kind.ptx + ")");
+        m.put("kernels", "nvcc " + Kernels.builtWith());
         return m;
     }
 
@@ -84,11 +119,6 @@ final class CudaBackend implements DeployBackend {
             return;
         }
         closed = true;
-        try {
-            api.setCurrent(context);
-            api.unloadModule(module);
-        } finally {
-            api.releasePrimaryContext(device);
-        }
+        gpu.close();
     }
 }

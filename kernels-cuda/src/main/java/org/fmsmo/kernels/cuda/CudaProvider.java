@@ -1,6 +1,7 @@
 package org.fmsmo.kernels.cuda;
 
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Optional;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
@@ -41,14 +42,24 @@ abstract class CudaProvider implements DeployBackendProvider {
     }
 
     @Override
+    public Map<String, String> options() {
+        return CudaBackend.options(kind);
+    }
+
+    @Override
     public DeployBackend create() {
+        return create(Map.of());
+    }
+
+    @Override
+    public DeployBackend create(Map<String, String> options) {
         Availability a = availability();
         if (!a.available()) {
             throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " is unavailable: " + a.reason());
         }
         Path driver = CudaDriver.find().orElseThrow();
         try {
-            return new CudaBackend(driver, kind);
+            return new CudaBackend(driver, kind, options);
         } catch (FmsmoException e) {
             throw e;
         } catch (RuntimeException | LinkageError e) {

@@ -12,9 +12,11 @@ import org.fmsmo.api.quant.QuantType;
 enum GemmKind {
 
     INT8("cuda-int8", QuantType.INT, "int8_gemm.ptx", "quantize_per_token", "quantize_static", "gemm_s8s8s32", "rescale", 80,
-            "tensor-core int8 x int8 -> int32 GEMM (WMMA/IMMA, cp.async double buffering), sm_80+"),
+            "W8A8 int8: on Hopper a wgmma/TMA int8 GEMM with the rescale fused into its epilogue (sm_90a cubin); "
+                    + "elsewhere tensor-core WMMA/IMMA (PTX, sm_80+)"),
     FP8("cuda-fp8", QuantType.FP8_E4M3, "fp8_gemm.ptx", "quantize_fp8_per_token", "quantize_fp8_static", "gemm_e4m3_f32", "rescale_f32", 89,
-            "FP8 e4m3 x e4m3 GEMM with FP32 accumulation (mma.sync m16n8k32), sm_89/sm_90");
+            "W8A8 FP8 e4m3: on Hopper a wgmma/TMA FP8 GEMM with the rescale fused into its epilogue (sm_90a cubin); "
+                    + "on sm_89 mma.sync m16n8k32 with FP32 accumulation (PTX)");
 
     final String backendName;
     final QuantType type;

@@ -8,7 +8,7 @@ import java.util.Optional;
 import java.util.Properties;
 
 /**
- * The PTX the build put into this jar ({@code src/main/cuda/build-kernels.sh}), and
+ * The PTX and cubins the build put into this jar ({@code src/main/cuda/build-kernels.sh}), and
  * {@code kernels.properties}, which says whether nvcc ran and, if not, why there are none.
  */
 final class Kernels {
@@ -42,6 +42,23 @@ final class Kernels {
             Properties p = new Properties();
             p.load(in);
             return p;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Whether the jar holds this kernel file. */
+    static boolean has(String file) {
+        return Kernels.class.getResource(file) != null;
+    }
+
+    /** A cubin's bytes. */
+    static byte[] bytes(String file) {
+        try (InputStream in = Kernels.class.getResourceAsStream(file)) {
+            if (in == null) {
+                throw new IllegalStateException(file + " is missing from the kernels-cuda jar although kernels.properties says built");
+            }
+            return in.readAllBytes();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -1,0 +1,253 @@
+package org.fmsmo.kernels.cuda;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * One W8A8 linear layer on the GPU, on plain memory: y[tokens][out] = rescale(quantize(x) · Wᵀ).
+ * The weight codes (rows zero-padded to a multiple of 32 bytes along K, which adds nothing to any
+ * sum), per-row scales and bias are uploaded once; each forward quantizes the input per token (or
+ * with the calibrated static scale) exactly as the simulation does, then multiplies:
+ * <ul>
+ *   <li>{@link Kernel#WGMMA} (Hopper): the persistent wgmma/TMA GEMM of {@code hopper_gemm.cu},
+ *       with the rescale {@code acc · sx[m] · sw[n] + bias[n]} fused into its epilogue; the tile
+ *       width (128 or 256 columns) is chosen per shape for the fewest idle SMs in the last wave;</li>
+ *   <li>{@link Kernel#MMA} (sm_80+): the portable mma.sync GEMM into accumulators, then the rescale kernel.</li>
+ * </ul>
+ * Both give the same floats for INT8 (exact accumulators, one rounding order). Work buffers are
+ * kept and grown. One forward at a time.
+ */
+final class W8A8Gemm implements CudaLinear.Layer {
+
+    /** K padding: the GEMM kernels consume K in steps of 32 bytes. */
+    static final int K_STEP = 32;
+    private static final int HOPPER_BM = 128;
+
+    enum Kernel { MMA, WGMMA }
+
+    private final CudaDevice gpu;
+    private final GemmKind kind;
+    private final Kernel kernel;
+    private final boolean promoted;
+    final int out;
+    final int in;
+    final int kp;
+    private final long weight;
+    private final long weightScale;
+    private final long bias;
+    private final float staticScale;
+    private final int qmax;
+    private final int tileN;
+    private final Arena maps = Arena.ofShared();
+    private final MemorySegment mapA;
+    private final MemorySegment mapB;
+    private long[] work = new long[0]; // x, q, sx, acc, y
+    private int workTokens;
+    private int mappedTokens = -1;
+    private boolean closed;
+
+    /**
+     * @param codes       [out][in] weight codes (int8, or e4m3 bytes)
+     * @param rowScales   [out] weight scale per output row
+     * @param bias        [out] or null
+     * @param staticScale the calibrated input scale, or NaN for per-token scales computed at run time
+     * @param inputBits   bits of the input codes (8), for the int8 clamp
+     * @param promoted    FP8 only: promote each K slice into FP32 registers (Hopper), see hopper_gemm.cu
+     */
+    W8A8Gemm(CudaDevice gpu, GemmKind kind, Kernel kernel, byte[] codes, float[] rowScales, float[] bias, int out, int in,
+             float staticScale, int inputBits, boolean promoted) {
+        this.gpu = gpu;
+        this.kind = kind;
+        this.kernel = kernel;
+        this.promoted = promoted && kind == GemmKind.FP8 && kernel == Kernel.WGMMA;
+        this.out = out;
+        this.in = in;
+        this.staticScale = staticScale;
+        qmax = (1 << (inputBits - 1)) - 1;
+        kp = (in + K_STEP - 1) / K_STEP * K_STEP;
+        byte[] padded = new byte[Math.multiplyExact(out, kp)];
+        for (int o = 0; o < out; o++) {
+            System.arraycopy(codes, o * in, padded, o * kp, in);
+        }
+        gpu.api.setCurrent(gpu.context);
+        weight = upload(MemorySegment.ofArray(padded));
+        weightScale = upload(MemorySegment.ofArray(rowScales));
+        this.bias = bias == null ? 0L : upload(MemorySegment.ofArray(bias));
+        if (kernel == Kernel.WGMMA) {
+            tileN = this.promoted ? 128 : tileWidth(out, gpu.multiprocessors);
+            mapA = maps.allocate(CudaApi.TENSOR_MAP_BYTES, 64);
+            mapB = maps.allocate(CudaApi.TENSOR_MAP_BYTES, 64);
+            gpu.api.encodeTensorMap(mapB, CudaApi.TENSOR_MAP_UINT8, weight, out, kp, tileN);
+        } else {
+            tileN = 0;
+            mapA = mapB = null;
+        }
+    }
+
+    /**
+     * 256-column tiles unless 128 leaves clearly fewer SMs idle in the last wave (tokens are not
+     * known here; M = 4096 stands for prefill, where the choice matters).
+     */
+    static int tileWidth(int out, int multiprocessors) {
+        double wide = waveEfficiency(4096, out, 256, multiprocessors);
+        double narrow = waveEfficiency(4096, out, 128, multiprocessors);
+        return narrow > wide * 1.02 ? 128 : 256;
+    }
+
+    private static double waveEfficiency(int m, int n, int tileN, int sms) {
+        long tiles = (long) ((m + HOPPER_BM - 1) / HOPPER_BM) * ((n + tileN - 1) / tileN);
+        long waves = (tiles + sms - 1) / sms;
+        return (double) tiles / (waves * sms);
+    }
+
+    @Override
+    public int in() {
+        return in;
+    }
+
+    @Override
+    public int out() {
+        return out;
+    }
+
+    /** The kernel and tile this layer runs, for diagnostics. */
+    String describe() {
+        if (kernel == Kernel.MMA) {
+            return kind.gemm + " (mma.sync) + " + kind.rescale;
+        }
+        return hopperKernel() + " (wgmma, TMA, fused rescale)";
+    }
+
+    private String hopperKernel() {
+        String op = kind == GemmKind.INT8 ? "s8" : promoted ? "e4m3p" : "e4m3";
+        return "hopper_" + op + "_rescale_n" + tileN;
+    }
+
+    private long upload(MemorySegment host) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment offHeap = a.allocate(host.byteSize(), 16);
+            offHeap.copyFrom(host);
+            long p = gpu.api.malloc(host.byteSize());
+            gpu.api.copyToDevice(p, offHeap);
+            return p;
+        }
+    }
+
+    @Override
+    public synchronized void forward(MemorySegment x, MemorySegment y, int tokens) {
+        gpu.api.setCurrent(gpu.context);
+        ensureWork(tokens);
+        gpu.api.copyToDevice(work[0], x.asSlice(0, (long) tokens * in * Float.BYTES));
+        run(work[0], work[4], tokens);
+        gpu.api.copyToHost(y.asSlice(0, (long) tokens * out * Float.BYTES), work[4]); // synchronous: waits for the kernels
+    }
+
+    /** The activation codes of the last forward, [tokens][kp], for the GPU check. */
+    synchronized byte[] downloadCodes(int tokens) {
+        byte[] codes = new byte[Math.multiplyExact(tokens, kp)];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate(codes.length, 16);
+            gpu.api.copyToHost(host, work[1]);
+            MemorySegment.copy(host, ValueLayout.JAVA_BYTE, 0, codes, 0, codes.length);
+        }
+        return codes;
+    }
+
+    /** Device input and output buffers of this layer, for timing the kernels alone: [x, y]. */
+    synchronized long[] deviceBuffers(int tokens) {
+        gpu.api.setCurrent(gpu.context);
+        ensureWork(tokens);
+        return new long[] {work[0], work[4]};
+    }
+
+    /** Quantize + GEMM (+ rescale) on device buffers, asynchronously on the default stream. */
+    synchronized void run(long dx, long dy, int tokens) {
+        long dq = work[1], dsx = work[2], dacc = work[3];
+        boolean int8 = kind == GemmKind.INT8;
+        if (Float.isNaN(staticScale)) {
+            Object[] args = int8 ? new Object[] {dx, dq, dsx, tokens, in, kp, qmax} : new Object[] {dx, dq, dsx, tokens, in, kp};
+            gpu.api.launch(gpu.function(kind.ptx, kind.quantizePerToken), tokens, 1, 256, args);
+        } else {
+            Object[] args = int8 ? new Object[] {dx, dq, staticScale, tokens, in, kp, qmax}
+                    : new Object[] {dx, dq, staticScale, tokens, in, kp};
+            gpu.api.launch(gpu.function(kind.ptx, kind.quantizeStatic), blocks((long) tokens * kp), 1, 256, args);
+        }
+        if (kernel == Kernel.WGMMA) {
+            if (mappedTokens != tokens) { // the activation map names the row count
+                gpu.api.encodeTensorMap(mapA, CudaApi.TENSOR_MAP_UINT8, dq, tokens, kp, HOPPER_BM);
+                mappedTokens = tokens;
+            }
+            int stages = tileN == 256 ? 4 : 6;
+            int shared = stages * (HOPPER_BM + tileN) * 128 + 16 * stages + 1024;
+            long tiles = (long) ((tokens + HOPPER_BM - 1) / HOPPER_BM) * ((out + tileN - 1) / tileN);
+            int grid = (int) Math.min(tiles, gpu.multiprocessors);
+            gpu.api.launch3d(gpu.function(CudaDevice.HOPPER_CUBIN, hopperKernel(), shared), grid, 1, 1, 384, shared, mapA, mapB, dy, dsx,
+                    weightScale, bias, tokens, out, kp);
+        } else {
+            if (int8) {
+                gpu.api.launch(gpu.function(kind.ptx, kind.gemm), (out + 127) / 128, (tokens + 127) / 128, 256, dq, weight, dacc, tokens, out, kp);
+            } else {
+                gpu.api.launch(gpu.function(kind.ptx, kind.gemm), (out + 63) / 64, (tokens + 63) / 64, 128, dq, weight, dacc, tokens, out, kp);
+            }
+            long n = (long) tokens * out;
+            gpu.api.launch(gpu.function(kind.ptx, kind.rescale), blocks(n), 1, 256, dacc, dsx, weightScale, bias, dy, tokens, out,
+                    bias == 0L ? 0 : 1);
+        }
+    }
+
+    private static int blocks(long n) {
+        return Math.toIntExact((n + 255) / 256);
+    }
+
+    private void ensureWork(int tokens) {
+        if (tokens <= workTokens) {
+            return;
+        }
+        freeWork();
+        long t = tokens;
+        long acc = kernel == Kernel.WGMMA ? 4 : t * out * 4; // the fused epilogue needs no accumulator buffer
+        work = new long[] {gpu.api.malloc(t * in * 4), gpu.api.malloc(t * kp), gpu.api.malloc(t * 4), gpu.api.malloc(acc),
+            gpu.api.malloc(t * out * 4)};
+        workTokens = tokens;
+        mappedTokens = -1;
+        if (!Float.isNaN(staticScale)) { // one rescale path for both cases: sx holds the calibrated scale
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment s = a.allocate(t * Float.BYTES, 16);
+                for (int i = 0; i < tokens; i++) {
+                    s.setAtIndex(ValueLayout.JAVA_FLOAT, i, staticScale);
+                }
+                gpu.api.copyToDevice(work[2], s);
+            }
+        }
+    }
+
+    private void freeWork() {
+        for (long p : work) {
+            gpu.api.free(p);
+        }
+        work = new long[0];
+        workTokens = 0;
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            gpu.api.setCurrent(gpu.context);
+            freeWork();
+            gpu.api.free(weight);
+            gpu.api.free(weightScale);
+            if (bias != 0L) {
+                gpu.api.free(bias);
+            }
+        } catch (RuntimeException e) {
+            // close never throws: a failing driver at shutdown leaves nothing we could free anyway
+        } finally {
+            maps.close();
+        }
+    }
+}
