@@ -35,6 +35,10 @@ final class PluginsCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print one JSON object instead of a table.")
     boolean json;
 
+    @Option(names = "--probe", description = "Also start each available backend once and report what it chose (device, kernels, "
+            + "library versions). This loads native code, which listing alone never does.")
+    boolean probe;
+
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
@@ -61,6 +65,9 @@ final class PluginsCommand implements Callable<Integer> {
             m.put("available", a.available());
             m.put("reason", a.reason());
             m.put("options", new java.util.TreeMap<>(r.provider().options()));
+            if (probe && a.available()) {
+                m.put("probe", probe(r.provider()));
+            }
             return m;
         }).toList());
         root.put("problems", registry.problems().stream().map(p -> {
@@ -87,7 +94,18 @@ final class PluginsCommand implements Callable<Integer> {
         return m;
     }
 
-    private static void printTable(PluginRegistry registry, PrintWriter out) {
+    /** What a backend reports once started ({@code DeployBackend#diagnostics}), or why it would not start. */
+    private static Map<String, Object> probe(DeployBackendProvider p) {
+        try (var backend = p.create()) {
+            Map<String, Object> m = new LinkedHashMap<>(backend.diagnostics());
+            m.putIfAbsent("started", true);
+            return m;
+        } catch (RuntimeException | LinkageError e) {
+            return Map.of("started", false, "reason", String.valueOf(e.getMessage()));
+        }
+    }
+
+    private void printTable(PluginRegistry registry, PrintWriter out) {
         out.printf("fmsmo SPI %s%n%n", SpiVersion.current());
         out.printf("%-18s %-14s %-12s %-8s %s%n", "PLUGIN", "VERSION", "SOURCE", "STATUS", "PROVIDES");
         for (PluginInfo p : registry.plugins()) {
@@ -103,6 +121,9 @@ final class PluginsCommand implements Callable<Integer> {
                 String options = String.join(", ", new java.util.TreeSet<>(r.provider().options().keySet()));
                 out.printf("%-18s %-12s %s%n", r.provider().name(), a.available() ? "yes" : "no",
                         a.available() ? (options.isEmpty() ? "-" : "options: " + options) : a.reason());
+                if (probe && a.available()) {
+                    probe(r.provider()).forEach((k, v) -> out.printf("%-18s %-12s %s: %s%n", "", "", k, v));
+                }
             }
         }
         List<PluginProblem> problems = registry.problems();

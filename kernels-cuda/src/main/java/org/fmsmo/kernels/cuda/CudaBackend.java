@@ -37,8 +37,8 @@ final class CudaBackend implements DeployBackend {
     private final BackendCapabilities capabilities;
     private boolean closed;
 
-    CudaBackend(Path driver, GemmKind kind, Map<String, String> options) {
-        this.kind = kind;
+    /** Refuses unknown options and values before anything native is loaded. */
+    static void validate(GemmKind kind, Map<String, String> options) {
         for (String key : options.keySet()) {
             if (!options(kind).containsKey(key)) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " has no option " + key + "; it takes "
@@ -54,6 +54,13 @@ final class CudaBackend implements DeployBackend {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " option accumulate must be fast or promoted; got "
                     + accumulate);
         }
+    }
+
+    CudaBackend(Path driver, GemmKind kind, Map<String, String> options) {
+        this.kind = kind;
+        validate(kind, options);
+        String gemm = options.getOrDefault("gemm", "auto").toLowerCase(Locale.ROOT);
+        String accumulate = options.getOrDefault("accumulate", "fast").toLowerCase(Locale.ROOT);
         gpu = new CudaDevice(driver);
         try {
             if (gpu.capability < kind.minCapability) {

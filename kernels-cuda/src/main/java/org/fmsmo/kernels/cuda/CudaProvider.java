@@ -53,6 +53,7 @@ abstract class CudaProvider implements DeployBackendProvider {
 
     @Override
     public DeployBackend create(Map<String, String> options) {
+        CudaBackend.validate(kind, options);
         Availability a = availability();
         if (!a.available()) {
             throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " is unavailable: " + a.reason());

@@ -1,0 +1,43 @@
+package org.fmsmo.kernels.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.junit.jupiter.api.Test;
+
+/** The GPU backends' options and choices that need no GPU. */
+class CudaOptionsTest {
+
+    @Test
+    void badOptionsAreRefusedBeforeTheDriverLoads() {
+        FmsmoException e = assertThrows(FmsmoException.class, () -> new CudaInt8Provider().create(Map.of("gemm", "cutlass")));
+        assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
+        assertEquals("cuda-int8 option gemm must be auto, wgmma or mma; got cutlass", e.getMessage());
+        e = assertThrows(FmsmoException.class, () -> new CudaInt8Provider().create(Map.of("accumulate", "promoted")));
+        assertEquals("cuda-int8 has no option accumulate; it takes [gemm]", e.getMessage());
+        e = assertThrows(FmsmoException.class, () -> new CudaFp8Provider().create(Map.of("accumulate", "exact")));
+        assertEquals("cuda-fp8 option accumulate must be fast or promoted; got exact", e.getMessage());
+        assertEquals(List.of("gemm", "accumulate"), List.copyOf(new CudaFp8Provider().options().keySet()));
+    }
+
+    /** The tile width leaves the fewest SMs idle in the last wave at 4096 tokens (132 SMs: H100 SXM, H200). */
+    @Test
+    void tileWidthFollowsWaveQuantization() {
+        assertEquals(256, W8A8Gemm.tileWidth(4096, 132)); // 512 tiles: 3.9 waves either way
+        assertEquals(128, W8A8Gemm.tileWidth(11008, 132)); // 1376 tiles of 256 fill 10.4 waves; 2752 of 128 fill 20.8
+        assertEquals(128, W8A8Gemm.tileWidth(1536, 132)); // 192 tiles: 1.45 waves; 384: 2.9
+        assertEquals(256, W8A8Gemm.tileWidth(8192, 132));
+    }
+
+    @Test
+    void jsonReportEscapesAndNests() {
+        String json = GpuCheck.Json.write(Map.of("k", List.of(1, 2.5, "a\"b\n", true, Double.NaN)));
+        assertEquals("{\"k\": [\n  1,\n  2.5,\n  \"a\\\"b\\u000a\",\n  true,\n  null\n]}\n", json);
+        assertTrue(GpuCheck.Json.write(Map.of()).equals("{}\n"));
+    }
+}
