@@ -95,7 +95,17 @@ class Driver:
 
 
 def hopper_shared_bytes(bn, stages):
-    return stages * (HOPPER_BM + bn) * HOPPER_SLICE + 2 * stages * 8 + 1024
+    """Tiles, barriers, the epilogue's column vectors (2 warpgroups x 2 x BN floats), 1 KiB alignment slack."""
+    return stages * (HOPPER_BM + bn) * HOPPER_SLICE + 2 * stages * 8 + 16 * bn + 1024
+
+
+def quantize_threads(k):
+    """Threads per row for the per-token quantize kernels, as W8A8Gemm.quantizeThreads: about 8 float4
+    per thread (measured fastest on an H200), at most 12 (the register path's limit), 32 to 768 (70 registers a thread)."""
+    threads = (-(-k // 32) + 31) // 32 * 32
+    if threads > 256:
+        threads = max(256, (-(-k // 48) + 31) // 32 * 32)
+    return max(32, min(768, threads))
 
 
 class Hopper:

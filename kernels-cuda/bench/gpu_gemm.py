@@ -154,14 +154,15 @@ def check_quantizers(torch, cp, kernels, rng, m, k, kp):
     x = cp.asarray(rng.standard_normal((m, k)) * 3, dtype=cp.float32)
     amax = cp.abs(x).max(axis=1)
     bad = 0
-    for fp8, qmax in ((False, 127.0), (True, 448.0)):
+    for fp8, qmax, threads in ((False, 127.0, 256), (True, 448.0, 256), (False, 127.0, cuda_launch.quantize_threads(k)),
+                               (True, 448.0, cuda_launch.quantize_threads(k))):
         q = cp.zeros((m, kp), dtype=cp.uint8 if fp8 else cp.int8)
         sx = cp.zeros(m, dtype=cp.float32)
         i32 = cp.int32
         if fp8:
-            kernels.quantize_fp8((m,), (256,), (x, q, sx, i32(m), i32(k), i32(kp)))
+            kernels.quantize_fp8((m,), (threads,), (x, q, sx, i32(m), i32(k), i32(kp)))
         else:
-            kernels.quantize_int8((m,), (256,), (x, q, sx, i32(m), i32(k), i32(kp), i32(127)))
+            kernels.quantize_int8((m,), (threads,), (x, q, sx, i32(m), i32(k), i32(kp), i32(127)))
         s = amax / cp.float32(qmax)
         s = cp.where(s == 0, cp.float32(1), s).astype(cp.float32)
         v = x / s[:, None]
@@ -174,6 +175,7 @@ def check_quantizers(torch, cp, kernels, rng, m, k, kp):
 
 
 def timed(torch, run, iterations=50, warmup=10):
+    """Milliseconds per run() between CUDA events, launched one by one from Python."""
     for _ in range(warmup):
         run()
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -184,6 +186,30 @@ def timed(torch, run, iterations=50, warmup=10):
     end.record()
     end.synchronize()
     return start.elapsed_time(end) / iterations
+
+
+def timed_graph(torch, run, per_graph=20, replays=10):
+    """Milliseconds per run() with the launches captured in a CUDA graph and replayed: the GPU's
+    time without Python's launch cost (which is larger than a decode-sized kernel). CuPy kernels
+    launch on PyTorch's capture stream. Falls back to timed() when capture is refused."""
+    import cupy as cp
+    try:
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream), cp.cuda.ExternalStream(stream.cuda_stream):
+            for _ in range(3):
+                run()
+        torch.cuda.current_stream().wait_stream(stream)
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            with cp.cuda.ExternalStream(torch.cuda.current_stream().cuda_stream):
+                for _ in range(per_graph):
+                    run()
+        return timed(torch, graph.replay, iterations=replays, warmup=2) / per_graph
+    except Exception as e:  # noqa: BLE001 - any capture failure: report the launch-bound time instead
+        print(f"(graph capture refused: {e}; timing launches one by one)", flush=True)
+        return timed(torch, run)
 
 
 def bench(torch, cp, kernels, rng):
@@ -366,7 +392,7 @@ def best_hopper(torch, hop, op, epi, a, b, out, m, n, kp, **kw):
     best = None
     for bn in hop.VARIANTS:
         maps = hop.maps(op, a, b, m, n, kp, bn)
-        ms = timed(torch, lambda: hop.gemm(op, epi, a, b, out, m, n, kp, bn, maps=maps, **kw))
+        ms = timed_graph(torch, lambda: hop.gemm(op, epi, a, b, out, m, n, kp, bn, maps=maps, **kw))
         if best is None or ms < best[0]:
             best = (ms, bn)
     return best
@@ -387,18 +413,18 @@ def bench_hopper(torch, kernels, hop, w4):
         facc = torch.empty(m, n, device="cuda")
         r["fp8_ms"], r["fp8_bn"] = best_hopper(torch, hop, "e4m3", "acc", fa, fb, facc, m, n, kp)
         pmaps = hop.maps("e4m3p", fa, fb, m, n, kp, 128)
-        r["fp8_promoted_ms"] = timed(torch, lambda: hop.gemm("e4m3p", "acc", fa, fb, facc, m, n, kp, 128, maps=pmaps))
+        r["fp8_promoted_ms"] = timed_graph(torch, lambda: hop.gemm("e4m3p", "acc", fa, fb, facc, m, n, kp, 128, maps=pmaps))
         r["scaled_mm_precise_ms"] = None
         x16 = torch.randn(m, k, device="cuda", dtype=torch.float16)
         w16 = torch.randn(k, n, device="cuda", dtype=torch.float16)
-        r["fp16_ms"] = timed(torch, lambda: torch.matmul(x16, w16))
+        r["fp16_ms"] = timed_graph(torch, lambda: torch.matmul(x16, w16))
         xb, wb = x16.bfloat16(), w16.bfloat16()
-        r["bf16_ms"] = timed(torch, lambda: torch.matmul(xb, wb))
+        r["bf16_ms"] = timed_graph(torch, lambda: torch.matmul(xb, wb))
         r["int_mm_ms"] = None
         if m > 16 and k % 8 == 0 and n % 8 == 0:
             ai, bi = a[:, :k].contiguous(), b[:, :k].contiguous().T
             try:
-                r["int_mm_ms"] = timed(torch, lambda: torch._int_mm(ai, bi))
+                r["int_mm_ms"] = timed_graph(torch, lambda: torch._int_mm(ai, bi))
             except RuntimeError as e:
                 r["int_mm_error"] = str(e).splitlines()[0]
         r["scaled_mm_ms"] = None
@@ -407,8 +433,8 @@ def bench_hopper(torch, kernels, hop, w4):
             f8b = fb[:, :k].contiguous().view(torch.float8_e4m3fn).T
             sa_, sb_ = torch.rand(m, 1, device="cuda") + 0.5, torch.rand(1, n, device="cuda") + 0.5
             try:
-                r["scaled_mm_ms"] = timed(torch, lambda: torch._scaled_mm(f8a, f8b, sa_, sb_, out_dtype=torch.bfloat16, use_fast_accum=True))
-                r["scaled_mm_precise_ms"] = timed(torch, lambda: torch._scaled_mm(f8a, f8b, sa_, sb_, out_dtype=torch.bfloat16,
+                r["scaled_mm_ms"] = timed_graph(torch, lambda: torch._scaled_mm(f8a, f8b, sa_, sb_, out_dtype=torch.bfloat16, use_fast_accum=True))
+                r["scaled_mm_precise_ms"] = timed_graph(torch, lambda: torch._scaled_mm(f8a, f8b, sa_, sb_, out_dtype=torch.bfloat16,
                                                                                   use_fast_accum=False))
             except RuntimeError as e:
                 r["scaled_mm_error"] = str(e).splitlines()[0]
@@ -423,16 +449,18 @@ def bench_hopper(torch, kernels, hop, w4):
         maps8 = hop.maps("s8", q, b, m, n, kp, r["int8_bn"])
         mapsf = hop.maps("e4m3", fq, fb, m, n, kp, r["fp8_bn"])
 
+        qt = cuda_launch.quantize_threads(k)
+
         def int8_path():
-            kernels.quantize_int8((m,), (256,), (qx, qq, qs, i32(m), i32(k), i32(kp), i32(127)))
+            kernels.quantize_int8((m,), (qt,), (qx, qq, qs, i32(m), i32(k), i32(kp), i32(127)))
             hop.gemm("s8", "rescale", q, b, y, m, n, kp, r["int8_bn"], sx, sw, bias, maps=maps8)
 
         def fp8_path():
-            kernels.quantize_fp8((m,), (256,), (qx, fqq, qs, i32(m), i32(k), i32(kp)))
+            kernels.quantize_fp8((m,), (qt,), (qx, fqq, qs, i32(m), i32(k), i32(kp)))
             hop.gemm("e4m3", "rescale", fq, fb, y, m, n, kp, r["fp8_bn"], sx, sw, bias, maps=mapsf)
-        r["int8_path_ms"] = timed(torch, int8_path)
-        r["fp8_path_ms"] = timed(torch, fp8_path)
-        r["quantize_ms"] = timed(torch, lambda: kernels.quantize_int8((m,), (256,), (qx, qq, qs, i32(m), i32(k), i32(kp), i32(127))))
+        r["int8_path_ms"] = timed_graph(torch, int8_path)
+        r["fp8_path_ms"] = timed_graph(torch, fp8_path)
+        r["quantize_ms"] = timed_graph(torch, lambda: kernels.quantize_int8((m,), (qt,), (qx, qq, qs, i32(m), i32(k), i32(kp), i32(127))))
         for key in ("int8", "fp8", "fp8_promoted", "fp16", "bf16", "int_mm", "scaled_mm", "scaled_mm_precise"):
             ms = r[key + "_ms"]
             r[key + "_tops"] = None if ms is None else ops / ms / 1e9
@@ -465,11 +493,11 @@ def bench_w4a16(torch, hop, w4):
         x = torch.randn(m, k, device="cuda")
         x16 = x.half()
         w16t = torch.randn(k, n, device="cuda", dtype=torch.float16)
-        fp16_ms = timed(torch, lambda: torch.matmul(x16, w16t))
+        fp16_ms = timed_graph(torch, lambda: torch.matmul(x16, w16t))
         y = torch.empty(m, n, device="cuda")
         r = {"name": "w4a16 " + name, "shape": f"{m}x{k}x{n}", "fp16_ms": fp16_ms}
         if m <= 16:
-            r["w4a16_ms"] = timed(torch, lambda: w4.gemv(x, packed, scales, zeros, None, y, m, n, k, 128))
+            r["w4a16_ms"] = timed_graph(torch, lambda: w4.gemv(x, packed, scales, zeros, None, y, m, n, k, 128))
             r["w4a16_kernel"] = "gemv (incl. zeroing y)"
         else:
             w = torch.empty(n, k, dtype=torch.float16, device="cuda")
@@ -486,15 +514,74 @@ def bench_w4a16(torch, hop, w4):
                 w4.dequant(packed, scales, zeros, w, n, k, 128)
                 w4.to_f16(x, xh)
                 torch.matmul(xh, w.T)
-            r["w4a16_ms"] = timed(torch, own)
+            r["w4a16_ms"] = timed_graph(torch, own)
             r["w4a16_kernel"] = "dequant + own FP16 wgmma GEMM"
-            r["w4a16_cublas_ms"] = timed(torch, cublas)
+            r["w4a16_cublas_ms"] = timed_graph(torch, cublas)
         r["w4a16_over_fp16"] = fp16_ms / r["w4a16_ms"]
         cub = r.get("w4a16_cublas_ms")
         print(f"{name:22s} {r['shape']:>16s} {fp16_ms:8.4f} {r['w4a16_ms']:8.4f} {r['w4a16_over_fp16']:5.2f}x "
               f"{'-' if cub is None else format(cub, '.4f'):>11s} {'-' if cub is None else format(fp16_ms / cub, '.2f') + 'x':>6s}", flush=True)
         rows.append(r)
     print("(fp16: torch.matmul FP16 with FP16 weights; w4a16: 4-bit weights, group 128, FP32 input and output)", flush=True)
+    return rows
+
+
+def experiments(torch, kernels, hop, w4):
+    """Where the time of the whole paths goes: epilogue variants, quantize block sizes, the W4A16 pieces.
+    Every row is printed when measured; one that fails is reported and the rest go on."""
+    rows = []
+
+    def measure(name, run, work=None, unit="tops"):
+        try:
+            ms = timed_graph(torch, run)
+            row = {"experiment": name, "ms": ms}
+            if work:
+                row[unit] = work / ms / 1e9
+        except Exception as e:  # noqa: BLE001
+            row = {"experiment": name, "error": str(e).splitlines()[0]}
+        rows.append(row)
+        print("experiment " + ", ".join(f"{k_}={v:.4f}" if isinstance(v, float) else f"{k_}={v}" for k_, v in row.items()), flush=True)
+
+    m = k = n = 4096
+    a, b = torch_codes(torch, m, k, k), torch_codes(torch, n, k, k)
+    out = torch.empty(m, n, device="cuda")
+    sx, sw, bias = torch.rand(m, device="cuda"), torch.rand(n, device="cuda"), torch.rand(n, device="cuda")
+    for bn in (128, 256):
+        maps = hop.maps("s8", a, b, m, n, k, bn)
+        for label, kw in (("acc", {}), ("rescale sx sw bias", {"sx": sx, "sw": sw, "bias": bias}), ("rescale sx sw", {"sx": sx, "sw": sw}),
+                          ("rescale only cast", {})):
+            epi = "acc" if label == "acc" else "rescale"
+            measure(f"s8 {label} n{bn} 4096^3", lambda: hop.gemm("s8", epi, a, b, out, m, n, k, bn, maps=maps, **kw), 2.0 * m * n * k)
+    i32 = kernels.cp.int32
+    for kk in (4096, 11008):
+        x = torch.randn(4096, kk, device="cuda")
+        q = torch.empty(4096, padded(kk), dtype=torch.int8, device="cuda")
+        s_ = torch.empty(4096, device="cuda")
+        qx, qq, qs = kernels.cp.asarray(x), kernels.cp.asarray(q), kernels.cp.asarray(s_)
+        for threads in (64, 128, 256, 512):
+            measure(f"quantize 4096x{kk} {threads} threads",
+                    lambda: kernels.quantize_int8((4096,), (threads,), (qx, qq, qs, i32(4096), i32(kk), i32(padded(kk)), i32(127))),
+                    4096 * kk * 5, "gb_s")
+    _, packed, scales, zeros, _ = w4_inputs(torch, w4, 16, 4096, 11008, 128, False)
+    y = torch.empty(16, 11008, device="cuda")
+    for tokens in (1, 16):
+        x = torch.randn(tokens, 4096, device="cuda")
+        measure(f"w4a16 gemv {tokens}x4096x11008 incl. zeroing", lambda: w4.gemv(x, packed, scales, zeros, None, y, tokens, 11008, 4096, 128),
+                11008 * 4096 / 2, "weight_gb_s")
+    measure("zeroing y alone", lambda: y.zero_())
+    w = torch.empty(11008, 4096, dtype=torch.float16, device="cuda")
+    measure("w4_dequant 11008x4096", lambda: w4.dequant(packed, scales, zeros, w, 11008, 4096, 128), 11008 * 4096 * 2.5, "gb_s")
+    xb = torch.randn(4096, 4096, device="cuda")
+    xh = torch.empty(4096, 4096, dtype=torch.float16, device="cuda")
+    measure("f32_to_f16 4096x4096", lambda: w4.to_f16(xb, xh), 4096 * 4096 * 6, "gb_s")
+    maps = hop.maps("f16", xh, w, 4096, 11008, 4096, 256)
+    yb = torch.empty(4096, 11008, device="cuda")
+    measure("own f16 wgmma GEMM 4096x4096x11008 (f32 out)", lambda: hop.gemm("f16", "rescale", xh, w, yb, 4096, 11008, 4096, 256, maps=maps),
+            2.0 * 4096 * 4096 * 11008)
+    measure("cuBLAS f16 GEMM 4096x4096x11008 (f16 out)", lambda: torch.matmul(xh, w.T), 2.0 * 4096 * 4096 * 11008)
+    x16 = torch.randn(16, 4096, device="cuda", dtype=torch.float16)
+    w16t = torch.randn(4096, 11008, device="cuda", dtype=torch.float16)
+    measure("cuBLAS f16 16x4096x11008", lambda: torch.matmul(x16, w16t), 11008 * 4096 * 2, "weight_gb_s")
     return rows
 
 
@@ -524,7 +611,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ptx-dir", help="folder with the built kernels (default: build them with nvcc now)")
     ap.add_argument("--output", help="write the checks and timings as JSON here")
-    ap.add_argument("--part", action="append", choices=["check", "bench", "hopper-check", "w4a16-check", "hopper-bench", "sass"],
+    ap.add_argument("--part", action="append", choices=["check", "bench", "hopper-check", "w4a16-check", "hopper-bench", "sass", "experiments"],
                     help="run only these parts (default: all)")
     args = ap.parse_args(argv)
     parts = args.part or ["check", "bench", "hopper-check", "w4a16-check", "hopper-bench", "sass"]
@@ -567,6 +654,8 @@ def main(argv=None):
             report["hopper_checks"] = check_hopper(torch, hop, failures)
         elif part == "hopper-bench":
             report["hopper_bench"] = bench_hopper(torch, kernels, hop, w4)
+        elif part == "experiments":
+            report["experiments"] = experiments(torch, kernels, hop, w4)
         elif part == "sass":
             report["sass"] = sass_report(os.path.join(kernel_dir, "hopper_gemm.sm_90a.cubin"))
             print("sass:", json.dumps(report["sass"]), flush=True)

@@ -80,19 +80,13 @@ __device__ __forceinline__ void gemv(const float* __restrict__ x, const uint4* _
     const int G = GC ? GC : g_runtime;  // the common group sizes are compile-time constants: no division per word
     const int k0 = blockIdx.y * K_SPLIT, m0 = blockIdx.z * TOKENS;
     const int kw = min(K_SPLIT, K - k0);
-    for (int i = threadIdx.x; i < TOKENS * kw / 4; i += blockDim.x) {  // float4 in, 4 halves out
-        int r = i / (kw / 4), k = 4 * (i % (kw / 4));
-        float4 v = m0 + r < M ? *reinterpret_cast<const float4*>(&x[(size_t)(m0 + r) * K + k0 + k]) : make_float4(0.f, 0.f, 0.f, 0.f);
-        *reinterpret_cast<__half2*>(&xs[r][k]) = __floats2half2_rn(v.x, v.y);
-        *reinterpret_cast<__half2*>(&xs[r][k + 2]) = __floats2half2_rn(v.z, v.w);
-    }
-
     const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
     const int n0 = blockIdx.x * GEMV_ROWS + warp * 32 + g;  // rows n0 + 16r and n0 + 16r + 8, r = 0, 1
     const int groups = K / G;
     const int blocks = kw / KB;
     constexpr int MAX_BLOCKS = K_SPLIT / KB;
-    // every weight word of this warp's K range is loaded before any is used: 16 loads in flight per thread
+    // every weight word of this warp's K range is requested first (16 loads in flight per thread),
+    // then the activations are staged while they arrive
     uint4 wq[2][2][MAX_BLOCKS];
 #pragma unroll
     for (int r = 0; r < 2; r++)
@@ -101,6 +95,18 @@ __device__ __forceinline__ void gemv(const float* __restrict__ x, const uint4* _
 #pragma unroll
             for (int b = 0; b < MAX_BLOCKS; b++)
                 if (b < blocks) wq[r][hl][b] = packed[(size_t)(n0 + 16 * r + 8 * hl) * (K / 32) + (k0 / KB + b) * 4 + t];
+    constexpr int STAGE_STEPS = TOKENS * K_SPLIT / 4 / 256;  // float4 per thread, with 256 threads
+    const int per_row = kw / 4;
+#pragma unroll
+    for (int step = 0; step < STAGE_STEPS; step++) {  // float4 in, 4 halves out; a fixed count, so the loads are batched
+        int i = threadIdx.x + step * 256;
+        int r = i / (K_SPLIT / 4), k = 4 * (i % (K_SPLIT / 4));
+        if (k / 4 < per_row) {
+            float4 v = m0 + r < M ? *reinterpret_cast<const float4*>(&x[(size_t)(m0 + r) * K + k0 + k]) : make_float4(0.f, 0.f, 0.f, 0.f);
+            *reinterpret_cast<__half2*>(&xs[r][k]) = __floats2half2_rn(v.x, v.y);
+            *reinterpret_cast<__half2*>(&xs[r][k + 2]) = __floats2half2_rn(v.z, v.w);
+        }
+    }
     __syncthreads();
 
     // ldmatrix x4: lanes 0-7 address tokens 0-7 at k, 8-15 tokens 0-7 at k+8, 16-23 tokens 8-15 at k, 24-31 tokens 8-15 at k+8

@@ -38,7 +38,7 @@ import org.junit.jupiter.api.Test;
  * <p>Checked: the name and description; {@code availability()} answers without throwing, and an
  * unavailable backend's {@code create()} is an {@link FmsmoException} with
  * {@link ErrorCode#BACKEND_UNAVAILABLE}; every layer kind the capabilities accept (INT8 or FP8
- * weights per channel, with per-token inputs or weight-only) computes what the host's simulated
+ * weights per channel, with per-token inputs or weight-only; weight-only 4-bit groups of 64) computes what the host's simulated
  * layer computes, to {@link #tolerance()} of the output's scale; a layer no scheme accepts is refused
  * with {@link ErrorCode#UNSUPPORTED_SPEC} naming it; outputs belong to the input's manager and
  * leave the input unchanged; closing a prepared layer or the backend twice is harmless.
@@ -67,7 +67,9 @@ public abstract class DeployBackendConformance {
             new Kind("int8-sym-channel", "max", "int8-sym-token", "max"),
             new Kind("int8-sym-channel", "max", null, null),
             new Kind("fp8_e4m3-channel", "fp8_e4m3_scale_perCh", "fp8_e4m3-token", "fp8_e4m3_scale_perToken"),
-            new Kind("fp8_e4m3-channel", "fp8_e4m3_scale_perCh", null, null));
+            new Kind("fp8_e4m3-channel", "fp8_e4m3_scale_perCh", null, null),
+            new Kind("int4-sym-g64", "max", null, null),
+            new Kind("int4-asym-g64", "minmax", null, null));
 
     /** Layer kinds no backend runs: tried in turn for the refusal check. */
     private static final List<Kind> ODD = List.of(

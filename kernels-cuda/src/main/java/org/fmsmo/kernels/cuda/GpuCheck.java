@@ -35,8 +35,9 @@ public final class GpuCheck {
 
     private static final int[][] W8A8_SHAPES = {{7, 45, 19}, {130, 300, 257}, {1, 4096, 4096}, {128, 384, 1536}, {512, 344, 128},
         {16, 4096, 11008}, {64, 11008, 4096}};
-    private static final int[][] W4_SHAPES = {{5, 256, 200, 32, 1}, {1, 4096, 4096, 128, 0}, {33, 512, 100, 64, 1}, {16, 4096, 11008, 128, 1},
-        {300, 512, 384, 128, 1}};
+    /** tokens, in, out, group (0: per channel), zero points?, act-order? */
+    private static final int[][] W4_SHAPES = {{5, 256, 200, 32, 1, 0}, {1, 4096, 4096, 128, 0, 0}, {33, 512, 100, 64, 1, 0},
+        {16, 4096, 11008, 128, 1, 0}, {300, 512, 384, 128, 1, 0}, {3, 344, 128, 0, 1, 0}, {7, 1024, 96, 128, 0, 1}, {40, 344, 64, 0, 0, 0}};
 
     private final CudaDevice gpu;
     private final SplittableRandom random = new SplittableRandom(7);
@@ -215,7 +216,7 @@ public final class GpuCheck {
         for (int[] shape : W4_SHAPES) {
             int m = shape[0], k = shape[1], n = shape[2], group = shape[3];
             boolean withZeros = shape[4] == 1;
-            W4 w4 = new W4(n, k, group, withZeros);
+            W4 w4 = new W4(n, k, group, withZeros, shape[5] == 1);
             float[] x = new float[m * k];
             for (int i = 0; i < x.length; i++) {
                 x[i] = (float) random.nextGaussian();
@@ -259,6 +260,7 @@ public final class GpuCheck {
             r.put("shape", m + "x" + k + "x" + n);
             r.put("group", group);
             r.put("zero_points", withZeros);
+            r.put("act_order", shape[5] == 1);
             r.put("max_error_of_sum_abs", worst);
             r.put("bound", bound);
             r.put("passed", worst <= bound);
@@ -271,12 +273,15 @@ public final class GpuCheck {
         final int n;
         final int k;
         final int group;
+        final int groups;
         final byte[] codes;
         final float[] scales;
-        final byte[] zeros;
+        final int[] zeros;
+        final int[] groupIndex;
         final float[] bias;
 
-        W4(int n, int k, int group, boolean withZeros) {
+        /** @param group 0: one group per row */
+        W4(int n, int k, int group, boolean withZeros, boolean actOrder) {
             this.n = n;
             this.k = k;
             this.group = group;
@@ -284,14 +289,32 @@ public final class GpuCheck {
             for (int i = 0; i < codes.length; i++) {
                 codes[i] = (byte) random.nextInt(16);
             }
-            int groups = k / group;
+            groups = group == 0 ? 1 : (k + group - 1) / group;
             scales = new float[n * groups];
-            zeros = withZeros ? new byte[n * groups] : null;
+            zeros = withZeros ? new int[n * groups] : null;
             for (int i = 0; i < scales.length; i++) {
                 scales[i] = Float.float16ToFloat(Float.floatToFloat16(0.001f + 0.02f * (float) random.nextDouble()));
                 if (zeros != null) {
-                    zeros[i] = (byte) random.nextInt(16);
+                    zeros[i] = random.nextInt(16);
                 }
+            }
+            if (actOrder) { // GPTQ act-order: a permutation of the columns, each group still holding `group` of them
+                int[] perm = new int[k];
+                for (int i = 0; i < k; i++) {
+                    perm[i] = i;
+                }
+                for (int i = k - 1; i > 0; i--) {
+                    int j = random.nextInt(i + 1);
+                    int t = perm[i];
+                    perm[i] = perm[j];
+                    perm[j] = t;
+                }
+                groupIndex = new int[k];
+                for (int i = 0; i < k; i++) {
+                    groupIndex[perm[i]] = i / group;
+                }
+            } else {
+                groupIndex = null;
             }
             bias = new float[n];
             for (int o = 0; o < n; o++) {
@@ -301,13 +324,14 @@ public final class GpuCheck {
 
         /** s · (q − z) rounded once to FP16, as the kernels and the FP16 dequantization of GPTQ do. */
         float dequantized(int o, int i) {
-            int gi = o * (k / group) + i / group;
+            int g = group == 0 ? 0 : groupIndex != null ? groupIndex[i] : i / group;
+            int gi = o * groups + g;
             int z = zeros == null ? 8 : zeros[gi];
             return Float.float16ToFloat(Float.floatToFloat16((codes[o * k + i] - z) * scales[gi]));
         }
 
         W4A16Gemm layer() {
-            return new W4A16Gemm(gpu, codes, scales, zeros, bias, n, k, group);
+            return new W4A16Gemm(gpu, codes, scales, zeros, bias, n, k, group, groupIndex);
         }
     }
 
@@ -332,7 +356,7 @@ public final class GpuCheck {
         }
         if (gpu.capability >= 80) {
             for (int[] s : new int[][] {{1, 4096, 11008}, {16, 4096, 11008}, {16, 11008, 4096}, {4096, 4096, 11008}}) {
-                try (W4A16Gemm gemm = new W4(s[2], s[1], 128, false).layer()) {
+                try (W4A16Gemm gemm = new W4(s[2], s[1], 128, false, false).layer()) {
                     deviceTiming("cuda-w4a16", gemm.describe(s[0]), s[0], s[1], s[2], gemm::deviceBuffers, gemm::run);
                     if (s[0] <= 16) {
                         layerLatency("cuda-w4a16", gemm.describe(s[0]), gemm, s[0]);

@@ -167,7 +167,7 @@ final class W8A8Gemm implements CudaLinear.Layer {
         boolean int8 = kind == GemmKind.INT8;
         if (Float.isNaN(staticScale)) {
             Object[] args = int8 ? new Object[] {dx, dq, dsx, tokens, in, kp, qmax} : new Object[] {dx, dq, dsx, tokens, in, kp};
-            gpu.api.launch(gpu.function(kind.ptx, kind.quantizePerToken), tokens, 1, 256, args);
+            gpu.api.launch(gpu.function(kind.ptx, kind.quantizePerToken), tokens, 1, quantizeThreads(in), args);
         } else {
             Object[] args = int8 ? new Object[] {dx, dq, staticScale, tokens, in, kp, qmax}
                     : new Object[] {dx, dq, staticScale, tokens, in, kp};
@@ -179,7 +179,7 @@ final class W8A8Gemm implements CudaLinear.Layer {
                 mappedTokens = tokens;
             }
             int stages = tileN == 256 ? 4 : 6;
-            int shared = stages * (HOPPER_BM + tileN) * 128 + 16 * stages + 1024;
+            int shared = hopperSharedBytes(tileN, stages);
             long tiles = (long) ((tokens + HOPPER_BM - 1) / HOPPER_BM) * ((out + tileN - 1) / tileN);
             int grid = (int) Math.min(tiles, gpu.multiprocessors);
             gpu.api.launch3d(gpu.function(CudaDevice.HOPPER_CUBIN, hopperKernel(), shared), grid, 1, 1, 384, shared, mapA, mapB, dy, dsx,
@@ -194,6 +194,27 @@ final class W8A8Gemm implements CudaLinear.Layer {
             gpu.api.launch(gpu.function(kind.ptx, kind.rescale), blocks(n), 1, 256, dacc, dsx, weightScale, bias, dy, tokens, out,
                     bias == 0L ? 0 : 1);
         }
+    }
+
+    /**
+     * Shared memory of a hopper_gemm.cu kernel: the stages' tiles, their barriers, the epilogue's
+     * column vectors (2 warpgroups x 2 x BN floats) and 1 KiB of alignment slack.
+     */
+    static int hopperSharedBytes(int tileN, int stages) {
+        return stages * (HOPPER_BM + tileN) * 128 + 16 * stages + 16 * tileN + 1024;
+    }
+
+    /**
+     * Threads per row of the per-token quantize kernels: about 8 float4 each (fastest on an H200:
+     * enough rows in flight), at most 12 (the kernels keep a row in registers up to that), 32 to 768
+     * (the kernels use 70 registers a thread; longer rows take the two-pass path).
+     */
+    static int quantizeThreads(int k) {
+        int threads = ((k + 31) / 32 + 31) / 32 * 32;
+        if (threads > 256) {
+            threads = Math.max(256, ((k + 47) / 48 + 31) / 32 * 32);
+        }
+        return Math.max(32, Math.min(768, threads));
     }
 
     private static int blocks(long n) {

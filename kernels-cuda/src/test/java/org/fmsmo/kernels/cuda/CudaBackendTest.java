@@ -37,7 +37,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CudaBackendTest {
 
-    private static final List<DeployBackendProvider> PROVIDERS = List.of(new CudaInt8Provider(), new CudaFp8Provider());
+    private static final List<DeployBackendProvider> PROVIDERS = List.of(new CudaInt8Provider(), new CudaFp8Provider(), new CudaW4A16Provider());
 
     @Test
     void withoutAGpuTheBackendsSayWhyAndRefuseToStart() {

@@ -34,6 +34,21 @@ class CudaOptionsTest {
         assertEquals(256, W8A8Gemm.tileWidth(8192, 132));
     }
 
+    /** About 8 float4 per thread, never more than the 12 the register path holds; as cuda_launch.quantize_threads. */
+    @Test
+    void quantizeThreadsKeepRowsInRegisters() {
+        assertEquals(128, W8A8Gemm.quantizeThreads(4096));
+        assertEquals(256, W8A8Gemm.quantizeThreads(11008));
+        assertEquals(320, W8A8Gemm.quantizeThreads(14336));
+        assertEquals(32, W8A8Gemm.quantizeThreads(45));
+        assertEquals(768, W8A8Gemm.quantizeThreads(65536)); // past 36864 the kernels read the row twice
+        for (int k = 4; k <= 36864; k += 4) {
+            int t = W8A8Gemm.quantizeThreads(k);
+            assertTrue(t % 32 == 0 && k / 4 <= 12 * t, k + " -> " + t);
+        }
+        assertEquals(201792, W8A8Gemm.hopperSharedBytes(256, 4)); // as cuda_launch.hopper_shared_bytes
+    }
+
     @Test
     void jsonReportEscapesAndNests() {
         String json = GpuCheck.Json.write(Map.of("k", List.of(1, 2.5, "a\"b\n", true, Double.NaN)));
