@@ -60,6 +60,16 @@ final class CudaApi {
     private final MethodHandle cuEventSynchronize;
     private final MethodHandle cuEventElapsedTime;
     private final MethodHandle cuEventDestroy;
+    private final MethodHandle cuMemsetD32Async;
+    private final MethodHandle cuStreamCreate;
+    private final MethodHandle cuStreamDestroy;
+    private final MethodHandle cuStreamSynchronize;
+    private final MethodHandle cuStreamBeginCapture;
+    private final MethodHandle cuStreamEndCapture;
+    private final MethodHandle cuGraphInstantiate;
+    private final MethodHandle cuGraphLaunch;
+    private final MethodHandle cuGraphExecDestroy;
+    private final MethodHandle cuGraphDestroy;
     /** Absent from drivers before CUDA 12 (no Hopper TMA there). */
     private final MethodHandle cuTensorMapEncodeTiled;
 
@@ -92,6 +102,16 @@ final class CudaApi {
         cuEventSynchronize = bind(lib, "cuEventSynchronize", ADDRESS);
         cuEventElapsedTime = bind(lib, "cuEventElapsedTime", ADDRESS, ADDRESS, ADDRESS);
         cuEventDestroy = bind(lib, "cuEventDestroy_v2", ADDRESS);
+        cuMemsetD32Async = bind(lib, "cuMemsetD32Async", JAVA_LONG, JAVA_INT, JAVA_LONG, ADDRESS);
+        cuStreamCreate = bind(lib, "cuStreamCreate", ADDRESS, JAVA_INT);
+        cuStreamDestroy = bind(lib, "cuStreamDestroy_v2", ADDRESS);
+        cuStreamSynchronize = bind(lib, "cuStreamSynchronize", ADDRESS);
+        cuStreamBeginCapture = bind(lib, "cuStreamBeginCapture_v2", ADDRESS, JAVA_INT);
+        cuStreamEndCapture = bind(lib, "cuStreamEndCapture", ADDRESS, ADDRESS);
+        cuGraphInstantiate = bind(lib, "cuGraphInstantiateWithFlags", ADDRESS, ADDRESS, JAVA_LONG);
+        cuGraphLaunch = bind(lib, "cuGraphLaunch", ADDRESS, ADDRESS);
+        cuGraphExecDestroy = bind(lib, "cuGraphExecDestroy", ADDRESS);
+        cuGraphDestroy = bind(lib, "cuGraphDestroy", ADDRESS);
         cuTensorMapEncodeTiled = lib.find("cuTensorMapEncodeTiled").map(f -> Linker.nativeLinker().downcallHandle(f,
                 FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                         JAVA_INT, JAVA_INT))).orElse(null);
@@ -238,6 +258,53 @@ final class CudaApi {
         check("cuMemsetD32", cuMemsetD32, pointer, value, count);
     }
 
+    /** The same on a stream (NULL: the default stream), so that it can be captured into a graph. */
+    void memset32(long pointer, int value, long count, MemorySegment stream) {
+        check("cuMemsetD32Async", cuMemsetD32Async, pointer, value, count, stream);
+    }
+
+    /** A stream that synchronizes with the default stream, as the synchronous copies expect. */
+    MemorySegment createStream() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment s = a.allocate(ADDRESS);
+            check("cuStreamCreate", cuStreamCreate, s, 0);
+            return s.get(ADDRESS, 0);
+        }
+    }
+
+    void destroyStream(MemorySegment stream) {
+        check("cuStreamDestroy", cuStreamDestroy, stream);
+    }
+
+    void synchronize(MemorySegment stream) {
+        check("cuStreamSynchronize", cuStreamSynchronize, stream);
+    }
+
+    /** Starts recording the stream's launches into a graph (relaxed mode: host-side calls stay allowed). */
+    void beginCapture(MemorySegment stream) {
+        check("cuStreamBeginCapture", cuStreamBeginCapture, stream, 2);
+    }
+
+    /** Ends the capture and instantiates the graph: returns {graph, executable graph}. */
+    MemorySegment[] endCapture(MemorySegment stream) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment g = a.allocate(ADDRESS);
+            check("cuStreamEndCapture", cuStreamEndCapture, stream, g);
+            MemorySegment exec = a.allocate(ADDRESS);
+            check("cuGraphInstantiate", cuGraphInstantiate, exec, g.get(ADDRESS, 0), 0L);
+            return new MemorySegment[] {g.get(ADDRESS, 0), exec.get(ADDRESS, 0)};
+        }
+    }
+
+    void launchGraph(MemorySegment exec, MemorySegment stream) {
+        check("cuGraphLaunch", cuGraphLaunch, exec, stream);
+    }
+
+    void destroyGraph(MemorySegment graph, MemorySegment exec) {
+        check("cuGraphExecDestroy", cuGraphExecDestroy, exec);
+        check("cuGraphDestroy", cuGraphDestroy, graph);
+    }
+
     MemorySegment createEvent() {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment e = a.allocate(ADDRESS);
@@ -247,7 +314,11 @@ final class CudaApi {
     }
 
     void recordEvent(MemorySegment event) {
-        check("cuEventRecord", cuEventRecord, event, MemorySegment.NULL);
+        recordEvent(event, MemorySegment.NULL);
+    }
+
+    void recordEvent(MemorySegment event, MemorySegment stream) {
+        check("cuEventRecord", cuEventRecord, event, stream);
     }
 
     /** Milliseconds between two recorded events, waiting for the second. */
@@ -313,6 +384,11 @@ final class CudaApi {
      *        or a {@link MemorySegment} whose bytes are the argument (a CUtensorMap passed by value)
      */
     void launch3d(MemorySegment function, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, Object... args) {
+        launchOn(MemorySegment.NULL, function, gridX, gridY, gridZ, blockX, sharedBytes, args);
+    }
+
+    /** {@link #launch3d} on a stream (NULL: the default stream). */
+    void launchOn(MemorySegment stream, MemorySegment function, int gridX, int gridY, int gridZ, int blockX, int sharedBytes, Object... args) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment params = a.allocate(ADDRESS, args.length);
             for (int i = 0; i < args.length; i++) {
@@ -325,7 +401,7 @@ final class CudaApi {
                 };
                 params.setAtIndex(ADDRESS, i, value);
             }
-            check("cuLaunchKernel", cuLaunchKernel, function, gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, MemorySegment.NULL, params,
+            check("cuLaunchKernel", cuLaunchKernel, function, gridX, gridY, gridZ, blockX, 1, 1, sharedBytes, stream, params,
                     MemorySegment.NULL);
         }
     }

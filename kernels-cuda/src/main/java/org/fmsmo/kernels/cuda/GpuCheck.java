@@ -337,19 +337,60 @@ public final class GpuCheck {
 
     // ---------------------------------------------------------------- speed
 
+    /** What the timings need of a layer. */
+    private interface Timed {
+        long[] buffers(int tokens);
+
+        void run(long dx, long dy, int tokens, MemorySegment stream);
+
+        CudaLinear.Layer layer();
+    }
+
+    private static Timed timed(W8A8Gemm g) {
+        return new Timed() {
+            public long[] buffers(int tokens) {
+                return g.deviceBuffers(tokens);
+            }
+
+            public void run(long dx, long dy, int tokens, MemorySegment stream) {
+                g.run(dx, dy, tokens, stream);
+            }
+
+            public CudaLinear.Layer layer() {
+                return g;
+            }
+        };
+    }
+
+    private static Timed timed(W4A16Gemm g) {
+        return new Timed() {
+            public long[] buffers(int tokens) {
+                return g.deviceBuffers(tokens);
+            }
+
+            public void run(long dx, long dy, int tokens, MemorySegment stream) {
+                g.run(dx, dy, tokens, stream);
+            }
+
+            public CudaLinear.Layer layer() {
+                return g;
+            }
+        };
+    }
+
     private void timings() {
         int[][] prefill = {{4096, 4096, 4096}, {4096, 4096, 11008}, {4096, 11008, 4096}};
         for (GemmKind kind : GemmKind.values()) {
             for (W8A8Gemm.Kernel kernel : kernels(kind)) {
                 for (int[] s : prefill) {
                     try (W8A8Gemm gemm = randomW8A8(kind, kernel, s[1], s[2])) {
-                        deviceTiming(kind.backendName, gemm.describe(), s[0], s[1], s[2], gemm::deviceBuffers, gemm::run);
+                        deviceTiming(kind.backendName, gemm.describe(), s[0], s[1], s[2], timed(gemm));
                     }
                 }
                 for (int tokens : new int[] {1, 4, 16}) {
                     try (W8A8Gemm gemm = randomW8A8(kind, kernel, 4096, 11008)) {
-                        deviceTiming(kind.backendName, gemm.describe(), tokens, 4096, 11008, gemm::deviceBuffers, gemm::run);
-                        layerLatency(kind.backendName, gemm.describe(), gemm, tokens);
+                        deviceTiming(kind.backendName, gemm.describe(), tokens, 4096, 11008, timed(gemm));
+                        layerLatency(kind.backendName, gemm.describe(), timed(gemm), tokens);
                     }
                 }
             }
@@ -357,9 +398,9 @@ public final class GpuCheck {
         if (gpu.capability >= 80) {
             for (int[] s : new int[][] {{1, 4096, 11008}, {16, 4096, 11008}, {16, 11008, 4096}, {4096, 4096, 11008}}) {
                 try (W4A16Gemm gemm = new W4(s[2], s[1], 128, false, false).layer()) {
-                    deviceTiming("cuda-w4a16", gemm.describe(s[0]), s[0], s[1], s[2], gemm::deviceBuffers, gemm::run);
+                    deviceTiming("cuda-w4a16", gemm.describe(s[0]), s[0], s[1], s[2], timed(gemm));
                     if (s[0] <= 16) {
-                        layerLatency("cuda-w4a16", gemm.describe(s[0]), gemm, s[0]);
+                        layerLatency("cuda-w4a16", gemm.describe(s[0]), timed(gemm), s[0]);
                     }
                 }
             }
@@ -376,17 +417,13 @@ public final class GpuCheck {
         return new W8A8Gemm(gpu, kind, kernel, w, sw, null, n, k, Float.NaN, 8, false);
     }
 
-    private interface Buffers {
-        long[] of(int tokens);
-    }
-
-    private interface Run {
-        void run(long dx, long dy, int tokens);
-    }
-
-    /** The layer's kernels alone (quantize, GEMM, rescale; no copies), between CUDA events. */
-    private void deviceTiming(String backend, String kernel, int m, int k, int n, Buffers buffers, Run run) {
-        long[] b = buffers.of(m);
+    /**
+     * The layer's kernels alone (quantize, GEMM, rescale; no copies) between CUDA events: launched
+     * one by one from Java, and replayed from a CUDA graph of 20 forwards (the GPU's own time,
+     * without Java's launch cost).
+     */
+    private void deviceTiming(String backend, String kernel, int m, int k, int n, Timed t) {
+        long[] b = t.buffers(m);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment x = a.allocate((long) m * k * 4, 16);
             for (long i = 0; i < (long) m * k; i++) {
@@ -396,55 +433,111 @@ public final class GpuCheck {
         }
         int iterations = m >= 1024 ? 30 : 200;
         for (int i = 0; i < 10; i++) {
-            run.run(b[0], b[1], m);
+            t.run(b[0], b[1], m, MemorySegment.NULL);
         }
-        MemorySegment start = gpu.api.createEvent();
-        MemorySegment end = gpu.api.createEvent();
-        gpu.api.recordEvent(start);
-        for (int i = 0; i < iterations; i++) {
-            run.run(b[0], b[1], m);
+        double launched = eventMillis(MemorySegment.NULL, iterations, () -> t.run(b[0], b[1], m, MemorySegment.NULL)) / iterations;
+        MemorySegment stream = gpu.api.createStream();
+        double graphed;
+        try {
+            gpu.api.beginCapture(stream);
+            for (int i = 0; i < 20; i++) {
+                t.run(b[0], b[1], m, stream);
+            }
+            MemorySegment[] graph = gpu.api.endCapture(stream);
+            try {
+                gpu.api.launchGraph(graph[1], stream);
+                gpu.api.synchronize(stream);
+                int replays = m >= 1024 ? 2 : 10;
+                graphed = eventMillis(stream, replays, () -> gpu.api.launchGraph(graph[1], stream)) / (20.0 * replays);
+            } finally {
+                gpu.api.destroyGraph(graph[0], graph[1]);
+            }
+        } finally {
+            gpu.api.destroyStream(stream);
         }
-        gpu.api.recordEvent(end);
-        double ms = gpu.api.elapsedMillis(start, end) / iterations;
-        gpu.api.destroyEvent(start);
-        gpu.api.destroyEvent(end);
         Map<String, Object> r = new LinkedHashMap<>();
         r.put("backend", backend);
         r.put("kernel", kernel);
         r.put("shape", m + "x" + k + "x" + n);
-        r.put("device_ms", ms);
-        r.put("tops", 2.0 * m * k * n / ms / 1e9);
+        r.put("launched_ms", launched);
+        r.put("graph_ms", graphed);
+        r.put("tops", 2.0 * m * k * n / graphed / 1e9);
         timings.add(r);
-        System.out.printf("time %-10s %-62s %16s  %8.4f ms  %7.1f TOPS (kernels alone, CUDA events)%n", backend, kernel, m + "x" + k + "x" + n,
-                ms, 2.0 * m * k * n / ms / 1e9);
+        System.out.printf("time %-10s %-62s %16s  %8.4f ms launched from Java, %8.4f ms from a CUDA graph: %7.1f TOPS%n", backend, kernel,
+                m + "x" + k + "x" + n, launched, graphed, 2.0 * m * k * n / graphed / 1e9);
     }
 
-    /** forward() as a backend runs it: upload, kernels, download, seen from Java (median of 200). */
-    private void layerLatency(String backend, String kernel, CudaLinear.Layer layer, int tokens) {
+    private double eventMillis(MemorySegment stream, int times, Runnable work) {
+        MemorySegment start = gpu.api.createEvent();
+        MemorySegment end = gpu.api.createEvent();
+        try {
+            gpu.api.recordEvent(start, stream);
+            for (int i = 0; i < times; i++) {
+                work.run();
+            }
+            gpu.api.recordEvent(end, stream);
+            return gpu.api.elapsedMillis(start, end);
+        } finally {
+            gpu.api.destroyEvent(start);
+            gpu.api.destroyEvent(end);
+        }
+    }
+
+    /**
+     * forward() as a backend runs it: upload, kernels, download, seen from Java (median of 200);
+     * then the same with the kernels replayed from a CUDA graph captured once.
+     */
+    private void layerLatency(String backend, String kernel, Timed t, int tokens) {
+        CudaLinear.Layer layer = t.layer();
         try (Arena a = Arena.ofConfined()) {
             MemorySegment x = a.allocate((long) tokens * layer.in() * 4, 16);
             MemorySegment y = a.allocate((long) tokens * layer.out() * 4, 16);
-            long[] ns = new long[200];
-            for (int i = -20; i < ns.length; i++) {
-                long t0 = System.nanoTime();
-                layer.forward(x, y, tokens);
-                if (i >= 0) {
-                    ns[i] = System.nanoTime() - t0;
+            double plain = medianMicros(() -> layer.forward(x, y, tokens));
+            long[] b = t.buffers(tokens);
+            MemorySegment stream = gpu.api.createStream();
+            double graphed;
+            try {
+                gpu.api.beginCapture(stream);
+                t.run(b[0], b[1], tokens, stream);
+                MemorySegment[] graph = gpu.api.endCapture(stream);
+                try {
+                    MemorySegment hostX = x.asSlice(0, (long) tokens * layer.in() * 4);
+                    MemorySegment hostY = y.asSlice(0, (long) tokens * layer.out() * 4);
+                    // the synchronous copies run on the default stream, which waits for the graph's stream
+                    graphed = medianMicros(() -> {
+                        gpu.api.copyToDevice(b[0], hostX);
+                        gpu.api.launchGraph(graph[1], stream);
+                        gpu.api.copyToHost(hostY, b[1]);
+                    });
+                } finally {
+                    gpu.api.destroyGraph(graph[0], graph[1]);
                 }
+            } finally {
+                gpu.api.destroyStream(stream);
             }
-            Arrays.sort(ns);
-            double us = ns[ns.length / 2] / 1e3;
             Map<String, Object> r = new LinkedHashMap<>();
             r.put("backend", backend);
             r.put("kernel", kernel);
-            r.put("tokens", tokens);
             r.put("shape", tokens + "x" + layer.in() + "x" + layer.out());
-            r.put("layer_latency_us", us);
-            r.put("cuda_graphs", false);
+            r.put("layer_latency_us", plain);
+            r.put("layer_latency_with_cuda_graph_us", graphed);
             timings.add(r);
-            System.out.printf("latency %-10s %-60s %16s  %8.1f us per forward from Java (upload + kernels + download, median)%n", backend,
-                    kernel, tokens + "x" + layer.in() + "x" + layer.out(), us);
+            System.out.printf("latency %-10s %-60s %16s  %8.1f us per forward from Java, %8.1f us with a CUDA graph "
+                    + "(upload + kernels + download, median)%n", backend, kernel, tokens + "x" + layer.in() + "x" + layer.out(), plain, graphed);
         }
+    }
+
+    private static double medianMicros(Runnable work) {
+        long[] ns = new long[200];
+        for (int i = -20; i < ns.length; i++) {
+            long t0 = System.nanoTime();
+            work.run();
+            if (i >= 0) {
+                ns[i] = System.nanoTime() - t0;
+            }
+        }
+        Arrays.sort(ns);
+        return ns[ns.length / 2] / 1e3;
     }
 
     private void record(Map<String, Object> r, boolean passed) {

@@ -192,17 +192,22 @@ final class W4A16Gemm implements CudaLinear.Layer {
     }
 
     /** The forward on device buffers (x [tokens][kp] in packed column order), asynchronously on the default stream. */
-    synchronized void run(long dx, long dy, int tokens) {
+    void run(long dx, long dy, int tokens) {
+        run(dx, dy, tokens, MemorySegment.NULL);
+    }
+
+    /** The same on a stream, which may be capturing a CUDA graph. */
+    synchronized void run(long dx, long dy, int tokens, MemorySegment stream) {
         if (tokens > 16 && prefillOnHopper) {
-            prefill(dx, dy, tokens);
+            prefill(dx, dy, tokens, stream);
             return;
         }
-        gpu.api.memset32(dy, 0, (long) tokens * out);
-        gpu.api.launch3d(gpu.function(PTX, "w4a16_gemv"), paddedRows / ROWS, (kp + K_SPLIT - 1) / K_SPLIT, (tokens + 15) / 16, 256, 0,
+        gpu.api.memset32(dy, 0, (long) tokens * out, stream);
+        gpu.api.launchOn(stream, gpu.function(PTX, "w4a16_gemv"), paddedRows / ROWS, (kp + K_SPLIT - 1) / K_SPLIT, (tokens + 15) / 16, 256, 0,
                 dx, packed, scales, zeros, bias, dy, tokens, out, kp, group);
     }
 
-    private void prefill(long dx, long dy, int tokens) {
+    private void prefill(long dx, long dy, int tokens, MemorySegment stream) {
         if (dequantized == 0L) {
             dequantized = gpu.api.malloc((long) out * kp * 2);
             mapW = maps.allocate(CudaApi.TENSOR_MAP_BYTES, 64);
@@ -215,13 +220,13 @@ final class W4A16Gemm implements CudaLinear.Layer {
             mappedTokens = tokens;
         }
         long words = (long) out * kp / 32;
-        gpu.api.launch(gpu.function(PTX, "w4_dequant"), Math.toIntExact((words + 255) / 256), 1, 256, packed, scales, zeros, dequantized,
+        gpu.api.launchOn(stream, gpu.function(PTX, "w4_dequant"), Math.toIntExact((words + 255) / 256), 1, 1, 256, 0, packed, scales, zeros, dequantized,
                 out, kp, group);
         long count = (long) tokens * kp;
-        gpu.api.launch(gpu.function(PTX, "f32_to_f16"), Math.toIntExact((count + 1023) / 1024), 1, 256, dx, xh, count);
+        gpu.api.launchOn(stream, gpu.function(PTX, "f32_to_f16"), Math.toIntExact((count + 1023) / 1024), 1, 1, 256, 0, dx, xh, count);
         int shared = W8A8Gemm.hopperSharedBytes(TILE_N, 4);
         long tiles = (long) ((tokens + HOPPER_BM - 1) / HOPPER_BM) * ((out + TILE_N - 1) / TILE_N);
-        gpu.api.launch3d(gpu.function(CudaDevice.HOPPER_CUBIN, "hopper_f16_rescale_n256", shared), (int) Math.min(tiles, gpu.multiprocessors),
+        gpu.api.launchOn(stream, gpu.function(CudaDevice.HOPPER_CUBIN, "hopper_f16_rescale_n256", shared), (int) Math.min(tiles, gpu.multiprocessors),
                 1, 1, 384, shared, mapX, mapW, dy, 0L, 0L, bias, tokens, out, kp * 2);
     }
 

@@ -162,16 +162,21 @@ final class W8A8Gemm implements CudaLinear.Layer {
     }
 
     /** Quantize + GEMM (+ rescale) on device buffers, asynchronously on the default stream. */
-    synchronized void run(long dx, long dy, int tokens) {
+    void run(long dx, long dy, int tokens) {
+        run(dx, dy, tokens, MemorySegment.NULL);
+    }
+
+    /** The same on a stream, which may be capturing a CUDA graph. */
+    synchronized void run(long dx, long dy, int tokens, MemorySegment stream) {
         long dq = work[1], dsx = work[2], dacc = work[3];
         boolean int8 = kind == GemmKind.INT8;
         if (Float.isNaN(staticScale)) {
             Object[] args = int8 ? new Object[] {dx, dq, dsx, tokens, in, kp, qmax} : new Object[] {dx, dq, dsx, tokens, in, kp};
-            gpu.api.launch(gpu.function(kind.ptx, kind.quantizePerToken), tokens, 1, quantizeThreads(in), args);
+            gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.quantizePerToken), tokens, 1, 1, quantizeThreads(in), 0, args);
         } else {
             Object[] args = int8 ? new Object[] {dx, dq, staticScale, tokens, in, kp, qmax}
                     : new Object[] {dx, dq, staticScale, tokens, in, kp};
-            gpu.api.launch(gpu.function(kind.ptx, kind.quantizeStatic), blocks((long) tokens * kp), 1, 256, args);
+            gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.quantizeStatic), blocks((long) tokens * kp), 1, 1, 256, 0, args);
         }
         if (kernel == Kernel.WGMMA) {
             if (mappedTokens != tokens) { // the activation map names the row count
@@ -182,16 +187,16 @@ final class W8A8Gemm implements CudaLinear.Layer {
             int shared = hopperSharedBytes(tileN, stages);
             long tiles = (long) ((tokens + HOPPER_BM - 1) / HOPPER_BM) * ((out + tileN - 1) / tileN);
             int grid = (int) Math.min(tiles, gpu.multiprocessors);
-            gpu.api.launch3d(gpu.function(CudaDevice.HOPPER_CUBIN, hopperKernel(), shared), grid, 1, 1, 384, shared, mapA, mapB, dy, dsx,
+            gpu.api.launchOn(stream, gpu.function(CudaDevice.HOPPER_CUBIN, hopperKernel(), shared), grid, 1, 1, 384, shared, mapA, mapB, dy, dsx,
                     weightScale, bias, tokens, out, kp);
         } else {
             if (int8) {
-                gpu.api.launch(gpu.function(kind.ptx, kind.gemm), (out + 127) / 128, (tokens + 127) / 128, 256, dq, weight, dacc, tokens, out, kp);
+                gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.gemm), (out + 127) / 128, (tokens + 127) / 128, 1, 256, 0, dq, weight, dacc, tokens, out, kp);
             } else {
-                gpu.api.launch(gpu.function(kind.ptx, kind.gemm), (out + 63) / 64, (tokens + 63) / 64, 128, dq, weight, dacc, tokens, out, kp);
+                gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.gemm), (out + 63) / 64, (tokens + 63) / 64, 1, 128, 0, dq, weight, dacc, tokens, out, kp);
             }
             long n = (long) tokens * out;
-            gpu.api.launch(gpu.function(kind.ptx, kind.rescale), blocks(n), 1, 256, dacc, dsx, weightScale, bias, dy, tokens, out,
+            gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.rescale), blocks(n), 1, 1, 256, 0, dacc, dsx, weightScale, bias, dy, tokens, out,
                     bias == 0L ? 0 : 1);
         }
     }
