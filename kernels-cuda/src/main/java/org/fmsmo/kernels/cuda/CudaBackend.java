@@ -22,7 +22,9 @@ final class CudaBackend implements DeployBackend {
     /** The options {@link CudaProvider#create(Map)} accepts. */
     static Map<String, String> options(GemmKind kind) {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("gemm", "auto (default: wgmma on Hopper, else mma), wgmma (sm_90a cubin: TMA, fused rescale), or mma (portable mma.sync PTX)");
+        m.put("gemm", "auto (default: our kernel — wgmma on Hopper, else mma — or cuBLASLt, whichever is faster, timed once per "
+                + "token-count bucket), wgmma (sm_90a cubin: TMA, fused rescale), mma (portable mma.sync PTX), or cublaslt (NVIDIA's "
+                + "cuBLASLt, then our rescale)");
         if (kind == GemmKind.FP8) {
             m.put("accumulate", "fast (default: the FP8 tensor cores' own accumulator, ~1e-3 of Σ|a·b|) or promoted "
                     + "(each 128-wide K slice added into FP32 registers; slower; wgmma only)");
@@ -47,8 +49,13 @@ final class CudaBackend implements DeployBackend {
         }
         String gemm = options.getOrDefault("gemm", "auto").toLowerCase(Locale.ROOT);
         String accumulate = options.getOrDefault("accumulate", "fast").toLowerCase(Locale.ROOT);
-        if (!gemm.matches("auto|wgmma|mma")) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " option gemm must be auto, wgmma or mma; got " + gemm);
+        if (!gemm.matches("auto|wgmma|mma|cublaslt")) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " option gemm must be auto, wgmma, mma or cublaslt; got "
+                    + gemm);
+        }
+        if (gemm.equals("cublaslt") && options.getOrDefault("accumulate", "fast").equalsIgnoreCase("promoted")) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " accumulate=promoted is our wgmma kernel's; "
+                    + "gemm=cublaslt uses cuBLASLt's fast accumulation");
         }
         if (!accumulate.matches("fast|promoted")) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " option accumulate must be fast or promoted; got "
@@ -71,9 +78,18 @@ final class CudaBackend implements DeployBackend {
                 throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " gemm=wgmma needs a compute capability 9.0 GPU "
                         + "(H100, H200), a driver with TMA and the sm_90a cubin; " + gpu.name + " has " + gpu.capabilityText());
             }
-            kernel = gemm.equals("mma") || (gemm.equals("auto") && !gpu.hopper()) ? W8A8Gemm.Kernel.MMA : W8A8Gemm.Kernel.WGMMA;
             promoted = accumulate.equals("promoted");
-            if (promoted && kernel != W8A8Gemm.Kernel.WGMMA) {
+            W8A8Gemm.Kernel own = gpu.hopper() ? W8A8Gemm.Kernel.WGMMA : W8A8Gemm.Kernel.MMA;
+            kernel = switch (gemm) {
+                case "mma" -> W8A8Gemm.Kernel.MMA;
+                case "wgmma" -> W8A8Gemm.Kernel.WGMMA;
+                case "cublaslt" -> W8A8Gemm.Kernel.CUBLASLT;
+                default -> promoted ? own : W8A8Gemm.Kernel.AUTO; // promoted accumulation is ours alone
+            };
+            if (kernel == W8A8Gemm.Kernel.CUBLASLT && gpu.cublasLt().isEmpty()) {
+                throw new FmsmoException(ErrorCode.BACKEND_UNAVAILABLE, kind.backendName + " gemm=cublaslt: " + gpu.cublasLtMissing());
+            }
+            if (promoted && own != W8A8Gemm.Kernel.WGMMA) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, kind.backendName + " accumulate=promoted needs the wgmma kernels; "
                         + "the mma kernels already accumulate in FP32");
             }
@@ -113,9 +129,13 @@ final class CudaBackend implements DeployBackend {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("device", gpu.name);
         m.put("compute_capability", gpu.capabilityText());
-        m.put("gemm", kernel == W8A8Gemm.Kernel.WGMMA
-                ? "wgmma (" + CudaDevice.HOPPER_CUBIN + ", TMA, fused rescale" + (promoted ? ", FP8 promoted accumulation" : "") + ")"
-                : "mma.sync (" + kind.ptx + ")");
+        m.put("gemm", switch (kernel) {
+            case WGMMA -> "wgmma (" + CudaDevice.HOPPER_CUBIN + ", TMA, fused rescale" + (promoted ? ", FP8 promoted accumulation" : "") + ")";
+            case MMA -> "mma.sync (" + kind.ptx + ")";
+            case CUBLASLT -> "cuBLASLt, then our rescale kernel";
+            case AUTO -> "auto: " + (gpu.hopper() ? "wgmma" : "mma.sync") + " or cuBLASLt, the faster per token-count bucket";
+        });
+        m.put("cublaslt", gpu.cublasLt().map(CublasLt::describe).orElse("unavailable: " + gpu.cublasLtMissing()));
         m.put("kernels", "nvcc " + Kernels.builtWith());
         return m;
     }

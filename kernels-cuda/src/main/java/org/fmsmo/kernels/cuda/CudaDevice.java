@@ -26,6 +26,8 @@ final class CudaDevice implements AutoCloseable {
     final int multiprocessors;
     private final Map<String, MemorySegment> modules = new LinkedHashMap<>();
     private final Map<String, MemorySegment> functions = new LinkedHashMap<>();
+    private CublasLt cublasLt;
+    private String cublasLtMissing;
     private boolean closed;
 
     CudaDevice(Path driver) {
@@ -73,12 +75,36 @@ final class CudaDevice implements AutoCloseable {
         return function(resource, kernel, 0);
     }
 
+    /** cuBLASLt, loaded on first use; empty (with {@link #cublasLtMissing()} saying why) when it cannot be. */
+    synchronized java.util.Optional<CublasLt> cublasLt() {
+        if (cublasLt == null && cublasLtMissing == null) {
+            java.util.Optional<Path> lib = CublasLt.find();
+            if (lib.isEmpty()) {
+                cublasLtMissing = "libcublasLt.so.13/.12 not found (LD_LIBRARY_PATH, /usr/local/cuda, system folders, PyTorch's nvidia wheels)";
+            } else {
+                try {
+                    cublasLt = new CublasLt(this, lib.get());
+                } catch (RuntimeException | LinkageError e) {
+                    cublasLtMissing = "cannot use " + lib.get() + ": " + e.getMessage();
+                }
+            }
+        }
+        return java.util.Optional.ofNullable(cublasLt);
+    }
+
+    String cublasLtMissing() {
+        return cublasLtMissing;
+    }
+
     @Override
     public synchronized void close() {
         if (closed) {
             return;
         }
         closed = true;
+        if (cublasLt != null) {
+            cublasLt.close();
+        }
         try {
             api.setCurrent(context);
             for (MemorySegment m : modules.values()) {

@@ -68,6 +68,8 @@ public final class GpuCheck {
             report.put("device", gpu.name);
             report.put("compute_capability", gpu.capabilityText());
             report.put("hopper_kernels", gpu.hopper());
+            report.put("cublaslt", gpu.cublasLt().map(CublasLt::describe).orElse("unavailable: " + gpu.cublasLtMissing()));
+            System.out.println("cuBLASLt: " + report.get("cublaslt"));
             GpuCheck check = new GpuCheck(gpu);
             check.w8a8Checks();
             check.w4a16Checks();
@@ -93,6 +95,9 @@ public final class GpuCheck {
         }
         if (gpu.hopper()) {
             list.add(W8A8Gemm.Kernel.WGMMA);
+        }
+        if (gpu.capability >= kind.minCapability && gpu.cublasLt().isPresent()) {
+            list.add(W8A8Gemm.Kernel.CUBLASLT);
         }
         return list;
     }
@@ -131,10 +136,10 @@ public final class GpuCheck {
         byte[] q;
         String label;
         try (W8A8Gemm gemm = new W8A8Gemm(gpu, kind, kernel, w, sw, bias, n, k, Float.NaN, 8, promoted); Arena a = Arena.ofConfined()) {
-            label = gemm.describe();
             MemorySegment hx = a.allocateFrom(ValueLayout.JAVA_FLOAT, x);
             MemorySegment hy = a.allocate((long) y.length * 4, 16);
             gemm.forward(hx, hy, m);
+            label = gemm.describe();
             MemorySegment.copy(hy, ValueLayout.JAVA_FLOAT, 0, y, 0, y.length);
             q = gemm.downloadCodes(m);
         }
@@ -192,6 +197,7 @@ public final class GpuCheck {
                 }
             }
         }
+        // FP32 accumulation (mma.sync); the FP8 tensor cores' fast accumulation (wgmma, cuBLASLt); per-slice promotion
         double bound = kernel == W8A8Gemm.Kernel.MMA ? k * Math.pow(2, -23) + 1e-6 : promoted ? Math.pow(2, -9) : Math.pow(2, -8);
         boolean passed = codeMismatches == 0 && mismatches == 0 && worst <= bound;
         Map<String, Object> r = new LinkedHashMap<>();
@@ -381,15 +387,19 @@ public final class GpuCheck {
     private void timings() {
         int[][] prefill = {{4096, 4096, 4096}, {4096, 4096, 11008}, {4096, 11008, 4096}};
         for (GemmKind kind : GemmKind.values()) {
-            for (W8A8Gemm.Kernel kernel : kernels(kind)) {
+            List<W8A8Gemm.Kernel> timed = new ArrayList<>(kernels(kind));
+            if (timed.contains(W8A8Gemm.Kernel.CUBLASLT)) {
+                timed.add(W8A8Gemm.Kernel.AUTO);
+            }
+            for (W8A8Gemm.Kernel kernel : timed) {
                 for (int[] s : prefill) {
                     try (W8A8Gemm gemm = randomW8A8(kind, kernel, s[1], s[2])) {
-                        deviceTiming(kind.backendName, gemm.describe(), s[0], s[1], s[2], timed(gemm));
+                        deviceTiming(kind.backendName, gemm::describe, s[0], s[1], s[2], timed(gemm));
                     }
                 }
                 for (int tokens : new int[] {1, 4, 16}) {
                     try (W8A8Gemm gemm = randomW8A8(kind, kernel, 4096, 11008)) {
-                        deviceTiming(kind.backendName, gemm.describe(), tokens, 4096, 11008, timed(gemm));
+                        deviceTiming(kind.backendName, gemm::describe, tokens, 4096, 11008, timed(gemm));
                         layerLatency(kind.backendName, gemm.describe(), timed(gemm), tokens);
                     }
                 }
@@ -398,7 +408,7 @@ public final class GpuCheck {
         if (gpu.capability >= 80) {
             for (int[] s : new int[][] {{1, 4096, 11008}, {16, 4096, 11008}, {16, 11008, 4096}, {4096, 4096, 11008}}) {
                 try (W4A16Gemm gemm = new W4(s[2], s[1], 128, false, false).layer()) {
-                    deviceTiming("cuda-w4a16", gemm.describe(s[0]), s[0], s[1], s[2], timed(gemm));
+                    deviceTiming("cuda-w4a16", () -> gemm.describe(s[0]), s[0], s[1], s[2], timed(gemm));
                     if (s[0] <= 16) {
                         layerLatency("cuda-w4a16", gemm.describe(s[0]), timed(gemm), s[0]);
                     }
@@ -422,7 +432,7 @@ public final class GpuCheck {
      * one by one from Java, and replayed from a CUDA graph of 20 forwards (the GPU's own time,
      * without Java's launch cost).
      */
-    private void deviceTiming(String backend, String kernel, int m, int k, int n, Timed t) {
+    private void deviceTiming(String backend, java.util.function.Supplier<String> label, int m, int k, int n, Timed t) {
         long[] b = t.buffers(m);
         try (Arena a = Arena.ofConfined()) {
             MemorySegment x = a.allocate((long) m * k * 4, 16);
@@ -436,6 +446,7 @@ public final class GpuCheck {
             t.run(b[0], b[1], m, MemorySegment.NULL);
         }
         double launched = eventMillis(MemorySegment.NULL, iterations, () -> t.run(b[0], b[1], m, MemorySegment.NULL)) / iterations;
+        String kernel = label.get(); // after the first runs: what AUTO chose
         MemorySegment stream = gpu.api.createStream();
         double graphed;
         try {

@@ -13,7 +13,11 @@ import java.lang.foreign.ValueLayout;
  *   <li>{@link Kernel#WGMMA} (Hopper): the persistent wgmma/TMA GEMM of {@code hopper_gemm.cu},
  *       with the rescale {@code acc · sx[m] · sw[n] + bias[n]} fused into its epilogue; the tile
  *       width (128 or 256 columns) is chosen per shape for the fewest idle SMs in the last wave;</li>
- *   <li>{@link Kernel#MMA} (sm_80+): the portable mma.sync GEMM into accumulators, then the rescale kernel.</li>
+ *   <li>{@link Kernel#MMA} (sm_80+): the portable mma.sync GEMM into accumulators, then the rescale kernel;</li>
+ *   <li>{@link Kernel#CUBLASLT}: NVIDIA's cuBLASLt into accumulators, then the rescale kernel (a
+ *       shape cuBLASLt has no algorithm for runs our own kernel);</li>
+ *   <li>{@link Kernel#AUTO}: for each token count (rounded up to a power of two) the first forward
+ *       times our kernel and cuBLASLt and keeps the faster.</li>
  * </ul>
  * Both give the same floats for INT8 (exact accumulators, one rounding order). Work buffers are
  * kept and grown. One forward at a time.
@@ -24,12 +28,16 @@ final class W8A8Gemm implements CudaLinear.Layer {
     static final int K_STEP = 32;
     private static final int HOPPER_BM = 128;
 
-    enum Kernel { MMA, WGMMA }
+    enum Kernel { MMA, WGMMA, CUBLASLT, AUTO }
 
     private final CudaDevice gpu;
     private final GemmKind kind;
     private final Kernel kernel;
+    /** Our own kernel on this GPU: WGMMA on Hopper, else MMA. */
+    private final Kernel own;
     private final boolean promoted;
+    private final java.util.Map<Integer, Kernel> chosen = new java.util.TreeMap<>();
+    private final java.util.Map<Integer, java.util.Optional<CublasLt.Plan>> plans = new java.util.HashMap<>();
     final int out;
     final int in;
     final int kp;
@@ -60,7 +68,8 @@ final class W8A8Gemm implements CudaLinear.Layer {
         this.gpu = gpu;
         this.kind = kind;
         this.kernel = kernel;
-        this.promoted = promoted && kind == GemmKind.FP8 && kernel == Kernel.WGMMA;
+        own = kernel == Kernel.MMA || kernel == Kernel.WGMMA ? kernel : gpu.hopper() ? Kernel.WGMMA : Kernel.MMA;
+        this.promoted = promoted && kind == GemmKind.FP8 && own == Kernel.WGMMA;
         this.out = out;
         this.in = in;
         this.staticScale = staticScale;
@@ -74,7 +83,7 @@ final class W8A8Gemm implements CudaLinear.Layer {
         weight = upload(MemorySegment.ofArray(padded));
         weightScale = upload(MemorySegment.ofArray(rowScales));
         this.bias = bias == null ? 0L : upload(MemorySegment.ofArray(bias));
-        if (kernel == Kernel.WGMMA) {
+        if (own == Kernel.WGMMA) {
             tileN = this.promoted ? 128 : tileWidth(out, gpu.multiprocessors);
             mapA = maps.allocate(CudaApi.TENSOR_MAP_BYTES, 64);
             mapB = maps.allocate(CudaApi.TENSOR_MAP_BYTES, 64);
@@ -111,12 +120,73 @@ final class W8A8Gemm implements CudaLinear.Layer {
         return out;
     }
 
-    /** The kernel and tile this layer runs, for diagnostics. */
-    String describe() {
-        if (kernel == Kernel.MMA) {
-            return kind.gemm + " (mma.sync) + " + kind.rescale;
+    /** The kernel and tile this layer runs, for diagnostics; with AUTO, the choice per token-count bucket so far. */
+    synchronized String describe() {
+        return switch (kernel) {
+            case MMA, WGMMA -> describe(kernel);
+            case CUBLASLT -> describe(Kernel.CUBLASLT) + (plans.values().stream().anyMatch(java.util.Optional::isEmpty)
+                    ? "; " + describe(own) + " where cuBLASLt has no algorithm" : "");
+            case AUTO -> "auto " + (chosen.isEmpty() ? "(nothing run yet)" : chosen.toString());
+        };
+    }
+
+    private String describe(Kernel k) {
+        return switch (k) {
+            case MMA -> kind.gemm + " (mma.sync) + " + kind.rescale;
+            case WGMMA -> hopperKernel() + " (wgmma, TMA, fused rescale)";
+            case CUBLASLT -> "cuBLASLt " + gpu.cublasLt().map(CublasLt::describe).orElse("?") + " + " + kind.rescale;
+            case AUTO -> "auto";
+        };
+    }
+
+    /** The kernel that runs for this many tokens: the configured one, or the measured choice for AUTO. */
+    private Kernel kernelFor(int tokens, long dx, long dy, MemorySegment stream) {
+        Kernel k = kernel;
+        if (k == Kernel.AUTO) {
+            int bucket = Integer.highestOneBit(Math.max(1, tokens - 1)) << (tokens > 1 ? 1 : 0);
+            k = chosen.get(bucket);
+            if (k == null) {
+                k = measure(tokens, dx, dy);
+                chosen.put(bucket, k);
+            }
         }
-        return hopperKernel() + " (wgmma, TMA, fused rescale)";
+        if (k == Kernel.CUBLASLT && plan(tokens).isEmpty()) {
+            return own;
+        }
+        return k;
+    }
+
+    private java.util.Optional<CublasLt.Plan> plan(int tokens) {
+        return plans.computeIfAbsent(tokens, t -> gpu.cublasLt().flatMap(lt -> lt.plan(kind == GemmKind.INT8, t, out, kp)));
+    }
+
+    /** Times our kernel and cuBLASLt (each warmed up, then 5 runs between CUDA events) and returns the faster. */
+    private Kernel measure(int tokens, long dx, long dy) {
+        if (gpu.cublasLt().isEmpty() || plan(tokens).isEmpty()) {
+            return own;
+        }
+        double best = Double.MAX_VALUE;
+        Kernel winner = own;
+        for (Kernel k : new Kernel[] {own, Kernel.CUBLASLT}) {
+            for (int i = 0; i < 2; i++) {
+                runWith(k, dx, dy, tokens, MemorySegment.NULL);
+            }
+            MemorySegment start = gpu.api.createEvent();
+            MemorySegment end = gpu.api.createEvent();
+            gpu.api.recordEvent(start);
+            for (int i = 0; i < 5; i++) {
+                runWith(k, dx, dy, tokens, MemorySegment.NULL);
+            }
+            gpu.api.recordEvent(end);
+            double ms = gpu.api.elapsedMillis(start, end);
+            gpu.api.destroyEvent(start);
+            gpu.api.destroyEvent(end);
+            if (ms < best) {
+                best = ms;
+                winner = k;
+            }
+        }
+        return winner;
     }
 
     private String hopperKernel() {
@@ -166,8 +236,12 @@ final class W8A8Gemm implements CudaLinear.Layer {
         run(dx, dy, tokens, MemorySegment.NULL);
     }
 
-    /** The same on a stream, which may be capturing a CUDA graph. */
+    /** The same on a stream, which may be capturing a CUDA graph (AUTO measures outside any capture first). */
     synchronized void run(long dx, long dy, int tokens, MemorySegment stream) {
+        runWith(kernelFor(tokens, dx, dy, stream), dx, dy, tokens, stream);
+    }
+
+    private void runWith(Kernel k, long dx, long dy, int tokens, MemorySegment stream) {
         long dq = work[1], dsx = work[2], dacc = work[3];
         boolean int8 = kind == GemmKind.INT8;
         if (Float.isNaN(staticScale)) {
@@ -178,27 +252,34 @@ final class W8A8Gemm implements CudaLinear.Layer {
                     : new Object[] {dx, dq, staticScale, tokens, in, kp};
             gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.quantizeStatic), blocks((long) tokens * kp), 1, 1, 256, 0, args);
         }
-        if (kernel == Kernel.WGMMA) {
-            if (mappedTokens != tokens) { // the activation map names the row count
-                gpu.api.encodeTensorMap(mapA, CudaApi.TENSOR_MAP_UINT8, dq, tokens, kp, HOPPER_BM);
-                mappedTokens = tokens;
+        switch (k) {
+            case WGMMA -> {
+                if (mappedTokens != tokens) { // the activation map names the row count
+                    gpu.api.encodeTensorMap(mapA, CudaApi.TENSOR_MAP_UINT8, dq, tokens, kp, HOPPER_BM);
+                    mappedTokens = tokens;
+                }
+                int stages = tileN == 256 ? 4 : 6;
+                int shared = hopperSharedBytes(tileN, stages);
+                long tiles = (long) ((tokens + HOPPER_BM - 1) / HOPPER_BM) * ((out + tileN - 1) / tileN);
+                int grid = (int) Math.min(tiles, gpu.multiprocessors);
+                gpu.api.launchOn(stream, gpu.function(CudaDevice.HOPPER_CUBIN, hopperKernel(), shared), grid, 1, 1, 384, shared, mapA, mapB,
+                        dy, dsx, weightScale, bias, tokens, out, kp);
+                return;
             }
-            int stages = tileN == 256 ? 4 : 6;
-            int shared = hopperSharedBytes(tileN, stages);
-            long tiles = (long) ((tokens + HOPPER_BM - 1) / HOPPER_BM) * ((out + tileN - 1) / tileN);
-            int grid = (int) Math.min(tiles, gpu.multiprocessors);
-            gpu.api.launchOn(stream, gpu.function(CudaDevice.HOPPER_CUBIN, hopperKernel(), shared), grid, 1, 1, 384, shared, mapA, mapB, dy, dsx,
-                    weightScale, bias, tokens, out, kp);
-        } else {
-            if (int8) {
-                gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.gemm), (out + 127) / 128, (tokens + 127) / 128, 1, 256, 0, dq, weight, dacc, tokens, out, kp);
-            } else {
-                gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.gemm), (out + 63) / 64, (tokens + 63) / 64, 1, 128, 0, dq, weight, dacc, tokens, out, kp);
+            case CUBLASLT -> gpu.cublasLt().orElseThrow().run(plan(tokens).orElseThrow(), weight, dq, dacc, stream);
+            default -> {
+                if (int8) {
+                    gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.gemm), (out + 127) / 128, (tokens + 127) / 128, 1, 256, 0, dq, weight,
+                            dacc, tokens, out, kp);
+                } else {
+                    gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.gemm), (out + 63) / 64, (tokens + 63) / 64, 1, 128, 0, dq, weight,
+                            dacc, tokens, out, kp);
+                }
             }
-            long n = (long) tokens * out;
-            gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.rescale), blocks(n), 1, 1, 256, 0, dacc, dsx, weightScale, bias, dy, tokens, out,
-                    bias == 0L ? 0 : 1);
         }
+        long n = (long) tokens * out;
+        gpu.api.launchOn(stream, gpu.function(kind.ptx, kind.rescale), blocks(n), 1, 1, 256, 0, dacc, dsx, weightScale, bias, dy, tokens,
+                out, bias == 0L ? 0 : 1);
     }
 
     /**

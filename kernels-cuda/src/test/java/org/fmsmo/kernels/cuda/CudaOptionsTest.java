@@ -17,7 +17,7 @@ class CudaOptionsTest {
     void badOptionsAreRefusedBeforeTheDriverLoads() {
         FmsmoException e = assertThrows(FmsmoException.class, () -> new CudaInt8Provider().create(Map.of("gemm", "cutlass")));
         assertEquals(ErrorCode.INVALID_ARGUMENT, e.code());
-        assertEquals("cuda-int8 option gemm must be auto, wgmma or mma; got cutlass", e.getMessage());
+        assertEquals("cuda-int8 option gemm must be auto, wgmma, mma or cublaslt; got cutlass", e.getMessage());
         e = assertThrows(FmsmoException.class, () -> new CudaInt8Provider().create(Map.of("accumulate", "promoted")));
         assertEquals("cuda-int8 has no option accumulate; it takes [gemm]", e.getMessage());
         e = assertThrows(FmsmoException.class, () -> new CudaFp8Provider().create(Map.of("accumulate", "exact")));
