@@ -3,6 +3,8 @@ package org.fmsmo.kernels.cuda;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 
 /**
  * One W8A8 linear layer on the GPU, on plain memory: y[tokens][out] = rescale(quantize(x) · Wᵀ).
@@ -38,6 +40,8 @@ final class W8A8Gemm implements CudaLinear.Layer {
     private final boolean promoted;
     private final java.util.Map<Integer, Kernel> chosen = new java.util.TreeMap<>();
     private final java.util.Map<Integer, java.util.Optional<CublasLt.Plan>> plans = new java.util.HashMap<>();
+    private final java.util.Map<Integer, Boolean> agrees = new java.util.HashMap<>();
+    private final java.util.Map<Integer, String> disagreements = new java.util.HashMap<>();
     final int out;
     final int in;
     final int kp;
@@ -126,7 +130,8 @@ final class W8A8Gemm implements CudaLinear.Layer {
             case MMA, WGMMA -> describe(kernel);
             case CUBLASLT -> describe(Kernel.CUBLASLT) + (plans.values().stream().anyMatch(java.util.Optional::isEmpty)
                     ? "; " + describe(own) + " where cuBLASLt has no algorithm" : "");
-            case AUTO -> "auto " + (chosen.isEmpty() ? "(nothing run yet)" : chosen.toString());
+            case AUTO -> "auto " + (chosen.isEmpty() ? "(nothing run yet)" : chosen.toString())
+                    + (disagreements.isEmpty() ? "" : "; cuBLASLt not used where it failed or disagreed with our kernel: " + disagreements);
         };
     }
 
@@ -139,21 +144,77 @@ final class W8A8Gemm implements CudaLinear.Layer {
         };
     }
 
-    /** The kernel that runs for this many tokens: the configured one, or the measured choice for AUTO. */
+    /**
+     * The kernel that runs for this many tokens: the configured one, or the measured choice for
+     * AUTO. cuBLASLt runs only where it has an algorithm for the shape and where its output agreed
+     * with our kernel's on this layer (checked once per token-count bucket, {@link #cublasAgrees}).
+     */
     private Kernel kernelFor(int tokens, long dx, long dy, MemorySegment stream) {
+        int bucket = Integer.highestOneBit(Math.max(1, tokens - 1)) << (tokens > 1 ? 1 : 0);
         Kernel k = kernel;
         if (k == Kernel.AUTO) {
-            int bucket = Integer.highestOneBit(Math.max(1, tokens - 1)) << (tokens > 1 ? 1 : 0);
             k = chosen.get(bucket);
             if (k == null) {
-                k = measure(tokens, dx, dy);
+                try {
+                    k = plan(tokens).isPresent() && cublasAgrees(bucket, tokens, dx, dy) ? measure(tokens, dx, dy) : own;
+                } catch (FmsmoException e) { // cuBLASLt refused the shape or failed: our kernel serves, and the reason is kept
+                    disagreements.put(bucket, "cuBLASLt failed: " + e.getMessage());
+                    k = own;
+                }
                 chosen.put(bucket, k);
             }
-        }
-        if (k == Kernel.CUBLASLT && plan(tokens).isEmpty()) {
-            return own;
+        } else if (k == Kernel.CUBLASLT) {
+            if (plan(tokens).isEmpty()) {
+                return own;
+            }
+            if (!cublasAgrees(bucket, tokens, dx, dy)) {
+                throw new FmsmoException(ErrorCode.INTERNAL, kind.backendName + " gemm=cublaslt: cuBLASLt's output disagrees with our "
+                        + describe(own) + " at " + tokens + " tokens (" + disagreements.get(bucket) + "); use gemm=auto or gemm="
+                        + own.name().toLowerCase(java.util.Locale.ROOT));
+            }
         }
         return k;
+    }
+
+    /**
+     * Our kernel is the reference cuBLASLt is checked against: both run on the same input, INT8
+     * outputs must be equal bit for bit (exact accumulators, the same rescale), FP8 outputs within
+     * 2^-7 of the largest output (two fast FP8 accumulations in different orders; a wrong layout
+     * differs by the outputs' own size). Once per token-count bucket; the verdict is kept.
+     */
+    private boolean cublasAgrees(int bucket, int tokens, long dx, long dy) {
+        Boolean known = agrees.get(bucket);
+        if (known != null) {
+            return known;
+        }
+        float[] ours = outputOf(own, tokens, dx, dy);
+        float[] theirs = outputOf(Kernel.CUBLASLT, tokens, dx, dy);
+        float largest = 0f;
+        for (float v : ours) {
+            largest = Math.max(largest, Math.abs(v));
+        }
+        int differ = 0;
+        for (int i = 0; i < ours.length; i++) {
+            boolean same = kind == GemmKind.INT8 ? Float.floatToIntBits(ours[i]) == Float.floatToIntBits(theirs[i])
+                    : Math.abs(ours[i] - theirs[i]) <= 0x1p-7f * largest;
+            differ += same ? 0 : 1;
+        }
+        agrees.put(bucket, differ == 0);
+        if (differ > 0) {
+            disagreements.put(bucket, differ + " of " + ours.length + " outputs differ");
+        }
+        return differ == 0;
+    }
+
+    private float[] outputOf(Kernel k, int tokens, long dx, long dy) {
+        runWith(k, dx, dy, tokens, MemorySegment.NULL);
+        float[] y = new float[Math.multiplyExact(tokens, out)];
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment host = a.allocate((long) y.length * Float.BYTES, 16);
+            gpu.api.copyToHost(host, dy);
+            MemorySegment.copy(host, ValueLayout.JAVA_FLOAT, 0, y, 0, y.length);
+        }
+        return y;
     }
 
     private java.util.Optional<CublasLt.Plan> plan(int tokens) {
@@ -162,9 +223,6 @@ final class W8A8Gemm implements CudaLinear.Layer {
 
     /** Times our kernel and cuBLASLt (each warmed up, then 5 runs between CUDA events) and returns the faster. */
     private Kernel measure(int tokens, long dx, long dy) {
-        if (gpu.cublasLt().isEmpty() || plan(tokens).isEmpty()) {
-            return own;
-        }
         double best = Double.MAX_VALUE;
         Kernel winner = own;
         for (Kernel k : new Kernel[] {own, Kernel.CUBLASLT}) {
