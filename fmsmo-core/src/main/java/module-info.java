@@ -16,6 +16,8 @@ module org.fmsmo.core {
     requires com.fasterxml.jackson.databind;
     requires ai.djl.tokenizers;
     requires java.management;
+    requires java.desktop; // the report's plots are drawn with AWT, headless
+    requires org.jfree.jfreechart;
     requires jdk.management;
     requires static osgi.core;
 
@@ -26,6 +28,7 @@ module org.fmsmo.core {
     exports org.fmsmo.core.context;
     exports org.fmsmo.core.checkpoint;
     exports org.fmsmo.core.export;
+    exports org.fmsmo.core.report;
     exports org.fmsmo.core.deploy;
     exports org.fmsmo.core.training;
     exports org.fmsmo.core.cli;

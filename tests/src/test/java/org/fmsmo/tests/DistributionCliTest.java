@@ -162,6 +162,25 @@ class DistributionCliTest {
         assertTrue(table.out().contains("5 problem(s)"), table.out());
     }
 
+    /** --probe starts each available backend once and prints what it chose; unavailable ones are only listed. */
+    @Test
+    void probeReportsWhatEachAvailableBackendChose() throws Exception {
+        Result table = fmsmo("plugins", "--probe");
+        assertEquals(0, table.exit(), table.err());
+        assertTrue(table.out().contains("int8_kernel: "), "cpu-reference's diagnostics: " + table.out());
+        JsonNode root = new ObjectMapper().readTree(fmsmo("plugins", "--json", "--probe").out());
+        for (JsonNode b : root.get("backends")) {
+            if (b.get("available").asBoolean()) {
+                assertTrue(b.has("probe"), b.toString());
+            } else {
+                assertTrue(!b.has("probe") && !b.get("reason").asText().isEmpty(), b.toString());
+            }
+            if (b.get("name").asText().equals("cpu-reference")) {
+                assertTrue(b.get("probe").has("int8_kernel"), b.toString());
+            }
+        }
+    }
+
     @Test
     void strictModeTurnsSkippedPluginsIntoAFailure() throws Exception {
         assertEquals(0, fmsmo("plugins", "--strict").exit(), "no problems: strict passes");
@@ -342,9 +361,17 @@ class DistributionCliTest {
     @Test
     void quantizeWithoutModelRunsTheBuiltInDefault() throws Exception {
         Path out = home.resolve("demo");
-        Result q = fmsmo("quantize", "--method", "gptq", "--format", "compressed-tensors", "--output", out.toString(), "--json");
+        Path report = home.resolve("demo-report.html");
+        Result q = fmsmo("quantize", "--method", "gptq", "--format", "compressed-tensors", "--output", out.toString(), "--json", "--report",
+                report.toString());
         assertEquals(0, q.exit(), q.err());
         assertTrue(q.err().contains("built-in default model all-MiniLM-L6-v2"), q.err());
+        // the report: in the output folder and where --report said, the same page; it opens in a browser with every plot
+        String page = Files.readString(report);
+        assertEquals(page, Files.readString(out.resolve("quantization-report.html")));
+        assertTrue(page.contains("cosine to the input model: mean 0.9") && page.contains(">0.attention.self.query<") && page.contains("(encoder.layer.…)"), "report");
+        assertEquals(3, page.split("<img ", -1).length - 1, "accuracy, error by layer and time plots");
+        ReportBrowser.assertOpensWithEveryImage(report, 3);
         JsonNode summary = new ObjectMapper().readTree(q.out());
         assertEquals(36, summary.get("layers_quantized").asInt(), q.out());
         assertTrue(summary.get("size_after_bytes").asLong() < 0.65 * summary.get("size_before_bytes").asLong(), q.out());

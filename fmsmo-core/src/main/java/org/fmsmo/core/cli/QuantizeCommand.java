@@ -3,6 +3,7 @@ package org.fmsmo.core.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -10,6 +11,7 @@ import java.util.concurrent.Callable;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.QuantReport;
+import org.fmsmo.core.report.QuantizationReportPage;
 import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
@@ -166,6 +168,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print the summary as one JSON object.")
     boolean json;
 
+    @Option(names = "--report", paramLabel = "FILE.html", description = "Also write the HTML report (accuracy, size, error by layer with plots,"
+            + " time, config) here; it is always written into the output folder as " + QuantizationReportPage.FILE + ".")
+    Path report;
+
     @Option(names = "--streaming", defaultValue = "auto", paramLabel = "MODE", description = "Process the model layer by layer: auto (when the model, method and"
             + " format allow it), on (or fail saying why not), off (load it whole). Default: ${DEFAULT-VALUE}.")
     String streaming;
@@ -195,6 +201,16 @@ final class QuantizeCommand implements Callable<Integer> {
             }
             spec.commandLine().getErr().println("no --model: quantizing the built-in default model " + DefaultModel.NAME + " (" + model + ")"
                     + " with calibration " + calibration);
+        }
+        if (report != null) { // before the long work: the page is written when it ends
+            Path folder = report.toAbsolutePath().getParent();
+            if (folder == null || !Files.isDirectory(folder)) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--report " + report + ": expected a file in an existing folder; "
+                        + folder + " does not exist");
+            }
+            if (Files.isDirectory(report)) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--report " + report + ": expected a file name, found a folder");
+            }
         }
         if (resume != null && !method.equals("qat")) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--resume continues a qat run; method is " + method);
@@ -226,6 +242,12 @@ final class QuantizeCommand implements Callable<Integer> {
         try (PluginRegistry registry = plugins.openRegistry()) {
             plugins.checkStrict(registry);
             QuantizationResult result = run.plugins(registry).run();
+            String page = QuantizationReportPage.html(result, java.util.stream.Stream.concat(java.util.stream.Stream.of("fmsmo"),
+                    spec.commandLine().getParseResult().originalArgs().stream()).toList());
+            QuantizationReportPage.write(result.output().resolve(QuantizationReportPage.FILE), page);
+            if (report != null) {
+                QuantizationReportPage.write(report, page);
+            }
             summary(out, result);
         }
         return 0;
@@ -282,7 +304,7 @@ final class QuantizeCommand implements Callable<Integer> {
             return;
         }
         if (r.evaluation() != null) {
-            out.println(accuracy(r.evaluation()));
+            out.println(QuantizationReportPage.accuracy(r.evaluation()));
         }
         out.printf("%-44s %-28s %10s %10s %8s%n", "layer", "spec", "w.rel.err", "out.err", "s");
         for (QuantReport.LayerResult l : report.layers()) {
@@ -295,19 +317,6 @@ final class QuantizeCommand implements Callable<Integer> {
                 out.printf("%-28s %s%n", k, v);
             }
         });
-    }
-
-    /** The first line of the summary: what quantization cost, on held-out text. */
-    static String accuracy(Map<String, Object> e) {
-        if (e.get("perplexity") instanceof Number after && e.get("reference_perplexity") instanceof Number before) {
-            return String.format(java.util.Locale.ROOT, "perplexity %.2f → %.2f (%+.1f%%) on %s", before.doubleValue(), after.doubleValue(),
-                    100 * (after.doubleValue() / before.doubleValue() - 1), e.get("data"));
-        }
-        if (e.get("cosine") instanceof Number mean && e.get("cosine_min") instanceof Number min) {
-            return String.format(java.util.Locale.ROOT, "cosine to the input model: mean %.4f, min %.4f over %s sentences of %s", mean.doubleValue(),
-                    min.doubleValue(), e.get("sentences"), e.get("data"));
-        }
-        return "evaluation: " + e;
     }
 
     private Map<String, Object> overrides() {

@@ -1,0 +1,174 @@
+package org.fmsmo.core.report;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Instant;
+import java.util.Base64;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.quant.QuantReport.LayerResult;
+import org.fmsmo.core.pipeline.QuantizationResult;
+
+/**
+ * One self-contained HTML page about a quantization run: what was run (command, method, format,
+ * config), what it cost in accuracy (held-out text, before and after) and in size (bits per
+ * weight), where the error is (every layer's weight and output error, as a table and a plot) and
+ * where the time went. Plots are PNGs embedded as data URIs, so the file can be mailed or archived
+ * alone. A small script counts the images that decoded, for the browser test.
+ */
+public final class QuantizationReportPage {
+
+    /** The name the page has inside the output folder. */
+    public static final String FILE = "quantization-report.html";
+
+    private QuantizationReportPage() {
+    }
+
+    /** The first line of a run's summary: what quantization cost, on held-out text. */
+    public static String accuracy(Map<String, Object> e) {
+        if (e.get("perplexity") instanceof Number after && e.get("reference_perplexity") instanceof Number before) {
+            return String.format(Locale.ROOT, "perplexity %.2f → %.2f (%+.1f%%) on %s", before.doubleValue(), after.doubleValue(),
+                    100 * (after.doubleValue() / before.doubleValue() - 1), e.get("data"));
+        }
+        if (e.get("cosine") instanceof Number mean && e.get("cosine_min") instanceof Number min) {
+            return String.format(Locale.ROOT, "cosine to the input model: mean %.4f, min %.4f over %s sentences of %s", mean.doubleValue(),
+                    min.doubleValue(), e.get("sentences"), e.get("data"));
+        }
+        return "evaluation: " + e;
+    }
+
+    /** The page for a finished run. */
+    public static String html(QuantizationResult r, List<String> command) {
+        StringBuilder h = new StringBuilder(64 * 1024);
+        h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fmsmo quantization report: ")
+                .append(esc(r.method())).append(" → ").append(esc(String.valueOf(r.output().getFileName()))).append("</title>\n<style>")
+                .append("body{font-family:sans-serif;margin:2em auto;max-width:960px;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}")
+                .append("td,th{border:1px solid #ccc;padding:3px 8px;text-align:left;font-size:13px}th{background:#f3f3f3}")
+                .append("td.n{text-align:right;font-variant-numeric:tabular-nums}code{background:#f3f3f3;padding:1px 4px}")
+                .append("img{display:block;margin:.5em 0 1.5em;max-width:100%}.big{font-size:1.3em;margin:.3em 0 1em}</style>\n")
+                .append("<script>window.addEventListener('load',()=>{const i=[...document.images];document.body.dataset.images=i.length;")
+                .append("document.body.dataset.decoded=i.filter(x=>x.complete&&x.naturalWidth>0).length;});</script></head><body>\n");
+        h.append("<h1>Quantization report</h1>\n<p><code>").append(esc(String.join(" ", command))).append("</code><br>")
+                .append(esc(Instant.now().toString())).append("</p>\n");
+
+        h.append("<h2>Accuracy</h2>\n");
+        Map<String, Object> e = r.evaluation();
+        if (e == null) {
+            h.append("<p>Not evaluated (<code>--no-eval</code>).</p>\n");
+        } else {
+            h.append("<p class=\"big\">").append(esc(accuracy(e))).append("</p>\n");
+            if (e.get("perplexity") instanceof Number after && e.get("reference_perplexity") instanceof Number before) {
+                img(h, Charts.accuracy("perplexity", "perplexity (lower is better)", "input model", before.doubleValue(), "quantized",
+                        after.doubleValue()), "perplexity of the input and the quantized model");
+            } else if (e.get("cosine") instanceof Number mean && e.get("cosine_min") instanceof Number min) {
+                img(h, Charts.accuracy("quantized model's embeddings: cosine to the input model's", "cosine (1 = identical embeddings)",
+                        "mean", mean.doubleValue(), "minimum", min.doubleValue()), "mean and minimum cosine of the sentence embeddings");
+            }
+        }
+
+        h.append("<h2>Run</h2>\n<table>");
+        row(h, "method", r.method());
+        row(h, "output format", r.format());
+        row(h, "output", r.output().toString());
+        row(h, "processed", r.streamed() ? "layer by layer (streamed)" : "whole (" + r.whyNotStreamed() + ")");
+        row(h, "linear layers quantized / left in float", r.report().layers().size() + " / " + r.layersSkipped());
+        if (r.attentionMatmulsQuantized() > 0) {
+            row(h, "attention matmuls quantized", String.valueOf(r.attentionMatmulsQuantized()));
+        }
+        row(h, "calibration samples", String.valueOf(r.calibrationSamples()));
+        double ratio = r.sizeBeforeBytes() / (double) Math.max(1, r.sizeAfterBytes());
+        row(h, "size", String.format(Locale.ROOT, "%.1f MB (FLOAT32) → %.1f MB (%.2f× %s)", r.sizeBeforeBytes() / 1e6, r.sizeAfterBytes() / 1e6,
+                ratio >= 1 ? ratio : 1 / ratio, ratio >= 1 ? "smaller" : "larger: this format keeps the float weights too"));
+        row(h, "bits per weight (all parameters, as written)", String.format(Locale.ROOT, "%.2f",
+                32.0 * r.sizeAfterBytes() / Math.max(1, r.sizeBeforeBytes())));
+        row(h, "wall time", String.format(Locale.ROOT, "%.1f s", r.seconds()));
+        r.report().totals().forEach((k, v) -> row(h, k, String.format(Locale.ROOT, "%.6g", v)));
+        h.append("</table>\n");
+
+        List<LayerResult> layers = r.report().layers();
+        if (!layers.isEmpty()) {
+            String prefix = commonPrefix(layers);
+            h.append("<h2>Error by layer</h2>\n");
+            img(h, Charts.layerErrors(layers, prefix), "relative weight and output error of every quantized layer");
+            h.append("<table><tr><th>layer").append(prefix.isEmpty() ? "" : " (" + esc(prefix) + "…)").append("</th><th>spec</th>");
+            List<String> keys = layers.stream().flatMap(l -> l.metrics().keySet().stream()).distinct().toList();
+            keys.forEach(k -> h.append("<th>").append(esc(k)).append("</th>"));
+            h.append("</tr>\n");
+            for (LayerResult l : layers) {
+                h.append("<tr><td>").append(esc(l.name().substring(prefix.length()))).append("</td><td>").append(esc(l.spec().toString())).append("</td>");
+                keys.forEach(k -> h.append("<td class=\"n\">").append(l.metrics().containsKey(k)
+                        ? String.format(Locale.ROOT, "%.5g", l.metrics().get(k)) : "").append("</td>"));
+                h.append("</tr>\n");
+            }
+            h.append("</table>\n");
+        }
+
+        if (!r.stageSeconds().isEmpty()) {
+            h.append("<h2>Time</h2>\n");
+            img(h, Charts.stages(r.stageSeconds()), "wall time of each stage");
+        }
+
+        h.append("<h2>Config</h2>\n<table>");
+        r.config().settings().forEach((k, v) -> row(h, k, String.valueOf(v)));
+        h.append("</table>\n</body></html>\n");
+        return h.toString();
+    }
+
+    /** Writes the page through a temporary file renamed into place, so that a reader never sees half a page. */
+    public static void write(Path file, String html) {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        try {
+            Files.writeString(tmp, html, StandardCharsets.UTF_8);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            try {
+                Files.deleteIfExists(tmp);
+            } catch (IOException ignored) {
+                // the first failure is the one to report
+            }
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the report " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static String commonPrefix(List<LayerResult> layers) {
+        String p = layers.getFirst().name();
+        for (LayerResult l : layers) {
+            int i = 0;
+            while (i < p.length() && i < l.name().length() && p.charAt(i) == l.name().charAt(i)) {
+                i++;
+            }
+            p = p.substring(0, i);
+        }
+        int dot = p.lastIndexOf('.');
+        return layers.size() > 1 && dot >= 0 ? p.substring(0, dot + 1) : "";
+    }
+
+    private static void img(StringBuilder h, byte[] png, String alt) {
+        h.append("<img alt=\"").append(esc(alt)).append("\" src=\"data:image/png;base64,").append(Base64.getEncoder().encodeToString(png))
+                .append("\">\n");
+    }
+
+    private static void row(StringBuilder h, String key, String value) {
+        h.append("<tr><th>").append(esc(key)).append("</th><td>").append(esc(value)).append("</td></tr>\n");
+    }
+
+    private static String esc(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (char c : s.toCharArray()) {
+            switch (c) {
+                case '<' -> b.append("&lt;");
+                case '>' -> b.append("&gt;");
+                case '&' -> b.append("&amp;");
+                case '"' -> b.append("&quot;");
+                default -> b.append(c);
+            }
+        }
+        return b.toString();
+    }
+}
