@@ -84,7 +84,7 @@ public final class QuantizationReportPage {
         row(h, "calibration samples", String.valueOf(r.calibrationSamples()));
         double ratio = r.sizeBeforeBytes() / (double) Math.max(1, r.sizeAfterBytes());
         row(h, "size", String.format(Locale.ROOT, "%.1f MB (FLOAT32) → %.1f MB (%.2f× %s)", r.sizeBeforeBytes() / 1e6, r.sizeAfterBytes() / 1e6,
-                ratio >= 1 ? ratio : 1 / ratio, ratio >= 1 ? "smaller" : "larger: this format keeps the float weights too"));
+                ratio >= 1 ? ratio : 1 / ratio, ratio >= 1 ? "smaller" : "larger"));
         row(h, "bits per weight (all parameters, as written)", String.format(Locale.ROOT, "%.2f",
                 32.0 * r.sizeAfterBytes() / Math.max(1, r.sizeBeforeBytes())));
         row(h, "wall time", String.format(Locale.ROOT, "%.1f s", r.seconds()));
