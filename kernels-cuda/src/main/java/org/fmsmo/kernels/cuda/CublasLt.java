@@ -75,16 +75,20 @@ final class CublasLt implements AutoCloseable {
 
     /** Where cuBLASLt would be loaded from: LD_LIBRARY_PATH, the CUDA toolkit, the system, an installed PyTorch's nvidia wheels. */
     static Optional<Path> find() {
+        return find(searchPath(System.getenv("LD_LIBRARY_PATH"), List.of(Path.of("/opt"), Path.of("/usr/local/lib"),
+                Path.of(System.getProperty("user.home"), ".local/lib"))));
+    }
+
+    /** The folders looked in, in order; {@code wheelRoots} are searched a few levels down for {@code nvidia/{cu13,cublas}/lib}. */
+    static List<Path> searchPath(String ldLibraryPath, List<Path> wheelRoots) {
         List<Path> dirs = new ArrayList<>();
-        String ld = System.getenv("LD_LIBRARY_PATH");
-        if (ld != null) {
-            Stream.of(ld.split(":")).filter(d -> !d.isBlank()).map(Path::of).forEach(dirs::add);
+        if (ldLibraryPath != null) {
+            Stream.of(ldLibraryPath.split(":")).filter(d -> !d.isBlank()).map(Path::of).forEach(dirs::add);
         }
         DIRS.forEach(d -> dirs.add(Path.of(d)));
-        for (Path root : List.of(Path.of("/opt"), Path.of("/usr/local/lib"), Path.of(System.getProperty("user.home"), ".local/lib"))) {
-            // .../site-packages/nvidia/{cu13,cublas}/lib, at most a few levels down
+        for (Path root : wheelRoots) {
             try (Stream<Path> s = Files.isDirectory(root) ? Files.find(root, 7, (p, a) -> p.endsWith("nvidia") && a.isDirectory()) : Stream.empty()) {
-                s.forEach(n -> {
+                s.sorted().forEach(n -> {
                     dirs.add(n.resolve("cu13/lib"));
                     dirs.add(n.resolve("cublas/lib"));
                 });
@@ -92,6 +96,11 @@ final class CublasLt implements AutoCloseable {
                 // an unreadable folder: look elsewhere
             }
         }
+        return dirs;
+    }
+
+    /** The first {@code libcublasLt.so.13} (or {@code .12}) in these folders. */
+    static Optional<Path> find(List<Path> dirs) {
         for (Path d : dirs) {
             for (String name : NAMES) {
                 if (Files.isRegularFile(d.resolve(name))) {

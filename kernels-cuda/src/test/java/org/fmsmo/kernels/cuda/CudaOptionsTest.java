@@ -49,6 +49,23 @@ class CudaOptionsTest {
         assertEquals(201792, W8A8Gemm.hopperSharedBytes(256, 4)); // as cuda_launch.hopper_shared_bytes
     }
 
+    /** cuBLASLt is looked for on LD_LIBRARY_PATH first, then in the toolkit, then in PyTorch's nvidia wheels; 13 before 12. */
+    @Test
+    void cublasLtIsFoundWhereCudaAndPyTorchPutIt(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path wheels = dir.resolve("venv/lib/python3.12/site-packages/nvidia/cu13/lib");
+        java.nio.file.Files.createDirectories(wheels);
+        java.nio.file.Path ld = dir.resolve("ld");
+        java.nio.file.Files.createDirectories(ld);
+        List<java.nio.file.Path> path = CublasLt.searchPath(ld.toString(), List.of(dir));
+        assertEquals(ld, path.getFirst());
+        assertTrue(path.contains(wheels), path.toString());
+        assertTrue(CublasLt.find(List.of(ld, wheels)).isEmpty());
+        java.nio.file.Files.writeString(wheels.resolve("libcublasLt.so.13"), "");
+        assertEquals(wheels.resolve("libcublasLt.so.13"), CublasLt.find(List.of(ld, wheels)).orElseThrow());
+        java.nio.file.Files.writeString(ld.resolve("libcublasLt.so.12"), "");
+        assertEquals(ld.resolve("libcublasLt.so.12"), CublasLt.find(List.of(ld, wheels)).orElseThrow(), "the first folder wins");
+    }
+
     @Test
     void jsonReportEscapesAndNests() {
         String json = GpuCheck.Json.write(Map.of("k", List.of(1, 2.5, "a\"b\n", true, Double.NaN)));
