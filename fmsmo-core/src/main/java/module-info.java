@@ -18,6 +18,7 @@ module org.fmsmo.core {
     requires java.management;
     requires java.desktop; // the report's plots are drawn with AWT, headless
     requires org.jfree.jfreechart;
+    requires me.tongfei.progressbar;
     requires jdk.management;
     requires static osgi.core;
 
