@@ -539,6 +539,11 @@ class DistributionCliTest {
             assertTrue(written.stream().filter(f -> f.getFileName().toString().matches("model-\\d{5}-of-\\d{5}\\.safetensors")).count() > 2,
                     "expected several shards: " + written);
             for (Path f : written) {
+                if (f.getFileName().toString().equals("quantization-report.html")) {
+                    // the report describes the run (its time per stage, its date, "resumed after"), not the model
+                    assertTrue(Files.isRegularFile(out.resolve(f.getFileName())), why + ": the resumed run's report");
+                    continue;
+                }
                 assertTrue(java.util.Arrays.equals(Files.readAllBytes(f), Files.readAllBytes(out.resolve(f.getFileName()))),
                         why + ": " + f.getFileName() + " differs from the uninterrupted run's");
             }
