@@ -366,6 +366,7 @@ class DistributionCliTest {
                 report.toString());
         assertEquals(0, q.exit(), q.err());
         assertTrue(q.err().contains("built-in default model all-MiniLM-L6-v2"), q.err());
+        assertFalse(q.err().contains("\tat ") || q.err().contains("Exception"), "no stack trace on stderr: " + q.err());
         // the report: in the output folder and where --report said, the same page; it opens in a browser with every plot
         String page = Files.readString(report);
         assertEquals(page, Files.readString(out.resolve("quantization-report.html")));

@@ -36,7 +36,7 @@ final class TerminalProgress implements ProgressListener {
     @Override
     public void item(String name) {
         if (bar != null) {
-            bar.setExtraMessage(name);
+            bar.setExtraMessage(" " + name);
         }
     }
 

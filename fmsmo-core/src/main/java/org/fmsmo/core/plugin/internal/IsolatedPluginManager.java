@@ -155,7 +155,18 @@ final class IsolatedPluginManager extends DefaultPluginManager {
 
     @Override
     protected ExtensionFinder createExtensionFinder() {
-        ServiceProviderExtensionFinder finder = new ServiceProviderExtensionFinder(this);
+        ServiceProviderExtensionFinder finder = new ServiceProviderExtensionFinder(this) {
+            /**
+             * Nothing from the host's class path: extensions are looked up per plugin only
+             * (PluginsDirectoryDiscovery), the host's own providers come through ServiceLoader, and
+             * PF4J's scan of every host jar's META-INF/services logs a stack trace at jars that keep
+             * folders there (jline's, which the progress bar brings).
+             */
+            @Override
+            public java.util.Map<String, java.util.Set<String>> readClasspathStorages() {
+                return new java.util.LinkedHashMap<>();
+            }
+        };
         addPluginStateListener(finder);
         return finder;
     }
