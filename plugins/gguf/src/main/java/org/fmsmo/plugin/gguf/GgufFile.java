@@ -135,7 +135,8 @@ final class GgufFile {
             infos.add(new TensorInfo(name, dims, type, offset, elements));
         }
         long dataStart = (c.b.position() + alignment - 1) / alignment * alignment;
-        long dataBytes = all.capacity() - dataStart;
+        // a file without tensors may end before the data section's alignment padding (fuzzing found one)
+        long dataBytes = Math.max(0, all.capacity() - dataStart);
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
         for (TensorInfo t : infos) {
             long bytes = t.type().bytes(t.elements());
@@ -147,7 +148,7 @@ final class GgufFile {
                 throw c.corrupt(0, "tensor " + t.name() + " appears twice");
             }
         }
-        ByteBuffer data = all.slice((int) dataStart, (int) dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer data = (dataBytes == 0 ? ByteBuffer.allocate(0) : all.slice((int) dataStart, (int) dataBytes)).order(ByteOrder.LITTLE_ENDIAN);
         return new GgufFile(path, Collections.unmodifiableMap(metadata), Collections.unmodifiableMap(tensors), data);
     }
 
