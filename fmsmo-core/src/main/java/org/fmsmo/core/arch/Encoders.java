@@ -30,7 +30,7 @@ public final class Encoders {
         if (!positions.equals("absolute")) {
             throw c.unsupported("position_embedding_type", "must be 'absolute', found '" + positions + "'");
         }
-        return new BertSpec(c.positive("vocab_size"), hidden, c.positive("num_hidden_layers"), heads,
+        return new BertSpec(c.positive("vocab_size"), hidden, TransformerConfigs.layers(c), heads,
                 c.positive("intermediate_size"), c.positive("max_position_embeddings", 512), c.positive("type_vocab_size", 2),
                 c.numberBetween("layer_norm_eps", 1e-12, 0, 1), paddingIdx);
     }
@@ -122,9 +122,13 @@ public final class Encoders {
             }
             b.kvHeads = b.heads;
             b.headDim = b.hidden / b.heads;
+            if (b.headDim > TransformerConfigs.MAX_HEAD_DIM) {
+                throw c.invalid("num_attention_heads", "must split hidden_size (" + b.hidden + ") into heads of at most "
+                        + TransformerConfigs.MAX_HEAD_DIM + " (published models use 64 to 256), found " + b.headDim);
+            }
             b.intermediate = c.positive("intermediate_size");
             b.maxPositions = c.positive("max_position_embeddings", 8192);
-            b.numLayers = c.positive("num_hidden_layers");
+            b.numLayers = TransformerConfigs.layers(c);
             b.eps = c.numberBetween("norm_eps", 1e-5, 0, 1);
             b.scale = 1.0 / Math.sqrt(b.headDim);
             b.norm = c.bool("norm_bias", false) ? TransformerSpec.Norm.LAYER_NORM : TransformerSpec.Norm.LAYER_NORM_NO_BIAS;

@@ -21,6 +21,24 @@ import org.fmsmo.api.arch.RopeParameters;
  */
 final class TransformerConfigs {
 
+    /**
+     * More blocks than any published model has (Llama 3.1 405B: 126): a structure is built per
+     * block before any weight is read, so a damaged count must be refused, not allocated
+     * (fuzzing found a config.json asking for 133 million).
+     */
+    static final int MAX_LAYERS = 1024;
+    /** Wider heads than any published model's; the rotary tables are built from it. */
+    static final int MAX_HEAD_DIM = 1024;
+
+    /** {@code num_hidden_layers}, checked against {@link #MAX_LAYERS}. */
+    static int layers(ModelConfig c) {
+        int n = c.positive("num_hidden_layers");
+        if (n > MAX_LAYERS) {
+            throw c.invalid("num_hidden_layers", "must be at most " + MAX_LAYERS + " (more blocks than any published model), found " + n);
+        }
+        return n;
+    }
+
     static final String FULL = "full_attention";
     static final String SLIDING = "sliding_attention";
 
@@ -38,12 +56,15 @@ final class TransformerConfigs {
             throw c.invalid("num_key_value_heads", "(" + b.kvHeads + ") must divide num_attention_heads (" + b.heads + ")");
         }
         b.headDim = c.positive("head_dim", b.hidden / b.heads);
+        if (b.headDim > MAX_HEAD_DIM) {
+            throw c.invalid("head_dim", "must be at most " + MAX_HEAD_DIM + " (published models use 64 to 256), found " + b.headDim);
+        }
         if (b.headDim % 2 != 0) {
             throw c.invalid("head_dim", "must be even for rotary embeddings, found " + b.headDim);
         }
         b.intermediate = c.positive("intermediate_size");
         b.maxPositions = c.positive("max_position_embeddings", 2048);
-        b.numLayers = c.positive("num_hidden_layers");
+        b.numLayers = layers(c);
         b.eps = c.numberBetween("rms_norm_eps", 1e-6, 0, 1);
         b.tie = c.bool("tie_word_embeddings", false);
         b.scale = 1.0 / Math.sqrt(b.headDim);
