@@ -50,6 +50,17 @@ final class CudaDevice implements AutoCloseable {
         return capability == 90 && api.hasTensorMaps() && Kernels.has(HOPPER_CUBIN);
     }
 
+    /** Copies host memory (heap arrays included) into a new device allocation; returns its pointer. */
+    long upload(MemorySegment host) {
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment offHeap = a.allocate(host.byteSize(), 16); // the driver copies from native memory only
+            offHeap.copyFrom(host);
+            long p = api.malloc(host.byteSize());
+            api.copyToDevice(p, offHeap);
+            return p;
+        }
+    }
+
     String capabilityText() {
         return capability / 10 + "." + capability % 10;
     }

@@ -100,10 +100,10 @@ final class W4A16Gemm implements CudaLinear.Layer {
             }
         }
         gpu.api.setCurrent(gpu.context);
-        this.scales = upload(MemorySegment.ofArray(s16));
-        this.zeros = z16 == null ? 0L : upload(MemorySegment.ofArray(z16));
-        this.bias = bias == null ? 0L : upload(MemorySegment.ofArray(bias));
-        long raw = upload(MemorySegment.ofArray(ordered));
+        this.scales = gpu.upload(MemorySegment.ofArray(s16));
+        this.zeros = z16 == null ? 0L : gpu.upload(MemorySegment.ofArray(z16));
+        this.bias = bias == null ? 0L : gpu.upload(MemorySegment.ofArray(bias));
+        long raw = gpu.upload(MemorySegment.ofArray(ordered));
         try {
             packed = gpu.api.malloc((long) paddedRows * kp / 2);
             long words = (long) paddedRows * kp / 8;
@@ -136,16 +136,6 @@ final class W4A16Gemm implements CudaLinear.Layer {
             }
         }
         return natural ? null : result;
-    }
-
-    private long upload(MemorySegment host) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment offHeap = a.allocate(host.byteSize(), 16);
-            offHeap.copyFrom(host);
-            long p = gpu.api.malloc(host.byteSize());
-            gpu.api.copyToDevice(p, offHeap);
-            return p;
-        }
     }
 
     @Override

@@ -84,9 +84,9 @@ final class W8A8Gemm implements CudaLinear.Layer {
             System.arraycopy(codes, o * in, padded, o * kp, in);
         }
         gpu.api.setCurrent(gpu.context);
-        weight = upload(MemorySegment.ofArray(padded));
-        weightScale = upload(MemorySegment.ofArray(rowScales));
-        this.bias = bias == null ? 0L : upload(MemorySegment.ofArray(bias));
+        weight = gpu.upload(MemorySegment.ofArray(padded));
+        weightScale = gpu.upload(MemorySegment.ofArray(rowScales));
+        this.bias = bias == null ? 0L : gpu.upload(MemorySegment.ofArray(bias));
         if (own == Kernel.WGMMA) {
             tileN = this.promoted ? 128 : tileWidth(out, gpu.multiprocessors);
             mapA = maps.allocate(CudaApi.TENSOR_MAP_BYTES, 64);
@@ -250,16 +250,6 @@ final class W8A8Gemm implements CudaLinear.Layer {
     private String hopperKernel() {
         String op = kind == GemmKind.INT8 ? "s8" : promoted ? "e4m3p" : "e4m3";
         return "hopper_" + op + "_rescale_n" + tileN;
-    }
-
-    private long upload(MemorySegment host) {
-        try (Arena a = Arena.ofConfined()) {
-            MemorySegment offHeap = a.allocate(host.byteSize(), 16);
-            offHeap.copyFrom(host);
-            long p = gpu.api.malloc(host.byteSize());
-            gpu.api.copyToDevice(p, offHeap);
-            return p;
-        }
     }
 
     @Override
