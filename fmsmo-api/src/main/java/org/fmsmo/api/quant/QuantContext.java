@@ -78,8 +78,12 @@ public interface QuantContext {
     /**
      * Smooths a set of layers that share one input: their input is divided by {@code s} per
      * channel and their weights' columns multiplied by {@code s}, so the float model computes the
-     * same function. The division is folded into the norm that produces the input when the plan's
-     * {@link InputGroup} says that is possible; otherwise each layer's wrapper divides its input at
+     * same function. The division is folded into the producer of the input when the plan's
+     * {@link InputGroup} says that is possible: a norm's gain (and bias), or, since 1.6, the output
+     * rows of the linear layer whose output channels become this input's one to one (v_proj before
+     * o_proj without grouped heads, up_proj before a gated MLP's down_proj) — even when that layer
+     * is already frozen, whose per-channel or per-group weight scales then take the division
+     * exactly; otherwise each layer's wrapper divides its input at
      * run time — unless the config's {@code smoothq_fold_only} is true (deployable formats hold
      * no run-time divisor), in which case such a group is left as it is. Call before the layers
      * are wrapped.
@@ -105,6 +109,19 @@ public interface QuantContext {
     @Experimental(since = "1.0")
     default void sequential(Stage stage) {
         throw new UnsupportedOperationException(getClass().getName() + " cannot quantize sequentially");
+    }
+
+    /**
+     * The per-stage step of the installed method {@code method} ({@link QuantMethod#stageQuantizer}),
+     * created for this context, so that a method can transform each stage and let another quantize it.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNKNOWN_NAME} listing the
+     *         installed methods, or {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} when that method
+     *         does not quantize stage by stage
+     */
+    @Experimental(since = "1.6")
+    default StageQuantizer stageQuantizer(String method) {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot compose methods");
     }
 
     /**

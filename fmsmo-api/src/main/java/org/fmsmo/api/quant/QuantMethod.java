@@ -33,4 +33,15 @@ public interface QuantMethod {
     default boolean perBlock() {
         return false;
     }
+
+    /**
+     * This method's step for one sequential stage, for another method to compose with (AWQ's
+     * scales followed by GPTQ), or empty when the method does not quantize stage by stage. The
+     * step reads its settings from {@code context}'s config and reports progress per layer; it
+     * does not begin or end a progress phase of its own.
+     */
+    @org.fmsmo.api.Experimental(since = "1.6")
+    default java.util.Optional<StageQuantizer> stageQuantizer(QuantContext context) {
+        return java.util.Optional.empty();
+    }
 }

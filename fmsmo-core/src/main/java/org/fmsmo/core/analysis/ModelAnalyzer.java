@@ -22,7 +22,9 @@ import org.fmsmo.core.nn.Trace;
  * Traces one forward pass of a model on a short example and reads its data flow: every linear
  * layer, the attention matmuls, which linears read the same tensor (q/k/v; gate/up), which
  * module produced that tensor, and whether a norm's output feeds only those linears — the case
- * where SmoothQuant can fold its scale into the norm. A post-norm block (BERT) feeds the norm's
+ * where SmoothQuant can fold its scale into the norm — or the tensor's channels are a linear
+ * layer's output channels passed through a {@code channelwise} op (o_proj's from v_proj,
+ * down_proj's from up_proj), where AWQ folds its scale into that layer's rows. A post-norm block (BERT) feeds the norm's
  * output to the residual add too, so there it cannot fold. Weight magnitudes are measured for the
  * outlier rule. The plan itself comes from {@link QuantPlanner}.
  *
@@ -99,11 +101,32 @@ public final class ModelAnalyzer {
             List<Trace.Event> readers = consumers.get(in);
             List<String> layers = readers.stream().filter(r -> r.kind().equals("linear")).map(Trace.Event::name).distinct().toList();
             Trace.Event from = producer.get(in);
-            boolean norm = from != null && from.kind().equals("norm");
             boolean onlyLinears = readers.stream().allMatch(r -> r.kind().equals("linear"));
-            groups.add(new InputGroup(layers, from == null ? "" : from.name(), norm && onlyLinears));
+            Trace.Event source = channelSource(from, producer, consumers);
+            if (source != null) {
+                groups.add(new InputGroup(layers, source.name(), onlyLinears));
+            } else {
+                boolean norm = from != null && from.kind().equals("norm");
+                groups.add(new InputGroup(layers, from == null ? "" : from.name(), norm && onlyLinears));
+            }
         }
         return groups;
+    }
+
+    /**
+     * The linear layer whose output channels become this input's one to one, through a
+     * {@code channelwise} op (v_proj through attention to o_proj, up_proj through the gate to
+     * down_proj), when that output feeds nothing else: a per-channel scale of the input can then
+     * be folded into its rows. Null otherwise.
+     */
+    private static Trace.Event channelSource(Trace.Event from, Map<NDArray, Trace.Event> producer, Map<NDArray, List<Trace.Event>> consumers) {
+        if (from == null || !from.kind().equals("channelwise")) {
+            return null;
+        }
+        NDArray through = from.inputs().getFirst();
+        Trace.Event source = producer.get(through);
+        boolean onlyThis = consumers.getOrDefault(through, List.of()).stream().allMatch(e -> e == from);
+        return source != null && source.kind().equals("linear") && onlyThis ? source : null;
     }
 
     private static Map<String, Double> magnitudes(QuantizableModel model) {

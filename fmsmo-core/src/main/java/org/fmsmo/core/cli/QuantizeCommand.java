@@ -30,7 +30,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(name = "quantize", description = {
         "Quantize a model folder with a method plugin and report what it cost.",
-        "Methods: gptq, fp8, rtn, ptq, dq, qat and any installed plugin's. The output is the fms format (float weights with",
+        "Methods: gptq, awq, awq+gptq, fp8, rtn, ptq, dq, qat and any installed plugin's. The output is the fms format (float weights with",
         "the quantizers' state) or a deployable one (--format compressed-tensors|gptq), which `fmsmo eval` loads too.",
         "The run ends by evaluating the result against the input on held-out text (--eval-data, --no-eval)."})
 final class QuantizeCommand implements Callable<Integer> {
@@ -54,10 +54,10 @@ final class QuantizeCommand implements Callable<Integer> {
             + "(default: dq for dq, fp8_dynamic for fp8, else ptq_int8).")
     String recipe;
 
-    @Option(names = "--bits", paramLabel = "N", description = "Weight bits for gptq/rtn (default 4): integer grid, with --group-size and --sym/--asym.")
+    @Option(names = "--bits", paramLabel = "N", description = "Weight bits for gptq, awq, awq+gptq and rtn (default 4): integer grid, with --group-size and --sym/--asym.")
     Integer bits;
 
-    @Option(names = "--group-size", paramLabel = "N", description = "Input columns per scale for gptq/rtn (default 128; -1: one scale per output channel).")
+    @Option(names = "--group-size", paramLabel = "N", description = "Input columns per scale for gptq, awq and rtn (default 128; -1: one scale per output channel).")
     Integer groupSize;
 
     @Option(names = "--asym", description = "Asymmetric weight grid with zero points (default: symmetric, the full grid).")
@@ -319,6 +319,12 @@ final class QuantizeCommand implements Callable<Integer> {
         });
     }
 
+    /**
+     * The methods whose weight grid --bits, --group-size and --sym/--asym set (weight-only INT4 by
+     * default, except rtn, whose default is the recipe's).
+     */
+    private static final java.util.Set<String> INT_WEIGHT_METHODS = new java.util.TreeSet<>(java.util.List.of("gptq", "rtn", "awq", "awq+gptq"));
+
     private Map<String, Object> overrides() {
         Map<String, Object> o = new LinkedHashMap<>(extra);
         put(o, "nbits_w", nbitsW);
@@ -330,8 +336,8 @@ final class QuantizeCommand implements Callable<Integer> {
         if (sym && asym) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--sym and --asym exclude each other");
         }
-        boolean intWeights = method.equals("gptq") || method.equals("rtn");
-        if (intWeights && (bits != null || groupSize != null || asym || sym || method.equals("gptq"))) {
+        boolean intWeights = INT_WEIGHT_METHODS.contains(method);
+        if (intWeights && (bits != null || groupSize != null || asym || sym || !method.equals("rtn"))) {
             int b = bits == null ? 4 : bits;
             if (b < 2 || b > 8) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits " + b + ": expected 2 to 8");
@@ -348,7 +354,7 @@ final class QuantizeCommand implements Callable<Integer> {
                 o.put("nbits_a", 32); // weight-only unless asked
             }
         } else if (bits != null || groupSize != null) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits and --group-size set gptq's and rtn's weight grid; for " + method
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits and --group-size set the weight grid of " + INT_WEIGHT_METHODS + "; for " + method
                     + " use --nbits-w and --qw-mode");
         }
         if (descAct) {

@@ -21,7 +21,9 @@ import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantContext;
 import org.fmsmo.api.quant.QuantPlan;
+import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.api.quant.QuantSpec;
+import org.fmsmo.api.quant.StageQuantizer;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.api.quant.QuantizerProvider;
 import org.fmsmo.api.quant.RangeSource;
@@ -35,6 +37,7 @@ import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.RmsNorm;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.quant.QBmm;
+import org.fmsmo.core.quant.QLinear;
 import org.fmsmo.core.quant.QuantizerModes;
 
 /**
@@ -245,7 +248,13 @@ public final class DefaultQuantContext implements QuantContext {
                 plain.setInputDivisor(scale);
             }
         }
-        if (fold) {
+        if (fold && isLinear(group.get().producer())) {
+            switch (model.linear(group.get().producer())) {
+                case Linear plain -> plain.divideOutputs(scale);
+                case QLinear wrapped -> wrapped.divideOutputs(scale, config.getString("scale_dtype", "float32").equals("float16"));
+                default -> throw new IllegalStateException("producer " + group.get().producer() + " is neither a plain nor a host-wrapped linear");
+            }
+        } else if (fold) {
             Module norm = scope.module(group.get().producer());
             switch (norm) {
                 case RmsNorm r -> r.divideGain(scale);
@@ -258,6 +267,17 @@ public final class DefaultQuantContext implements QuantContext {
                 default -> throw new IllegalStateException("producer " + group.get().producer() + " is not a norm");
             }
         }
+    }
+
+    private boolean isLinear(String name) {
+        return model.linearLayers().stream().anyMatch(l -> l.name().equals(name));
+    }
+
+    @Override
+    public StageQuantizer stageQuantizer(String method) {
+        return registry.get(QuantMethodProvider.class, method).create().stageQuantizer(this)
+                .orElseThrow(() -> new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "method " + method
+                        + " does not quantize stage by stage, so no other method can hand it a stage (gptq can)"));
     }
 
     @Override

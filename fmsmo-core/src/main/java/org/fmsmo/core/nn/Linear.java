@@ -71,6 +71,22 @@ public final class Linear implements LinearLayer {
         }
     }
 
+    /**
+     * Divides output channel {@code j} by {@code s[j]}: the weight's rows (when still held) and the
+     * bias. The layer then computes {@code y / s}: how a per-channel scale of the next layer's input
+     * is folded into the layer that produces it (AWQ, SmoothQuant).
+     *
+     * @param s {@code [out]}, positive
+     */
+    public void divideOutputs(NDArray s) {
+        if (weight != null) {
+            weight.divi(s.reshape(-1, 1));
+        }
+        if (bias != null) {
+            bias.divi(s);
+        }
+    }
+
     @Override
     public Optional<NDArray> bias() {
         return Optional.ofNullable(bias);

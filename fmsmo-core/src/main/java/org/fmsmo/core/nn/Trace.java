@@ -18,7 +18,10 @@ public final class Trace {
     /**
      * One traced call.
      *
-     * @param kind   {@code embedding}, {@code linear}, {@code norm}, {@code bmm} or {@code add}
+     * @param kind   {@code embedding}, {@code linear}, {@code norm}, {@code bmm}, {@code add}, or
+     *               {@code channelwise}: output channel {@code c} depends on the (first) input's
+     *               channel {@code c} only, linearly (attention mixing v over tokens; a gated MLP's
+     *               {@code act(gate) ⊙ up}), so a per-channel scale passes through it
      * @param name   the module path ({@code model.layers.0.self_attn.q_proj}; a bmm:
      *               {@code …self_attn.bmm1})
      * @param output the array it produced

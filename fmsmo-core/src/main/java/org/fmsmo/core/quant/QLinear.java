@@ -91,6 +91,52 @@ public final class QLinear implements LayerWrapper {
         return b.isPresent() ? y.add(b.get()) : y;
     }
 
+    /**
+     * Divides output channel {@code j} by {@code s[j]} and keeps the codes: a frozen layer's scales
+     * of row {@code j} (per channel or per group) are divided by {@code s[j]}, which is exact, as
+     * {@code (q − z)·(scale/s) = ((q − z)·scale)/s}; the bias and the float weight (while held)
+     * follow. A layer not yet frozen only has its float weight divided.
+     *
+     * @param s {@code [out]}, positive
+     * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} for a frozen layer with one scale
+     *         for the whole tensor (its rows cannot be scaled apart)
+     */
+    public void divideOutputs(NDArray s) {
+        divideOutputs(s, false);
+    }
+
+    /**
+     * As {@link #divideOutputs(NDArray)}; with {@code halfScales} the divided scales are rounded to
+     * F16 (a run writing GPTQ v1, whose checkpoints store F16 scales): the fold is then exact to
+     * one F16 rounding of each scale, as if the layer had been quantized after the division.
+     */
+    public void divideOutputs(NDArray s, boolean halfScales) {
+        if (!(wrapped instanceof Linear plain)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name() + " is not a plain linear layer; its outputs cannot be rescaled");
+        }
+        if (frozen == null) {
+            plain.divideOutputs(s);
+            return;
+        }
+        QuantSpec spec = frozen.spec();
+        if (spec.granularity() != org.fmsmo.api.quant.Granularity.CHANNEL && spec.granularity() != org.fmsmo.api.quant.Granularity.GROUP) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "layer " + name() + " is frozen with " + spec
+                    + "; only per-channel or per-group weight scales can take a per-row factor exactly");
+        }
+        NDArray rows = s.reshape(-1, 1);
+        NDArray scale = frozen.scale().div(rows);
+        if (halfScales) {
+            scale = scale.toType(ai.djl.ndarray.types.DataType.FLOAT16, false).toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+        }
+        NDScope.unregister(scale);
+        frozen.scale().close();
+        frozen = new QuantizedTensor(spec, frozen.codes(), scale, frozen.zeroPoint().orElse(null), frozen.groupIndex().orElse(null));
+        frozenValue.close();
+        frozenValue = frozen.dequantize(); // from the new scales, so the simulation is what a checkpoint of them computes
+        NDScope.unregister(frozenValue);
+        plain.divideOutputs(s);
+    }
+
     @Override
     public void setCalibrating(boolean calibrating) {
         this.calibrating = calibrating;

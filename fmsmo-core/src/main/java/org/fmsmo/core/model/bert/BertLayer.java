@@ -51,10 +51,12 @@ final class BertLayer extends Module {
         long t = x.getShape().get(1);
         NDArray q = split(linear("attention.self.query", x), b, t);
         NDArray k = split(linear("attention.self.key", x), b, t);
-        NDArray v = split(linear("attention.self.value", x), b, t);
+        NDArray value = linear("attention.self.value", x);
+        NDArray v = split(value, b, t);
         NDArray context = Attention.scaledDotProduct(q, k, v, mask, (float) (1.0 / Math.sqrt(headDim)),
                         bmm("attention.self.bmm1"), bmm("attention.self.bmm2"))
                 .transpose(0, 2, 1, 3).reshape(b, t, (long) heads * headDim);
+        Trace.call("channelwise", path(), context, value); // context channel c is a mix of value channel c over tokens
         NDArray attended = linear("attention.output.dense", context);
         NDArray h = attentionNorm.forward(Trace.call("add", path(), attended.add(x), attended, x));
         NDArray inner = linear("intermediate.dense", h);

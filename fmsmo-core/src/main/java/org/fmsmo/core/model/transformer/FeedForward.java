@@ -6,6 +6,7 @@ import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.Scopes;
+import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -74,7 +75,12 @@ final class FeedForward extends Module {
             product = Scopes.step(() -> Activations.apply(activation, linear(up, x)));
         } else {
             NDArray act = Scopes.step(() -> Activations.apply(activation, linear(gate, x)));
-            product = Scopes.step(() -> act.mul(linear(up, x)));
+            product = Scopes.step(() -> {
+                NDArray u = linear(up, x);
+                // down_proj's input channel j is up_proj's channel j times a factor of the gate: a
+                // per-channel scale of it can be folded into up_proj's rows.
+                return Trace.call("channelwise", path(), act.mul(u), u);
+            });
             act.close();
         }
         NDArray y = linear(down, product);

@@ -9,6 +9,7 @@ import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Module;
 import org.fmsmo.core.nn.Normalization;
 import org.fmsmo.core.nn.RotaryEmbedding;
+import org.fmsmo.core.nn.Trace;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -109,6 +110,12 @@ final class SelfAttention extends Module {
         }
         NDArray out = Attention.scaledDotProduct(qh, kh, vh, m, (float) spec.attention().scale(),
                 (float) spec.attention().softcap(), bmm("bmm1"), bmm("bmm2"));
-        return linear(o, out.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * d));
+        NDArray merged = out.transpose(0, 2, 1, 3).reshape(b, t, (long) heads * d);
+        if (qkv == null && heads == kvHeads) {
+            // Channel c of o_proj's input mixes v_proj's channel c over tokens: a per-channel scale of
+            // it can be folded into v_proj's rows. Grouped heads repeat v's channels, so there it cannot.
+            Trace.call("channelwise", path(), merged, vx);
+        }
+        return linear(o, merged);
     }
 }

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
@@ -25,6 +26,7 @@ import org.fmsmo.api.quant.QuantType;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.api.quant.RangeSource;
+import org.fmsmo.api.quant.StageQuantizer;
 
 /**
  * GPTQ over a model: the host runs the calibration examples block by block
@@ -48,47 +50,82 @@ final class GptqMethod implements QuantMethod {
     @Override
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
-        QuantConfig cfg = context.config();
         List<LayerDecision> todo = context.plan().quantized();
-        Map<String, LayerDecision> decisions = new HashMap<>();
-        for (LayerDecision d : todo) {
-            check(d);
-            decisions.put(d.name(), d);
-        }
-        double damp = cfg.getDouble("damp_percent", 0.01);
-        boolean descAct = cfg.getBoolean("desc_act", false);
-        boolean staticGroups = cfg.getBoolean("static_groups", false);
-        int blockSize = cfg.getInt("gptq_block_size", 128);
+        todo.forEach(GptqMethod::check); // every layer before the first is calibrated
+        StageQuantizer stage = new Stages(context);
         ProgressListener progress = context.progress();
         List<QuantReport.LayerResult> results = new ArrayList<>();
         progress.begin("gptq", todo.size(), "layers");
         try {
-            context.sequential((layers, inputs) -> {
-                long t0 = System.nanoTime();
-                progress.item(layers.getFirst() + " (capturing inputs)");
-                int in = Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures());
-                // H stays as the engine's upper-triangle tiles (half of H) for the stage's output
-                // errors; the factor, the only full n² array, is made once for all its layers.
-                try (Hessian h = new Hessian(in, context.model().manager())) {
-                    inputs.forEach(h::add);
-                    long tokens = h.rows();
-                    Gptq.Factor factor;
-                    try (NDManager work = context.model().manager().newSubManager()) {
-                        factor = Gptq.factor(h, in, options(decisions.get(layers.getFirst()).weightSpec(), damp, descAct, staticGroups, blockSize),
-                                work);
-                    }
-                    double sharedSeconds = (System.nanoTime() - t0) / 1e9;
-                    for (String name : layers) {
-                        quantizeLayer(context, name, decisions.get(name), h, factor, tokens,
-                                options(decisions.get(name).weightSpec(), damp, descAct, staticGroups, blockSize), sharedSeconds / layers.size(), results);
-                        progress.advance(1);
-                    }
-                }
-            });
+            context.sequential((layers, inputs) -> results.addAll(stage.quantize(layers, inputs)));
         } finally {
             progress.end();
         }
         return new QuantReport("gptq", results, (System.nanoTime() - start) / 1e9);
+    }
+
+    @Override
+    public Optional<StageQuantizer> stageQuantizer(QuantContext context) {
+        return Optional.of(new Stages(context));
+    }
+
+    /**
+     * GPTQ on one stage: its Hessian is built once from the captured inputs (q/k/v share one) and
+     * factored once ({@link Gptq#factor}: the factor depends on H and the dampening only), then
+     * every layer of the stage is quantized and frozen with it.
+     */
+    private static final class Stages implements StageQuantizer {
+        private final QuantContext context;
+        private final double damp;
+        private final boolean descAct;
+        private final boolean staticGroups;
+        private final int blockSize;
+
+        Stages(QuantContext context) {
+            this.context = context;
+            QuantConfig cfg = context.config();
+            damp = cfg.getDouble("damp_percent", 0.01);
+            descAct = cfg.getBoolean("desc_act", false);
+            staticGroups = cfg.getBoolean("static_groups", false);
+            blockSize = cfg.getInt("gptq_block_size", 128);
+        }
+
+        @Override
+        public List<QuantReport.LayerResult> quantize(List<String> layers, QuantContext.LayerInputs inputs) {
+            Map<String, LayerDecision> decisions = new HashMap<>();
+            for (String name : layers) {
+                LayerDecision d = context.plan().decision(name).filter(LayerDecision::quantize).orElseThrow(() -> new FmsmoException(ErrorCode.INVALID_ARGUMENT,
+                        "gptq was handed layer " + name + ", which the plan does not quantize"));
+                check(d);
+                decisions.put(name, d);
+            }
+            ProgressListener progress = context.progress();
+            List<QuantReport.LayerResult> results = new ArrayList<>();
+            long t0 = System.nanoTime();
+            progress.item(layers.getFirst() + " (capturing inputs)");
+            int in = Math.toIntExact(context.model().linear(layers.getFirst()).inFeatures());
+            // H stays as the engine's upper-triangle tiles (half of H) for the stage's output
+            // errors; the factor, the only full n² array, is made once for all its layers.
+            try (Hessian h = new Hessian(in, context.model().manager())) {
+                inputs.forEach(h::add);
+                long tokens = h.rows();
+                Gptq.Factor factor;
+                try (NDManager work = context.model().manager().newSubManager()) {
+                    factor = Gptq.factor(h, in, options(decisions.get(layers.getFirst()).weightSpec()), work);
+                }
+                double sharedSeconds = (System.nanoTime() - t0) / 1e9;
+                for (String name : layers) {
+                    quantizeLayer(context, name, decisions.get(name), h, factor, tokens, options(decisions.get(name).weightSpec()),
+                            sharedSeconds / layers.size(), results);
+                    progress.advance(1);
+                }
+            }
+            return results;
+        }
+
+        private Gptq.Options options(QuantSpec spec) {
+            return GptqMethod.options(spec, damp, descAct, staticGroups, blockSize);
+        }
     }
 
     private static Gptq.Options options(QuantSpec spec, double damp, boolean descAct, boolean staticGroups, int blockSize) {

@@ -6,7 +6,10 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.ProgressListener;
@@ -17,6 +20,7 @@ import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantType;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
+import org.fmsmo.api.quant.StageQuantizer;
 
 /**
  * Round-to-nearest: each planned layer's weight is quantized once by its quantizer, with no data
@@ -39,32 +43,59 @@ final class RtnMethod implements QuantMethod {
     public QuantReport quantize(QuantContext context) {
         long start = System.nanoTime();
         List<LayerDecision> todo = context.plan().quantized();
-        String weightMode = context.config().getString("qw_mode", null);
-        String inputMode = context.config().getString("qa_mode", null);
-        boolean halfScales = context.config().getString("scale_dtype", "float32").equals("float16");
         ProgressListener progress = context.progress();
         List<QuantReport.LayerResult> results = new ArrayList<>();
+        Layers rtn = new Layers(context);
         progress.begin("rtn", todo.size(), "layers");
         try {
             for (LayerDecision d : todo) {
-                if (progress.isCancelled()) {
-                    throw new CancellationException("rtn cancelled before layer " + d.name());
-                }
-                Quantizer wq = context.quantizer(weightMode, d.weightSpec());
-                Quantizer iq = d.inputSpec() == null ? null : context.quantizer(inputMode, d.inputSpec());
-                LayerWrapper layer = context.wrap(d.name(), wq, iq);
-                if (halfScales && d.weightSpec().type() == QuantType.INT) {
-                    layer.freeze(onHalfScales(wq.quantize(layer.weight()), layer.weight()));
-                } else {
-                    layer.freeze();
-                }
-                results.add(QuantReport.frozenLayerResult(layer));
-                progress.advance(1);
+                results.add(rtn.quantize(d));
             }
         } finally {
             progress.end();
         }
         return new QuantReport("rtn", results, (System.nanoTime() - start) / 1e9);
+    }
+
+    /** Round-to-nearest needs no data: a stage is its layers one by one (AWQ's {@code awq} finishes with it). */
+    @Override
+    public Optional<StageQuantizer> stageQuantizer(QuantContext context) {
+        Layers rtn = new Layers(context);
+        return Optional.of((layers, inputs) -> layers.stream().map(name -> rtn.quantize(context.plan().decision(name)
+                .filter(LayerDecision::quantize).orElseThrow(() -> new FmsmoException(ErrorCode.INVALID_ARGUMENT,
+                        "rtn was handed layer " + name + ", which the plan does not quantize")))).toList());
+    }
+
+    /** Wraps and freezes one planned layer at a time, with the run's modes and scale precision. */
+    private static final class Layers {
+        private final QuantContext context;
+        private final String weightMode;
+        private final String inputMode;
+        private final boolean halfScales;
+
+        Layers(QuantContext context) {
+            this.context = context;
+            weightMode = context.config().getString("qw_mode", null);
+            inputMode = context.config().getString("qa_mode", null);
+            halfScales = context.config().getString("scale_dtype", "float32").equals("float16");
+        }
+
+        QuantReport.LayerResult quantize(LayerDecision d) {
+            ProgressListener progress = context.progress();
+            if (progress.isCancelled()) {
+                throw new CancellationException("rtn cancelled before layer " + d.name());
+            }
+            Quantizer wq = context.quantizer(weightMode, d.weightSpec());
+            Quantizer iq = d.inputSpec() == null ? null : context.quantizer(inputMode, d.inputSpec());
+            LayerWrapper layer = context.wrap(d.name(), wq, iq);
+            if (halfScales && d.weightSpec().type() == QuantType.INT) {
+                layer.freeze(onHalfScales(wq.quantize(layer.weight()), layer.weight()));
+            } else {
+                layer.freeze();
+            }
+            progress.advance(1);
+            return QuantReport.frozenLayerResult(layer);
+        }
     }
 
     /** {@code w} rounded again on the scales of {@code t} rounded to F16 (zero points unchanged); frees t's codes and scale. */
