@@ -137,4 +137,16 @@ public interface CheckpointFormat {
     default Map<String, InputQuantization> inputQuantization(CheckpointSource source) {
         return Map.of();
     }
+
+    /**
+     * The KV-cache scales a stored checkpoint holds, by attention module, so that a loaded model
+     * computes attention as the serving engine does; empty (the default) when it holds none.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#CORRUPT_INPUT} for a
+     *         scheme it cannot honour or a missing or bad scale
+     */
+    @Experimental(since = "1.6")
+    default java.util.Map<String, org.fmsmo.api.quant.KvCacheScales> kvCache(CheckpointSource source) {
+        return java.util.Map.of();
+    }
 }

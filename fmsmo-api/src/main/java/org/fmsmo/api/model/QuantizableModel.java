@@ -37,4 +37,13 @@ public interface QuantizableModel {
 
     /** The manager that owns the model's arrays; methods create long-lived arrays in it. */
     NDManager manager();
+
+    /**
+     * The quantized KV caches, one per attention module whose keys and values are quantized (the
+     * run's {@code kv_cache_scheme}), in forward order; empty when none is.
+     */
+    @Experimental(since = "1.6")
+    default List<org.fmsmo.api.quant.KvCacheScales> kvCache() {
+        return List.of();
+    }
 }

@@ -36,10 +36,16 @@ import org.fmsmo.core.quant.QuantizerModes;
  *       the {@code qa_mode_calib} observer;</li>
  *   <li>attention matmuls ({@code QBmm}: true, or {@code nbits_bmm1}/{@code nbits_bmm2} &lt; 32):
  *       both operands per tensor, with {@code qa_mode} when it is a per-tensor mode, else
- *       {@code maxsym}.</li>
+ *       {@code maxsym}; otherwise, with {@code kv_cache_scheme=fp8}, the KV cache: each matmul's
+ *       second operand (keys, values) in FP8 e4m3 per tensor, the first left in float.</li>
  * </ul>
  */
 public final class QuantPlanner {
+
+    /** The KV cache's spec and mode ({@code kv_cache_scheme=fp8}): FP8 e4m3, one static scale per tensor from its max |x|. */
+    public static final QuantSpec KV_FP8 = QuantizerModes.specFor("fp8_e4m3_scale", 8, 0, RangeSource.MINMAX);
+    /** The quantizer mode of {@link #KV_FP8}. */
+    public static final String KV_FP8_MODE = "fp8_e4m3_scale";
 
     /** A layer whose max |w| exceeds this multiple of the median layer's is an outlier. */
     static final double LARGE_MAGNITUDE = 20;
@@ -115,7 +121,15 @@ public final class QuantPlanner {
         }
         boolean qbmm = config.getBoolean("QBmm", false) || config.getInt("nbits_bmm1", 32) < 32 || config.getInt("nbits_bmm2", 32) < 32;
         String bmmMode = perTensor(config.getString("qa_mode", "maxsym")) ? config.getString("qa_mode", "maxsym") : "maxsym";
+        boolean kvFp8 = config.getString("kv_cache_scheme", "none").equals("fp8");
         for (String name : bmms) {
+            if (!qbmm && kvFp8) {
+                // The KV cache: keys (bmm1's second operand) and values (bmm2's) in FP8 e4m3 with one
+                // calibrated scale per tensor, as vLLM's fp8 cache; queries and probabilities stay float.
+                decisions.add(new LayerDecision(name, LayerDecision.BMM, true, "KV cache: " + (name.endsWith("bmm1") ? "keys" : "values")
+                        + " in FP8 e4m3, one static scale per tensor", KV_FP8, null, KV_FP8_MODE, null));
+                continue;
+            }
             if (!qbmm) {
                 decisions.add(new LayerDecision(name, LayerDecision.BMM, false, "attention matmul (QBmm=false)", null, null));
                 continue;

@@ -232,15 +232,18 @@ public final class CheckpointFormats {
             this.quantizationConfig = quantizationConfig;
         }
 
-        /** Gives {@code weights} the dequantized weights of the layers under {@code prefix} ("" for all); returns their input quantization. */
-        public Map<String, InputQuantization> dequantizeInto(SafetensorsModel checkpoint, Weights weights, String prefix) {
+        /**
+         * Gives {@code weights} the dequantized weights of the layers under {@code prefix} ("" for
+         * all); returns what the serving engine quantizes at run time there: layer inputs, the KV cache.
+         */
+        public RunTime dequantizeInto(SafetensorsModel checkpoint, Weights weights, String prefix) {
             Source source = new Source(location, quantizationConfig, checkpoint, prefix);
             Map<String, float[]> layers = format.read(source);
             Map<String, float[]> byWeight = new LinkedHashMap<>();
             layers.forEach((layer, w) -> byWeight.put(layer + ".weight", w));
-            Map<String, InputQuantization> inputs = format.inputQuantization(source);
+            RunTime runTime = new RunTime(format.inputQuantization(source), format.kvCache(source), location);
             weights.addDequantized(byWeight, source.read);
-            return inputs;
+            return runTime;
         }
 
         /** Whether the model must be wrapped again after it is built ({@link #rewrap}); such a model is loaded whole. */
@@ -258,6 +261,24 @@ public final class CheckpointFormats {
         /** Whether a stored tensor is state the format reads itself, not a model weight. */
         public boolean isStateTensor(String name) {
             return format instanceof Rewrapping r && r.isStateTensor(name);
+        }
+    }
+
+    /**
+     * What a checkpoint's serving engine quantizes as it runs: layer inputs, and the KV cache.
+     *
+     * @param inputs  by layer
+     * @param kvCache by attention module
+     */
+    public record RunTime(Map<String, InputQuantization> inputs, Map<String, org.fmsmo.api.quant.KvCacheScales> kvCache, String location) {
+
+        /** Nothing quantized at run time (a float checkpoint). */
+        public static final RunTime NONE = new RunTime(Map.of(), Map.of(), "");
+
+        /** Quantizes them in a loaded model, or one block of a streamed one ({@code root}: its module tree). */
+        public void applyTo(QuantizableModel model, org.fmsmo.core.nn.Module root) {
+            quantizeInputs(model, inputs);
+            org.fmsmo.core.quant.KvCache.apply(root, kvCache, location);
         }
     }
 

@@ -110,9 +110,11 @@ public final class FmsFormat implements CheckpointFormats.Rewrapping {
         model.forEachBmm("", (name, b) -> {
             if (b instanceof QBmm q) {
                 ObjectNode e = entry(layers, name, "bmm");
-                describe(e, "input", q.first());
+                if (q.first() != null) { // null: the KV cache, only the second operand quantized
+                    describe(e, "input", q.first());
+                    addState(sink, name + ".quantize_m1", q.first());
+                }
                 describe(e, "weight", q.second());
-                addState(sink, name + ".quantize_m1", q.first());
                 addState(sink, name + ".quantize_m2", q.second());
             }
         });
@@ -232,7 +234,7 @@ public final class FmsFormat implements CheckpointFormats.Rewrapping {
                 case "bmm" -> {
                     Bmm old = model.findBmm(name).orElseThrow(() -> new FmsmoException(ErrorCode.CORRUPT_INPUT,
                             file + ": no attention matmul " + name + " in " + model.architecture()));
-                    model.replaceBmm(name, new QBmm(old, quantizer(plugins, e, "input", file, checkpoint, name + ".quantize_m1"),
+                    model.replaceBmm(name, new QBmm(old, e.has("input_mode") ? quantizer(plugins, e, "input", file, checkpoint, name + ".quantize_m1") : null,
                             quantizer(plugins, e, "weight", file, checkpoint, name + ".quantize_m2")));
                 }
                 default -> throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": layer " + name + " has unknown kind " + e.get("kind"));

@@ -9,7 +9,6 @@ import java.util.Set;
 import java.util.stream.Collectors;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
-import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.hf.HfTokenizer;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -128,8 +127,8 @@ public final class ModelLoader {
         SafetensorsModel checkpoint = SafetensorsModel.open(dir);
         try {
             BlockDecoder decoder = reader == null ? BlockDecoder.NONE : (weights, prefix) -> {
-                Map<String, InputQuantization> inputs = reader.dequantizeInto(checkpoint, weights, prefix);
-                return block -> CheckpointFormats.quantizeInputs(block, inputs);
+                CheckpointFormats.RunTime runTime = reader.dequantizeInto(checkpoint, weights, prefix);
+                return block -> runTime.applyTo(block, block.module());
             };
             return new TransformerStream(config, spec, checkpoint, maxTokens, decoder);
         } catch (RuntimeException e) {
@@ -198,14 +197,14 @@ public final class ModelLoader {
         try (SafetensorsModel checkpoint = SafetensorsModel.open(dir)) {
             Weights weights = new Weights(checkpoint, manager, basePrefixes(spec));
             CheckpointFormats.Reader reader = CheckpointFormats.reader(config, plugins);
-            Map<String, InputQuantization> inputs = reader == null ? Map.of() : reader.dequantizeInto(checkpoint, weights, "");
+            CheckpointFormats.RunTime runTime = reader == null ? CheckpointFormats.RunTime.NONE : reader.dequantizeInto(checkpoint, weights, "");
             TransformerModel model = switch (spec) {
                 case TransformerSpec d when d.encoder() == null -> new TransformerForCausalLM(config, d, weights);
                 case TransformerSpec d -> new TransformerEncoder(config, d, weights);
                 case BertSpec e -> new BertModel(config, e, weights);
             };
             model.assignPaths("");
-            CheckpointFormats.quantizeInputs(model, inputs);
+            runTime.applyTo(model, model);
             if (reader != null) {
                 reader.rewrap(model, checkpoint, freeze, plugins);
             }

@@ -57,6 +57,10 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--bits", paramLabel = "N", description = "Weight bits for gptq, awq, awq+gptq and rtn (default 4): integer grid, with --group-size and --sym/--asym.")
     Integer bits;
 
+    @Option(names = "--kv-cache", paramLabel = "SCHEME", description = "Quantize the KV cache: fp8 stores keys and values in FP8 e4m3 with one "
+            + "calibrated scale per tensor (compressed-tensors' kv_cache_scheme, as vLLM's fp8 cache); none (default) leaves them in float.")
+    String kvCache;
+
     @Option(names = "--group-size", paramLabel = "N", description = "Input columns per scale for gptq, awq and rtn (default 128; -1: one scale per output channel).")
     Integer groupSize;
 
@@ -333,6 +337,7 @@ final class QuantizeCommand implements Callable<Integer> {
         put(o, "qa_mode", qaMode);
         put(o, "qa_mode_calib", qaModeCalib);
         put(o, "smoothq_alpha", smoothqAlpha);
+        put(o, "kv_cache_scheme", kvCache);
         if (sym && asym) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--sym and --asym exclude each other");
         }

@@ -149,7 +149,8 @@ public final class DefaultQuantContext implements QuantContext {
             String local = local(d.name());
             Bmm old = root.findBmm(local).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
                     "no attention matmul '" + d.name() + "' in " + model.architecture()));
-            root.replaceBmm(local, new QBmm(old, quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec())));
+            root.replaceBmm(local, new QBmm(old, d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec()),
+                    quantizer(d.weightMode(), d.weightSpec())));
         }
         int limit = config.getInt("qmodel_calibration", Integer.MAX_VALUE);
         if (scope.hasExamples() && limit > 0 && reused < wrappers.size()) {
@@ -162,6 +163,53 @@ public final class DefaultQuantContext implements QuantContext {
     private String local(String fullPath) {
         String prefix = scope.root().path();
         return prefix.isEmpty() ? fullPath : fullPath.substring(prefix.length() + 1);
+    }
+
+    /**
+     * Quantizes the KV cache where the plan asks for it and the method left the attention matmuls
+     * alone (weight methods: rtn, gptq, awq): each planned matmul gets its quantizers, then one
+     * pass of the calibration examples through the model as the method left it — quantized
+     * layers computing quantized — fixes their ranges. Matmuls that {@link #prepare} wrapped and
+     * calibrated are left as they are; KV-cache ones it wrapped without calibrating are calibrated.
+     *
+     * @return the number of attention matmuls quantized here
+     */
+    public int quantizeKvCache() {
+        List<QBmm> added = new ArrayList<>();
+        Module root = scope.root();
+        for (LayerDecision d : plan.quantizedBmms()) {
+            String local = local(d.name());
+            Bmm old = root.findBmm(local).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
+                    "no attention matmul '" + d.name() + "' in " + model.architecture()));
+            if (old instanceof QBmm q) {
+                if (q.first() == null && q.second().state().isEmpty()) {
+                    added.add(q); // wrapped by prepare() but never calibrated (a method without a calibration pass)
+                }
+                continue;
+            }
+            QBmm q = new QBmm(old, d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec()));
+            root.replaceBmm(local, q);
+            added.add(q);
+        }
+        if (added.isEmpty()) {
+            return 0;
+        }
+        if (!scope.hasExamples()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "a static KV-cache scale needs calibration examples; give a calibration file");
+        }
+        added.forEach(b -> b.setCalibrating(true));
+        try {
+            scope.forward(progress);
+        } finally {
+            added.forEach(b -> b.setCalibrating(false));
+        }
+        for (QBmm b : added) {
+            if (b.first() != null) {
+                b.first().endCalibration();
+            }
+            b.second().endCalibration();
+        }
+        return added.size();
     }
 
     @Override
@@ -195,7 +243,9 @@ public final class DefaultQuantContext implements QuantContext {
             w.inputQuantizer().ifPresent(Quantizer::endCalibration);
         }
         for (QBmm b : bmms) {
-            b.first().endCalibration();
+            if (b.first() != null) {
+                b.first().endCalibration();
+            }
             b.second().endCalibration();
         }
         return data instanceof WholeModelScope whole ? whole.batches() : 1;

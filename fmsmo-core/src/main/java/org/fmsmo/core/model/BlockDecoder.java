@@ -1,7 +1,6 @@
 package org.fmsmo.core.model;
 
 import java.util.function.Consumer;
-import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.core.nn.Weights;
 
 /**
@@ -18,7 +17,7 @@ public interface BlockDecoder {
      * Puts the dequantized weights of the quantized layers under {@code prefix}
      * ({@code model.layers.3.}) into {@code weights}, before the block is built from them.
      *
-     * @return what to do to the built block (wrap layers whose inputs the format quantizes)
+     * @return what to do to the built block (quantize what the format quantizes at run time: layer inputs, the KV cache)
      */
-    Consumer<QuantizableModel> decode(Weights weights, String prefix);
+    Consumer<BlockView> decode(Weights weights, String prefix);
 }

@@ -33,6 +33,16 @@ public final class BlockView implements QuantizableModel {
         return manager;
     }
 
+    /** The block's module tree. */
+    public Module module() {
+        return block;
+    }
+
+    @Override
+    public List<org.fmsmo.api.quant.KvCacheScales> kvCache() {
+        return org.fmsmo.core.quant.KvCache.of(block);
+    }
+
     @Override
     public List<LinearLayer> linearLayers() {
         return LinearLayers.all(block, block.path());

@@ -74,6 +74,11 @@ public abstract class TransformerModel extends Module implements QuantizableMode
     }
 
     @Override
+    public List<org.fmsmo.api.quant.KvCacheScales> kvCache() {
+        return org.fmsmo.core.quant.KvCache.of(this);
+    }
+
+    @Override
     public List<LinearLayer> linearLayers() {
         return LinearLayers.all(this, "");
     }

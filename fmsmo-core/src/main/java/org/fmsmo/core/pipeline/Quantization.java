@@ -403,6 +403,7 @@ public final class Quantization {
                     context.withTraining(resume != null ? tr.resumeFrom(resume) : tr);
                 }
                 report = m.quantize(context);
+                context.quantizeKvCache();
             }
             seconds.put("quantize", (System.nanoTime() - t) / 1e9);
             t = System.nanoTime();

@@ -193,8 +193,10 @@ final class StreamedRun {
                         QuantPlan plan = plan(block, view, blockManager);
                         add(seconds, "load", t);
                         t = System.nanoTime();
-                        QuantReport r = method.quantize(new DefaultQuantContext(new BlockScope(model, block, view, states), plan, config,
-                                registry, progress));
+                        DefaultQuantContext context = new DefaultQuantContext(new BlockScope(model, block, view, states), plan, config,
+                                registry, progress);
+                        QuantReport r = method.quantize(context);
+                        context.quantizeKvCache(); // the block's keys and values as its quantized layers compute them
                         results.addAll(r.layers());
                         skipped += (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
                         bmms += plan.quantizedBmms().size();

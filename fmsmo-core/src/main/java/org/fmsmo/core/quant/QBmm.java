@@ -8,9 +8,11 @@ import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.core.nn.Bmm;
 
 /**
- * An attention matmul with both operands quantized: {@code Q₁(a)·Q₂(b)} in float. Both are
+ * An attention matmul with its operands quantized: {@code Q₁(a)·Q₂(b)} in float. Both are
  * activations, so both quantizers calibrate in calibration mode (the product is then computed
- * in float). Swapping it in is reversible: {@link #wrapped()} is the matmul it replaced.
+ * in float). Without a first quantizer only the second operand is quantized: the KV cache (keys
+ * in {@code q·kᵀ}, values in {@code p·v}). Swapping it in is reversible: {@link #wrapped()} is the
+ * matmul it replaced.
  */
 public final class QBmm implements Bmm {
 
@@ -19,13 +21,16 @@ public final class QBmm implements Bmm {
     private final Quantizer second;
     private boolean calibrating;
 
-    /** @param wrapped the float matmul; not itself a QBmm */
+    /**
+     * @param wrapped the float matmul; not itself a QBmm
+     * @param first   the first operand's quantizer, or null to leave it in float (the KV cache)
+     */
     public QBmm(Bmm wrapped, Quantizer first, Quantizer second) {
         if (wrapped instanceof QBmm) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "matmul " + wrapped.name() + " is already quantized; unwrap it first");
         }
         this.wrapped = Objects.requireNonNull(wrapped, "wrapped");
-        this.first = Objects.requireNonNull(first, "first");
+        this.first = first;
         this.second = Objects.requireNonNull(second, "second");
     }
 
@@ -39,7 +44,7 @@ public final class QBmm implements Bmm {
         return wrapped;
     }
 
-    /** The quantizers of the two operands. */
+    /** The first operand's quantizer; null when only the second is quantized (the KV cache). */
     public Quantizer first() {
         return first;
     }
@@ -57,11 +62,13 @@ public final class QBmm implements Bmm {
     @Override
     public NDArray apply(NDArray a, NDArray b) {
         if (calibrating) {
-            first.observe(a);
+            if (first != null) {
+                first.observe(a);
+            }
             second.observe(b);
             return wrapped.apply(a, b);
         }
-        NDArray qa = first.fakeQuantize(a);
+        NDArray qa = first == null ? a : first.fakeQuantize(a);
         NDArray qb = second.fakeQuantize(b);
         return wrapped.apply(qa, qb);
     }

@@ -45,6 +45,8 @@ public final class ConfigSchema {
         add(ConfigKey.range("qmodel_calibration", INT, 0, 1 << 20, "calibration batches run before training or freezing (0: none)"));
         add(ConfigKey.choice("scale_dtype", "precision of stored INT weight scales (float16: rounded so GPTQ v1 checkpoints hold them exactly)",
                 "float32", "float16"));
+        add(ConfigKey.choice("kv_cache_scheme", "the KV cache: none, or fp8 (keys and values in FP8 e4m3, one calibrated scale per tensor)",
+                "none", "fp8"));
         add(ConfigKey.choice("qa_mode_calib", "observer that initialises activation clips", OBSERVERS.toArray(String[]::new)));
         add(ConfigKey.choice("qw_mode_calib", "how weight clips are initialised", "max", "sawb", "percentile", "mse"));
         add(ConfigKey.range("qa_percentile", NUMBER, 50, 100, "upper percentile for the percentile observer (lower is 100 − it)"));

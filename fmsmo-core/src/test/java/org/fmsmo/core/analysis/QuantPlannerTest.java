@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.util.List;
+import java.util.Map;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.QuantConfig;
@@ -33,6 +34,21 @@ class QuantPlannerTest {
             assertEquals(QuantSpec.parse("int4-sym-channel"), plan.layers().getFirst().weightSpec());
             assertTrue(plan.decision("lm_head").orElseThrow().reason().contains("qskip_lm_head"));
         }
+    }
+
+    @Test
+    void anFp8KvCacheQuantizesOnlyTheKeysAndValues() {
+        List<String> bmms = List.of("model.layers.0.self_attn.bmm1", "model.layers.0.self_attn.bmm2");
+        List<String> linears = List.of("model.layers.0.self_attn.q_proj");
+        QuantConfig cfg = QuantConfig.empty().with("nbits_w", 4).with("kv_cache_scheme", "fp8");
+        QuantPlan plan = QuantPlanner.plan(linears, bmms, List.of(), Map.of(), java.util.Set.of(), cfg);
+        assertEquals(bmms, plan.quantizedBmms().stream().map(LayerDecision::name).toList());
+        for (LayerDecision d : plan.quantizedBmms()) {
+            assertEquals(null, d.inputSpec(), "queries and probabilities stay in float");
+            assertEquals(QuantSpec.parse("fp8_e4m3-sym-tensor-minmax"), d.weightSpec(), "keys and values: e4m3, one static scale per tensor");
+        }
+        assertTrue(plan.decision("model.layers.0.self_attn.bmm2").orElseThrow().reason().contains("values"));
+        assertTrue(QuantPlanner.plan(linears, bmms, List.of(), Map.of(), java.util.Set.of(), cfg.with("kv_cache_scheme", "none")).quantizedBmms().isEmpty());
     }
 
     @Test

@@ -11,7 +11,6 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.arch.TransformerSpec.Part;
-import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.core.hf.HfConfig;
 import org.fmsmo.core.io.safetensors.FloatConversions;
 import org.fmsmo.core.io.safetensors.SafetensorsModel;
@@ -137,7 +136,7 @@ public final class TransformerStream implements StreamedModel {
     public Module loadBlock(int i, NDManager blockManager) {
         Weights weights = new Weights(checkpoint, blockManager, List.of());
         // A quantized checkpoint's block is decoded by its format, one block at a time.
-        Consumer<QuantizableModel> inputs = decoder.decode(weights, blockPath(i) + ".");
+        Consumer<BlockView> inputs = decoder.decode(weights, blockPath(i) + ".");
         TransformerBlock layer = new TransformerBlock(spec, i, weights, blockPath(i), ropes.of(i));
         layer.assignPaths(blockPath(i));
         inputs.accept(new BlockView(hf.architecture(hf.modelType()), layer, blockManager));

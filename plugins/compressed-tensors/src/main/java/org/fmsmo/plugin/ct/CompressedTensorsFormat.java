@@ -14,6 +14,7 @@ import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.format.StoredTensor;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.Granularity;
+import org.fmsmo.api.quant.KvCacheScales;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantType;
@@ -49,6 +50,14 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
     @Override
     public void checkPlan(QuantizableModel model, QuantPlan plan) {
         formatOf(FrozenLayers.planned(model, plan));
+        for (org.fmsmo.api.quant.LayerDecision d : plan.quantizedBmms()) {
+            // A quantized query or probability operand has no compressed-tensors form; the KV cache does.
+            if (d.inputSpec() != null) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "compressed-tensors: attention matmul " + d.name()
+                        + " has both operands quantized (QBmm); expected only the KV cache (kv_cache_scheme=fp8) or none");
+            }
+            checkKvSpec(d.weightSpec(), d.name());
+        }
     }
 
     /** The one compressed-tensors format all frozen layers fit; an error naming the first that does not. */
@@ -119,6 +128,8 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
     private final Map<String, List<String>> groups = new LinkedHashMap<>();
     private final Map<String, FrozenLayers.Layer> example = new LinkedHashMap<>();
     private final List<String> floatLayers = new ArrayList<>();
+    /** The KV cache's spec (text form) once a part had one, else null. */
+    private String kvCache;
 
     @Override
     public void writeLayers(QuantizableModel part, CheckpointSink sink) {
@@ -138,6 +149,24 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
             sink.replace(l.name(), tensors(l, format));
         }
         floatLayers.addAll(FrozenLayers.floatLayers(part));
+        for (KvCacheScales c : part.kvCache()) {
+            checkKvSpec(c.spec(), c.attention());
+            kvCache = c.spec().toString();
+            // The names vLLM's compressed-tensors loader reads for an FP8 KV cache.
+            sink.add(c.attention() + K_SCALE, StoredTensor.ofFloats(new long[] {1}, new float[] {c.keyScale()}));
+            sink.add(c.attention() + V_SCALE, StoredTensor.ofFloats(new long[] {1}, new float[] {c.valueScale()}));
+        }
+    }
+
+    private static final String K_SCALE = ".k_scale";
+    private static final String V_SCALE = ".v_scale";
+
+    /** What vLLM's FP8 KV cache is: e4m3, one static scale per tensor. */
+    private static void checkKvSpec(QuantSpec spec, String attention) {
+        if (spec.type() != QuantType.FP8_E4M3 || spec.granularity() != Granularity.TENSOR) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "compressed-tensors: the KV cache of " + attention + " is " + spec
+                    + "; expected FP8 e4m3 with one scale per tensor (kv_cache_scheme=fp8)");
+        }
     }
 
     @Override
@@ -149,6 +178,7 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         example.forEach((k, l) -> examples.put(k, FrozenLayers.describe(l)));
         s.put("examples", examples);
         s.put("float_layers", new ArrayList<>(floatLayers));
+        s.put("kv_cache", kvCache);
         return s;
     }
 
@@ -164,6 +194,7 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
                 java.util.stream.Collectors.toCollection(ArrayList::new))));
         e.forEach((k, l) -> example.put(k.toString(), FrozenLayers.described(l)));
         f.forEach(n -> floatLayers.add(n.toString()));
+        kvCache = state.get("kv_cache") instanceof String k ? k : null;
     }
 
     @Override
@@ -190,7 +221,12 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         qc.put("config_groups", configGroups);
         qc.put("ignore", ignore);
         qc.put("quantization_status", "compressed");
-        qc.put("kv_cache_scheme", null);
+        Map<String, Object> kv = null;
+        if (kvCache != null) {
+            kv = args(QuantSpec.parse(kvCache), false);
+            kv.remove("actorder");
+        }
+        qc.put("kv_cache_scheme", kv);
         qc.put("version", VERSION);
         sink.quantizationConfig(qc);
     }
@@ -291,6 +327,47 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
      * {@code L.input_scale} (static) or without (dynamic per tensor). Asymmetric only when
      * dynamic INT: these formats carry no input zero point.
      */
+    /**
+     * {@code kv_cache_scheme} (FP8 e4m3 per tensor, static) with each attention module's
+     * {@code k_scale} and {@code v_scale}.
+     */
+    @Override
+    public Map<String, KvCacheScales> kvCache(CheckpointSource source) {
+        if (!(source.quantizationConfig().get("kv_cache_scheme") instanceof Map<?, ?> kv)) {
+            return Map.of();
+        }
+        String where = source.location() + ": quantization_config.kv_cache_scheme";
+        QuantSpec spec = activationSpec(kv, where);
+        if (spec.type() != QuantType.FP8_E4M3 || spec.granularity() != Granularity.TENSOR || Boolean.TRUE.equals(kv.get("dynamic"))) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + ": expected FP8 (e4m3) with one static scale per tensor, found " + kv);
+        }
+        Map<String, KvCacheScales> out = new LinkedHashMap<>();
+        for (String name : new java.util.TreeSet<>(source.names())) {
+            if (name.endsWith(K_SCALE)) {
+                String attention = name.substring(0, name.length() - K_SCALE.length());
+                out.put(attention, new KvCacheScales(attention, spec, oneScale(source, name), oneScale(source, attention + V_SCALE)));
+            }
+        }
+        // A part holding attention layers (HF names them self_attn, attention or attn) must hold their scales;
+        // vLLM would run such a cache with scale 1. Parts without attention (a streamed head) hold none.
+        if (out.isEmpty() && source.names().stream().anyMatch(n -> n.endsWith(".weight_scale") && (n.contains("attn") || n.contains("attention")))) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, where + " is set but no attention module has a k_scale");
+        }
+        return out;
+    }
+
+    private static float oneScale(CheckpointSource source, String name) {
+        if (!source.names().contains(name)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": kv_cache_scheme is set but " + name + " is missing");
+        }
+        float[] v = source.tensor(name).toFloats();
+        if (v.length != 1 || !(v[0] > 0) || Float.isInfinite(v[0])) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + name + ": expected one finite value > 0, found "
+                    + java.util.Arrays.toString(v));
+        }
+        return v[0];
+    }
+
     @Override
     public Map<String, InputQuantization> inputQuantization(CheckpointSource source) {
         Map<String, Object> qc = source.quantizationConfig();

@@ -40,6 +40,10 @@ public final class GptqFormat implements CheckpointFormat {
     @Override
     public void checkPlan(QuantizableModel model, QuantPlan plan) {
         check(FrozenLayers.planned(model, plan));
+        if (!plan.quantizedBmms().isEmpty()) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "gptq format: attention matmul " + plan.quantizedBmms().getFirst().name()
+                    + " is quantized (QBmm or kv_cache_scheme); GPTQ v1 holds weights only; use --format compressed-tensors for an FP8 KV cache");
+        }
     }
 
     private static FrozenLayers.Layer check(List<FrozenLayers.Layer> layers) {
