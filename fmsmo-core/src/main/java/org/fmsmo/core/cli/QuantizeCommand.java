@@ -57,6 +57,11 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--bits", paramLabel = "N", description = "Weight bits for gptq, awq, awq+gptq and rtn (default 4): integer grid, with --group-size and --sym/--asym.")
     Integer bits;
 
+    @Option(names = "--rotate", description = "Rotate the residual stream and each attention head's values by randomized Hadamard matrices "
+            + "before quantizing (QuaRot's offline rotations, folded into the weights: the float model computes the same, outlier channels "
+            + "are spread). Loads the model whole.")
+    boolean rotate;
+
     @Option(names = "--kv-cache", paramLabel = "SCHEME", description = "Quantize the KV cache: fp8 stores keys and values in FP8 e4m3 with one "
             + "calibrated scale per tensor (compressed-tensors' kv_cache_scheme, as vLLM's fp8 cache); none (default) leaves them in float.")
     String kvCache;
@@ -338,6 +343,9 @@ final class QuantizeCommand implements Callable<Integer> {
         put(o, "qa_mode_calib", qaModeCalib);
         put(o, "smoothq_alpha", smoothqAlpha);
         put(o, "kv_cache_scheme", kvCache);
+        if (rotate) {
+            o.put("rotation", "hadamard");
+        }
         if (sym && asym) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--sym and --asym exclude each other");
         }

@@ -44,4 +44,17 @@ public final class RmsNorm extends Module implements Normalization {
             weight.divi(s);
         }
     }
+
+    /** The effective gain as a new array: the weight, or {@code 1 + weight} for a unit-offset norm. */
+    public NDArray gain() {
+        return unitOffset ? weight.add(1f) : weight.duplicate();
+    }
+
+    /** Sets the effective gain to 1 in place (a rotation has folded it into the layers that read the norm). */
+    public void setUnitGain() {
+        weight.subi(weight);
+        if (!unitOffset) {
+            weight.addi(1f);
+        }
+    }
 }

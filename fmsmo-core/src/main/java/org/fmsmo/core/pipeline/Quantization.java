@@ -319,6 +319,9 @@ public final class Quantization {
         if (!writer.streams() || writer.floatDtype() != null) {
             return "format " + format + " is not written part by part";
         }
+        if (!cfg.getString("rotation", "none").equals("none")) {
+            return "the rotation rewrites the embedding and the head, which are outside the decoder blocks";
+        }
         if (!cfg.getBoolean("qskip_lm_head", true)) {
             return "lm_head is quantized (qskip_lm_head=false), and it is outside the decoder blocks";
         }
@@ -385,6 +388,12 @@ public final class Quantization {
         boolean text = training != null || calibration instanceof CalibrationSource.Text;
         try (TransformerModel tm = resume != null ? loader.loadForTraining(resume) : loader.load(model, text)) {
             QuantPlanner.checkLayerNames(tm.linearLayers().stream().map(LinearLayer::name).toList(), cfg);
+            if (!cfg.getString("rotation", "none").equals("none") && resume == null) {
+                if (!(tm instanceof org.fmsmo.core.model.transformer.TransformerForCausalLM lm)) {
+                    throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "rotation: " + tm.architecture() + " is not a causal decoder; only decoders are rotated");
+                }
+                org.fmsmo.core.model.transformer.ResidualRotation.apply(lm, cfg.getInt("rotation_seed", 0)); // before the plan: it traces the rotated model
+            }
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             writer.checkPlan(tm, plan); // refuse now, not after a long run
             CalibrationData data = calibration == null ? null

@@ -87,4 +87,19 @@ final class FeedForward extends Module {
         product.close();
         return y;
     }
+
+    // For ResidualRotation: full layer names.
+
+    /** The projections that read the normed input: gate and up (or the fused gate_up, or up alone). */
+    java.util.List<String> inputLinears() {
+        if (gateUp != null) {
+            return java.util.List.of(path() + "." + gateUp);
+        }
+        return gate == null ? java.util.List.of(path() + "." + up) : java.util.List.of(path() + "." + gate, path() + "." + up);
+    }
+
+    /** The down projection, which writes the residual stream. */
+    String outputLinear() {
+        return path() + "." + down;
+    }
 }

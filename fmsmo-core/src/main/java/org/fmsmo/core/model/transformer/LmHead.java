@@ -20,6 +20,7 @@ final class LmHead {
     private final TransformerSpec spec;
     private final Normalization norm;
     private final String lmHead;
+    private final boolean tied;
 
     /**
      * Registers the norm and head in {@code root} (a model, or a stand-alone head module), at the checkpoint's paths.
@@ -31,15 +32,26 @@ final class LmHead {
         String normName = s.names().of(Part.FINAL_NORM);
         this.norm = (Normalization) root.addModuleAt(normName, TransformerBlock.norm(s, w, normName, s.hiddenSize()));
         this.lmHead = s.names().of(Part.LM_HEAD);
-        if (s.tieWordEmbeddings() && !w.has(lmHead + ".weight")) {
+        this.tied = s.tieWordEmbeddings() && !w.has(lmHead + ".weight");
+        if (tied) {
             root.addLinearAt(lmHead, new Linear(lmHead, embedding.get(), null));
         } else {
             root.addLinearAt(lmHead, w.linear(lmHead, s.hiddenSize(), s.vocabSize(), false));
         }
     }
 
+    /** The output projection's name (at the model's root, so its full name). */
     String lmHead() {
         return lmHead;
+    }
+
+    Normalization norm() {
+        return norm;
+    }
+
+    /** Whether the head is the embedding table itself (tied, no lm_head stored). */
+    boolean tied() {
+        return tied;
     }
 
     /**

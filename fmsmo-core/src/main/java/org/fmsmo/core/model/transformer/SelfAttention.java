@@ -118,4 +118,21 @@ final class SelfAttention extends Module {
         }
         return linear(o, merged);
     }
+
+    // For ResidualRotation: full layer names.
+
+    /** The projections that read the block's normed input: q, k, v (or the fused qkv). */
+    java.util.List<String> inputLinears() {
+        return qkv != null ? java.util.List.of(path() + "." + qkv) : java.util.List.of(path() + "." + q, path() + "." + k, path() + "." + v);
+    }
+
+    /** The output projection, which writes the residual stream. */
+    String outputLinear() {
+        return path() + "." + o;
+    }
+
+    /** The value projection; null when q, k and v are one fused projection. */
+    String valueLinear() {
+        return qkv != null ? null : path() + "." + v;
+    }
 }

@@ -116,4 +116,23 @@ final class TransformerBlock extends Module {
         double r = spec.scaling().residual();
         return r == 1 ? out : Scalars.mul(out, (float) r);
     }
+
+    // For ResidualRotation.
+
+    Normalization inputNorm() {
+        return inputNorm;
+    }
+
+    Normalization postAttentionNorm() {
+        return postAttentionNorm;
+    }
+
+    SelfAttention attention() {
+        return attention;
+    }
+
+    /** The dense MLP; null for a mixture-of-experts layer. */
+    FeedForward mlp() {
+        return mlp;
+    }
 }

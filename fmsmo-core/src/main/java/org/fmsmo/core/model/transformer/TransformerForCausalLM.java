@@ -79,4 +79,33 @@ public final class TransformerForCausalLM extends CausalLM {
     public NDArray head(NDArray hidden) {
         return head.forward(hidden, this::linear);
     }
+
+    // For ResidualRotation: the tensors and modules a rotation of the residual stream rewrites.
+
+    NDArray embeddingTable() {
+        return embedding.weight();
+    }
+
+    /** The learned position table (GPT-2), or null. */
+    NDArray positionTable() {
+        return positions == null ? null : positions.weight();
+    }
+
+    List<TransformerBlock> transformerBlocks() {
+        return layers;
+    }
+
+    org.fmsmo.core.nn.Normalization finalNorm() {
+        return head.norm();
+    }
+
+    /** The output projection's full name. */
+    String headLinear() {
+        return head.lmHead();
+    }
+
+    /** Whether the head computes with the embedding table (no lm_head of its own). */
+    boolean tiedHead() {
+        return head.tied();
+    }
 }
