@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
 @Command(name = "fmsmo", mixinStandardHelpOptions = true, versionProvider = Main.Version.class, scope = CommandLine.ScopeType.INHERIT,
         description = "FMS Model Optimizer for the JVM: quantize models, list plugins, evaluate.",
         subcommands = {PluginsCommand.class, EvalCommand.class, ImportOnnxCommand.class, BenchCommand.class, RecipesCommand.class,
-                AnalyzeCommand.class, QuantizeCommand.class, ExportCommand.class, QdqCommand.class, SynthesizeCommand.class,
+                AnalyzeCommand.class, QuantizeCommand.class, SensitivityCommand.class, ExportCommand.class, QdqCommand.class, SynthesizeCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 

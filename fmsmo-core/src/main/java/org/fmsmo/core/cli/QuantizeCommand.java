@@ -6,6 +6,7 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import org.fmsmo.api.ErrorCode;
@@ -14,8 +15,10 @@ import org.fmsmo.api.quant.QuantReport;
 import org.fmsmo.core.report.QuantizationReportPage;
 import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.pipeline.CalibrationSource;
+import org.fmsmo.core.pipeline.MixedPrecision;
 import org.fmsmo.core.pipeline.Quantization;
 import org.fmsmo.core.pipeline.QuantizationResult;
+import org.fmsmo.core.pipeline.Sensitivity;
 import org.fmsmo.core.pipeline.TrainingSetup;
 import org.fmsmo.core.plugin.PluginRegistry;
 import picocli.CommandLine.Command;
@@ -61,6 +64,18 @@ final class QuantizeCommand implements Callable<Integer> {
             + "before quantizing (QuaRot's offline rotations, folded into the weights: the float model computes the same, outlier channels "
             + "are spread). Loads the model whole.")
     boolean rotate;
+
+    @Option(names = "--target-bits", paramLabel = "B", description = "Mixed precision: average weight bits allowed; each layer gets one of "
+            + "--mixed-widths from the ranking of --sensitivity (the most sensitive layers the most bits).")
+    Double targetBits;
+
+    @Option(names = "--mixed-widths", split = ",", paramLabel = "B,B…", description = "The widths --target-bits chooses from, ascending "
+            + "(default: --bits − 1, --bits, 8; compressed-tensors packs 2, 4 and 8 only: e.g. 2,4,8 or 4,8).")
+    List<Integer> mixedWidths;
+
+    @Option(names = "--sensitivity", paramLabel = "FILE.json", description = "The ranking `fmsmo sensitivity` wrote, for --target-bits "
+            + "(measured at any width; one bit below --bits separates the layers best).")
+    Path sensitivity;
 
     @Option(names = "--kv-cache", paramLabel = "SCHEME", description = "Quantize the KV cache: fp8 stores keys and values in FP8 e4m3 with one "
             + "calibrated scale per tensor (compressed-tensors' kv_cache_scheme, as vLLM's fp8 cache); none (default) leaves them in float.")
@@ -328,12 +343,6 @@ final class QuantizeCommand implements Callable<Integer> {
         });
     }
 
-    /**
-     * The methods whose weight grid --bits, --group-size and --sym/--asym set (weight-only INT4 by
-     * default, except rtn, whose default is the recipe's).
-     */
-    private static final java.util.Set<String> INT_WEIGHT_METHODS = new java.util.TreeSet<>(java.util.List.of("gptq", "rtn", "awq", "awq+gptq"));
-
     private Map<String, Object> overrides() {
         Map<String, Object> o = new LinkedHashMap<>(extra);
         put(o, "nbits_w", nbitsW);
@@ -346,29 +355,12 @@ final class QuantizeCommand implements Callable<Integer> {
         if (rotate) {
             o.put("rotation", "hadamard");
         }
-        if (sym && asym) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--sym and --asym exclude each other");
+        WeightGrid.put(o, method, bits, groupSize, sym, asym, nbitsA != null);
+        if ((targetBits == null) != (sensitivity == null)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits and --sensitivity go together: the budget and the ranking it is spent by");
         }
-        boolean intWeights = INT_WEIGHT_METHODS.contains(method);
-        if (intWeights && (bits != null || groupSize != null || asym || sym || !method.equals("rtn"))) {
-            int b = bits == null ? 4 : bits;
-            if (b < 2 || b > 8) {
-                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits " + b + ": expected 2 to 8");
-            }
-            int g = groupSize == null ? 128 : groupSize;
-            if (g == 0 || g < -1) {
-                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--group-size " + g + ": expected a positive column count or -1 (per channel)");
-            }
-            String grid = asym ? "minmax" : "maxfull";
-            o.put("qw_spec", "int" + b + "-" + (asym ? "asym" : "sym") + "-" + (g == -1 ? "channel" : "group" + g));
-            o.put("qw_mode", grid + (g == -1 ? "perCh" : "perGp"));
-            o.putIfAbsent("nbits_w", b);
-            if (nbitsA == null) {
-                o.put("nbits_a", 32); // weight-only unless asked
-            }
-        } else if (bits != null || groupSize != null) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--bits and --group-size set the weight grid of " + INT_WEIGHT_METHODS + "; for " + method
-                    + " use --nbits-w and --qw-mode");
+        if (targetBits != null) {
+            o.put("qspecial_layers", mixedPrecision(o));
         }
         if (descAct) {
             o.put("desc_act", true);
@@ -391,6 +383,35 @@ final class QuantizeCommand implements Callable<Integer> {
             o.put("qskip_layer_name", skip);
         }
         return o;
+    }
+
+    /** {@code qspecial_layers} giving each layer the width {@link MixedPrecision} chose, where it differs from --bits. */
+    private Map<String, Object> mixedPrecision(Map<String, Object> o) {
+        if (!WeightGrid.METHODS.contains(method)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits sets per-layer INT weight bits, for " + WeightGrid.METHODS + "; method is " + method);
+        }
+        int b = bits == null ? 4 : bits;
+        Sensitivity.Saved saved = Sensitivity.load(sensitivity);
+        List<Integer> widths = mixedWidths != null ? mixedWidths : MixedPrecision.defaultWidths(b);
+        Map<String, Integer> width = MixedPrecision.allocate(saved.result().layers(), saved.bits(), widths, targetBits);
+        Map<String, Object> special = new LinkedHashMap<>();
+        int g = groupSize == null ? 128 : groupSize;
+        width.forEach((layer, w) -> {
+            if (w != b) {
+                special.put(layer, Map.of("qw_spec", WeightGrid.spec(w, g, asym), "nbits_w", w));
+            }
+        });
+        StringBuilder counts = new StringBuilder();
+        for (int w : widths) {
+            counts.append(counts.isEmpty() ? "" : ", ").append(count(width, w)).append(" at ").append(w).append(" bits");
+        }
+        spec.commandLine().getErr().printf("mixed precision: %.3f average weight bits over %d ranked layers (%s)%n",
+                MixedPrecision.averageBits(saved.result().layers(), width), width.size(), counts);
+        return special;
+    }
+
+    private static long count(Map<String, Integer> width, int bits) {
+        return width.values().stream().filter(w -> w == bits).count();
     }
 
     private static void put(Map<String, Object> o, String key, Object value) {

@@ -163,17 +163,22 @@ public final class OutputFiles {
         }
     }
 
-    /** Writes a text file atomically, replacing an existing one. */
-    public static void writeString(Path file, String text) {
+    /** Writes a file atomically, replacing an existing one. */
+    public static void write(Path file, byte[] bytes) {
         Path tmp = temporarySibling(file);
         try {
-            Files.writeString(tmp, text);
+            Files.write(tmp, bytes);
             commit(tmp, file, true);
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + file + ": " + e.getMessage(), e);
         } finally {
             deleteTree(tmp);
         }
+    }
+
+    /** Writes a text file atomically, replacing an existing one. */
+    public static void writeString(Path file, String text) {
+        write(file, text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
     }
 
     /** Deletes a file or folder tree, best effort: a leftover hidden temporary is never mistaken for an output. */

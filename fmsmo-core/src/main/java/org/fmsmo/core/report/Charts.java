@@ -60,6 +60,13 @@ final class Charts {
         return png(bars(measure + " on held-out text", "", unit, data), WIDTH, 220);
     }
 
+    /** Each layer's loss when it alone is quantized, most sensitive first. */
+    static byte[] sensitivity(Map<String, Double> ranked, String title, String unit) {
+        DefaultCategoryDataset data = new DefaultCategoryDataset();
+        ranked.forEach((layer, loss) -> data.addValue(loss, unit, layer));
+        return png(bars(title, "layer (most sensitive first)", unit, data), WIDTH, Math.max(260, 120 + 18 * ranked.size()));
+    }
+
     private static JFreeChart bars(String title, String categories, String values, DefaultCategoryDataset data) {
         CategoryPlot plot = new CategoryPlot(data, new CategoryAxis(categories), new org.jfree.chart.axis.NumberAxis(values), new BarRenderer());
         plot.setOrientation(PlotOrientation.HORIZONTAL);

@@ -321,13 +321,6 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
     }
 
     /**
-     * The {@code input_activations} of each config group, applied to the layers its
-     * {@code targets} name ({@code Linear} = all, {@code re:…} = a regular expression on the
-     * layer name, else the exact name): per-token dynamic, or per tensor with the stored
-     * {@code L.input_scale} (static) or without (dynamic per tensor). Asymmetric only when
-     * dynamic INT: these formats carry no input zero point.
-     */
-    /**
      * {@code kv_cache_scheme} (FP8 e4m3 per tensor, static) with each attention module's
      * {@code k_scale} and {@code v_scale}.
      */
@@ -368,6 +361,13 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         return v[0];
     }
 
+    /**
+     * The {@code input_activations} of each config group, applied to the layers its
+     * {@code targets} name ({@code Linear} = all, {@code re:…} = a regular expression on the
+     * layer name, else the exact name): per-token dynamic, or per tensor with the stored
+     * {@code L.input_scale} (static) or without (dynamic per tensor). Asymmetric only when
+     * dynamic INT: these formats carry no input zero point.
+     */
     @Override
     public Map<String, InputQuantization> inputQuantization(CheckpointSource source) {
         Map<String, Object> qc = source.quantizationConfig();
@@ -479,13 +479,13 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         }
         int out = shape[0];
         int in = shape[1];
-        int bits = weightBits(qc, source);
+        int bits = weightArg(qc, "num_bits", layer, source);
         String where = source.location() + ": " + layer + ".weight_packed with weight_shape " + java.util.Arrays.toString(shape);
         int[] unsigned = Packing.unpackRows(source.tensor(layer + ".weight_packed").toInts(), out, in, bits, where);
         StoredTensor scaleT = source.tensor(layer + ".weight_scale");
         float[] scale = FrozenLayers.checkScales(scaleT.toFloats(), source, layer + ".weight_scale");
         int groups = scale.length == 1 ? 1 : scale.length / out;
-        int groupSize = groups == 1 ? in : weightArg(qc, "group_size", source);
+        int groupSize = groups == 1 ? in : weightArg(qc, "group_size", layer, source);
         if (scale.length != 1 && (scale.length % out != 0 || groupSize <= 0 || (long) groups * groupSize < in)) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": " + layer + ".weight_scale has " + scale.length
                     + " values; expected " + out + " rows of ceil(" + in + " / group_size " + groupSize + ") groups");
@@ -512,27 +512,35 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
         return w;
     }
 
-    private static int weightBits(Map<String, Object> qc, CheckpointSource source) {
-        return weightArg(qc, "num_bits", source);
-    }
-
-    /** A numeric weights argument, one value across the config groups. */
-    private static int weightArg(Map<String, Object> qc, String key, CheckpointSource source) {
-        Integer bits = null;
+    /**
+     * A numeric weights argument of the config group whose {@code targets} name {@code layer} (a
+     * mixed-precision checkpoint has one group per width), or of the only group when one targets
+     * every layer.
+     */
+    private static int weightArg(Map<String, Object> qc, String key, String layer, CheckpointSource source) {
+        List<Map<?, ?>> weights = new ArrayList<>();
+        Map<?, ?> chosen = null;
         if (qc.get("config_groups") instanceof Map<?, ?> groups) {
             for (Object g : groups.values()) {
-                if (g instanceof Map<?, ?> group && group.get("weights") instanceof Map<?, ?> w && w.get(key) instanceof Number n) {
-                    if (bits != null && bits != n.intValue()) {
-                        throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, source.location() + ": packed groups with different " + key);
+                if (g instanceof Map<?, ?> group && group.get("weights") instanceof Map<?, ?> w) {
+                    weights.add(w);
+                    List<?> targets = group.get("targets") instanceof List<?> t ? t : List.of();
+                    if (chosen == null && targets.stream().anyMatch(t -> matches(String.valueOf(t), layer))) {
+                        chosen = w;
                     }
-                    bits = n.intValue();
                 }
             }
         }
-        if (bits == null) {
-            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": quantization_config.config_groups.*.weights." + key + " is missing");
+        if (chosen == null && weights.size() == 1) {
+            chosen = weights.getFirst();
         }
-        return bits;
+        if (chosen == null) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": no quantization_config.config_groups entry targets layer " + layer);
+        }
+        if (!(chosen.get(key) instanceof Number n)) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, source.location() + ": the config group of " + layer + " has no weights." + key);
+        }
+        return n.intValue();
     }
 
     /** {@code compressed-tensors}. */

@@ -1,0 +1,310 @@
+package org.fmsmo.core.pipeline;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
+import java.util.regex.Pattern;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.api.model.LinearLayer;
+import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.core.analysis.QuantPlanner;
+import org.fmsmo.core.checkpoint.ModelLoader;
+import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.plugin.PluginRegistry;
+
+/**
+ * Per-layer sensitivity: each linear layer (the output head excepted) is quantized alone, with
+ * everything else in float, by a {@link Quantization} run of the method, and the quantized model
+ * is evaluated on held-out text against the float one: the perplexity's relative increase for a
+ * causal LM, {@code 1 − mean cosine} of the sentence embeddings for an encoder. Ranked, this says
+ * which layers to keep at higher precision.
+ *
+ * <p>Resumable: after every layer the results so far are written (atomically) to the journal
+ * file; a run given the same journal and the same settings continues after the layers it holds.
+ * Each layer's run uses a temporary folder beside the journal, deleted when the layer is done.
+ *
+ * <pre>{@code
+ * Sensitivity.Result r = Sensitivity.of(model).method("gptq").set(Map.of("qw_spec", "int4-sym-group128", "nbits_a", 32))
+ *         .calibration(CalibrationSource.text(calib, 64, 128, 8)).evaluate(heldOut).journal(out.resolve("sensitivity.json"))
+ *         .plugins(registry).run();
+ * }</pre>
+ */
+public final class Sensitivity {
+
+    /**
+     * One layer's measurement.
+     *
+     * @param name       the layer
+     * @param parameters its weight's element count
+     * @param metric     the quantized model's perplexity, or mean cosine to the float model
+     * @param loss       the relative perplexity increase, or {@code 1 − cosine}: larger is more sensitive
+     */
+    public record Layer(String name, long parameters, double metric, double loss) {
+    }
+
+    /**
+     * @param metric    {@code perplexity} or {@code cosine}
+     * @param reference the float model's perplexity (1 for cosine)
+     * @param layers    in model order
+     */
+    public record Result(String metric, double reference, List<Layer> layers) {
+
+        /** Most sensitive first. */
+        public List<Layer> ranked() {
+            return layers.stream().sorted(Comparator.comparingDouble(Layer::loss).reversed()).toList();
+        }
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    private final Path model;
+    private String method = "rtn";
+    private String recipe = "ptq_int8";
+    private final Map<String, Object> settings = new LinkedHashMap<>();
+    private CalibrationSource calibration;
+    private Path evalData;
+    private Long evalTokens;
+    private Path journal;
+    private PluginRegistry plugins;
+    private ProgressListener progress = ProgressListener.NONE;
+
+    private Sensitivity(Path model) {
+        this.model = Objects.requireNonNull(model, "model");
+    }
+
+    /** Sensitivity of the model folder {@code model}. */
+    public static Sensitivity of(Path model) {
+        return new Sensitivity(model);
+    }
+
+    public Sensitivity method(String name) {
+        this.method = Objects.requireNonNull(name, "method");
+        return this;
+    }
+
+    public Sensitivity recipe(String name) {
+        this.recipe = Objects.requireNonNull(name, "recipe");
+        return this;
+    }
+
+    /** Config overrides for every layer's run (the weight grid, the method's keys). */
+    public Sensitivity set(Map<String, ?> overrides) {
+        settings.putAll(overrides);
+        return this;
+    }
+
+    public Sensitivity calibration(CalibrationSource source) {
+        this.calibration = source;
+        return this;
+    }
+
+    /** Held-out text; null: the evaluation's built-in sentences. */
+    public Sensitivity evaluate(Path text) {
+        this.evalData = text;
+        return this;
+    }
+
+    public Sensitivity evaluationTokens(long tokens) {
+        this.evalTokens = tokens;
+        return this;
+    }
+
+    /** Where the results go, layer by layer; a journal of the same run is continued. */
+    public Sensitivity journal(Path file) {
+        this.journal = file;
+        return this;
+    }
+
+    public Sensitivity plugins(PluginRegistry registry) {
+        this.plugins = registry;
+        return this;
+    }
+
+    public Sensitivity progress(ProgressListener listener) {
+        this.progress = Objects.requireNonNull(listener, "progress");
+        return this;
+    }
+
+    /**
+     * Measures every layer not yet in the journal.
+     *
+     * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} for a journal of another run, or
+     *         whatever a layer's {@link Quantization} refuses (checked on the first layer, before the rest)
+     * @throws CancellationException when cancelled through the progress listener (the journal keeps what was done)
+     */
+    public Result run() {
+        Objects.requireNonNull(plugins, "plugins");
+        Objects.requireNonNull(journal, "journal");
+        Map<String, Long> layers = layers();
+        Map<String, Object> key = key();
+        Map<String, Layer> done = new LinkedHashMap<>();
+        String metric = null;
+        double reference = Double.NaN;
+        if (Files.exists(journal)) {
+            JsonNode j = read();
+            if (!JSON.valueToTree(key).equals(j.get("run"))) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sensitivity journal " + journal + " is of another run (model, method, settings, "
+                        + "calibration or held-out text differ); delete it or choose another output file");
+            }
+            metric = j.get("metric").asText();
+            reference = j.get("reference").asDouble();
+            for (JsonNode l : j.get("layers")) {
+                done.put(l.get("name").asText(), new Layer(l.get("name").asText(), l.get("parameters").asLong(), l.get("metric").asDouble(),
+                        l.get("loss").asDouble()));
+            }
+        }
+        progress.begin("sensitivity", layers.size(), "layers");
+        try {
+            progress.advance(done.size());
+            for (Map.Entry<String, Long> e : layers.entrySet()) {
+                if (done.containsKey(e.getKey())) {
+                    continue;
+                }
+                if (progress.isCancelled()) {
+                    throw new CancellationException("sensitivity cancelled before layer " + e.getKey());
+                }
+                progress.item(e.getKey());
+                Map<String, Object> eval = quantizeAlone(e.getKey());
+                if (eval.containsKey("perplexity")) {
+                    metric = "perplexity";
+                    reference = ((Number) eval.get("reference_perplexity")).doubleValue();
+                    double ppl = ((Number) eval.get("perplexity")).doubleValue();
+                    done.put(e.getKey(), new Layer(e.getKey(), e.getValue(), ppl, ppl / reference - 1));
+                } else {
+                    metric = "cosine";
+                    reference = 1;
+                    double cos = ((Number) eval.get("cosine")).doubleValue();
+                    done.put(e.getKey(), new Layer(e.getKey(), e.getValue(), cos, 1 - cos));
+                }
+                write(key, metric, reference, layers, done);
+                progress.advance(1);
+            }
+        } finally {
+            progress.end();
+        }
+        List<Layer> ordered = layers.keySet().stream().map(done::get).toList();
+        return new Result(metric, reference, ordered);
+    }
+
+    /**
+     * A finished or partial ranking as a journal holds it, with the weight bits it was measured at
+     * ({@code nbits_w} of its settings).
+     *
+     * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} for a file that is not a sensitivity journal
+     */
+    public static Saved load(Path journal) {
+        Sensitivity reader = new Sensitivity(journal);
+        reader.journal = journal;
+        JsonNode j = reader.read();
+        List<Layer> layers = new ArrayList<>();
+        for (JsonNode l : j.get("layers")) {
+            layers.add(new Layer(l.get("name").asText(), l.get("parameters").asLong(), l.get("metric").asDouble(), l.get("loss").asDouble()));
+        }
+        JsonNode bits = j.get("run").path("settings").path("nbits_w");
+        if (!bits.canConvertToInt()) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "sensitivity journal " + journal + ": its settings name no nbits_w");
+        }
+        return new Saved(new Result(j.get("metric").asText(), j.get("reference").asDouble(), layers), bits.asInt());
+    }
+
+    /** A loaded journal: the ranking and the weight bits it was measured at. */
+    public record Saved(Result result, int bits) {
+    }
+
+    /** The linear layers but the output head, in model order, with their weights' element counts. */
+    private Map<String, Long> layers() {
+        try (TransformerModel m = new ModelLoader(plugins).load(model, false)) {
+            java.util.Set<String> heads = QuantPlanner.outputHeads(m);
+            Map<String, Long> out = new LinkedHashMap<>();
+            for (LinearLayer l : m.linearLayers()) {
+                if (!heads.contains(l.name())) {
+                    out.put(l.name(), l.inFeatures() * l.outFeatures());
+                }
+            }
+            return out;
+        }
+    }
+
+    /** One layer quantized, the rest in float, evaluated against the float model; the run's folder removed. */
+    private Map<String, Object> quantizeAlone(String layer) {
+        Path work;
+        try {
+            work = Files.createTempDirectory(journal.toAbsolutePath().getParent(), ".sensitivity-");
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a work folder beside " + journal + ": " + e.getMessage(), e);
+        }
+        try {
+            Map<String, Object> s = new LinkedHashMap<>(settings);
+            s.put("qlayer_name_pattern", List.of("^" + Pattern.quote(layer) + "$"));
+            Quantization q = Quantization.of(model).method(method).recipe(recipe).set(s).format("fms").output(work.resolve("model"))
+                    .plugins(plugins).evaluate(evalData);
+            if (evalTokens != null) {
+                q.evaluationTokens(evalTokens);
+            }
+            if (calibration != null) {
+                q.calibration(calibration);
+            }
+            return q.run().evaluation();
+        } finally {
+            OutputFiles.deleteTree(work);
+        }
+    }
+
+    /** What makes two runs the same: a journal is continued only under the same key. */
+    private Map<String, Object> key() {
+        Map<String, Object> k = new LinkedHashMap<>();
+        k.put("model", model.toAbsolutePath().normalize().toString());
+        k.put("method", method);
+        k.put("recipe", recipe);
+        k.put("settings", new TreeMap<>(settings));
+        k.put("calibration", calibration == null ? null : calibration.toString());
+        k.put("eval_data", evalData == null ? null : evalData.toAbsolutePath().normalize().toString());
+        k.put("eval_tokens", evalTokens);
+        return k;
+    }
+
+    private JsonNode read() {
+        try {
+            JsonNode j = JSON.readTree(journal.toFile());
+            if (j == null || !j.has("run") || !j.has("metric") || !j.has("reference") || !j.get("layers").isArray()) {
+                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "sensitivity journal " + journal + ": expected run, metric, reference and layers");
+            }
+            return j;
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "sensitivity journal " + journal + " is not readable JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private void write(Map<String, Object> key, String metric, double reference, Map<String, Long> order, Map<String, Layer> done) {
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("run", key);
+        j.put("metric", metric);
+        j.put("reference", reference);
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (String name : order.keySet()) {
+            Layer l = done.get(name);
+            if (l != null) {
+                list.add(Map.of("name", l.name(), "parameters", l.parameters(), "metric", l.metric(), "loss", l.loss()));
+            }
+        }
+        j.put("layers", list);
+        try {
+            OutputFiles.writeString(journal, JSON.writeValueAsString(j));
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

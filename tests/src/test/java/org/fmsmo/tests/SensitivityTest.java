@@ -1,0 +1,103 @@
+package org.fmsmo.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.fmsmo.core.synthetic.ModelShape;
+import org.fmsmo.core.synthetic.SyntheticModel;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code fmsmo sensitivity} ranks every linear layer of a decoder (the head excepted) by the
+ * perplexity cost of quantizing it alone; an interrupted ranking (its journal cut short) continues
+ * with the missing layers only and ends with the same numbers; a journal of other settings is
+ * refused; and {@code quantize --target-bits --sensitivity} writes a mixed-precision
+ * compressed-tensors checkpoint whose groups {@code fmsmo eval} loads back to the run's perplexity.
+ */
+class SensitivityTest {
+
+    private static final ModelShape SHAPE = new ModelShape("sens-llama", "llama", "LlamaForCausalLM", 512, 128, 256, 1, 4, 2, false, false,
+            10000.0, 256, 1e-5, null);
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private static Run fmsmo(Path work, String... args) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Fixtures.distribution().resolve("bin/fmsmo").toString()));
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd);
+        pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+        pb.environment().put("FMSMO_CACHE_DIR", Fixtures.property("fmsmo.work").resolve("cache").toString());
+        Path out = Files.createTempFile(work, "out", ".txt");
+        Path err = Files.createTempFile(work, "err", ".txt");
+        Process p = pb.redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        assertTrue(p.waitFor(300, TimeUnit.SECONDS), "fmsmo " + String.join(" ", args) + " did not finish in 300 s");
+        return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void rankingResumesAndDrivesAMixedPrecisionCheckpoint() throws Exception {
+        Path work = Fixtures.freshDir("sensitivity");
+        Path model = SyntheticModel.write(work.resolve("model"), SHAPE, 5, SyntheticModel.HUB_SHARD_BYTES);
+        StringBuilder words = new StringBuilder();
+        for (int i = 0; i < 1500; i++) {
+            words.append('w').append((i * 7) % 500).append(i % 29 == 28 ? "\n" : " ");
+        }
+        Path text = Files.writeString(work.resolve("held-out.txt"), words);
+        Path ranking = work.resolve("ranking.json");
+        String[] sensitivity = {"sensitivity", "--model", model.toString(), "--method", "rtn", "--bits", "3", "--group-size", "32",
+            "--eval-data", text.toString(), "--output", ranking.toString(), "--quiet"};
+        Run first = fmsmo(work, sensitivity);
+        assertEquals(0, first.exit(), first.err());
+        ObjectMapper json = new ObjectMapper();
+        JsonNode full = json.readTree(ranking.toFile());
+        assertEquals(7, full.get("layers").size(), "q, k, v, o, gate, up, down of the one block; lm_head stays out");
+        assertEquals("perplexity", full.get("metric").asText());
+        for (JsonNode l : full.get("layers")) {
+            assertTrue(Double.isFinite(l.get("loss").asDouble()) && l.get("parameters").asLong() > 0, l.toString());
+        }
+        assertTrue(first.out().contains("rank") && first.out().contains("model.layers.0.mlp.down_proj"), first.out());
+        assertTrue(Files.size(work.resolve("ranking.png")) > 1000, "the plot");
+        assertTrue(Files.list(work).noneMatch(p -> p.getFileName().toString().startsWith(".sensitivity-")), "no work folder left behind");
+
+        // Interrupted after four layers: the run continues with the other three and ends with the same numbers.
+        ObjectNode cut = (ObjectNode) full.deepCopy();
+        ArrayNode layers = (ArrayNode) cut.get("layers");
+        while (layers.size() > 4) {
+            layers.remove(layers.size() - 1);
+        }
+        json.writeValue(ranking.toFile(), cut);
+        Run resumed = fmsmo(work, sensitivity);
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertEquals(full.get("layers"), json.readTree(ranking.toFile()).get("layers"), "the resumed ranking equals the uninterrupted one");
+
+        String[] other = sensitivity.clone();
+        other[6] = "4"; // --bits 4 against a journal measured at 3
+        Run refused = fmsmo(work, other);
+        assertEquals(2, refused.exit(), refused.err());
+        assertTrue(refused.err().startsWith("error: ") && refused.err().contains("another run"), refused.err());
+
+        Path mixed = work.resolve("mixed");
+        Run q = fmsmo(work, "quantize", "--model", model.toString(), "--method", "rtn", "--bits", "4", "--group-size", "32", "--target-bits", "4.5",
+                "--mixed-widths", "2,4,8", "--sensitivity", ranking.toString(), "--format", "compressed-tensors", "--eval-data", text.toString(),
+                "--output", mixed.toString(), "--json", "--quiet");
+        assertEquals(0, q.exit(), q.err());
+        assertTrue(q.err().contains("mixed precision: "), q.err());
+        JsonNode groups = json.readTree(mixed.resolve("config.json").toFile()).get("quantization_config").get("config_groups");
+        assertTrue(groups.size() >= 2, "one config group per width: " + groups);
+        double inRun = json.readTree(q.out()).get("evaluation").get("perplexity").asDouble();
+        Run eval = fmsmo(work, "eval", "--model", mixed.toString(), "--data", text.toString(), "--json", "--quiet");
+        assertEquals(0, eval.exit(), eval.err());
+        assertEquals(inRun, json.readTree(eval.out()).get("perplexity").asDouble(), 1e-9 * inRun, "the mixed checkpoint loads back as it was run");
+    }
+}
