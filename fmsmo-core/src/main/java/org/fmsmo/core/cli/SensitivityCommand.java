@@ -22,9 +22,10 @@ import picocli.CommandLine.Spec;
 
 /** {@code fmsmo sensitivity}: the per-layer ranking of {@link Sensitivity}, as a table, JSON and a plot. */
 @Command(name = "sensitivity", description = {
-        "Rank a model's linear layers by how much quantizing each one alone, the rest in float, costs on held-out text:",
-        "the relative perplexity increase (causal LMs) or 1 − mean cosine (encoders). Writes the ranking as JSON (continued",
-        "where it stopped when run again with the same settings) and as a PNG bar chart; prints it as a table."})
+        "Rank a model's linear layers by what quantizing each one alone costs on held-out text.",
+        "Each layer is quantized by the method with the rest in float; the cost is the relative perplexity increase (causal LMs)",
+        "or 1 − mean cosine (encoders). The ranking is written as JSON (continued where it stopped when run again with the same",
+        "settings) and as a PNG bar chart, and printed as a table."})
 final class SensitivityCommand implements Callable<Integer> {
 
     @Spec
