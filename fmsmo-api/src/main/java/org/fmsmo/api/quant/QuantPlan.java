@@ -44,4 +44,29 @@ public record QuantPlan(List<LayerDecision> layers, List<InputGroup> inputGroups
     public Optional<LayerDecision> decision(String name) {
         return layers.stream().filter(d -> d.name().equals(name)).findFirst();
     }
+
+    /**
+     * The decision for a layer the plan quantizes, for a method handed that layer (a stage of
+     * {@link QuantContext#sequential}, another method's {@link StageQuantizer}).
+     *
+     * @param method the method asking, for the message
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#INVALID_ARGUMENT} when the
+     *         plan does not quantize it
+     */
+    @org.fmsmo.api.Experimental(since = "1.6")
+    public LayerDecision quantizedDecision(String name, String method) {
+        return decision(name).filter(LayerDecision::quantize).orElseThrow(() -> new org.fmsmo.api.FmsmoException(
+                org.fmsmo.api.ErrorCode.INVALID_ARGUMENT, method + " was handed layer " + name + ", which the plan does not quantize"));
+    }
+
+    /**
+     * Whether a per-channel scale of the input {@code layers} read can be folded into its producer
+     * ({@link QuantContext#smooth} without a run-time divisor): their input group is
+     * {@link InputGroup#foldable() foldable} and is exactly these layers.
+     */
+    @org.fmsmo.api.Experimental(since = "1.6")
+    public boolean foldable(List<String> layers) {
+        Optional<InputGroup> group = layers.isEmpty() ? Optional.empty() : inputGroup(layers.getFirst());
+        return group.isPresent() && group.get().foldable() && new java.util.HashSet<>(group.get().layers()).equals(new java.util.HashSet<>(layers));
+    }
 }

@@ -47,6 +47,9 @@ final class QuantizeCommand implements Callable<Integer> {
     @Mixin
     ProgressOptions progressOptions;
 
+    @Mixin
+    WeightGrid grid;
+
     @Option(names = "--model", paramLabel = "DIR", description = "Hugging Face model folder (default: the built-in all-MiniLM-L6-v2, with built-in calibration sentences).")
     Path model;
 
@@ -56,9 +59,6 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--recipe", paramLabel = "R", description = "Built-in recipe (qat_int8, ptq_int8, dq, fp8_dynamic, fp8_static) or a .json file "
             + "(default: dq for dq, fp8_dynamic for fp8, else ptq_int8).")
     String recipe;
-
-    @Option(names = "--bits", paramLabel = "N", description = "Weight bits for gptq, awq, awq+gptq and rtn (default 4): integer grid, with --group-size and --sym/--asym.")
-    Integer bits;
 
     @Option(names = "--rotate", description = "Rotate the residual stream and each attention head's values by randomized Hadamard matrices "
             + "before quantizing (QuaRot's offline rotations, folded into the weights: the float model computes the same, outlier channels "
@@ -80,15 +80,6 @@ final class QuantizeCommand implements Callable<Integer> {
     @Option(names = "--kv-cache", paramLabel = "SCHEME", description = "Quantize the KV cache: fp8 stores keys and values in FP8 e4m3 with one "
             + "calibrated scale per tensor (compressed-tensors' kv_cache_scheme, as vLLM's fp8 cache); none (default) leaves them in float.")
     String kvCache;
-
-    @Option(names = "--group-size", paramLabel = "N", description = "Input columns per scale for gptq, awq and rtn (default 128; -1: one scale per output channel).")
-    Integer groupSize;
-
-    @Option(names = "--asym", description = "Asymmetric weight grid with zero points (default: symmetric, the full grid).")
-    boolean asym;
-
-    @Option(names = "--sym", description = "Symmetric weight grid (the default).")
-    boolean sym;
 
     @Option(names = "--desc-act", description = "GPTQ act-order: columns by descending Hessian diagonal (stores g_idx).")
     boolean descAct;
@@ -355,7 +346,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (rotate) {
             o.put("rotation", "hadamard");
         }
-        WeightGrid.put(o, method, bits, groupSize, sym, asym, nbitsA != null);
+        grid.put(o, method, nbitsA != null);
         if ((targetBits == null) != (sensitivity == null)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits and --sensitivity go together: the budget and the ranking it is spent by");
         }
@@ -390,15 +381,14 @@ final class QuantizeCommand implements Callable<Integer> {
         if (!WeightGrid.METHODS.contains(method)) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits sets per-layer INT weight bits, for " + WeightGrid.METHODS + "; method is " + method);
         }
-        int b = bits == null ? 4 : bits;
+        int b = grid.bits();
         Sensitivity.Saved saved = Sensitivity.load(sensitivity);
         List<Integer> widths = mixedWidths != null ? mixedWidths : MixedPrecision.defaultWidths(b);
         Map<String, Integer> width = MixedPrecision.allocate(saved.result().layers(), saved.bits(), widths, targetBits);
         Map<String, Object> special = new LinkedHashMap<>();
-        int g = groupSize == null ? 128 : groupSize;
         width.forEach((layer, w) -> {
             if (w != b) {
-                special.put(layer, Map.of("qw_spec", WeightGrid.spec(w, g, asym), "nbits_w", w));
+                special.put(layer, Map.of("qw_spec", grid.spec(w), "nbits_w", w));
             }
         });
         StringBuilder counts = new StringBuilder();

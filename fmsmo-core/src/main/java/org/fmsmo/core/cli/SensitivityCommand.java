@@ -43,17 +43,8 @@ final class SensitivityCommand implements Callable<Integer> {
     @Option(names = "--method", defaultValue = "rtn", paramLabel = "NAME", description = "The method that quantizes each layer: rtn (default), gptq, awq, awq+gptq.")
     String method;
 
-    @Option(names = "--bits", paramLabel = "N", description = "Weight bits (default 4), with --group-size and --sym/--asym as for quantize.")
-    Integer bits;
-
-    @Option(names = "--group-size", paramLabel = "N", description = "Input columns per scale (default 128; -1: one scale per output channel).")
-    Integer groupSize;
-
-    @Option(names = "--sym", description = "Symmetric weight grid (the default).")
-    boolean sym;
-
-    @Option(names = "--asym", description = "Asymmetric weight grid with zero points.")
-    boolean asym;
+    @Mixin
+    WeightGrid grid;
 
     @Option(names = "--set", paramLabel = "KEY=VALUE", description = "Any other config key of the runs, e.g. --set damp_percent=0.02.")
     Map<String, String> extra = new LinkedHashMap<>();
@@ -105,7 +96,7 @@ final class SensitivityCommand implements Callable<Integer> {
             }
         }
         Map<String, Object> settings = new LinkedHashMap<>(extra);
-        WeightGrid.put(settings, method, bits, groupSize, sym, asym, settings.containsKey("nbits_a"));
+        grid.put(settings, method, settings.containsKey("nbits_a"));
         Sensitivity run = Sensitivity.of(model).method(method).set(settings).evaluate(evalData).journal(output)
                 .progress(progressOptions.listener(spec.commandLine().getErr()));
         if (evalTokens != null) {

@@ -3,7 +3,6 @@ package org.fmsmo.core.context;
 import ai.djl.ndarray.NDArray;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -146,11 +145,7 @@ public final class DefaultQuantContext implements QuantContext {
         }
         Module root = plan.quantizedBmms().isEmpty() ? null : scope.root();
         for (LayerDecision d : plan.quantizedBmms()) {
-            String local = local(d.name());
-            Bmm old = root.findBmm(local).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
-                    "no attention matmul '" + d.name() + "' in " + model.architecture()));
-            root.replaceBmm(local, new QBmm(old, d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec()),
-                    quantizer(d.weightMode(), d.weightSpec())));
+            wrapBmm(root, d, bmm(root, d));
         }
         int limit = config.getInt("qmodel_calibration", Integer.MAX_VALUE);
         if (scope.hasExamples() && limit > 0 && reused < wrappers.size()) {
@@ -178,18 +173,14 @@ public final class DefaultQuantContext implements QuantContext {
         List<QBmm> added = new ArrayList<>();
         Module root = scope.root();
         for (LayerDecision d : plan.quantizedBmms()) {
-            String local = local(d.name());
-            Bmm old = root.findBmm(local).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
-                    "no attention matmul '" + d.name() + "' in " + model.architecture()));
+            Bmm old = bmm(root, d);
             if (old instanceof QBmm q) {
                 if (q.first() == null && q.second().state().isEmpty()) {
                     added.add(q); // wrapped by prepare() but never calibrated (a method without a calibration pass)
                 }
                 continue;
             }
-            QBmm q = new QBmm(old, d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec()));
-            root.replaceBmm(local, q);
-            added.add(q);
+            added.add(wrapBmm(root, d, old));
         }
         if (added.isEmpty()) {
             return 0;
@@ -203,13 +194,21 @@ public final class DefaultQuantContext implements QuantContext {
         } finally {
             added.forEach(b -> b.setCalibrating(false));
         }
-        for (QBmm b : added) {
-            if (b.first() != null) {
-                b.first().endCalibration();
-            }
-            b.second().endCalibration();
-        }
+        added.forEach(QBmm::endCalibration);
         return added.size();
+    }
+
+    /** The planned attention matmul in the scope's tree. */
+    private Bmm bmm(Module root, LayerDecision d) {
+        return root.findBmm(local(d.name())).orElseThrow(() -> new FmsmoException(ErrorCode.UNKNOWN_NAME,
+                "no attention matmul '" + d.name() + "' in " + model.architecture()));
+    }
+
+    /** Puts the planned quantizers around {@code old} (none on the first operand for the KV cache). */
+    private QBmm wrapBmm(Module root, LayerDecision d, Bmm old) {
+        QBmm q = new QBmm(old, d.inputSpec() == null ? null : quantizer(d.inputMode(), d.inputSpec()), quantizer(d.weightMode(), d.weightSpec()));
+        root.replaceBmm(local(d.name()), q);
+        return q;
     }
 
     @Override
@@ -242,12 +241,7 @@ public final class DefaultQuantContext implements QuantContext {
         for (LayerWrapper w : wrappers) {
             w.inputQuantizer().ifPresent(Quantizer::endCalibration);
         }
-        for (QBmm b : bmms) {
-            if (b.first() != null) {
-                b.first().endCalibration();
-            }
-            b.second().endCalibration();
-        }
+        bmms.forEach(QBmm::endCalibration);
         return data instanceof WholeModelScope whole ? whole.batches() : 1;
     }
 
@@ -281,7 +275,7 @@ public final class DefaultQuantContext implements QuantContext {
         }
         NDArray scale = model.manager().create(s);
         Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
-        boolean fold = group.isPresent() && group.get().foldable() && new HashSet<>(group.get().layers()).equals(new HashSet<>(layers));
+        boolean fold = plan.foldable(layers);
         if (!fold && config.getBoolean("smoothq_fold_only", false)) {
             return; // the scale would stay a run-time input divisor, which HF/vLLM checkpoints cannot hold
         }

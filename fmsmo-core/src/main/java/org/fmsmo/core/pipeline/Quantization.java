@@ -306,6 +306,11 @@ public final class Quantization {
     }
 
     /** Null when this run can stream, else why not. */
+    /** Whether the run rotates the model first ({@code rotation}, whole-model runs only). */
+    private static boolean rotates(QuantConfig cfg) {
+        return !cfg.getString("rotation", "none").equals("none");
+    }
+
     private String whyNotStreamed(QuantMethod m, CheckpointFormat writer, QuantConfig cfg, PluginRegistry plugins) {
         if (streaming == Streaming.OFF) {
             return "streaming is off";
@@ -319,7 +324,7 @@ public final class Quantization {
         if (!writer.streams() || writer.floatDtype() != null) {
             return "format " + format + " is not written part by part";
         }
-        if (!cfg.getString("rotation", "none").equals("none")) {
+        if (rotates(cfg)) {
             return "the rotation rewrites the embedding and the head, which are outside the decoder blocks";
         }
         if (!cfg.getBoolean("qskip_lm_head", true)) {
@@ -388,7 +393,7 @@ public final class Quantization {
         boolean text = training != null || calibration instanceof CalibrationSource.Text;
         try (TransformerModel tm = resume != null ? loader.loadForTraining(resume) : loader.load(model, text)) {
             QuantPlanner.checkLayerNames(tm.linearLayers().stream().map(LinearLayer::name).toList(), cfg);
-            if (!cfg.getString("rotation", "none").equals("none") && resume == null) {
+            if (rotates(cfg) && resume == null) {
                 if (!(tm instanceof org.fmsmo.core.model.transformer.TransformerForCausalLM lm)) {
                     throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "rotation: " + tm.architecture() + " is not a causal decoder; only decoders are rotated");
                 }

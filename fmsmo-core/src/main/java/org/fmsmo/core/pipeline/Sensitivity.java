@@ -154,16 +154,15 @@ public final class Sensitivity {
         String metric = null;
         double reference = Double.NaN;
         if (Files.exists(journal)) {
-            JsonNode j = read();
+            JsonNode j = read(journal);
             if (!JSON.valueToTree(key).equals(j.get("run"))) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sensitivity journal " + journal + " is of another run (model, method, settings, "
                         + "calibration or held-out text differ); delete it or choose another output file");
             }
             metric = j.get("metric").asText();
             reference = j.get("reference").asDouble();
-            for (JsonNode l : j.get("layers")) {
-                done.put(l.get("name").asText(), new Layer(l.get("name").asText(), l.get("parameters").asLong(), l.get("metric").asDouble(),
-                        l.get("loss").asDouble()));
+            for (Layer l : layers(j)) {
+                done.put(l.name(), l);
             }
         }
         progress.begin("sensitivity", layers.size(), "layers");
@@ -206,18 +205,12 @@ public final class Sensitivity {
      * @throws FmsmoException {@link ErrorCode#CORRUPT_INPUT} for a file that is not a sensitivity journal
      */
     public static Saved load(Path journal) {
-        Sensitivity reader = new Sensitivity(journal);
-        reader.journal = journal;
-        JsonNode j = reader.read();
-        List<Layer> layers = new ArrayList<>();
-        for (JsonNode l : j.get("layers")) {
-            layers.add(new Layer(l.get("name").asText(), l.get("parameters").asLong(), l.get("metric").asDouble(), l.get("loss").asDouble()));
-        }
+        JsonNode j = read(journal);
         JsonNode bits = j.get("run").path("settings").path("nbits_w");
         if (!bits.canConvertToInt()) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "sensitivity journal " + journal + ": its settings name no nbits_w");
         }
-        return new Saved(new Result(j.get("metric").asText(), j.get("reference").asDouble(), layers), bits.asInt());
+        return new Saved(new Result(j.get("metric").asText(), j.get("reference").asDouble(), layers(j)), bits.asInt());
     }
 
     /** A loaded journal: the ranking and the weight bits it was measured at. */
@@ -276,7 +269,16 @@ public final class Sensitivity {
         return k;
     }
 
-    private JsonNode read() {
+    /** The measured layers a journal holds, in model order. */
+    private static List<Layer> layers(JsonNode journal) {
+        List<Layer> layers = new ArrayList<>();
+        for (JsonNode l : journal.get("layers")) {
+            layers.add(new Layer(l.get("name").asText(), l.get("parameters").asLong(), l.get("metric").asDouble(), l.get("loss").asDouble()));
+        }
+        return layers;
+    }
+
+    private static JsonNode read(Path journal) {
         try {
             JsonNode j = JSON.readTree(journal.toFile());
             if (j == null || !j.has("run") || !j.has("metric") || !j.has("reference") || !j.get("layers").isArray()) {

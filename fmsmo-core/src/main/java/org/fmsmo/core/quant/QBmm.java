@@ -59,6 +59,14 @@ public final class QBmm implements Bmm {
         this.calibrating = calibrating;
     }
 
+    /** Ends calibration: the quantizers fix the ranges they observed. */
+    public void endCalibration() {
+        if (first != null) {
+            first.endCalibration();
+        }
+        second.endCalibration();
+    }
+
     @Override
     public NDArray apply(NDArray a, NDArray b) {
         if (calibrating) {

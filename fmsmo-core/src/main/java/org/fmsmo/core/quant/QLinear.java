@@ -95,20 +95,14 @@ public final class QLinear implements LayerWrapper {
      * Divides output channel {@code j} by {@code s[j]} and keeps the codes: a frozen layer's scales
      * of row {@code j} (per channel or per group) are divided by {@code s[j]}, which is exact, as
      * {@code (q − z)·(scale/s) = ((q − z)·scale)/s}; the bias and the float weight (while held)
-     * follow. A layer not yet frozen only has its float weight divided.
+     * follow. A layer not yet frozen only has its float weight divided. With {@code halfScales} the
+     * divided scales are rounded to F16 (a run writing GPTQ v1, whose checkpoints store F16 scales):
+     * the fold is then exact to one F16 rounding of each scale, as if the layer had been quantized
+     * after the division.
      *
      * @param s {@code [out]}, positive
      * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} for a frozen layer with one scale
      *         for the whole tensor (its rows cannot be scaled apart)
-     */
-    public void divideOutputs(NDArray s) {
-        divideOutputs(s, false);
-    }
-
-    /**
-     * As {@link #divideOutputs(NDArray)}; with {@code halfScales} the divided scales are rounded to
-     * F16 (a run writing GPTQ v1, whose checkpoints store F16 scales): the fold is then exact to
-     * one F16 rounding of each scale, as if the layer had been quantized after the division.
      */
     public void divideOutputs(NDArray s, boolean halfScales) {
         if (!(wrapped instanceof Linear plain)) {

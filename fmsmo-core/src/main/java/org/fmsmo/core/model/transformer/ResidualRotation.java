@@ -43,11 +43,7 @@ public final class ResidualRotation {
      */
     public static void apply(TransformerForCausalLM model, long seed) {
         TransformerSpec s = model.spec();
-        String why = s.layout() != TransformerSpec.Layout.PRE_NORM ? "its norms are not pre-norms only (" + s.layout() + ")"
-                : s.norm() != TransformerSpec.Norm.RMS && s.norm() != TransformerSpec.Norm.RMS_UNIT_OFFSET ? "its norm is " + s.norm()
-                + ", not RMS (a mean subtraction does not commute with a rotation)"
-                : s.moe() != null ? "it has a mixture of experts" : s.tieWordEmbeddings() && model.tiedHead()
-                ? "its head is tied to the embedding (the final norm's gain cannot be folded into one and not the other)" : null;
+        String why = whyNot(model, s);
         if (why != null) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "rotation: " + model.architecture() + " cannot be rotated: " + why);
         }
@@ -74,6 +70,23 @@ public final class ResidualRotation {
             q.close();
             head.close();
         }
+    }
+
+    /** Why the rotation would not cancel in this model, or null when it does. */
+    private static String whyNot(TransformerForCausalLM model, TransformerSpec s) {
+        if (s.layout() != TransformerSpec.Layout.PRE_NORM) {
+            return "its norms are not pre-norms only (" + s.layout() + ")";
+        }
+        if (s.norm() != TransformerSpec.Norm.RMS && s.norm() != TransformerSpec.Norm.RMS_UNIT_OFFSET) {
+            return "its norm is " + s.norm() + ", not RMS (a mean subtraction does not commute with a rotation)";
+        }
+        if (s.moe() != null) {
+            return "it has a mixture of experts";
+        }
+        if (s.tieWordEmbeddings() && model.tiedHead()) {
+            return "its head is tied to the embedding (the final norm's gain cannot be folded into one and not the other)";
+        }
+        return null;
     }
 
     /** Folds the norm's gain into the linears that read it ({@code W·diag(g)}), sets it to 1, then {@code W ← W·Q}. */

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDScope;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -13,7 +12,6 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.Granularity;
-import org.fmsmo.api.quant.InputGroup;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.ProgressListener;
@@ -104,8 +102,7 @@ final class AwqMethod implements QuantMethod {
         List<NDArray> weights = new ArrayList<>();
         List<Quantizer> quantizers = new ArrayList<>();
         for (String layer : layers) {
-            LayerDecision d = context.plan().decision(layer).filter(LayerDecision::quantize).orElseThrow(() -> new FmsmoException(
-                    ErrorCode.INVALID_ARGUMENT, name + " was handed layer " + layer + ", which the plan does not quantize"));
+            LayerDecision d = context.plan().quantizedDecision(layer, name);
             specs.put(layer, d.weightSpec());
             weights.add(context.model().linear(layer).weight());
             quantizers.add(context.quantizer(weightMode, d.weightSpec()));
@@ -114,10 +111,9 @@ final class AwqMethod implements QuantMethod {
         Map<String, Double> stageMetrics = new HashMap<>();
         Map<String, Double> clipRatios = new HashMap<>();
         Map<String, float[]> sampled = new HashMap<>();
-        List<QuantReport.LayerResult> finished;
         try (InputStats stats = InputStats.capture(inputs, in, settings.searchTokens(), settings.seed(), context.model().manager())) {
             float[] s = null;
-            if (whyNotFoldable(context.plan(), layers).isEmpty()) {
+            if (foldable(context.plan(), layers)) {
                 QuantSpec first = specs.get(layers.getFirst());
                 float[] magnitudes = settings.duo()
                         ? AwqSearch.weightMagnitudes(weights, first.granularity() == Granularity.GROUP ? first.groupSize() : in) : null;
@@ -140,9 +136,8 @@ final class AwqMethod implements QuantMethod {
             }
             double searchSeconds = (System.nanoTime() - t0) / 1e9;
             // The finishing step re-captures the input (divided by s now) for its own needs (GPTQ's Hessian).
-            finished = finish.quantize(layers, inputs);
             List<QuantReport.LayerResult> results = new ArrayList<>();
-            for (QuantReport.LayerResult r : finished) {
+            for (QuantReport.LayerResult r : finish.quantize(layers, inputs)) {
                 Map<String, Double> metrics = new HashMap<>(r.metrics());
                 metrics.putAll(stageMetrics);
                 if (clipRatios.containsKey(r.name())) {
@@ -166,49 +161,28 @@ final class AwqMethod implements QuantMethod {
     private static double clip(QuantContext context, Settings settings, InputStats stats, float[] s, String layer, Quantizer wq, QuantSpec spec) {
         LinearLayer linear = context.model().linear(layer);
         NDArray w = linear.weight();
-        int out = Math.toIntExact(linear.outFeatures());
         int in = Math.toIntExact(linear.inFeatures());
         int groupSize = spec.granularity() == Granularity.GROUP ? spec.groupSize() : in;
-        float[] bound = AwqSearch.searchClip(stats, w, s, wq, groupSize, settings.grid(), settings.maxShrink());
-        double ratio = meanRatio(bound, AwqSearch.groupMaxAbs(w.toFloatArray(), out, in, groupSize));
+        AwqSearch.Clip clip = AwqSearch.searchClip(stats, w, s, wq, groupSize, settings.grid(), settings.maxShrink());
         try (NDScope scope = new NDScope()) {
             scope.suppressNotUsedWarning();
-            w.subi(w.sub(AwqSearch.clamp(w, bound, groupSize))); // in place: the layer's own weight
+            w.subi(w.sub(AwqSearch.clamp(w, clip.bound(), groupSize))); // in place: the layer's own weight
         }
-        return ratio;
-    }
-
-    private static double meanRatio(float[] bound, float[] maxAbs) {
-        double sum = 0;
-        int n = 0;
-        for (int k = 0; k < bound.length; k++) {
-            if (maxAbs[k] > 0) {
-                sum += bound[k] / maxAbs[k];
-                n++;
-            }
-        }
-        return n == 0 ? 1 : sum / n;
+        return clip.meanRatio();
     }
 
     /**
-     * Why the stage's input cannot take a scale without a run-time divisor, or empty when it can:
-     * the plan's input group must be foldable and be exactly these layers, and a producing linear
-     * layer that is quantized must keep one scale per row (channel or group).
+     * Whether the stage's input can take a scale without a run-time divisor: the plan lets it fold
+     * ({@link QuantPlan#foldable}), and a producing linear layer that is quantized keeps one scale
+     * per row (channel or group), which {@link QuantContext#smooth} divides exactly.
      */
-    static Optional<String> whyNotFoldable(QuantPlan plan, List<String> layers) {
-        Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
-        if (group.isEmpty() || !group.get().foldable()) {
-            return Optional.of("its producer (" + group.map(InputGroup::producer).filter(p -> !p.isEmpty()).orElse("untraced")
-                    + ") is not a norm or a linear layer whose channels pass through one to one");
+    static boolean foldable(QuantPlan plan, List<String> layers) {
+        if (!plan.foldable(layers)) {
+            return false;
         }
-        if (!new HashSet<>(group.get().layers()).equals(new HashSet<>(layers))) {
-            return Optional.of("its producer " + group.get().producer() + " also feeds " + group.get().layers() + ", not all quantized");
-        }
-        Optional<QuantSpec> producer = plan.decision(group.get().producer()).filter(LayerDecision::quantize).map(LayerDecision::weightSpec);
-        if (producer.isPresent() && producer.get().granularity() == Granularity.TENSOR) {
-            return Optional.of("its producer " + group.get().producer() + " is quantized per tensor");
-        }
-        return Optional.empty();
+        Optional<QuantSpec> producer = plan.decision(plan.inputGroup(layers.getFirst()).orElseThrow().producer())
+                .filter(LayerDecision::quantize).map(LayerDecision::weightSpec);
+        return producer.isEmpty() || producer.get().granularity() != Granularity.TENSOR;
     }
 
     private void check(LayerDecision d) {

@@ -125,7 +125,7 @@ final class AwqSearch {
      * @param groupSize columns per group ({@code in} for one scale per row)
      * @param maxShrink the smallest ratio tried is {@code 1 − maxShrink} (rounded to the grid)
      */
-    static float[] searchClip(InputStats stats, NDArray ws, float[] s, Quantizer quantizer, int groupSize, int grid, double maxShrink) {
+    static Clip searchClip(InputStats stats, NDArray ws, float[] s, Quantizer quantizer, int groupSize, int grid, double maxShrink) {
         int out = Math.toIntExact(ws.getShape().get(0));
         int in = Math.toIntExact(ws.getShape().get(1));
         int groups = (in + groupSize - 1) / groupSize;
@@ -158,7 +158,7 @@ final class AwqSearch {
                 }
             }
         }
-        return bound;
+        return new Clip(bound, maxAbs);
     }
 
     /**
@@ -188,6 +188,28 @@ final class AwqSearch {
             mean[c] = (float) (sum[c] / rows);
         }
         return mean;
+    }
+
+    /**
+     * The clipping chosen for one layer.
+     *
+     * @param bound  per (row, group), row-major {@code [out, groups]}: clamp to {@code [−bound, bound]}
+     * @param maxAbs per (row, group): the group's max |w| before clipping
+     */
+    record Clip(float[] bound, float[] maxAbs) {
+
+        /** The mean of {@code bound / maxAbs} over the groups that are not all zero. */
+        double meanRatio() {
+            double sum = 0;
+            int n = 0;
+            for (int k = 0; k < bound.length; k++) {
+                if (maxAbs[k] > 0) {
+                    sum += bound[k] / maxAbs[k];
+                    n++;
+                }
+            }
+            return n == 0 ? 1 : sum / n;
+        }
     }
 
     /** Max |w| per (row, group), row-major {@code [out, groups]}; the last group may be narrower. */

@@ -142,7 +142,7 @@ class AwqSearchTest {
         NDArray weight = nd.create(w, new Shape(out, in));
         float[] s = AwqSearch.scales(new float[] {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}, 0.5);
         try (InputStats stats = InputStats.capture(batches(x, in, 16), in, 4096, 1, nd)) {
-            float[] bound = AwqSearch.searchClip(stats, weight, s, q, 8, 20, 0.5);
+            float[] bound = AwqSearch.searchClip(stats, weight, s, q, 8, 20, 0.5).bound();
             float[] maxAbs = AwqSearch.groupMaxAbs(w, out, in, 8);
             for (int r = 0; r < out; r++) {
                 for (int k = 0; k < 2; k++) {

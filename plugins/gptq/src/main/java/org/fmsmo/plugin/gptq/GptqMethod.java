@@ -94,8 +94,7 @@ final class GptqMethod implements QuantMethod {
         public List<QuantReport.LayerResult> quantize(List<String> layers, QuantContext.LayerInputs inputs) {
             Map<String, LayerDecision> decisions = new HashMap<>();
             for (String name : layers) {
-                LayerDecision d = context.plan().decision(name).filter(LayerDecision::quantize).orElseThrow(() -> new FmsmoException(ErrorCode.INVALID_ARGUMENT,
-                        "gptq was handed layer " + name + ", which the plan does not quantize"));
+                LayerDecision d = context.plan().quantizedDecision(name, "gptq");
                 check(d);
                 decisions.put(name, d);
             }

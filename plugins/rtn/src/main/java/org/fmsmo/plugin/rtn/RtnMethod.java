@@ -8,8 +8,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CancellationException;
-import org.fmsmo.api.ErrorCode;
-import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.LayerDecision;
 import org.fmsmo.api.quant.LayerWrapper;
 import org.fmsmo.api.quant.ProgressListener;
@@ -61,9 +59,7 @@ final class RtnMethod implements QuantMethod {
     @Override
     public Optional<StageQuantizer> stageQuantizer(QuantContext context) {
         Layers rtn = new Layers(context);
-        return Optional.of((layers, inputs) -> layers.stream().map(name -> rtn.quantize(context.plan().decision(name)
-                .filter(LayerDecision::quantize).orElseThrow(() -> new FmsmoException(ErrorCode.INVALID_ARGUMENT,
-                        "rtn was handed layer " + name + ", which the plan does not quantize")))).toList());
+        return Optional.of((layers, inputs) -> layers.stream().map(name -> rtn.quantize(context.plan().quantizedDecision(name, "rtn"))).toList());
     }
 
     /** Wraps and freezes one planned layer at a time, with the run's modes and scale precision. */
