@@ -19,6 +19,7 @@ import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
+import org.fmsmo.core.pipeline.LayerProfile;
 import org.fmsmo.core.pipeline.QuantizationResult;
 import org.fmsmo.core.pipeline.TrainingSetup;
 import org.fmsmo.core.plugin.PluginRegistry;
@@ -81,6 +82,35 @@ class StreamingPipelineTest {
         assertEquals(whole.report().layers().size(), streamed.report().layers().size());
         assertTrue(streamed.report().layers().size() > 0);
         assertSameBytes(streamed.output(), whole.output());
+        assertEquals(whole.skippedLayers(), streamed.skippedLayers(), "the layers left in float, with reasons");
+        assertSameWorstLayers(whole, streamed);
+    }
+
+    /**
+     * The report's worst layers: the same layers, errors and weight histograms. Their input ranges
+     * agree to float rounding in the first block only: a whole-model run measures them on the float
+     * model, a streamed one on the hidden states it calibrates with, after the earlier blocks were
+     * quantized.
+     */
+    private static void assertSameWorstLayers(QuantizationResult a, QuantizationResult b) {
+        assertEquals(3, a.worstLayers().size());
+        assertEquals(a.worstLayers().stream().map(LayerProfile::name).toList(), b.worstLayers().stream().map(LayerProfile::name).toList());
+        for (int i = 0; i < a.worstLayers().size(); i++) {
+            LayerProfile x = a.worstLayers().get(i);
+            LayerProfile y = b.worstLayers().get(i);
+            assertEquals(x.error(), y.error(), 1e-6 * x.error(), x.name());
+            assertEquals(x.inputAbsMax().length, y.inputAbsMax().length);
+            for (int c = 0; c < x.inputAbsMax().length; c++) {
+                assertTrue(y.inputAbsMax()[c] > 0, x.name() + " input range of channel " + c);
+                if (x.name().startsWith("model.layers.0.")) {
+                    assertEquals(x.inputAbsMax()[c], y.inputAbsMax()[c], 1e-5 * x.inputAbsMax()[c], x.name() + " input range of channel " + c);
+                }
+            }
+            assertArrayEquals(x.weights().before(), y.weights().before(), x.name());
+            assertArrayEquals(x.weights().after(), y.weights().after(), x.name());
+            assertTrue(java.util.Arrays.stream(x.weights().before()).sum() == java.util.Arrays.stream(x.weights().after()).sum()
+                    && java.util.Arrays.stream(x.weights().after()).sum() > 0, "every weight counted once, before and after");
+        }
     }
 
     @Test
@@ -266,6 +296,8 @@ class StreamingPipelineTest {
         QuantizationResult resumed = gptq.apply("resume-cut").progress(cancelAfter(99, notes)).run();
         assertEquals(2, resumed.resumedAfterBlocks(), String.valueOf(notes));
         assertEquals(whole.report().layers().size(), resumed.report().layers().size());
+        assertEquals(whole.skippedLayers(), resumed.skippedLayers());
+        assertSameWorstLayers(whole, resumed); // the blocks before the stop are profiled through the checkpoint
         assertFalse(Files.exists(partial));
         try (var files = Files.list(whole.output())) {
             List<Path> written = files.sorted().toList();

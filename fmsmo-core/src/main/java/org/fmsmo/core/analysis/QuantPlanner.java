@@ -72,6 +72,9 @@ public final class QuantPlanner {
                 .collect(java.util.stream.Collectors.toSet());
     }
 
+    /** Why an output head is not quantized (the default). */
+    public static final String HEAD_IN_FLOAT = "output head stays in float (qskip_lm_head=true)";
+
     /**
      * The plan from what a trace found.
      *
@@ -96,7 +99,7 @@ public final class QuantPlanner {
             if (skip.contains(name)) {
                 why = "listed in qskip_layer_name";
             } else if (skipHead && heads.contains(name)) {
-                why = "output head stays in float (qskip_lm_head=true)";
+                why = HEAD_IN_FLOAT;
             } else if (!only.isEmpty() && only.stream().noneMatch(p -> p.matcher(name).find())) {
                 why = "matches no qlayer_name_pattern";
             } else if (large && skipLarge) {

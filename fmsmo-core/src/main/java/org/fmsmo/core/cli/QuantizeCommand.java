@@ -74,8 +74,11 @@ final class QuantizeCommand implements Callable<Integer> {
     List<Integer> mixedWidths;
 
     @Option(names = "--sensitivity", paramLabel = "FILE.json", description = "The ranking `fmsmo sensitivity` wrote, for --target-bits "
-            + "(measured at any width; one bit below --bits separates the layers best).")
+            + "(measured at any width; one bit below --bits separates the layers best); the report plots it.")
     Path sensitivity;
+
+    /** --sensitivity, read before the run so that a bad file is refused before the long work. */
+    private Sensitivity.Saved ranking;
 
     @Option(names = "--kv-cache", paramLabel = "SCHEME", description = "Quantize the KV cache: fp8 stores keys and values in FP8 e4m3 with one "
             + "calibrated scale per tensor (compressed-tensors' kv_cache_scheme, as vLLM's fp8 cache); none (default) leaves them in float.")
@@ -236,6 +239,7 @@ final class QuantizeCommand implements Callable<Integer> {
         if (noEval && evalData != null && trainData == null) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--no-eval and --eval-data exclude each other");
         }
+        ranking = sensitivity == null ? null : Sensitivity.load(sensitivity);
         Quantization run = Quantization.of(model).method(method).recipe(recipe != null ? recipe : defaultRecipe()).set(overrides())
                 .format(format).output(output).force(force).verifyInput(!noVerify).progress(progress).streaming(Streaming.parse("--streaming", streaming)).maxShardBytes(maxShardBytes)
                 .offload(offloadDir, offloadOver);
@@ -258,7 +262,7 @@ final class QuantizeCommand implements Callable<Integer> {
             plugins.checkStrict(registry);
             QuantizationResult result = run.plugins(registry).run();
             String page = QuantizationReportPage.html(result, java.util.stream.Stream.concat(java.util.stream.Stream.of("fmsmo"),
-                    spec.commandLine().getParseResult().originalArgs().stream()).toList());
+                    spec.commandLine().getParseResult().originalArgs().stream()).toList(), ranking);
             QuantizationReportPage.write(result.output().resolve(QuantizationReportPage.FILE), page);
             if (report != null) {
                 QuantizationReportPage.write(report, page);
@@ -347,8 +351,8 @@ final class QuantizeCommand implements Callable<Integer> {
             o.put("rotation", "hadamard");
         }
         grid.put(o, method, nbitsA != null);
-        if ((targetBits == null) != (sensitivity == null)) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits and --sensitivity go together: the budget and the ranking it is spent by");
+        if (targetBits != null && sensitivity == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits needs --sensitivity: the ranking the budget is spent by");
         }
         if (targetBits != null) {
             o.put("qspecial_layers", mixedPrecision(o));
@@ -382,7 +386,7 @@ final class QuantizeCommand implements Callable<Integer> {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits sets per-layer INT weight bits, for " + WeightGrid.METHODS + "; method is " + method);
         }
         int b = grid.bits();
-        Sensitivity.Saved saved = Sensitivity.load(sensitivity);
+        Sensitivity.Saved saved = ranking;
         List<Integer> widths = mixedWidths != null ? mixedWidths : MixedPrecision.defaultWidths(b);
         Map<String, Integer> width = MixedPrecision.allocate(saved.result().layers(), saved.bits(), widths, targetBits);
         Map<String, Object> special = new LinkedHashMap<>();

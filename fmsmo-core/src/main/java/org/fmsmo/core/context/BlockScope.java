@@ -27,13 +27,20 @@ public final class BlockScope implements CalibrationScope {
     private final Module block;
     private final BlockView view;
     private final HiddenStates states;
+    private final java.util.function.Consumer<LayerWrapper> beforeRelease;
 
-    /** @param states null when the run has no calibration examples */
-    public BlockScope(StreamedModel stream, Module block, BlockView view, HiddenStates states) {
+    /**
+     * @param states        null when the run has no calibration examples
+     * @param beforeRelease told of each frozen layer whose float weight is about to be freed (the
+     *                      report's weight histogram is taken there); the last chance to read it
+     */
+    public BlockScope(StreamedModel stream, Module block, BlockView view, HiddenStates states,
+                      java.util.function.Consumer<LayerWrapper> beforeRelease) {
         this.stream = stream;
         this.block = block;
         this.view = view;
         this.states = states;
+        this.beforeRelease = beforeRelease;
     }
 
     @Override
@@ -81,6 +88,7 @@ public final class BlockScope implements CalibrationScope {
 
     private void releaseFloatWeight(String layer) {
         if (view.linear(layer) instanceof LayerWrapper w && w.wrapped() instanceof Linear plain) {
+            beforeRelease.accept(w);
             plain.releaseWeight();
         }
     }

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import org.fmsmo.api.ErrorCode;
@@ -261,9 +262,9 @@ public final class Quantization {
                 evaluation = evaluateAgainstInput(written, plugins);
                 seconds.put("evaluate", (System.nanoTime() - t) / 1e9);
             }
-            return new QuantizationResult(r.method(), r.format(), written, r.streamed(), r.whyNotStreamed(), r.report(), r.layersSkipped(),
+            return new QuantizationResult(r.method(), r.format(), written, r.streamed(), r.whyNotStreamed(), r.report(), r.skippedLayers(),
                     r.attentionMatmulsQuantized(), r.calibrationSamples(), (System.nanoTime() - start) / 1e9, seconds,
-                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg, r.resumedAfterBlocks(), evaluation);
+                    r.sizeBeforeBytes(), OutputFolder.weightBytes(written), cfg, r.resumedAfterBlocks(), evaluation, r.worstLayers());
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + output + ": " + e.getMessage(), e);
         } finally {
@@ -352,7 +353,7 @@ public final class Quantization {
             run.checkPlan(); // refuse now, not after a long run
             StreamedRun.Outcome o = run.run(data, target, maxShardBytes, fingerprint(cfg, data));
             return new QuantizationResult(method, format, target, true, null, o.report(), o.skipped(), o.bmms(), data == null ? 0 : data.size(),
-                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg, o.resumedAfterBlocks(), null);
+                    (System.nanoTime() - start) / 1e9, o.stageSeconds(), before, 0, cfg, o.resumedAfterBlocks(), null, o.worst());
         }
     }
 
@@ -408,6 +409,12 @@ public final class Quantization {
             t = System.nanoTime();
             QuantReport report;
             DefaultQuantContext context = new DefaultQuantContext(tm, plan, cfg, plugins, progress, data);
+            // the report's input ranges, from the model before the method changes it (a training run is left alone)
+            Map<String, float[]> ranges = training == null ? WorstLayers.inputRanges(context, plan, data != null) : Map.of();
+            if (!ranges.isEmpty()) {
+                seconds.put("profile_inputs", (System.nanoTime() - t) / 1e9);
+                t = System.nanoTime();
+            }
             try (TransformerModel teacher = training != null && training.distill() ? loader.load(model) : null) {
                 if (training != null) {
                     TrainingSetup s = training;
@@ -419,13 +426,14 @@ public final class Quantization {
                 report = m.quantize(context);
                 context.quantizeKvCache();
             }
+            WorstLayers worst = new WorstLayers(List.of());
+            worst.add(tm, report.layers(), ranges, Map.of());
             seconds.put("quantize", (System.nanoTime() - t) / 1e9);
             t = System.nanoTime();
             Path written = CheckpointFormats.write(tm, format, writer, target, cfg);
             seconds.put("write", (System.nanoTime() - t) / 1e9);
-            int skipped = (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
-            return new QuantizationResult(method, format, written, false, whyNot, report, skipped, plan.quantizedBmms().size(),
-                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg, 0, null);
+            return new QuantizationResult(method, format, written, false, whyNot, report, StreamedRun.skipped(plan), plan.quantizedBmms().size(),
+                    data == null ? 0 : data.size(), (System.nanoTime() - start) / 1e9, seconds, before, 0, cfg, 0, null, worst.worst());
         }
     }
 

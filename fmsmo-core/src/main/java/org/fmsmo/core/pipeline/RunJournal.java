@@ -42,8 +42,8 @@ final class RunJournal implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** The state after {@code blocksDone} finished blocks. */
-    record Checkpoint(int blocksDone, Map<String, Object> writer, Map<String, Object> format, List<QuantReport.LayerResult> layers, int skipped,
-                      int bmms, Map<String, Double> seconds, Path hidden) {
+    record Checkpoint(int blocksDone, Map<String, Object> writer, Map<String, Object> format, List<QuantReport.LayerResult> layers,
+                      Map<String, String> skipped, int bmms, Map<String, Double> seconds, Path hidden, List<LayerProfile> worst) {
     }
 
     private final Path dir;
@@ -134,12 +134,48 @@ final class RunJournal implements AutoCloseable {
             @SuppressWarnings("unchecked")
             Map<String, Object> format = (Map<String, Object>) c.get("format");
             String hidden = (String) c.get("hidden");
-            return new Checkpoint(((Number) c.get("blocks_done")).intValue(), writer, format, layers, ((Number) c.get("skipped")).intValue(),
-                    ((Number) c.get("bmms")).intValue(), seconds, hidden == null ? null : dir.resolve(hidden));
+            Map<String, String> skipped = new LinkedHashMap<>();
+            ((Map<?, ?>) c.get("skipped")).forEach((k, v) -> skipped.put(k.toString(), v.toString()));
+            List<LayerProfile> worst = new ArrayList<>();
+            for (Object o : (List<?>) c.get("worst")) {
+                worst.add(profile((Map<?, ?>) o));
+            }
+            return new Checkpoint(((Number) c.get("blocks_done")).intValue(), writer, format, layers, skipped,
+                    ((Number) c.get("bmms")).intValue(), seconds, hidden == null ? null : dir.resolve(hidden), worst);
         } catch (IOException | RuntimeException e) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": the saved state of an earlier run cannot be read (" + e.getMessage()
                     + "); remove " + dir.getParent() + " to start over", e);
         }
+    }
+
+    private static Map<String, Object> profile(LayerProfile p) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("name", p.name());
+        m.put("metric", p.metric());
+        m.put("error", p.error());
+        m.put("input_abs_max", p.inputAbsMax());
+        LayerProfile.Histogram h = p.weights();
+        m.put("weights", h == null ? null : Map.of("min", h.min(), "max", h.max(), "before", h.before(), "after", h.after()));
+        return m;
+    }
+
+    private static LayerProfile profile(Map<?, ?> m) {
+        List<?> in = (List<?>) m.get("input_abs_max");
+        float[] ranges = null;
+        if (in != null) {
+            ranges = new float[in.size()];
+            for (int i = 0; i < ranges.length; i++) {
+                ranges[i] = (float) number(in.get(i));
+            }
+        }
+        Map<?, ?> h = (Map<?, ?>) m.get("weights");
+        LayerProfile.Histogram weights = h == null ? null : new LayerProfile.Histogram(number(h.get("min")), number(h.get("max")),
+                counts((List<?>) h.get("before")), counts((List<?>) h.get("after")));
+        return new LayerProfile((String) m.get("name"), (String) m.get("metric"), number(m.get("error")), ranges, weights);
+    }
+
+    private static long[] counts(List<?> list) {
+        return list.stream().mapToLong(v -> ((Number) v).longValue()).toArray();
     }
 
     /** The journal's folder (removed before the output is committed). */
@@ -168,6 +204,7 @@ final class RunJournal implements AutoCloseable {
         }
         out.put("layers", layers);
         out.put("skipped", c.skipped());
+        out.put("worst", c.worst().stream().map(RunJournal::profile).toList());
         out.put("bmms", c.bmms());
         out.put("seconds", c.seconds());
         out.put("hidden", c.hidden() == null ? null : c.hidden().getFileName().toString());

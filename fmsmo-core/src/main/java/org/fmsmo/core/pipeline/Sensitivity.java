@@ -210,11 +210,12 @@ public final class Sensitivity {
         if (!bits.canConvertToInt()) {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, "sensitivity journal " + journal + ": its settings name no nbits_w");
         }
-        return new Saved(new Result(j.get("metric").asText(), j.get("reference").asDouble(), layers(j)), bits.asInt());
+        return new Saved(new Result(j.get("metric").asText(), j.get("reference").asDouble(), layers(j)), bits.asInt(),
+                j.get("run").path("method").asText("?"));
     }
 
-    /** A loaded journal: the ranking and the weight bits it was measured at. */
-    public record Saved(Result result, int bits) {
+    /** A loaded journal: the ranking, the weight bits and the method it was measured with. */
+    public record Saved(Result result, int bits, String method) {
     }
 
     /** The linear layers but the output head, in model order, with their weights' element counts. */

@@ -45,7 +45,15 @@ final class StreamedRun {
     static final int TRACE_TOKENS = 4;
 
     /** What the run gives back besides the written folder. */
-    record Outcome(QuantReport report, int skipped, int bmms, Map<String, Double> stageSeconds, int resumedAfterBlocks) {
+    record Outcome(QuantReport report, Map<String, String> skipped, int bmms, Map<String, Double> stageSeconds, int resumedAfterBlocks,
+                   List<LayerProfile> worst) {
+    }
+
+    /** The plan's linear layers left in float, with the planner's reasons. */
+    static Map<String, String> skipped(QuantPlan plan) {
+        Map<String, String> out = new LinkedHashMap<>();
+        plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).forEach(d -> out.put(d.name(), d.reason()));
+        return out;
     }
 
     private final StreamedModel model;
@@ -162,7 +170,8 @@ final class StreamedRun {
                         HiddenStates.Offload offload) {
         Map<String, Double> seconds = new LinkedHashMap<>(from == null ? Map.of() : from.seconds());
         List<QuantReport.LayerResult> results = new ArrayList<>(from == null ? List.of() : from.layers());
-        int skipped = from == null ? 0 : from.skipped();
+        Map<String, String> skipped = new LinkedHashMap<>(from == null ? Map.of() : from.skipped());
+        WorstLayers worst = new WorstLayers(from == null ? List.of() : from.worst());
         int bmms = from == null ? 0 : from.bmms();
         int first = from == null ? 0 : from.blocksDone();
         long start = System.nanoTime();
@@ -193,12 +202,18 @@ final class StreamedRun {
                         QuantPlan plan = plan(block, view, blockManager);
                         add(seconds, "load", t);
                         t = System.nanoTime();
-                        DefaultQuantContext context = new DefaultQuantContext(new BlockScope(model, block, view, states), plan, config,
-                                registry, progress);
+                        Map<String, LayerProfile.Histogram> histograms = new LinkedHashMap<>();
+                        DefaultQuantContext context = new DefaultQuantContext(new BlockScope(model, block, view, states,
+                                w -> histograms.put(w.name(), WorstLayers.histogram(w))), plan, config, registry, progress);
+                        t = System.nanoTime();
+                        Map<String, float[]> ranges = WorstLayers.inputRanges(context, plan, states != null); // before the method changes the block
+                        add(seconds, "profile_inputs", t);
+                        t = System.nanoTime();
                         QuantReport r = method.quantize(context);
                         context.quantizeKvCache(); // the block's keys and values as its quantized layers compute them
+                        worst.add(context.model(), r.layers(), ranges, histograms);
                         results.addAll(r.layers());
-                        skipped += (int) plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && !d.quantize()).count();
+                        skipped.putAll(skipped(plan));
                         bmms += plan.quantizedBmms().size();
                         add(seconds, "quantize", t);
                         t = System.nanoTime();
@@ -217,7 +232,7 @@ final class StreamedRun {
                                 states.save(hidden);
                             }
                             journal.save(new RunJournal.Checkpoint(i + 1, out.checkpoint(), format.streamState(), results, skipped, bmms,
-                                    seconds, hidden));
+                                    seconds, hidden, worst.worst()));
                             add(seconds, "checkpoint", t);
                         }
                     }
@@ -227,11 +242,12 @@ final class StreamedRun {
                     states.close();
                 }
             }
+            model.outerLinears().forEach(name -> skipped.put(name, QuantPlanner.HEAD_IN_FLOAT)); // a streamed run needs qskip_lm_head
             t = System.nanoTime();
             out.copyThrough(model.trailingTensors());
             add(seconds, "write", t);
         }
-        return new Outcome(new QuantReport(methodName, results, (System.nanoTime() - start) / 1e9), skipped, bmms, seconds, first);
+        return new Outcome(new QuantReport(methodName, results, (System.nanoTime() - start) / 1e9), skipped, bmms, seconds, first, worst.worst());
     }
 
     /** The block's plan, from a trace of one forward pass on a few random positions. */

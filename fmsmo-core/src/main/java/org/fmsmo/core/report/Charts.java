@@ -9,7 +9,15 @@ import java.util.Map;
 import org.fmsmo.api.quant.QuantReport.LayerResult;
 import org.jfree.chart.ChartUtils;
 import org.jfree.chart.JFreeChart;
+import org.fmsmo.core.pipeline.LayerProfile;
 import org.jfree.chart.axis.CategoryAxis;
+import org.jfree.chart.axis.LogAxis;
+import org.jfree.chart.axis.NumberAxis;
+import org.jfree.chart.plot.XYPlot;
+import org.jfree.chart.renderer.xy.XYLineAndShapeRenderer;
+import org.jfree.chart.renderer.xy.XYStepRenderer;
+import org.jfree.data.xy.XYSeries;
+import org.jfree.data.xy.XYSeriesCollection;
 import org.jfree.chart.plot.CategoryPlot;
 import org.jfree.chart.plot.PlotOrientation;
 import org.jfree.chart.renderer.category.BarRenderer;
@@ -27,6 +35,8 @@ final class Charts {
     }
 
     private static final int WIDTH = 900;
+    /** Where an empty histogram bin is drawn on a log axis (below 1, the smallest count). */
+    private static final double EMPTY_BIN = 0.5;
 
     private Charts() {
     }
@@ -65,6 +75,68 @@ final class Charts {
         DefaultCategoryDataset data = new DefaultCategoryDataset();
         ranked.forEach((layer, loss) -> data.addValue(loss, unit, layer));
         return png(bars(title, "layer (most sensitive first)", unit, data), WIDTH, Math.max(260, 120 + 18 * ranked.size()));
+    }
+
+    /**
+     * Per input channel, {@code max |x|} of a layer's input over the calibration examples; the
+     * channels at or above {@code outlier} drawn as red points.
+     */
+    static byte[] inputRanges(String layer, float[] absMax, double outlier) {
+        XYSeries all = new XYSeries("max |x| per channel");
+        XYSeries loud = new XYSeries(String.format(java.util.Locale.ROOT, "outlier channels (≥ %.3g)", outlier));
+        for (int c = 0; c < absMax.length; c++) {
+            all.add(c, absMax[c]);
+            if (absMax[c] >= outlier) {
+                loud.add(c, absMax[c]);
+            }
+        }
+        XYSeriesCollection data = new XYSeriesCollection(all);
+        data.addSeries(loud);
+        XYLineAndShapeRenderer r = new XYLineAndShapeRenderer();
+        r.setSeriesLinesVisible(0, true);
+        r.setSeriesShapesVisible(0, false);
+        r.setSeriesLinesVisible(1, false);
+        r.setSeriesShapesVisible(1, true);
+        r.setSeriesPaint(0, new Color(0x3B6EA8));
+        r.setSeriesPaint(1, new Color(0xD03030));
+        NumberAxis x = new NumberAxis("input channel");
+        x.setAutoRangeIncludesZero(true);
+        return png(xy("Input range of " + layer + " (calibration inputs, before quantization)", x,
+                new NumberAxis("max |x| over the calibration tokens"), data, r), WIDTH, 300);
+    }
+
+    /** The float weight's values and its dequantized codes, counted in the same bins. */
+    static byte[] weightHistogram(String layer, LayerProfile.Histogram h) {
+        XYSeries before = new XYSeries("float weight");
+        XYSeries after = new XYSeries("quantized (dequantized codes)");
+        double width = (h.max() - h.min()) / h.before().length;
+        for (int i = 0; i < h.before().length; i++) {
+            double centre = h.min() + (i + 0.5) * width;
+            before.add(centre, Math.max(EMPTY_BIN, h.before()[i]));
+            after.add(centre, Math.max(EMPTY_BIN, h.after()[i]));
+        }
+        XYSeriesCollection data = new XYSeriesCollection(before);
+        data.addSeries(after);
+        XYStepRenderer r = new XYStepRenderer();
+        r.setSeriesPaint(0, new Color(0x3B6EA8));
+        r.setSeriesPaint(1, new Color(0xE0803A));
+        LogAxis y = new LogAxis("weights per bin (log scale)");
+        long most = java.util.stream.LongStream.concat(java.util.Arrays.stream(h.before()), java.util.Arrays.stream(h.after())).max().orElse(1);
+        y.setSmallestValue(EMPTY_BIN);
+        y.setRange(EMPTY_BIN, 2.0 * Math.max(1, most)); // empty bins sit on the floor
+        return png(xy("Weight values of " + layer + ", before and after quantization", new NumberAxis("weight value"), y, data, r),
+                WIDTH, 300);
+    }
+
+    private static JFreeChart xy(String title, org.jfree.chart.axis.ValueAxis x, org.jfree.chart.axis.ValueAxis y, XYSeriesCollection data,
+                                 org.jfree.chart.renderer.xy.XYItemRenderer renderer) {
+        XYPlot plot = new XYPlot(data, x, y, renderer);
+        plot.setBackgroundPaint(Color.WHITE);
+        plot.setRangeGridlinePaint(new Color(0xCCCCCC));
+        plot.setDomainGridlinePaint(new Color(0xCCCCCC));
+        JFreeChart chart = new JFreeChart(title, new Font(Font.SANS_SERIF, Font.BOLD, 14), plot, true);
+        chart.setBackgroundPaint(Color.WHITE);
+        return chart;
     }
 
     private static JFreeChart bars(String title, String categories, String values, DefaultCategoryDataset data) {

@@ -6,14 +6,18 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.Base64;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.quant.QuantReport.LayerResult;
+import org.fmsmo.core.pipeline.LayerProfile;
 import org.fmsmo.core.pipeline.QuantizationResult;
+import org.fmsmo.core.pipeline.Sensitivity;
 
 /**
  * One self-contained HTML page about a quantization run: what was run (command, method, format,
@@ -26,6 +30,13 @@ public final class QuantizationReportPage {
 
     /** The name the page has inside the output folder. */
     public static final String FILE = "quantization-report.html";
+
+    /** An outlier input channel's largest |x| is at least this (LLM.int8's default threshold) … */
+    static final double OUTLIER_ABS = 6.0;
+    /** … and at least this many times the median channel's. */
+    static final double OUTLIER_TIMES_MEDIAN = 4.0;
+    /** Layer names listed per skip reason before the rest are counted. */
+    private static final int MAX_NAMES = 24;
 
     private QuantizationReportPage() {
     }
@@ -43,8 +54,12 @@ public final class QuantizationReportPage {
         return "evaluation: " + e;
     }
 
-    /** The page for a finished run. */
-    public static String html(QuantizationResult r, List<String> command) {
+    /**
+     * The page for a finished run.
+     *
+     * @param sensitivity the ranking the run's mixed precision was chosen from, plotted; null for none
+     */
+    public static String html(QuantizationResult r, List<String> command, Sensitivity.Saved sensitivity) {
         StringBuilder h = new StringBuilder(64 * 1024);
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>fmsmo quantization report: ")
                 .append(esc(r.method())).append(" → ").append(esc(String.valueOf(r.output().getFileName()))).append("</title>\n<style>")
@@ -91,9 +106,10 @@ public final class QuantizationReportPage {
         r.report().totals().forEach((k, v) -> row(h, k, String.format(Locale.ROOT, "%.6g", v)));
         h.append("</table>\n");
 
+        plan(h, r);
         List<LayerResult> layers = r.report().layers();
+        String prefix = layers.isEmpty() ? "" : commonPrefix(layers.stream().map(LayerResult::name).toList());
         if (!layers.isEmpty()) {
-            String prefix = commonPrefix(layers);
             h.append("<h2>Error by layer</h2>\n");
             img(h, Charts.layerErrors(layers, prefix), "relative weight and output error of every quantized layer");
             h.append("<table><tr><th>layer").append(prefix.isEmpty() ? "" : " (" + esc(prefix) + "…)").append("</th><th>spec</th>");
@@ -107,6 +123,13 @@ public final class QuantizationReportPage {
                 h.append("</tr>\n");
             }
             h.append("</table>\n");
+        }
+        worst(h, r.worstLayers());
+        if (sensitivity != null) {
+            h.append("<h2>Sensitivity</h2>\n<p>Each layer quantized alone by ").append(esc(sensitivity.method())).append(" at ")
+                    .append(sensitivity.bits()).append(" bits, the rest in float: how much the held-out ").append(esc(sensitivity.result().metric()))
+                    .append(" moves. This run's per-layer widths were chosen from this ranking (the <em>spec</em> column above).</p>\n");
+            img(h, SensitivityPlot.png(sensitivity.result(), sensitivity.method()), "per-layer sensitivity, most sensitive first");
         }
 
         if (!r.stageSeconds().isEmpty()) {
@@ -136,17 +159,67 @@ public final class QuantizationReportPage {
         }
     }
 
-    private static String commonPrefix(List<LayerResult> layers) {
-        String p = layers.getFirst().name();
-        for (LayerResult l : layers) {
+    /** The analyzer's plan: how many linear layers were quantized, and which were left in float for what reason. */
+    private static void plan(StringBuilder h, QuantizationResult r) {
+        h.append("<h2>Plan</h2>\n<p>").append(r.report().layers().size()).append(" linear layers quantized, ").append(r.layersSkipped())
+                .append(" left in float").append(r.layersSkipped() == 0 ? "." : ":").append("</p>\n");
+        if (r.layersSkipped() == 0) {
+            return;
+        }
+        Map<String, List<String>> byReason = new LinkedHashMap<>();
+        r.skippedLayers().forEach((layer, reason) -> byReason.computeIfAbsent(reason, k -> new ArrayList<>()).add(layer));
+        h.append("<table><tr><th>reason</th><th>layers</th></tr>\n");
+        byReason.forEach((reason, names) -> {
+            String shown = String.join(", ", names.subList(0, Math.min(names.size(), MAX_NAMES)));
+            h.append("<tr><td>").append(esc(reason)).append("</td><td>").append(names.size()).append(": ").append(esc(shown))
+                    .append(names.size() > MAX_NAMES ? " … " + (names.size() - MAX_NAMES) + " more" : "").append("</td></tr>\n");
+        });
+        h.append("</table>\n");
+    }
+
+    /** The worst layers: their input's range per channel (outlier channels marked) and their weights before and after. */
+    private static void worst(StringBuilder h, List<LayerProfile> worst) {
+        if (worst.isEmpty()) {
+            return;
+        }
+        h.append("<h2>Worst layers</h2>\n<p>The ").append(worst.size()).append(" layers with the largest error. An <em>outlier channel</em>"
+                + " is an input channel whose largest |x| is at least ").append(OUTLIER_ABS).append(" (LLM.int8's threshold) and at least ")
+                .append(OUTLIER_TIMES_MEDIAN).append("× the median channel's (a layer whose whole input is loud has none): per-tensor or per-token activation scales are set by such"
+                        + " channels, and the rest lose resolution.</p>\n");
+        for (LayerProfile p : worst) {
+            h.append("<h3>").append(esc(p.name())).append("</h3>\n<p>").append(esc(p.metric())).append(" ")
+                    .append(String.format(Locale.ROOT, "%.5g", p.error())).append("</p>\n");
+            if (p.inputAbsMax() != null && p.inputAbsMax().length > 0) {
+                float[] sorted = p.inputAbsMax().clone();
+                java.util.Arrays.sort(sorted);
+                double median = sorted[sorted.length / 2];
+                double max = sorted[sorted.length - 1];
+                double threshold = Math.max(OUTLIER_ABS, OUTLIER_TIMES_MEDIAN * median);
+                long outliers = java.util.stream.IntStream.range(0, sorted.length).filter(i -> sorted[i] >= threshold).count();
+                h.append(String.format(Locale.ROOT, "<p>%d input channels: median max |x| %.3g, largest %.3g (%.1f× the median); %d outlier"
+                        + " channel%s.</p>%n", sorted.length, median, max, median > 0 ? max / median : Double.POSITIVE_INFINITY, outliers,
+                        outliers == 1 ? "" : "s"));
+                img(h, Charts.inputRanges(p.name(), p.inputAbsMax(), threshold), "largest |x| of each input channel of " + p.name());
+            } else {
+                h.append("<p>No input ranges: the run had no calibration examples.</p>\n");
+            }
+            if (p.weights() != null) {
+                img(h, Charts.weightHistogram(p.name(), p.weights()), "histogram of the weight of " + p.name() + " before and after quantization");
+            }
+        }
+    }
+
+    private static String commonPrefix(List<String> names) {
+        String p = names.getFirst();
+        for (String n : names) {
             int i = 0;
-            while (i < p.length() && i < l.name().length() && p.charAt(i) == l.name().charAt(i)) {
+            while (i < p.length() && i < n.length() && p.charAt(i) == n.charAt(i)) {
                 i++;
             }
             p = p.substring(0, i);
         }
         int dot = p.lastIndexOf('.');
-        return layers.size() > 1 && dot >= 0 ? p.substring(0, dot + 1) : "";
+        return names.size() > 1 && dot >= 0 ? p.substring(0, dot + 1) : "";
     }
 
     private static void img(StringBuilder h, byte[] png, String alt) {
