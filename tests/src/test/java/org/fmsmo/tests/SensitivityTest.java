@@ -13,6 +13,10 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.fmsmo.core.model.Streaming;
+import org.fmsmo.core.pipeline.CalibrationSource;
+import org.fmsmo.core.pipeline.Sensitivity;
+import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.synthetic.ModelShape;
 import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.Test;
@@ -45,15 +49,54 @@ class SensitivityTest {
         return new Run(p.exitValue(), Files.readString(out, StandardCharsets.UTF_8), Files.readString(err, StandardCharsets.UTF_8));
     }
 
+    /**
+     * A decoder is ranked block by block ({@code StreamedSensitivity}: one block in memory, the
+     * held-out and calibration hidden states walked through the float blocks once); the numbers
+     * equal those of a whole {@code Quantization} run per layer, which writes the one-layer model
+     * and evaluates it, to float rounding (1e-5 of the perplexity), for a calibrated method (GPTQ)
+     * on a two-block model with grouped heads.
+     */
+    @Test
+    void blockByBlockRankingEqualsWholeRunsPerLayer() throws Exception {
+        Path work = Fixtures.freshDir("sensitivity-streamed");
+        ModelShape two = new ModelShape("sens-llama2", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, false, false, 10000.0, 256, 1e-5, null);
+        Path model = SyntheticModel.write(work.resolve("model"), two, 9, SyntheticModel.HUB_SHARD_BYTES);
+        Path text = Files.writeString(work.resolve("held-out.txt"), words(1200));
+        java.util.Map<String, Object> w3 = java.util.Map.of("qw_spec", "int3-sym-group32", "qw_mode", "maxfullperGp", "nbits_a", 32, "nbits_w", 3);
+        try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"))) {
+            java.util.function.Function<String, Sensitivity> of = name -> Sensitivity.of(model).method("gptq").set(w3)
+                    .calibration(CalibrationSource.random(8, 32, 4, 3)).evaluate(text).journal(work.resolve(name)).plugins(registry);
+            Sensitivity.Result streamed = of.apply("streamed.json").run();
+            Sensitivity.Result whole = of.apply("whole.json").streaming(Streaming.OFF).run();
+            assertEquals(14, streamed.layers().size(), "7 linear layers in each of 2 blocks");
+            assertEquals(whole.reference(), streamed.reference(), 1e-5 * whole.reference(), "the float model's perplexity");
+            for (int i = 0; i < whole.layers().size(); i++) {
+                Sensitivity.Layer a = whole.layers().get(i);
+                Sensitivity.Layer b = streamed.layers().get(i);
+                assertEquals(a.name(), b.name());
+                assertEquals(a.parameters(), b.parameters());
+                assertEquals(a.metric(), b.metric(), 1e-5 * a.metric(), a.name());
+                assertTrue(a.metric() != whole.reference(), a.name() + " was not quantized");
+            }
+        }
+        try (var left = Files.list(work)) {
+            assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(".sensitivity-")), "no work folder left behind");
+        }
+    }
+
+    private static String words(int n) {
+        StringBuilder words = new StringBuilder();
+        for (int i = 0; i < n; i++) {
+            words.append('w').append((i * 7) % 500).append(i % 29 == 28 ? "\n" : " ");
+        }
+        return words.toString();
+    }
+
     @Test
     void rankingResumesAndDrivesAMixedPrecisionCheckpoint() throws Exception {
         Path work = Fixtures.freshDir("sensitivity");
         Path model = SyntheticModel.write(work.resolve("model"), SHAPE, 5, SyntheticModel.HUB_SHARD_BYTES);
-        StringBuilder words = new StringBuilder();
-        for (int i = 0; i < 1500; i++) {
-            words.append('w').append((i * 7) % 500).append(i % 29 == 28 ? "\n" : " ");
-        }
-        Path text = Files.writeString(work.resolve("held-out.txt"), words);
+        Path text = Files.writeString(work.resolve("held-out.txt"), words(1500));
         Path ranking = work.resolve("ranking.json");
         String[] sensitivity = {"sensitivity", "--model", model.toString(), "--method", "rtn", "--bits", "3", "--group-size", "32",
             "--eval-data", text.toString(), "--output", ranking.toString(), "--quiet"};

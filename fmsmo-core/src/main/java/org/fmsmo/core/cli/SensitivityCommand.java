@@ -25,7 +25,7 @@ import picocli.CommandLine.Spec;
         "Rank a model's linear layers by what quantizing each one alone costs on held-out text.",
         "Each layer is quantized by the method with the rest in float; the cost is the relative perplexity increase (causal LMs)",
         "or 1 − mean cosine (encoders). The ranking is written as JSON (continued where it stopped when run again with the same",
-        "settings) and as a PNG bar chart, and printed as a table."})
+        "settings) and as a PNG bar chart, and printed as a table. A decoder is measured one block in memory at a time."})
 final class SensitivityCommand implements Callable<Integer> {
 
     @Spec

@@ -275,11 +275,18 @@ public final class Evaluator {
         return kind.cast(ref);
     }
 
-    /** The data file's token ids, encoded piece by piece ({@link HfTokenizer#encodeFile}): a huge line takes bounded memory. */
     private static long[] tokens(HfTokenizer tokenizer, Options o) {
-        long[] ids = tokenizer.encodeFile(o.data(), "data file", false, o.tokenLimit());
+        return tokens(tokenizer, o.data(), o.tokenLimit());
+    }
+
+    /**
+     * The first {@code limit} token ids of a text file, encoded piece by piece
+     * ({@link HfTokenizer#encodeFile}): a huge line takes bounded memory.
+     */
+    public static long[] tokens(HfTokenizer tokenizer, Path data, long limit) {
+        long[] ids = tokenizer.encodeFile(data, "data file", false, limit);
         // encodeFile stops after the piece that reaches the limit: cut to it exactly
-        return ids.length > o.tokenLimit() ? java.util.Arrays.copyOf(ids, (int) o.tokenLimit()) : ids;
+        return ids.length > limit ? java.util.Arrays.copyOf(ids, (int) limit) : ids;
     }
 
     private static String readText(Path data) {

@@ -44,7 +44,7 @@ public final class Perplexity {
      * @param batchSize windows per forward pass
      */
     public static Result evaluate(CausalLM model, long[] ids, int window, int batchSize, ProgressListener progress) {
-        int windows = windows(ids, window, batchSize);
+        int windows = windowCount(ids, window, batchSize);
         double nll = 0;
         long scored = 0;
         long forwardNanos = 0;
@@ -84,14 +84,9 @@ public final class Perplexity {
      */
     public static Result evaluate(StreamedModel model, long[] ids, int window, int batchSize, HiddenStates.Offload offload,
                                   ProgressListener progress) {
-        int windows = windows(ids, window, batchSize);
-        List<long[]> inputs = new ArrayList<>();
-        for (int k = 0; k < windows; k++) {
-            inputs.add(slice(ids, k, 1, window, 0));
-        }
-        CalibrationData data = new CalibrationData(inputs, batchSize);
+        CalibrationData data = windows(ids, window, batchSize);
         long t0 = System.nanoTime();
-        double nll = 0;
+        double nll;
         progress.begin("perplexity (streamed)", model.numBlocks() + 1L, "blocks");
         try (NDManager root = NDManager.newBaseManager(); HiddenStates states = HiddenStates.embed(data, root, model::blockInput, offload)) {
             for (int i = 0; i < model.numBlocks(); i++) {
@@ -100,40 +95,62 @@ public final class Perplexity {
                 }
                 progress.item("block " + (i + 1) + "/" + model.numBlocks());
                 try (NDManager m = root.newSubManager()) {
-                    Module block = model.loadBlock(i, m);
-                    String path = model.blockPath(i);
-                    states.advance(s -> {
-                        NDArray out = model.runBlock(block, s.hidden(), s.mask());
-                        if (!finite(out)) {
-                            throw nonFinite(path);
-                        }
-                        return out;
-                    });
+                    advance(model, model.loadBlock(i, m), i, states);
                 }
                 progress.advance(1);
             }
             progress.item("head");
-            try (NDManager m = root.newSubManager()) {
-                Module head = model.loadHead(m);
-                double[] sum = {0};
-                int[] k = {0};
-                states.forEach(s -> {
-                    int b = Math.toIntExact(s.hidden().getShape().get(0));
-                    double batchNll = nll(model.runHead(head, s.hidden()), slice(ids, k[0], b, window, 1));
-                    if (!Double.isFinite(batchNll)) {
-                        throw nonFinite("the final norm and head");
-                    }
-                    sum[0] += batchNll;
-                    k[0] += b;
-                });
-                nll = sum[0];
-            }
+            nll = headNll(model, states, ids, window, root);
             progress.advance(1);
         } finally {
             progress.end();
         }
-        long scored = (long) windows * window;
-        return new Result(Math.exp(nll / scored), nll, scored, windows, (System.nanoTime() - t0) / 1e9);
+        long scored = (long) data.size() * window;
+        return new Result(Math.exp(nll / scored), nll, scored, data.size(), (System.nanoTime() - t0) / 1e9);
+    }
+
+    /**
+     * The text's whole windows as batches of token ids ({@code window} tokens each, the last
+     * targets excluded), for {@link HiddenStates}; {@code size()} is the number of windows.
+     */
+    public static CalibrationData windows(long[] ids, int window, int batchSize) {
+        int windows = windowCount(ids, window, batchSize);
+        List<long[]> inputs = new ArrayList<>();
+        for (int k = 0; k < windows; k++) {
+            inputs.add(slice(ids, k, 1, window, 0));
+        }
+        return new CalibrationData(inputs, batchSize);
+    }
+
+    /** Moves every window's hidden state through block {@code index}, failing on the first non-finite output. */
+    public static void advance(StreamedModel model, Module block, int index, HiddenStates states) {
+        String path = model.blockPath(index);
+        states.advance(s -> {
+            NDArray out = model.runBlock(block, s.hidden(), s.mask());
+            if (!finite(out)) {
+                throw nonFinite(path);
+            }
+            return out;
+        });
+    }
+
+    /** −Σ log p(target) of the windows {@link #windows} made, from their hidden states after the last block, through the final norm and head. */
+    public static double headNll(StreamedModel model, HiddenStates states, long[] ids, int window, NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            Module head = model.loadHead(m);
+            double[] sum = {0};
+            int[] k = {0};
+            states.forEach(s -> {
+                int b = Math.toIntExact(s.hidden().getShape().get(0));
+                double batchNll = nll(model.runHead(head, s.hidden()), slice(ids, k[0], b, window, 1));
+                if (!Double.isFinite(batchNll)) {
+                    throw nonFinite("the final norm and head");
+                }
+                sum[0] += batchNll;
+                k[0] += b;
+            });
+            return sum[0];
+        }
     }
 
     /**
@@ -166,7 +183,7 @@ public final class Perplexity {
     }
 
     /** Number of whole windows of the text, checking the arguments. */
-    private static int windows(long[] ids, int window, int batchSize) {
+    private static int windowCount(long[] ids, int window, int batchSize) {
         if (window < 1 || batchSize < 1) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "window and batch size must be positive, found " + window + " and " + batchSize);
         }

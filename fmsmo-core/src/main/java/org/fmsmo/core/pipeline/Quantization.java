@@ -63,6 +63,10 @@ import org.fmsmo.core.training.Training;
  */
 public final class Quantization {
 
+    /** Tokens per window of the held-out perplexity (windows of this many per forward pass: {@link #EVAL_BATCH}). */
+    static final int EVAL_WINDOW = 128;
+    static final int EVAL_BATCH = 8;
+
     /** The output format that keeps float weights with the quantizers' state (reloads without calibrating). */
     public static final String NATIVE_FORMAT = FmsFormat.NAME;
 
@@ -282,7 +286,8 @@ public final class Quantization {
     private Map<String, Object> evaluateAgainstInput(Path written, PluginRegistry plugins) {
         Path text = heldOut != null ? heldOut : CachedResource.file(org.fmsmo.core.eval.Evaluator.class, "held-out.txt", "held-out.txt");
         Map<String, Object> r = new org.fmsmo.core.eval.Evaluator(new ModelLoader(plugins)).evaluate(written,
-                new org.fmsmo.core.eval.Evaluator.Options(text, model, 128, 8, 256, Streaming.AUTO).withTokenLimit(evalTokens), progress);
+                new org.fmsmo.core.eval.Evaluator.Options(text, model, EVAL_WINDOW, EVAL_BATCH, 256, Streaming.AUTO).withTokenLimit(evalTokens),
+                progress);
         r.put("data", text.toString());
         return r;
     }

@@ -19,22 +19,37 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.ProgressListener;
+import org.fmsmo.api.quant.QuantConfig;
+import org.fmsmo.api.quant.QuantMethod;
+import org.fmsmo.api.quant.QuantMethodProvider;
 import org.fmsmo.core.analysis.QuantPlanner;
+import org.fmsmo.core.calibration.CalibrationData;
+import org.fmsmo.core.checkpoint.CheckpointFormats;
 import org.fmsmo.core.checkpoint.ModelLoader;
+import org.fmsmo.core.hf.HfConfig;
+import org.fmsmo.core.hf.HfTokenizer;
+import org.fmsmo.core.io.CachedResource;
 import org.fmsmo.core.io.OutputFiles;
+import org.fmsmo.core.model.StreamedModel;
+import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.recipe.ConfigSchema;
+import org.fmsmo.core.recipe.Recipes;
 
 /**
  * Per-layer sensitivity: each linear layer (the output head excepted) is quantized alone, with
- * everything else in float, by a {@link Quantization} run of the method, and the quantized model
- * is evaluated on held-out text against the float one: the perplexity's relative increase for a
- * causal LM, {@code 1 − mean cosine} of the sentence embeddings for an encoder. Ranked, this says
- * which layers to keep at higher precision.
+ * everything else in float, and the quantized model is evaluated on held-out text against the
+ * float one: the perplexity's relative increase for a causal LM, {@code 1 − mean cosine} of the
+ * sentence embeddings for an encoder. Ranked, this says which layers to keep at higher precision.
+ * A decoder with a method that runs per block is measured block by block, one block in memory
+ * ({@link StreamedSensitivity}), so any size fits; an encoder, or with {@link #streaming} off,
+ * by a whole {@link Quantization} run per layer.
  *
  * <p>Resumable: after every layer the results so far are written (atomically) to the journal
  * file; a run given the same journal and the same settings continues after the layers it holds.
- * Each layer's run uses a temporary folder beside the journal, deleted when the layer is done.
+ * Offloaded hidden states and per-layer runs use a temporary folder beside the journal, removed
+ * at the end.
  *
  * <pre>{@code
  * Sensitivity.Result r = Sensitivity.of(model).method("gptq").set(Map.of("qw_spec", "int4-sym-group128", "nbits_a", 32))
@@ -80,6 +95,7 @@ public final class Sensitivity {
     private Path journal;
     private PluginRegistry plugins;
     private ProgressListener progress = ProgressListener.NONE;
+    private Streaming streaming = Streaming.AUTO;
 
     private Sensitivity(Path model) {
         this.model = Objects.requireNonNull(model, "model");
@@ -133,6 +149,12 @@ public final class Sensitivity {
         return this;
     }
 
+    /** {@link Streaming#OFF}: every layer by a whole {@link Quantization} run, also for a decoder (default: block by block where possible). */
+    public Sensitivity streaming(Streaming mode) {
+        this.streaming = Objects.requireNonNull(mode, "mode");
+        return this;
+    }
+
     public Sensitivity progress(ProgressListener listener) {
         this.progress = Objects.requireNonNull(listener, "progress");
         return this;
@@ -148,54 +170,109 @@ public final class Sensitivity {
     public Result run() {
         Objects.requireNonNull(plugins, "plugins");
         Objects.requireNonNull(journal, "journal");
-        Map<String, Long> layers = layers();
         Map<String, Object> key = key();
-        Map<String, Layer> done = new LinkedHashMap<>();
-        String metric = null;
-        double reference = Double.NaN;
-        if (Files.exists(journal)) {
-            JsonNode j = read(journal);
-            if (!JSON.valueToTree(key).equals(j.get("run"))) {
+        JsonNode saved = null;
+        if (Files.exists(journal)) { // refuse another run's journal before any work
+            saved = read(journal);
+            if (!JSON.valueToTree(key).equals(saved.get("run"))) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "sensitivity journal " + journal + " is of another run (model, method, settings, "
                         + "calibration or held-out text differ); delete it or choose another output file");
             }
-            metric = j.get("metric").asText();
-            reference = j.get("reference").asDouble();
-            for (Layer l : layers(j)) {
-                done.put(l.name(), l);
-            }
         }
-        progress.begin("sensitivity", layers.size(), "layers");
+        if (evalData != null && !Files.isRegularFile(evalData)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "held-out text " + evalData + " does not exist or is not a file");
+        }
+        Path work;
         try {
-            progress.advance(done.size());
-            for (Map.Entry<String, Long> e : layers.entrySet()) {
-                if (done.containsKey(e.getKey())) {
-                    continue;
-                }
-                if (progress.isCancelled()) {
-                    throw new CancellationException("sensitivity cancelled before layer " + e.getKey());
-                }
-                progress.item(e.getKey());
-                Map<String, Object> eval = quantizeAlone(e.getKey());
-                if (eval.containsKey("perplexity")) {
-                    metric = "perplexity";
-                    reference = ((Number) eval.get("reference_perplexity")).doubleValue();
-                    double ppl = ((Number) eval.get("perplexity")).doubleValue();
-                    done.put(e.getKey(), new Layer(e.getKey(), e.getValue(), ppl, ppl / reference - 1));
-                } else {
-                    metric = "cosine";
-                    reference = 1;
-                    double cos = ((Number) eval.get("cosine")).doubleValue();
-                    done.put(e.getKey(), new Layer(e.getKey(), e.getValue(), cos, 1 - cos));
-                }
-                write(key, metric, reference, layers, done);
-                progress.advance(1);
-            }
-        } finally {
-            progress.end();
+            work = OutputFiles.writing(Files.createTempDirectory(journal.toAbsolutePath().getParent(), ".sensitivity-"));
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a work folder beside " + journal + ": " + e.getMessage(), e);
         }
-        List<Layer> ordered = layers.keySet().stream().map(done::get).toList();
-        return new Result(metric, reference, ordered);
+        try (StreamedSensitivity streamed = streamed(work)) {
+            Map<String, Long> layers = streamed != null ? streamed.layers() : layers();
+            Map<String, Layer> done = new LinkedHashMap<>();
+            String[] metric = {saved == null ? null : saved.get("metric").asText()};
+            double[] reference = {saved == null ? Double.NaN : saved.get("reference").asDouble()};
+            if (saved != null) {
+                for (Layer l : layers(saved)) {
+                    done.put(l.name(), l);
+                }
+            }
+            if (streamed != null) {
+                metric[0] = "perplexity";
+                reference[0] = streamed.referencePerplexity();
+            }
+            java.util.function.BiConsumer<String, Map<String, Object>> record = (name, eval) -> {
+                if (eval.containsKey("perplexity")) {
+                    metric[0] = "perplexity";
+                    reference[0] = ((Number) eval.get("reference_perplexity")).doubleValue();
+                    double ppl = ((Number) eval.get("perplexity")).doubleValue();
+                    done.put(name, new Layer(name, layers.get(name), ppl, ppl / reference[0] - 1));
+                } else {
+                    metric[0] = "cosine";
+                    reference[0] = 1;
+                    double cos = ((Number) eval.get("cosine")).doubleValue();
+                    done.put(name, new Layer(name, layers.get(name), cos, 1 - cos));
+                }
+                write(key, metric[0], reference[0], layers, done);
+                progress.advance(1);
+            };
+            java.util.Set<String> pending = new java.util.LinkedHashSet<>(layers.keySet());
+            pending.removeAll(done.keySet());
+            progress.begin("sensitivity", layers.size(), "layers");
+            try {
+                progress.advance(done.size());
+                if (streamed != null) {
+                    streamed.measure(pending, (name, ppl) -> record.accept(name, Map.of("perplexity", ppl,
+                            "reference_perplexity", reference[0])), progress);
+                } else {
+                    for (String name : pending) {
+                        if (progress.isCancelled()) {
+                            throw new CancellationException("sensitivity cancelled before layer " + name);
+                        }
+                        progress.item(name);
+                        record.accept(name, quantizeAlone(name, work));
+                    }
+                }
+            } finally {
+                progress.end();
+            }
+            return new Result(metric[0], reference[0], layers.keySet().stream().map(done::get).toList());
+        } finally {
+            OutputFiles.deleteTree(work);
+        }
+    }
+
+    /**
+     * The block-by-block measurement for a decoder and a method that runs per block (null for any
+     * other model or method, or with {@link #streaming} off: then each layer is a whole {@link Quantization} run).
+     */
+    private StreamedSensitivity streamed(Path work) {
+        if (streaming == Streaming.OFF || !Files.isRegularFile(model.resolve(HfConfig.FILE))) {
+            return null;
+        }
+        HfConfig hf = HfConfig.read(model);
+        ModelLoader loader = new ModelLoader(plugins);
+        QuantMethod m = plugins.get(QuantMethodProvider.class, method).create();
+        if (!loader.streamable(hf) || !m.perBlock() || CheckpointFormats.formatName(hf).isPresent()) {
+            return null;
+        }
+        CalibrationData data;
+        long[] ids;
+        try (HfTokenizer tok = HfTokenizer.open(model)) {
+            data = calibration == null ? null : calibration.load(hf.positive("vocab_size"), () -> tok, false);
+            Path text = evalData != null ? evalData : CachedResource.file(org.fmsmo.core.eval.Evaluator.class, "held-out.txt", "held-out.txt");
+            ids = org.fmsmo.core.eval.Evaluator.tokens(tok, text, evalTokens == null ? Long.MAX_VALUE : evalTokens);
+        }
+        QuantConfig cfg = Recipes.qconfigInit(recipe, settings, ConfigSchema.of(plugins));
+        int tokens = Math.max(Quantization.EVAL_WINDOW, Math.max(StreamedRun.TRACE_TOKENS, data == null ? 0 : data.maxTokens()));
+        StreamedModel sm = loader.openStreamed(model, tokens);
+        try {
+            return new StreamedSensitivity(sm, m, cfg, plugins, data, ids, work, progress);
+        } catch (RuntimeException e) {
+            sm.close();
+            throw e;
+        }
     }
 
     /**
@@ -232,18 +309,13 @@ public final class Sensitivity {
         }
     }
 
-    /** One layer quantized, the rest in float, evaluated against the float model; the run's folder removed. */
-    private Map<String, Object> quantizeAlone(String layer) {
-        Path work;
-        try {
-            work = Files.createTempDirectory(journal.toAbsolutePath().getParent(), ".sensitivity-");
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a work folder beside " + journal + ": " + e.getMessage(), e);
-        }
+    /** One layer quantized, the rest in float, by a whole run written under {@code work}, evaluated against the float model. */
+    private Map<String, Object> quantizeAlone(String layer, Path work) {
+        Path out = work.resolve("model");
         try {
             Map<String, Object> s = new LinkedHashMap<>(settings);
             s.put("qlayer_name_pattern", List.of("^" + Pattern.quote(layer) + "$"));
-            Quantization q = Quantization.of(model).method(method).recipe(recipe).set(s).format("fms").output(work.resolve("model"))
+            Quantization q = Quantization.of(model).method(method).recipe(recipe).set(s).format("fms").output(out).force(true)
                     .plugins(plugins).evaluate(evalData);
             if (evalTokens != null) {
                 q.evaluationTokens(evalTokens);
@@ -253,7 +325,7 @@ public final class Sensitivity {
             }
             return q.run().evaluation();
         } finally {
-            OutputFiles.deleteTree(work);
+            OutputFiles.deleteTree(out);
         }
     }
 

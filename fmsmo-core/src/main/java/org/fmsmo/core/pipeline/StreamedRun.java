@@ -250,8 +250,12 @@ final class StreamedRun {
         return new Outcome(new QuantReport(methodName, results, (System.nanoTime() - start) / 1e9), skipped, bmms, seconds, first, worst.worst());
     }
 
-    /** The block's plan, from a trace of one forward pass on a few random positions. */
     private QuantPlan plan(Module block, BlockView view, NDManager m) {
+        return plan(model, block, view, m, config);
+    }
+
+    /** The block's plan, from a trace of one forward pass on a few positions. */
+    static QuantPlan plan(StreamedModel model, Module block, BlockView view, NDManager m, QuantConfig config) {
         int hidden = Math.toIntExact(view.linearLayers().getFirst().inFeatures());
         return ModelAnalyzer.planBlock(view, () -> {
             try (NDManager trace = m.newSubManager()) {
