@@ -59,10 +59,9 @@ class SensitivityTest {
     @Test
     void blockByBlockRankingEqualsWholeRunsPerLayer() throws Exception {
         Path work = Fixtures.freshDir("sensitivity-streamed");
-        ModelShape two = new ModelShape("sens-llama2", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, false, false, 10000.0, 256, 1e-5, null);
-        Path model = SyntheticModel.write(work.resolve("model"), two, 9, SyntheticModel.HUB_SHARD_BYTES);
+        Path model = llama(work, 2, 9);
         Path text = Files.writeString(work.resolve("held-out.txt"), words(1200));
-        java.util.Map<String, Object> w3 = java.util.Map.of("qw_spec", "int3-sym-group32", "qw_mode", "maxfullperGp", "nbits_a", 32, "nbits_w", 3);
+        java.util.Map<String, Object> w3 = w3("maxfullperGp");
         try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"))) {
             java.util.function.Function<String, Sensitivity> of = name -> Sensitivity.of(model).method("gptq").set(w3)
                     .calibration(CalibrationSource.random(8, 32, 4, 3)).evaluate(text).journal(work.resolve(name)).plugins(registry);
@@ -82,6 +81,90 @@ class SensitivityTest {
         try (var left = Files.list(work)) {
             assertTrue(left.noneMatch(p -> p.getFileName().toString().startsWith(".sensitivity-")), "no work folder left behind");
         }
+    }
+
+    /**
+     * {@code --metric kl}: each layer's mean KL divergence of the next-token distributions from the
+     * float model's equals one computed here in double from the logits of the float model and of
+     * the whole-run model with that layer quantized (1e-3 relative: float logits, other batching).
+     */
+    @Test
+    void klDivergenceEqualsOneFromBothModelsLogits() throws Exception {
+        Path work = Fixtures.freshDir("sensitivity-kl");
+        Path model = llama(work, 1, 4);
+        Path text = Files.writeString(work.resolve("held-out.txt"), words(700));
+        java.util.Map<String, Object> w3 = w3("maxperGp");
+        try (PluginRegistry registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"))) {
+            Sensitivity.Result r = Sensitivity.of(model).method("rtn").set(w3).evaluate(text).journal(work.resolve("kl.json")).plugins(registry)
+                    .klDivergence(true).run();
+            assertEquals("kl", r.metric());
+            for (String layer : List.of("model.layers.0.self_attn.v_proj", "model.layers.0.mlp.down_proj")) {
+                java.util.Map<String, Object> s = new java.util.HashMap<>(w3);
+                s.put("qlayer_name_pattern", List.of("^" + java.util.regex.Pattern.quote(layer) + "$"));
+                Path out = work.resolve("one-" + layer);
+                org.fmsmo.core.pipeline.Quantization.of(model).method("rtn").set(s).format("fms").output(out).plugins(registry).run();
+                double expected = klFromLogits(model, out, text, registry);
+                double measured = r.layers().stream().filter(l -> l.name().equals(layer)).findFirst().orElseThrow().loss();
+                assertTrue(expected > 0, layer);
+                assertEquals(expected, measured, 1e-3 * expected, layer);
+            }
+        }
+    }
+
+    /** Mean over the held-out windows' tokens of Σ_v p_float(v) log(p_float(v) / p_quantized(v)), in double, window by window. */
+    private static double klFromLogits(Path floatModel, Path quantized, Path text, PluginRegistry registry) throws Exception {
+        org.fmsmo.core.checkpoint.ModelLoader loader = new org.fmsmo.core.checkpoint.ModelLoader(registry);
+        long[] ids;
+        try (org.fmsmo.core.hf.HfTokenizer tok = org.fmsmo.core.hf.HfTokenizer.open(floatModel)) {
+            ids = org.fmsmo.core.eval.Evaluator.tokens(tok, text, Long.MAX_VALUE);
+        }
+        int window = 128;
+        int windows = (ids.length - window - 1) / window + 1;
+        double kl = 0;
+        try (var f = (org.fmsmo.core.model.CausalLM) loader.load(floatModel); var q = (org.fmsmo.core.model.CausalLM) loader.load(quantized)) {
+            for (int k = 0; k < windows; k++) {
+                long[] in = java.util.Arrays.copyOfRange(ids, k * window, k * window + window);
+                try (ai.djl.ndarray.NDManager m = f.manager().newSubManager()) {
+                    ai.djl.ndarray.NDArray x = m.create(in, new ai.djl.ndarray.types.Shape(1, window));
+                    float[] lf = f.logits(x).toFloatArray();
+                    float[] lq = q.logits(x).toFloatArray();
+                    int vocab = lf.length / window;
+                    for (int t = 0; t < window; t++) {
+                        double zf = logSumExp(lf, t * vocab, vocab);
+                        double zq = logSumExp(lq, t * vocab, vocab);
+                        for (int v = 0; v < vocab; v++) {
+                            double pf = lf[t * vocab + v] - zf;
+                            kl += Math.exp(pf) * (pf - (lq[t * vocab + v] - zq));
+                        }
+                    }
+                }
+            }
+        }
+        return kl / ((double) windows * window);
+    }
+
+    private static double logSumExp(float[] a, int from, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, a[from + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(a[from + i] - max);
+        }
+        return max + Math.log(sum);
+    }
+
+    /** A synthetic Llama (GQA, untied head) of {@code blocks} blocks in {@code work/model}. */
+    private static Path llama(Path work, int blocks, long seed) throws Exception {
+        ModelShape shape = new ModelShape("sens-llama-" + blocks, "llama", "LlamaForCausalLM", 512, 128, 256, blocks, 4, 2, false, false, 10000.0,
+                256, 1e-5, null);
+        return SyntheticModel.write(work.resolve("model"), shape, seed, SyntheticModel.HUB_SHARD_BYTES);
+    }
+
+    /** 3-bit weights in groups of 32 with the weight mode {@code mode}. */
+    private static java.util.Map<String, Object> w3(String mode) {
+        return java.util.Map.of("qw_spec", "int3-sym-group32", "qw_mode", mode, "nbits_a", 32, "nbits_w", 3);
     }
 
     private static String words(int n) {

@@ -128,6 +128,22 @@ public final class HiddenStates implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs {@code pass} on batch {@code k} of these states and of {@code other} together (the same
+     * examples at two places, or through two versions of a model), each pair in a scope of its own.
+     */
+    public void forEachWith(HiddenStates other, java.util.function.BiConsumer<Batch, Batch> pass) {
+        if (other.size() != size()) {
+            throw new IllegalArgumentException("hidden states of " + size() + " and " + other.size() + " batches");
+        }
+        for (int k = 0; k < batches.size(); k++) {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                pass.accept(view(k), other.view(k));
+            }
+        }
+    }
+
     /** Batch {@code k} with its hidden state in memory: read from its offload file into the current scope when offloaded. */
     private Batch view(int k) {
         Batch s = batches.get(k);

@@ -77,6 +77,11 @@ final class SensitivityCommand implements Callable<Integer> {
     @Option(names = "--plot", paramLabel = "FILE.png", description = "The bar chart (default: the --output path with .png).")
     Path plot;
 
+    @Option(names = "--metric", defaultValue = "auto", paramLabel = "M", description = "What a layer's cost is: auto (the perplexity increase"
+            + " of a causal LM, 1 − mean cosine of an encoder) or kl (decoders: the mean KL divergence of the next-token distributions from"
+            + " the float model's, nats per token; it orders small costs, as of 4-bit GPTQ, that a perplexity's noise hides).")
+    String metric;
+
     @Option(names = "--json", description = "Print the ranking as JSON instead of a table.")
     boolean json;
 
@@ -95,9 +100,12 @@ final class SensitivityCommand implements Callable<Integer> {
                 calibration = DefaultModel.calibration();
             }
         }
+        if (!metric.equals("auto") && !metric.equals("kl")) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--metric " + metric + ": expected auto or kl");
+        }
         Map<String, Object> settings = new LinkedHashMap<>(extra);
         grid.put(settings, method, settings.containsKey("nbits_a"));
-        Sensitivity run = Sensitivity.of(model).method(method).set(settings).evaluate(evalData).journal(output)
+        Sensitivity run = Sensitivity.of(model).method(method).set(settings).evaluate(evalData).journal(output).klDivergence(metric.equals("kl"))
                 .progress(progressOptions.listener(spec.commandLine().getErr()));
         if (evalTokens != null) {
             run.evaluationTokens(evalTokens);
@@ -125,12 +133,17 @@ final class SensitivityCommand implements Callable<Integer> {
             return 0;
         }
         boolean ppl = r.metric().equals("perplexity");
-        out.printf("%s of the float model: %.4f; each layer quantized alone by %s:%n", r.metric(), r.reference(), method);
-        out.printf("%4s  %-44s %12s %12s%n", "rank", "layer", ppl ? "perplexity" : "cosine", ppl ? "increase" : "1 − cosine");
+        boolean kl = r.metric().equals("kl");
+        if (kl) {
+            out.printf("each layer quantized alone by %s: KL divergence from the float model's next-token distributions%n", method);
+        } else {
+            out.printf("%s of the float model: %.4f; each layer quantized alone by %s:%n", r.metric(), r.reference(), method);
+        }
+        out.printf("%4s  %-44s %12s %12s%n", "rank", "layer", ppl ? "perplexity" : kl ? "nats/token" : "cosine", ppl ? "increase" : kl ? "" : "1 − cosine");
         int rank = 1;
         for (Sensitivity.Layer l : ranked) {
-            out.printf("%4d  %-44s %12.4f %11s%n", rank++, l.name(), l.metric(),
-                    ppl ? String.format(java.util.Locale.ROOT, "%+.3f%%", 100 * l.loss()) : String.format(java.util.Locale.ROOT, "%.5f", l.loss()));
+            out.printf("%4d  %-44s %12.6f %11s%n", rank++, l.name(), l.metric(),
+                    ppl ? String.format(java.util.Locale.ROOT, "%+.3f%%", 100 * l.loss()) : kl ? "" : String.format(java.util.Locale.ROOT, "%.5f", l.loss()));
         }
         out.println("ranking: " + output + ", plot: " + png);
         return 0;

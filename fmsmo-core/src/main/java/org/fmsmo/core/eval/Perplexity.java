@@ -154,6 +154,40 @@ public final class Perplexity {
     }
 
     /**
+     * Scores the windows {@link #windows} made twice at once, from two models' hidden states after
+     * the last block: the NLL of {@code states} ({@code [0]}) and the summed KL divergence
+     * {@code Σ_tokens Σ_v p_ref(v) (log p_ref(v) − log p(v))} of its next-token distributions from
+     * those of {@code reference} ({@code [1]}), in nats. KL is never negative and grows with the
+     * square of a small perturbation, so it ranks small changes where the NLL's difference is noise.
+     */
+    public static double[] headNllAndKl(StreamedModel model, HiddenStates states, HiddenStates reference, long[] ids, int window,
+                                        NDManager parent) {
+        try (NDManager m = parent.newSubManager()) {
+            Module head = model.loadHead(m);
+            double[] sum = {0, 0};
+            int[] k = {0};
+            states.forEachWith(reference, (s, r) -> {
+                int b = Math.toIntExact(s.hidden().getShape().get(0));
+                NDArray logits = model.runHead(head, s.hidden());
+                double batchNll = nll(logits, slice(ids, k[0], b, window, 1));
+                NDArray lq = logits.logSoftmax(-1);
+                NDArray lp = model.runHead(head, r.hidden()).logSoftmax(-1);
+                double kl = 0;
+                for (float v : lp.exp().mul(lp.sub(lq)).sum(new int[] {-1}).toFloatArray()) { // per token, summed in double
+                    kl += v;
+                }
+                if (!Double.isFinite(batchNll) || !Double.isFinite(kl)) {
+                    throw nonFinite("the final norm and head");
+                }
+                sum[0] += batchNll;
+                sum[1] += kl;
+                k[0] += b;
+            });
+            return sum;
+        }
+    }
+
+    /**
      * Where a batch whose NLL is not finite first goes wrong: the embeddings, the first block whose
      * output holds NaN or ±Inf, or else the head. Run again block by block, on the failing batch only.
      */

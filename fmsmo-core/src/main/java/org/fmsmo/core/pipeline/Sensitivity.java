@@ -64,15 +64,15 @@ public final class Sensitivity {
      *
      * @param name       the layer
      * @param parameters its weight's element count
-     * @param metric     the quantized model's perplexity, or mean cosine to the float model
-     * @param loss       the relative perplexity increase, or {@code 1 − cosine}: larger is more sensitive
+     * @param metric     the quantized model's perplexity, mean KL divergence from the float model, or mean cosine to it
+     * @param loss       the relative perplexity increase, the KL divergence, or {@code 1 − cosine}: larger is more sensitive
      */
     public record Layer(String name, long parameters, double metric, double loss) {
     }
 
     /**
-     * @param metric    {@code perplexity} or {@code cosine}
-     * @param reference the float model's perplexity (1 for cosine)
+     * @param metric    {@code perplexity}, {@code kl} or {@code cosine}
+     * @param reference the float model's perplexity (1 for cosine, 0 for kl)
      * @param layers    in model order
      */
     public record Result(String metric, double reference, List<Layer> layers) {
@@ -96,6 +96,7 @@ public final class Sensitivity {
     private PluginRegistry plugins;
     private ProgressListener progress = ProgressListener.NONE;
     private Streaming streaming = Streaming.AUTO;
+    private boolean kl;
 
     private Sensitivity(Path model) {
         this.model = Objects.requireNonNull(model, "model");
@@ -149,6 +150,16 @@ public final class Sensitivity {
         return this;
     }
 
+    /**
+     * Ranks by the mean KL divergence of the next-token distributions from the float model's
+     * (nats per token) instead of the perplexity: decoders measured block by block only. Small
+     * losses (4-bit GPTQ) move a perplexity by less than its noise; the divergence still orders them.
+     */
+    public Sensitivity klDivergence(boolean on) {
+        this.kl = on;
+        return this;
+    }
+
     /** {@link Streaming#OFF}: every layer by a whole {@link Quantization} run, also for a decoder (default: block by block where possible). */
     public Sensitivity streaming(Streaming mode) {
         this.streaming = Objects.requireNonNull(mode, "mode");
@@ -189,6 +200,10 @@ public final class Sensitivity {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create a work folder beside " + journal + ": " + e.getMessage(), e);
         }
         try (StreamedSensitivity streamed = streamed(work)) {
+            if (kl && streamed == null) {
+                throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "the KL divergence is measured on decoders block by block, with a method"
+                        + " that runs per block; " + model + " with " + method + " is measured by whole runs (use the perplexity or cosine)");
+            }
             Map<String, Long> layers = streamed != null ? streamed.layers() : layers();
             Map<String, Layer> done = new LinkedHashMap<>();
             String[] metric = {saved == null ? null : saved.get("metric").asText()};
@@ -199,11 +214,14 @@ public final class Sensitivity {
                 }
             }
             if (streamed != null) {
-                metric[0] = "perplexity";
-                reference[0] = streamed.referencePerplexity();
+                metric[0] = kl ? "kl" : "perplexity";
+                reference[0] = kl ? 0 : streamed.referencePerplexity();
             }
             java.util.function.BiConsumer<String, Map<String, Object>> record = (name, eval) -> {
-                if (eval.containsKey("perplexity")) {
+                if (eval.containsKey("kl")) {
+                    double d = ((Number) eval.get("kl")).doubleValue();
+                    done.put(name, new Layer(name, layers.get(name), d, d));
+                } else if (eval.containsKey("perplexity")) {
                     metric[0] = "perplexity";
                     reference[0] = ((Number) eval.get("reference_perplexity")).doubleValue();
                     double ppl = ((Number) eval.get("perplexity")).doubleValue();
@@ -223,7 +241,7 @@ public final class Sensitivity {
             try {
                 progress.advance(done.size());
                 if (streamed != null) {
-                    streamed.measure(pending, (name, ppl) -> record.accept(name, Map.of("perplexity", ppl,
+                    streamed.measure(pending, (name, m) -> record.accept(name, kl ? Map.of("kl", m.kl()) : Map.of("perplexity", m.perplexity(),
                             "reference_perplexity", reference[0])), progress);
                 } else {
                     for (String name : pending) {
@@ -339,6 +357,9 @@ public final class Sensitivity {
         k.put("calibration", calibration == null ? null : calibration.toString());
         k.put("eval_data", evalData == null ? null : evalData.toAbsolutePath().normalize().toString());
         k.put("eval_tokens", evalTokens);
+        if (kl) {
+            k.put("metric", "kl");
+        }
         return k;
     }
 

@@ -7,7 +7,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CancellationException;
-import java.util.function.ObjDoubleConsumer;
 import java.util.regex.Pattern;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.ProgressListener;
@@ -29,7 +28,9 @@ import org.fmsmo.core.plugin.PluginRegistry;
  * once. At block {@code b}, for each of its layers in turn: a fresh copy of the block has that one
  * layer quantized by the method (calibrated on the float hidden states at the block's input), the
  * held-out hidden states at {@code b} (saved once per block) go through it and then through the
- * float blocks after it, one at a time, and the head scores them. The numbers are those of a
+ * float blocks after it, one at a time, and the head scores them: their perplexity, and the KL
+ * divergence of their next-token distributions from the float model's (whose last hidden states
+ * are kept from the first walk). The perplexities are those of a
  * whole-model run that quantizes the one layer and evaluates, to float rounding: the same
  * windows meet the same operations.
  *
@@ -51,6 +52,17 @@ final class StreamedSensitivity implements AutoCloseable {
     private final Map<String, Long> layers = new LinkedHashMap<>();
     private final Map<String, Integer> blockOf = new LinkedHashMap<>();
     private final double referenceNll;
+    /** The held-out windows' hidden states after the last float block: the reference the KL divergence is taken from. */
+    private final HiddenStates floatOut;
+
+    /**
+     * One layer's measurement on the held-out text.
+     *
+     * @param perplexity the model's perplexity with the layer quantized
+     * @param kl         the mean KL divergence of its next-token distributions from the float model's, nats per token
+     */
+    record Measurement(double perplexity, double kl) {
+    }
 
     /**
      * Opens the model and measures the float model: its layers (the head is outside the blocks)
@@ -73,7 +85,8 @@ final class StreamedSensitivity implements AutoCloseable {
         this.offload = new HiddenStates.Offload(work, HiddenStates.Offload.DEFAULT_BUDGET);
         this.work = work;
         progress.begin("float model on the held-out text", model.numBlocks(), "blocks");
-        try (HiddenStates eval = HiddenStates.embed(windows, root, model::blockInput, offload)) {
+        HiddenStates eval = HiddenStates.embed(windows, root, model::blockInput, offload);
+        try {
             for (int b = 0; b < model.numBlocks(); b++) {
                 if (progress.isCancelled()) {
                     throw new CancellationException("sensitivity cancelled while measuring the float model");
@@ -89,9 +102,13 @@ final class StreamedSensitivity implements AutoCloseable {
                 progress.advance(1);
             }
             referenceNll = Perplexity.headNll(model, eval, ids, Quantization.EVAL_WINDOW, root);
+        } catch (RuntimeException e) {
+            eval.close();
+            throw e;
         } finally {
             progress.end();
         }
+        floatOut = eval;
     }
 
     /** The linear layers inside the blocks, in model order, with their weights' element counts. */
@@ -110,7 +127,7 @@ final class StreamedSensitivity implements AutoCloseable {
      *
      * @throws CancellationException when the progress listener asks, between two layers
      */
-    void measure(Set<String> pending, ObjDoubleConsumer<String> measured, ProgressListener progress) {
+    void measure(Set<String> pending, java.util.function.BiConsumer<String, Measurement> measured, ProgressListener progress) {
         int last = pending.stream().mapToInt(blockOf::get).max().orElse(-1);
         try (HiddenStates eval = HiddenStates.embed(windows, root, model::blockInput, offload);
              HiddenStates calib = calibration == null ? null : HiddenStates.embed(calibration, root, model::blockInput, offload)) {
@@ -125,7 +142,7 @@ final class StreamedSensitivity implements AutoCloseable {
                             throw new CancellationException("sensitivity cancelled before layer " + layer);
                         }
                         progress.item(layer);
-                        measured.accept(layer, perplexity(quantizedNll(b, layer, calib, saved)));
+                        measured.accept(layer, quantized(b, layer, calib, saved));
                     }
                     org.fmsmo.core.io.OutputFiles.deleteTree(saved);
                 }
@@ -140,8 +157,8 @@ final class StreamedSensitivity implements AutoCloseable {
         }
     }
 
-    /** The held-out NLL with {@code layer} of block {@code b} quantized and the rest in float. */
-    private double quantizedNll(int b, String layer, HiddenStates calib, Path evalAtBlock) {
+    /** The held-out text's perplexity and KL divergence with {@code layer} of block {@code b} quantized and the rest in float. */
+    private Measurement quantized(int b, String layer, HiddenStates calib, Path evalAtBlock) {
         try (HiddenStates eval = HiddenStates.embed(windows, root, model::blockInput, offload)) {
             eval.restore(evalAtBlock);
             try (NDManager m = root.newSubManager()) {
@@ -158,7 +175,8 @@ final class StreamedSensitivity implements AutoCloseable {
                     Perplexity.advance(model, model.loadBlock(j, m), j, eval);
                 }
             }
-            return Perplexity.headNll(model, eval, ids, Quantization.EVAL_WINDOW, root);
+            double[] nllKl = Perplexity.headNllAndKl(model, eval, floatOut, ids, Quantization.EVAL_WINDOW, root);
+            return new Measurement(perplexity(nllKl[0]), nllKl[1] / tokens());
         }
     }
 
@@ -167,11 +185,17 @@ final class StreamedSensitivity implements AutoCloseable {
     }
 
     private double perplexity(double nll) {
-        return Math.exp(nll / ((double) windows.size() * Quantization.EVAL_WINDOW));
+        return Math.exp(nll / tokens());
+    }
+
+    /** Tokens scored: every position of every window. */
+    private double tokens() {
+        return (double) windows.size() * Quantization.EVAL_WINDOW;
     }
 
     @Override
     public void close() {
+        floatOut.close();
         root.close();
     }
 }

@@ -20,6 +20,7 @@ public final class SensitivityPlot {
             ranked.put(l.name(), perplexity ? 100 * l.loss() : l.loss());
         }
         String unit = perplexity ? "perplexity increase, % of the float model's " + String.format(java.util.Locale.ROOT, "%.2f", r.reference())
+                : r.metric().equals("kl") ? "KL divergence from the float model's next-token distributions, nats per token"
                 : "1 − mean cosine to the float model";
         return Charts.sensitivity(ranked, "Sensitivity: one layer quantized by " + method + ", the rest in float", unit);
     }
