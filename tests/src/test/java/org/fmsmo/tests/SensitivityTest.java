@@ -1,6 +1,7 @@
 package org.fmsmo.tests;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -167,6 +168,10 @@ class SensitivityTest {
         return java.util.Map.of("qw_spec", "int3-sym-group32", "qw_mode", mode, "nbits_a", 32, "nbits_w", 3);
     }
 
+    private static String[] concat(String[] a, String... b) {
+        return java.util.stream.Stream.concat(java.util.Arrays.stream(a), java.util.Arrays.stream(b)).toArray(String[]::new);
+    }
+
     private static String words(int n) {
         StringBuilder words = new StringBuilder();
         for (int i = 0; i < n; i++) {
@@ -225,5 +230,22 @@ class SensitivityTest {
         Run eval = fmsmo(work, "eval", "--model", mixed.toString(), "--data", text.toString(), "--json", "--quiet");
         assertEquals(0, eval.exit(), eval.err());
         assertEquals(inRun, json.readTree(eval.out()).get("perplexity").asDouble(), 1e-9 * inRun, "the mixed checkpoint loads back as it was run");
+
+        // --target-size: the uniform 4-bit checkpoint's size spent on widths 2, 4, 8 is written within it (and not far under)
+        String[] w4 = {"quantize", "--model", model.toString(), "--method", "rtn", "--bits", "4", "--group-size", "32", "--format",
+            "compressed-tensors", "--no-eval", "--json", "--quiet", "--force"};
+        Run uniform = fmsmo(work, concat(w4, "--output", work.resolve("uniform").toString()));
+        assertEquals(0, uniform.exit(), uniform.err());
+        long size = json.readTree(uniform.out()).get("size_after_bytes").asLong();
+        Run sized = fmsmo(work, concat(w4, "--output", work.resolve("sized").toString(), "--target-size", String.valueOf(size), "--mixed-widths",
+                "2,4,8", "--sensitivity", ranking.toString()));
+        assertEquals(0, sized.exit(), sized.err());
+        long written = json.readTree(sized.out()).get("size_after_bytes").asLong();
+        assertTrue(written <= size && written > 0.95 * size, written + " bytes written for a target of " + size);
+        Run tooSmall = fmsmo(work, concat(w4, "--output", work.resolve("small").toString(), "--target-size", "10kB", "--mixed-widths", "2,4,8",
+                "--sensitivity", ranking.toString()));
+        assertEquals(2, tooSmall.exit(), tooSmall.err());
+        assertTrue(tooSmall.err().contains("error: --target-size 10000 bytes: expected from "), tooSmall.err());
+        assertFalse(Files.exists(work.resolve("small")), "nothing written");
     }
 }

@@ -69,6 +69,10 @@ final class QuantizeCommand implements Callable<Integer> {
             + "--mixed-widths from the ranking of --sensitivity (the most sensitive layers the most bits).")
     Double targetBits;
 
+    @Option(names = "--target-size", paramLabel = "SIZE", description = "Mixed precision under a size: the written weight files at most SIZE"
+            + " (bytes, or with kB, MB, GB, KiB, MiB, GiB: 700MB, 4.5GB); format compressed-tensors, whose size follows from the widths.")
+    String targetSize;
+
     @Option(names = "--mixed-widths", split = ",", paramLabel = "B,B…", description = "The widths --target-bits chooses from, ascending "
             + "(default: --bits − 1, --bits, 8; compressed-tensors packs 2, 4 and 8 only: e.g. 2,4,8 or 4,8).")
     List<Integer> mixedWidths;
@@ -351,10 +355,13 @@ final class QuantizeCommand implements Callable<Integer> {
             o.put("rotation", "hadamard");
         }
         grid.put(o, method, nbitsA != null);
-        if (targetBits != null && sensitivity == null) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits needs --sensitivity: the ranking the budget is spent by");
+        if (targetBits != null && targetSize != null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits and --target-size exclude each other: give one budget");
         }
-        if (targetBits != null) {
+        if ((targetBits != null || targetSize != null) && sensitivity == null) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits and --target-size need --sensitivity: the ranking the budget is spent by");
+        }
+        if (targetBits != null || targetSize != null) {
             o.put("qspecial_layers", mixedPrecision(o));
         }
         if (descAct) {
@@ -383,12 +390,15 @@ final class QuantizeCommand implements Callable<Integer> {
     /** {@code qspecial_layers} giving each layer the width {@link MixedPrecision} chose, where it differs from --bits. */
     private Map<String, Object> mixedPrecision(Map<String, Object> o) {
         if (!WeightGrid.METHODS.contains(method)) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits sets per-layer INT weight bits, for " + WeightGrid.METHODS + "; method is " + method);
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits and --target-size set per-layer INT weight bits, for " + WeightGrid.METHODS
+                    + "; method is " + method);
         }
         int b = grid.bits();
         Sensitivity.Saved saved = ranking;
         List<Integer> widths = mixedWidths != null ? mixedWidths : MixedPrecision.defaultWidths(b);
-        Map<String, Integer> width = MixedPrecision.allocate(saved.result().layers(), saved.bits(), widths, targetBits);
+        Map<String, Integer> width = targetBits != null ? MixedPrecision.allocate(saved.result().layers(), saved.bits(), widths, targetBits)
+                : MixedPrecision.allocateSize(saved.result().layers(), saved.bits(), widths, bytes("--target-size", targetSize),
+                        otherTensorBytes(saved.result().layers()), stored());
         Map<String, Object> special = new LinkedHashMap<>();
         width.forEach((layer, w) -> {
             if (w != b) {
@@ -402,6 +412,68 @@ final class QuantizeCommand implements Callable<Integer> {
         spec.commandLine().getErr().printf("mixed precision: %.3f average weight bits over %d ranked layers (%s)%n",
                 MixedPrecision.averageBits(saved.result().layers(), width), width.size(), counts);
         return special;
+    }
+
+    /** How the output format stores a quantized layer, for --target-size. */
+    private MixedPrecision.Stored stored() {
+        if (!format.equals("compressed-tensors")) { // gptq holds one width per model; fms keeps the float weights too
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-size needs --format compressed-tensors, whose size follows from the"
+                    + " widths; format is " + format + " (use --target-bits)");
+        }
+        return new MixedPrecision.Stored(grid.groupSize(), 32, grid.asym); // F32 scales, packed zero points when asymmetric
+    }
+
+    /**
+     * What the output takes besides the ranked layers' codes, scales and zero points: the input's
+     * other tensors as they are (embeddings, norms, head, biases), each quantized layer's small
+     * tensors ({@code weight_shape}, {@code g_idx}), and the safetensors header's entry for every
+     * tensor, counted at {@value #HEADER_ENTRY_BYTES} bytes beyond its name (more than an entry
+     * takes), so that the written files stay under the target.
+     */
+    private long otherTensorBytes(List<Sensitivity.Layer> ranked) {
+        java.util.Set<String> weights = new java.util.HashSet<>();
+        ranked.forEach(l -> weights.add(l.name() + ".weight"));
+        List<String> suffixes = List.of(".weight_packed", ".weight_shape", ".weight_scale", ".weight_zero_point", ".weight_g_idx");
+        try (org.fmsmo.core.io.safetensors.SafetensorsModel ckpt = org.fmsmo.core.io.safetensors.SafetensorsModel.open(model)) {
+            long other = 8; // the header's length
+            for (String name : ckpt.names()) {
+                var info = ckpt.info(name);
+                if (!weights.contains(name)) {
+                    other += info.end() - info.begin() + name.length() + HEADER_ENTRY_BYTES;
+                    continue;
+                }
+                String layer = name.substring(0, name.length() - ".weight".length());
+                for (String suffix : suffixes) {
+                    other += layer.length() + suffix.length() + HEADER_ENTRY_BYTES;
+                }
+                other += 8 + (descAct ? 4 * info.shape()[1] : 0); // weight_shape: two int32; g_idx: one per input
+            }
+            return other;
+        }
+    }
+
+    /** Bytes of a safetensors header entry besides the tensor's name: dtype, shape and offsets with their JSON. */
+    private static final int HEADER_ENTRY_BYTES = 96;
+
+    /** A size: bytes, or a number with kB, MB, GB (powers of 1000) or KiB, MiB, GiB (powers of 1024). */
+    static long bytes(String flag, String text) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\s*([0-9]+(?:\\.[0-9]+)?)\\s*(B|kB|KB|MB|GB|TB|KiB|MiB|GiB|TiB)?\\s*").matcher(text);
+        if (!m.matches()) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, flag + " " + text + ": expected a size such as 5GB, 700MB, 1.5GiB or 123456 (bytes)");
+        }
+        String unit = m.group(2) == null ? "B" : m.group(2);
+        double scale = switch (unit) {
+            case "kB", "KB" -> 1e3;
+            case "MB" -> 1e6;
+            case "GB" -> 1e9;
+            case "TB" -> 1e12;
+            case "KiB" -> 1024.0;
+            case "MiB" -> 1024.0 * 1024;
+            case "GiB" -> 1024.0 * 1024 * 1024;
+            case "TiB" -> 1024.0 * 1024 * 1024 * 1024;
+            default -> 1;
+        };
+        return Math.round(Double.parseDouble(m.group(1)) * scale);
     }
 
     private static long count(Map<String, Integer> width, int bits) {

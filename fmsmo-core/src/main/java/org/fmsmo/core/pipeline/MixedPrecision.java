@@ -45,6 +45,53 @@ public final class MixedPrecision {
      * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} for a budget or widths out of range or an empty ranking
      */
     public static Map<String, Integer> allocate(List<Sensitivity.Layer> layers, int measuredAt, List<Integer> widths, double targetBits) {
+        check(layers, widths);
+        int low = widths.getFirst();
+        int high = widths.getLast();
+        if (!(targetBits >= low) || targetBits > high) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits " + targetBits + ": expected from " + low + " to " + high
+                    + " (the widths are " + widths + ")");
+        }
+        long total = layers.stream().mapToLong(Sensitivity.Layer::parameters).sum();
+        return allocate(layers, measuredAt, widths, targetBits * total, (l, w) -> (double) w * l.parameters());
+    }
+
+    /**
+     * Bits per layer under a size budget: as {@link #allocate(List, int, List, double)}, with each
+     * layer's cost the bits it takes written ({@link Stored}), and the budget what the ranked
+     * layers may take of {@code targetBytes} once the checkpoint's other tensors are counted.
+     *
+     * @param otherBytes the written bytes of everything but the ranked layers (embeddings, norms, head)
+     * @throws FmsmoException {@link ErrorCode#INVALID_ARGUMENT} when even the narrowest width does not fit, or the widest fits with room
+     */
+    public static Map<String, Integer> allocateSize(List<Sensitivity.Layer> layers, int measuredAt, List<Integer> widths, long targetBytes,
+                                                    long otherBytes, Stored stored) {
+        check(layers, widths);
+        double budget = 8.0 * (targetBytes - otherBytes);
+        double least = layers.stream().mapToDouble(l -> stored.bits(l.parameters(), widths.getFirst())).sum();
+        double most = layers.stream().mapToDouble(l -> stored.bits(l.parameters(), widths.getLast())).sum();
+        if (budget < least || budget > most) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, String.format(java.util.Locale.ROOT, "--target-size %d bytes: expected from"
+                    + " %.0f (every ranked layer at %d bits) to %.0f (at %d bits), counting %d bytes of the other tensors", targetBytes,
+                    otherBytes + least / 8, widths.getFirst(), otherBytes + most / 8, widths.getLast(), otherBytes));
+        }
+        return allocate(layers, measuredAt, widths, budget, (l, w) -> stored.bits(l.parameters(), w));
+    }
+
+    /**
+     * How a format stores a layer of {@code params} weights at width {@code w}: the codes packed
+     * at {@code w} bits, and per group of {@code groupSize} weights a scale of {@code scaleBits}
+     * and, with zero points, a {@code w}-bit zero point (per-channel scales, one per row, are
+     * left out: a row is thousands of weights).
+     */
+    public record Stored(int groupSize, int scaleBits, boolean zeroPoints) {
+        double bits(long params, int w) {
+            double groups = groupSize > 0 ? (double) params / groupSize : 0;
+            return (double) params * w + groups * (scaleBits + (zeroPoints ? w : 0));
+        }
+    }
+
+    private static void check(List<Sensitivity.Layer> layers, List<Integer> widths) {
         if (layers.isEmpty()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "mixed precision needs a sensitivity ranking with at least one layer");
         }
@@ -53,21 +100,18 @@ public final class MixedPrecision {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "mixed precision widths " + widths + ": expected ascending bit widths from 2 to 8");
             }
         }
+    }
+
+    /** The greedy: everything at the narrowest width, then the widening with the most predicted loss saved per added cost, while the budget allows. */
+    private static Map<String, Integer> allocate(List<Sensitivity.Layer> layers, int measuredAt, List<Integer> widths, double budget,
+                                                 java.util.function.ToDoubleBiFunction<Sensitivity.Layer, Integer> cost) {
         int low = widths.getFirst();
-        int high = widths.getLast();
-        if (!(targetBits >= low) || targetBits > high) {
-            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--target-bits " + targetBits + ": expected from " + low + " to " + high
-                    + " (the widths are " + widths + ")");
-        }
         Map<String, Integer> width = new LinkedHashMap<>();
-        long total = 0;
         double spent = 0;
         for (Sensitivity.Layer l : layers) {
             width.put(l.name(), low);
-            total += l.parameters();
-            spent += (double) low * l.parameters();
+            spent += cost.applyAsDouble(l, low);
         }
-        double budget = targetBits * total;
         while (true) {
             Sensitivity.Layer best = null;
             double bestGain = 0;
@@ -79,10 +123,11 @@ public final class MixedPrecision {
                     continue;
                 }
                 int to = widths.get(next);
-                if (spent + (double) (to - now) * l.parameters() > budget + 1e-9) {
+                double added = cost.applyAsDouble(l, to) - cost.applyAsDouble(l, now);
+                if (spent + added > budget + 1e-9) {
                     continue;
                 }
-                double gain = (predicted(l, measuredAt, now) - predicted(l, measuredAt, to)) / ((double) (to - now) * l.parameters());
+                double gain = (predicted(l, measuredAt, now) - predicted(l, measuredAt, to)) / added;
                 if (best == null || gain > bestGain) {
                     best = l;
                     bestGain = gain;
@@ -92,7 +137,7 @@ public final class MixedPrecision {
             if (best == null) {
                 return width;
             }
-            spent += (double) (bestTo - width.get(best.name())) * best.parameters();
+            spent += cost.applyAsDouble(best, bestTo) - cost.applyAsDouble(best, width.get(best.name()));
             width.put(best.name(), bestTo);
         }
     }

@@ -35,6 +35,22 @@ class MixedPrecisionTest {
     }
 
     @Test
+    void aSizeBudgetCountsScalesZeroPointsAndTheOtherTensors() {
+        // groups of 10 with 32-bit scales and w-bit zero points: a layer of 100 weights at w bits takes 100·w + 10·(32 + w) = 110·w + 320 bits
+        MixedPrecision.Stored stored = new MixedPrecision.Stored(10, 32, true);
+        assertEquals(110 * 4 + 320, stored.bits(100, 4), 1e-9);
+        // 500 bytes of other tensors; all at 4 bits: 3·760 = 2280 bits = 285 bytes → 785 bytes is uniform 4 bits (a 3→4 costs 110 bits)
+        List<Integer> w48 = List.of(4, 8);
+        assertEquals(Map.of("a", 4, "b", 4, "c", 4), MixedPrecision.allocateSize(RANKING, 4, w48, 785, 500, stored));
+        // 440 bits more pay for a→8 (4·110) and no more
+        assertEquals(Map.of("a", 8, "b", 4, "c", 4), MixedPrecision.allocateSize(RANKING, 4, w48, 785 + 55, 500, stored));
+        assertEquals(Map.of("a", 8, "b", 4, "c", 4), MixedPrecision.allocateSize(RANKING, 4, w48, 785 + 55 + 54, 500, stored));
+        FmsmoException small = assertThrows(FmsmoException.class, () -> MixedPrecision.allocateSize(RANKING, 4, w48, 784, 500, stored));
+        assertEquals("--target-size 784 bytes: expected from 785 (every ranked layer at 4 bits) to 950 (at 8 bits), counting 500 bytes of the"
+                + " other tensors", small.getMessage());
+    }
+
+    @Test
     void widthsAFormatCanPackAreKept() {
         // 4 and 8 only: from all at 4 (1200) under 1600, a→8 (0.1·15/16/400 per bit·weight first), then b→8 needs 2000
         assertEquals(Map.of("a", 8, "b", 4, "c", 4), MixedPrecision.allocate(RANKING, 4, List.of(4, 8), 1600 / 300.0));
