@@ -58,6 +58,16 @@ public abstract class QuantMethodConformance {
     protected abstract QuantMethodProvider provider();
 
     /** The recipe the conformance runs use. */
+    /** Quantizer modes the method wraps with that its plugin provides too (the host needs them to reload the output); none by default. */
+    protected List<org.fmsmo.api.quant.QuantizerProvider> quantizers() {
+        return List.of();
+    }
+
+    private PluginRegistry registry() {
+        return TckHost.registry(() -> PluginRegistry.builder().application(),
+                java.util.Map.of(ProviderKind.QUANT_METHOD, List.of(provider()), ProviderKind.QUANTIZER, quantizers()));
+    }
+
     protected String recipe() {
         return "ptq_int8";
     }
@@ -120,7 +130,7 @@ public abstract class QuantMethodConformance {
     void quantizesEveryPlannedLayerAndTheOutputReloads() throws Exception {
         Path model = TckHost.tinyLlama(work);
         Path out = work.resolve("quantized");
-        try (PluginRegistry registry = TckHost.registry(ProviderKind.QUANT_METHOD, provider())) {
+        try (PluginRegistry registry = registry()) {
             RecordingProgress progress = new RecordingProgress(false);
             QuantizationResult r = run(registry, model, out).progress(progress).run();
             QuantReport report = r.report();
@@ -146,7 +156,7 @@ public abstract class QuantMethodConformance {
     void aCancelledRunStopsAndLeavesNoOutput() throws Exception {
         Path model = TckHost.tinyLlama(work);
         Path out = work.resolve("cancelled");
-        try (PluginRegistry registry = TckHost.registry(ProviderKind.QUANT_METHOD, provider())) {
+        try (PluginRegistry registry = registry()) {
             RecordingProgress progress = new RecordingProgress(true);
             assertThrows(java.util.concurrent.CancellationException.class, () -> run(registry, model, out).progress(progress).run());
             assertFalse(Files.exists(out), "a cancelled run writes nothing at its output");

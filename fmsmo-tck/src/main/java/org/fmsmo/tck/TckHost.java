@@ -40,15 +40,24 @@ final class TckHost {
 
     /** As {@link #registry(ProviderKind, NamedProvider...)}, over the plugins {@code host} finds. */
     static PluginRegistry registry(java.util.function.Supplier<PluginRegistry.Builder> host, ProviderKind kind, NamedProvider... providers) {
+        return registry(host, java.util.Map.of(kind, List.of(providers)));
+    }
+
+    /** The application's providers plus {@code providers}, of several kinds, as one plugin (those the application lacks). */
+    static PluginRegistry registry(java.util.function.Supplier<PluginRegistry.Builder> host,
+                                   java.util.Map<ProviderKind, List<? extends NamedProvider>> providers) {
         PluginRegistry.Builder b = host.get();
         try (PluginRegistry probe = host.get().build()) {
-            List<NamedProvider> missing = java.util.Arrays.stream(providers)
-                    .filter(p -> !probe.names(kind).contains(p.name())).toList();
-            if (!missing.isEmpty()) {
+            List<PluginInfo.Provided> provided = new java.util.ArrayList<>();
+            List<DiscoveredPlugin.Instance> instances = new java.util.ArrayList<>();
+            providers.forEach((kind, list) -> list.stream().filter(p -> !probe.names(kind).contains(p.name())).forEach(p -> {
+                provided.add(new PluginInfo.Provided(kind, p.name()));
+                instances.add(new DiscoveredPlugin.Instance(kind, p));
+            }));
+            if (!instances.isEmpty()) {
                 b.discovery(() -> List.of(new DiscoveredPlugin(
                         new PluginInfo("under-test", "0.0.0", ">=1.0.0", PluginSource.CLASS_PATH, "test class path", PluginInfo.Status.ACTIVE, "",
-                                missing.stream().map(p -> new PluginInfo.Provided(kind, p.name())).toList()),
-                        missing.stream().map(p -> new DiscoveredPlugin.Instance(kind, p)).toList())));
+                                provided), instances)));
             }
         }
         return b.build();

@@ -122,6 +122,13 @@ final class FrozenLayers {
         int[] zero = t.zeroPoint().map(NDArray::toIntArray).orElse(null);
         int[] gIdx = t.groupIndex().map(NDArray::toIntArray).orElse(null);
         QuantSpec input = w.inputQuantizer().map(Quantizer::spec).orElse(null);
+        if (input != null && input.rangeSource() == RangeSource.DYNAMIC && !w.inputQuantizer().get().state().isEmpty()) {
+            // compressed-tensors' dynamic activations are plain per-token scales; a mode that keeps state (llm_int8's outlier
+            // threshold) computes something else, which a reader of this format would not reproduce
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "compressed-tensors: layer " + w.name() + "'s input quantizer '"
+                    + w.inputQuantizer().get().mode() + "' keeps " + w.inputQuantizer().get().state().keySet() + " beyond per-token scales,"
+                    + " which the format cannot express; write --format fms");
+        }
         Float inputScale = null;
         // A calibrated quantizer keeps its range as state; without one each tensor brings its own (dynamic per tensor).
         if (input != null && input.rangeSource() != RangeSource.DYNAMIC && !w.inputQuantizer().get().state().isEmpty()) {

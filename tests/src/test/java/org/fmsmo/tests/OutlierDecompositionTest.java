@@ -1,0 +1,104 @@
+package org.fmsmo.tests;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import org.fmsmo.api.FmsmoException;
+import org.fmsmo.core.checkpoint.ModelLoader;
+import org.fmsmo.core.eval.Evaluator;
+import org.fmsmo.core.pipeline.CalibrationSource;
+import org.fmsmo.core.pipeline.Quantization;
+import org.fmsmo.core.pipeline.QuantizationResult;
+import org.fmsmo.core.plugin.PluginRegistry;
+import org.fmsmo.core.synthetic.ModelShape;
+import org.fmsmo.core.synthetic.SyntheticModel;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code llm_int8} (the outlier plugin) at its two limits, against other methods: with a threshold
+ * no input reaches, it is plain W8A8 with per-token INT8 inputs ({@code ptq}, {@code pertokenmax});
+ * with one every input passes, its inputs stay float and it is weight-only INT8. In between, it
+ * reports each layer's outlier fraction, its fms checkpoint evaluates to the run's perplexity, and
+ * compressed-tensors, which has no way to say that some channels stay float, refuses it.
+ */
+class OutlierDecompositionTest {
+
+    private static final ModelShape SHAPE = new ModelShape("outlier-llama", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, false, false,
+            10000.0, 256, 1e-5, null);
+
+    private static Path work;
+    private static Path model;
+    private static Path text;
+    private static PluginRegistry registry;
+
+    @BeforeAll
+    static void setUp() throws Exception {
+        work = Fixtures.freshDir("outlier-" + System.nanoTime());
+        model = SyntheticModel.write(work.resolve("model"), SHAPE, 13, SyntheticModel.HUB_SHARD_BYTES);
+        StringBuilder words = new StringBuilder();
+        for (int i = 0; i < 900; i++) {
+            words.append('w').append((i * 11) % 500).append(i % 31 == 30 ? "\n" : " ");
+        }
+        text = Files.writeString(work.resolve("held-out.txt"), words);
+        registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
+    }
+
+    @AfterAll
+    static void tearDown() {
+        registry.close();
+    }
+
+    private static QuantizationResult run(String method, String out, Map<String, Object> set) {
+        Map<String, Object> s = new HashMap<>(Map.of("nbits_w", 8, "qw_mode", "maxperCh", "smoothq", false));
+        s.putAll(set);
+        return Quantization.of(model).method(method).set(s).format("fms").output(work.resolve(out)).plugins(registry)
+                .calibration(CalibrationSource.random(4, 32, 2, 5)).evaluate(text).run();
+    }
+
+    private static double perplexity(QuantizationResult r) {
+        return ((Number) r.evaluation().get("perplexity")).doubleValue();
+    }
+
+    @Test
+    void atItsLimitsItIsPlainW8A8OrWeightOnly() {
+        double none = perplexity(run("llm_int8", "none-outlier", Map.of("nbits_a", 8, "llm_int8_threshold", 1e6)));
+        double perToken = perplexity(run("ptq", "per-token", Map.of("nbits_a", 8, "qa_mode", "pertokenmax")));
+        assertEquals(perToken, none, 1e-9 * perToken, "no outliers: per-token INT8 inputs");
+        double all = perplexity(run("llm_int8", "all-outlier", Map.of("nbits_a", 8, "llm_int8_threshold", 1e-3)));
+        double weightOnly = perplexity(run("ptq", "weight-only", Map.of("nbits_a", 32)));
+        assertEquals(weightOnly, all, 1e-9 * weightOnly, "every channel an outlier: float inputs");
+        assertTrue(perToken != weightOnly, "the limits differ, so the checks above can fail");
+    }
+
+    @Test
+    void reportsOutlierFractionsAndItsFmsCheckpointEvaluatesToTheRun() {
+        QuantizationResult r = run("llm_int8", "mid", Map.of("nbits_a", 4, "llm_int8_threshold", 2.0));
+        double sum = 0;
+        for (var l : r.report().layers()) {
+            double f = l.metrics().get("outlier_fraction");
+            assertTrue(f >= 0 && f <= 1, l.name() + " " + f);
+            assertTrue(l.metrics().get("outlier_channels_max") <= 256, l.name());
+            sum += f;
+        }
+        assertTrue(sum > 0, "some layer had outlier channels at threshold 2");
+        Map<String, Object> back = new Evaluator(new ModelLoader(registry)).evaluate(r.output(),
+                new Evaluator.Options(text, null, 128, 8, 256), org.fmsmo.api.quant.ProgressListener.NONE);
+        assertEquals(perplexity(r), ((Number) back.get("perplexity")).doubleValue(), 1e-9 * perplexity(r), "the reloaded threshold splits the same");
+    }
+
+    @Test
+    void compressedTensorsRefusesIt() {
+        FmsmoException e = assertThrows(FmsmoException.class, () -> Quantization.of(model).method("llm_int8").set(Map.of("nbits_w", 8,
+                "qw_mode", "maxperCh", "nbits_a", 8)).format("compressed-tensors").output(work.resolve("ct")).plugins(registry)
+                .calibration(CalibrationSource.random(4, 32, 2, 5)).run());
+        assertTrue(e.getMessage().contains("input quantizer 'llm_int8' keeps [threshold]") && e.getMessage().contains("--format fms"), e.getMessage());
+        assertTrue(!Files.exists(work.resolve("ct")), "nothing written");
+    }
+}
