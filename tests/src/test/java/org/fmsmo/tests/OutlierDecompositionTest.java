@@ -91,6 +91,21 @@ class OutlierDecompositionTest {
         Map<String, Object> back = new Evaluator(new ModelLoader(registry)).evaluate(r.output(),
                 new Evaluator.Options(text, null, 128, 8, 256), org.fmsmo.api.quant.ProgressListener.NONE);
         assertEquals(perplexity(r), ((Number) back.get("perplexity")).doubleValue(), 1e-9 * perplexity(r), "the reloaded threshold splits the same");
+
+        // cpu-reference: the inlier channels in true INT8 with exact int32 sums, the outliers in float; layer by layer as simulated
+        try (org.fmsmo.api.deploy.DeployBackend cpu = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, "cpu-reference")
+                .create(Map.of("verify_accumulators", "true"))) {
+            Map<String, Object> on = new Evaluator(new ModelLoader(registry)).evaluate(r.output(), new Evaluator.Options(text, null, 128, 8, 256,
+                    "cpu-reference", cpu, true, org.fmsmo.core.model.Streaming.AUTO), org.fmsmo.api.quant.ProgressListener.NONE);
+            assertEquals(14, ((Number) on.get("backend_layers")).intValue(), "every layer on the backend: " + on);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> check = (Map<String, Object>) on.get("layer_check");
+            assertTrue(((Number) check.get("max_relative_error")).doubleValue() <= 1e-5, "backend vs simulated: " + check);
+            @SuppressWarnings("unchecked")
+            Map<String, Object> verified = (Map<String, Object>) ((Map<String, Object>) on.get("backend_diagnostics")).get("accumulators_verified");
+            assertEquals(0, ((Number) verified.get("mismatches")).intValue(), "int32 sums exact: " + verified);
+            assertEquals(perplexity(r), ((Number) on.get("perplexity")).doubleValue(), 1e-4 * perplexity(r));
+        }
     }
 
     @Test

@@ -23,6 +23,16 @@ public interface DeployBackend extends AutoCloseable {
     PreparedLinear prepare(FrozenLinear layer);
 
     /**
+     * Whether {@link #prepare} runs layers with {@link FrozenLinear#decomposesOutliers()}: the host
+     * keeps such layers simulated on a backend that does not (the default), rather than have their
+     * outlier channels quantized.
+     */
+    @org.fmsmo.api.Experimental(since = "1.7")
+    default boolean runsOutlierDecomposition() {
+        return false;
+    }
+
+    /**
      * What the backend has to report after running (checks it made, kernels it chose), for the
      * evaluation report; empty by default.
      */

@@ -16,10 +16,24 @@ import org.fmsmo.api.quant.QuantizedTensor;
  * @param inputSpec       how the input is quantized at run time, or null for weight-only execution
  * @param inputScale      the calibrated input scale {@code [1]} for static (non-TOKEN) input specs, else null
  * @param inputZeroPoint  the calibrated input zero point {@code [1]} INT32 for static asymmetric input specs, else null
+ * @param outlierThreshold since 1.7: with a per-token input, the input channels holding any {@code |x| ≥} this in a
+ *                        batch are computed in float against the dequantized weight columns and left out of the
+ *                        quantized product ({@link org.fmsmo.api.quant.Quantizer#outlierThreshold}); NaN for none
  */
 @Stable(since = "1.0")
 public record FrozenLinear(String name, QuantizedTensor weight, NDArray bias, QuantSpec inputSpec, NDArray inputScale,
-                           NDArray inputZeroPoint) {
+                           NDArray inputZeroPoint, double outlierThreshold) {
+
+    /** A layer without outlier decomposition (the 1.0 form). */
+    public FrozenLinear(String name, QuantizedTensor weight, NDArray bias, QuantSpec inputSpec, NDArray inputScale, NDArray inputZeroPoint) {
+        this(name, weight, bias, inputSpec, inputScale, inputZeroPoint, Double.NaN);
+    }
+
+    /** Whether some input channels bypass quantization ({@link #outlierThreshold}). */
+    @org.fmsmo.api.Experimental(since = "1.7")
+    public boolean decomposesOutliers() {
+        return !Double.isNaN(outlierThreshold);
+    }
 
     /** Validates that static input specs come with their calibrated scale. */
     public FrozenLinear {
@@ -31,6 +45,10 @@ public record FrozenLinear(String name, QuantizedTensor weight, NDArray bias, Qu
         }
         if (staticInput && !inputSpec.symmetric() && inputZeroPoint == null) {
             throw new IllegalArgumentException(name + ": asymmetric input spec " + inputSpec + " needs a calibrated zero point");
+        }
+        if (!Double.isNaN(outlierThreshold) && (inputSpec == null || inputSpec.granularity() != Granularity.TOKEN || !(outlierThreshold > 0))) {
+            throw new IllegalArgumentException(name + ": an outlier threshold (found " + outlierThreshold + ") goes with a positive value and a"
+                    + " per-token input spec (found " + inputSpec + ")");
         }
     }
 

@@ -97,6 +97,17 @@ public interface Quantizer extends AutoCloseable {
         }
     }
 
+    /**
+     * LLM.int8-style outlier decomposition of an input quantizer: in each batch, the input
+     * channels holding any {@code |x| ≥} this threshold are not quantized but multiplied in float
+     * with the dequantized weight's columns, and the other channels are quantized without them.
+     * Empty (the default) for a quantizer that quantizes every channel.
+     */
+    @org.fmsmo.api.Experimental(since = "1.7")
+    default java.util.OptionalDouble outlierThreshold() {
+        return java.util.OptionalDouble.empty();
+    }
+
     /** Frees the native arrays the quantizer owns. */
     @Override
     default void close() {

@@ -56,7 +56,8 @@ public final class Deployment {
                 continue;
             }
             FrozenLinear frozen = frozen(q, model.manager());
-            if (!backend.capabilities().supports(frozen.weight().spec(), frozen.inputSpec())) {
+            if (!backend.capabilities().supports(frozen.weight().spec(), frozen.inputSpec())
+                    || frozen.decomposesOutliers() && !backend.runsOutlierDecomposition()) {
                 simulated.add(q.name());
                 continue;
             }
@@ -72,7 +73,9 @@ public final class Deployment {
         Optional<Quantizer> input = q.inputQuantizer();
         QuantSpec spec = input.map(Quantizer::spec).orElse(null);
         if (spec == null || spec.granularity() == Granularity.TOKEN) {
-            return FrozenLinear.dynamic(q.name(), q.frozenWeight(), bias, spec);
+            double outliers = input.flatMap(i -> i.outlierThreshold().isPresent() ? Optional.of(i.outlierThreshold().getAsDouble())
+                    : Optional.empty()).orElse(Double.NaN);
+            return new FrozenLinear(q.name(), q.frozenWeight(), bias, spec, null, null, outliers);
         }
         QuantizedTensor probe = input.get().quantize(m.zeros(new Shape(1, 1)));
         return new FrozenLinear(q.name(), q.frozenWeight(), bias, spec, probe.scale(), probe.zeroPoint().orElse(null));

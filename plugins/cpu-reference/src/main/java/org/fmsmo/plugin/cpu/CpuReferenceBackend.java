@@ -76,6 +76,12 @@ final class CpuReferenceBackend implements DeployBackend {
         return CAPABILITIES;
     }
 
+    /** Int8Linear runs LLM.int8's float outlier channels beside its integer product. */
+    @Override
+    public boolean runsOutlierDecomposition() {
+        return true;
+    }
+
     @Override
     public PreparedLinear prepare(FrozenLinear layer) {
         CAPABILITIES.requireSupported("cpu-reference", layer);

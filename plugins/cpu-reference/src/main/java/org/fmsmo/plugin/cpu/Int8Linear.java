@@ -21,6 +21,10 @@ import org.fmsmo.api.quant.QuantSpec;
  * {@code minmax} quantizer computes them), keeps the integer GEMM on the unsigned codes and folds
  * the zero point into a correction, {@code Σ_k (q_k − zp)·w_k = Σ_k q_k·w_k − zp·Σ_k w_k}, with the
  * row sums {@code Σ_k w_k} computed once.
+ *
+ * <p>With an outlier threshold (LLM.int8), the channels holding any {@code |x| ≥} it in the batch
+ * are set to 0 before the input is quantized (so they neither set a token's scale nor enter the
+ * integer product) and added afterwards in float against the dequantized weight columns.
  */
 final class Int8Linear implements PreparedLinear {
 
@@ -45,6 +49,8 @@ final class Int8Linear implements PreparedLinear {
 
     private final String name;
     private final AccumulatorCheck check;
+    /** LLM.int8: input channels with any |x| at or past this in a batch are computed in float; NaN for none. */
+    private final float outlierThreshold;
 
     Int8Linear(FrozenLinear layer, Accumulation accumulation, AccumulatorCheck check) {
         this.accumulation = accumulation;
@@ -61,6 +67,7 @@ final class Int8Linear implements PreparedLinear {
             weightScale[o] = scales.length == 1 ? scales[0] : scales[o];
         }
         bias = layer.bias() == null ? null : layer.bias().toFloatArray();
+        outlierThreshold = (float) layer.outlierThreshold();
         inputSpec = layer.inputSpec();
         staticInputScale = inputSpec.granularity() == Granularity.TOKEN ? Float.NaN : layer.inputScale().toFloatArray()[0];
         boolean asymmetric = !inputSpec.symmetric();
@@ -84,10 +91,11 @@ final class Int8Linear implements PreparedLinear {
         Shape shape = x.getShape();
         int tokens = Math.toIntExact(shape.size() / in);
         float[] xs = x.toFloatArray();
+        int[] outliers = Float.isNaN(outlierThreshold) ? new int[0] : outlierColumns(xs, tokens);
         // whole panels of tokens: the GEMM reads the padding rows and drops their results
         int[] qx = new int[(tokens + Int8Kernel.ROWS - 1) / Int8Kernel.ROWS * Int8Kernel.ROWS * in];
         float[] sx = new float[tokens];
-        int[] zx = quantizeInput(xs, tokens, qx, sx);
+        int[] zx = quantizeInput(outliers.length == 0 ? xs : withoutColumns(xs, tokens, outliers), tokens, qx, sx);
         float[] y = new float[tokens * out];
         // rescaling runs per finished GEMM block, in parallel and while the block is in cache
         Int8Gemm.Accumulators acc = Int8Gemm.multiply(gemmOperand(qx), tokens, packed, accumulation, Int8Kernel.BEST, (block, ld, t0, t1, o0, o1) -> {
@@ -101,6 +109,9 @@ final class Int8Linear implements PreparedLinear {
         });
         if (check != null) {
             check.verify(name, qx, zx, tokens, weight, out, in, acc);
+        }
+        if (outliers.length > 0) {
+            addOutlierProducts(xs, tokens, outliers, y);
         }
         long[] outShape = shape.getShape().clone();
         outShape[outShape.length - 1] = out;
@@ -138,6 +149,47 @@ final class Int8Linear implements PreparedLinear {
             }
         });
         return zx;
+    }
+
+    /** The input channels with some {@code |x| ≥} the outlier threshold in this batch, ascending. */
+    private int[] outlierColumns(float[] xs, int tokens) {
+        boolean[] hit = new boolean[in];
+        for (int t = 0; t < tokens; t++) {
+            for (int k = 0; k < in; k++) {
+                hit[k] |= Math.abs(xs[t * in + k]) >= outlierThreshold;
+            }
+        }
+        return java.util.stream.IntStream.range(0, in).filter(k -> hit[k]).toArray();
+    }
+
+    /** The input with the outlier channels set to 0: what the integer product sees (and its per-token scales). */
+    private float[] withoutColumns(float[] xs, int tokens, int[] columns) {
+        float[] inliers = xs.clone();
+        for (int t = 0; t < tokens; t++) {
+            for (int k : columns) {
+                inliers[t * in + k] = 0f;
+            }
+        }
+        return inliers;
+    }
+
+    /** {@code y[t][o] += Σ_{k outlier} x[t][k]·(w[o][k]·s_w[o])}: the outlier channels in float against the dequantized weight. */
+    private void addOutlierProducts(float[] xs, int tokens, int[] columns, float[] y) {
+        float[] w = new float[out * columns.length]; // the dequantized weight's outlier columns, [out][columns]
+        for (int o = 0; o < out; o++) {
+            for (int j = 0; j < columns.length; j++) {
+                w[o * columns.length + j] = weight[o * in + columns[j]] * weightScale[o];
+            }
+        }
+        java.util.stream.IntStream.range(0, tokens).parallel().forEach(t -> {
+            for (int o = 0; o < out; o++) {
+                float sum = 0f;
+                for (int j = 0; j < columns.length; j++) {
+                    sum += xs[t * in + columns[j]] * w[o * columns.length + j];
+                }
+                y[t * out + o] += sum;
+            }
+        });
     }
 
     /** A token's [min, max], widened to contain 0 as the simulated asymmetric quantizer does. */

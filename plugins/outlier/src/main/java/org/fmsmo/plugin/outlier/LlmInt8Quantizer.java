@@ -124,6 +124,11 @@ final class LlmInt8Quantizer implements Quantizer {
         return inliers.abs().max(new int[] {-1}, true).maximum(1e-5f).div(qmax);
     }
 
+    @Override
+    public java.util.OptionalDouble outlierThreshold() {
+        return java.util.OptionalDouble.of(threshold);
+    }
+
     /** The threshold, so that a reloaded checkpoint splits its inputs where the run did. */
     @Override
     public Map<String, float[]> state() {
