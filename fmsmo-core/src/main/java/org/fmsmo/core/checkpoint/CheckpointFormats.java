@@ -77,10 +77,11 @@ public final class CheckpointFormats {
         if (!(format instanceof Rewrapping)) {
             for (org.fmsmo.api.model.LinearLayer l : model.linearLayers()) {
                 org.fmsmo.api.model.LinearLayer inner = l instanceof org.fmsmo.api.quant.LayerWrapper w ? w.wrapped() : l;
-                if (inner instanceof org.fmsmo.core.nn.Linear plain && plain.inputDivisor().isPresent()) {
-                    throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
-                            + " which a deployable checkpoint cannot hold; set smoothq_fold_only=true (the quantize CLI does for deployable formats),"
-                            + " smoothq=false, or write --format " + FmsFormat.NAME);
+                if (inner instanceof org.fmsmo.core.nn.Linear plain && plain.runTimeInputTransform() != null) {
+                    throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " " + plain.runTimeInputTransform() + ", which "
+                            + formatName + " cannot hold; write --format " + FmsFormat.NAME + (plain.inputDivisor().isPresent()
+                            ? ", or set smoothq_fold_only=true (the quantize CLI does for deployable formats) or smoothq=false"
+                            : ", or rotate offline only (--rotate)"));
                 }
             }
         }

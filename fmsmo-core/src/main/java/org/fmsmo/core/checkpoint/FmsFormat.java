@@ -53,6 +53,9 @@ public final class FmsFormat implements CheckpointFormats.Rewrapping {
     /** The format's name: {@code --format fms}, and what {@code config.json} records. */
     public static final String NAME = "fms";
 
+    /** A layer's online input rotation ({@code [in, in]}), beside its weight. */
+    private static final String ROTATION = ".online_rotation";
+
     /** The per-layer file: which wrapper, quantizer modes and specs each layer had. */
     public static final String LAYERS_FILE = "fms_quant_layers.json";
 
@@ -88,6 +91,10 @@ public final class FmsFormat implements CheckpointFormats.Rewrapping {
             if (inner instanceof Linear plain && plain.inputDivisor().isPresent()) {
                 float[] s = plain.inputDivisor().get().toFloatArray();
                 sink.add(l.name() + ".smoothq_scale", StoredTensor.ofFloats(new long[] {s.length}, s));
+            }
+            if (inner instanceof Linear plain && plain.inputRotation().isPresent()) {
+                NDArray r = plain.inputRotation().get();
+                sink.add(l.name() + ROTATION, StoredTensor.ofFloats(r.getShape().getShape(), r.toFloatArray()));
             }
             if (l instanceof QLinear q) {
                 ObjectNode e = entry(layers, l.name(), "linear");
@@ -207,6 +214,14 @@ public final class FmsFormat implements CheckpointFormats.Rewrapping {
             throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": expected {\"format\": \"fms-native\", \"layers\": […]}");
         }
         for (String name : checkpoint.names()) {
+            if (name.endsWith(ROTATION)) {
+                String layer = name.substring(0, name.length() - ROTATION.length());
+                if (!(model.linear(layer) instanceof Linear plain) || plain.inFeatures() * plain.inFeatures() != checkpoint.info(name).shape()[0]
+                        * checkpoint.info(name).shape()[1]) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": " + layer + " cannot take the online rotation " + name);
+                }
+                plain.setInputRotation(model.manager().create(checkpoint.floats(name), new Shape(checkpoint.info(name).shape())));
+            }
             if (name.endsWith(".smoothq_scale")) {
                 String layer = name.substring(0, name.length() - ".smoothq_scale".length());
                 if (!(model.linear(layer) instanceof Linear plain)) {

@@ -65,6 +65,10 @@ final class QuantizeCommand implements Callable<Integer> {
             + "are spread). Loads the model whole.")
     boolean rotate;
 
+    @Option(names = "--rotate-online", description = "As --rotate, and multiply down_proj's input by a randomized Hadamard matrix at run time"
+            + " (QuaRot's online rotation; its weight takes the same matrix), so the MLP activation it quantizes is spread too. Needs --format fms.")
+    boolean rotateOnline;
+
     @Option(names = "--target-bits", paramLabel = "B", description = "Mixed precision: average weight bits allowed; each layer gets one of "
             + "--mixed-widths from the ranking of --sensitivity (the most sensitive layers the most bits).")
     Double targetBits;
@@ -351,8 +355,8 @@ final class QuantizeCommand implements Callable<Integer> {
         put(o, "qa_mode_calib", qaModeCalib);
         put(o, "smoothq_alpha", smoothqAlpha);
         put(o, "kv_cache_scheme", kvCache);
-        if (rotate) {
-            o.put("rotation", "hadamard");
+        if (rotate || rotateOnline) {
+            o.put("rotation", rotateOnline ? "hadamard_online" : "hadamard");
         }
         grid.put(o, method, nbitsA != null);
         if (targetBits != null && targetSize != null) {

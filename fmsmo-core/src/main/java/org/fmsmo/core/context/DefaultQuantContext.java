@@ -273,6 +273,11 @@ public final class DefaultQuantContext implements QuantContext {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "smoothing factors must be positive and finite, found " + f);
             }
         }
+        for (String name : layers) {
+            if (model.linear(name) instanceof Linear plain && plain.inputRotation().isPresent()) {
+                return; // a per-channel scale does not commute with the online rotation after it; the rotation spreads that input already
+            }
+        }
         NDArray scale = model.manager().create(s);
         Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
         boolean fold = plan.foldable(layers);

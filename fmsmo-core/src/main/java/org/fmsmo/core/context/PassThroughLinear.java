@@ -21,7 +21,7 @@ abstract class PassThroughLinear implements LinearLayer {
         return wrapped;
     }
 
-    /** Sees one input {@code [..., inFeatures]} before the layer runs on it. */
+    /** Sees one input {@code [..., inFeatures]}, as the weight meets it, before the layer runs on it. */
     abstract void observe(NDArray x);
 
     @Override
@@ -49,9 +49,10 @@ abstract class PassThroughLinear implements LinearLayer {
         return wrapped.bias();
     }
 
+    /** Shows {@link #observe} the input as the weight meets it (after a SmoothQuant divisor or an online rotation), then runs the layer. */
     @Override
     public final NDArray forward(NDArray x) {
-        observe(x);
+        observe(wrapped instanceof org.fmsmo.core.nn.Linear plain ? plain.prepareInput(x) : x);
         return wrapped.forward(x);
     }
 }

@@ -92,9 +92,9 @@ public final class Exports {
         }
         for (LinearLayer l : model.linearLayers()) {
             LinearLayer inner = l instanceof LayerWrapper w ? w.wrapped() : l;
-            if (inner instanceof Linear plain && plain.inputDivisor().isPresent()) {
-                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " divides its input by a SmoothQuant scale at run time,"
-                        + " which an exported model cannot hold; quantize with smoothq_fold_only=true or smoothq=false");
+            if (inner instanceof Linear plain && plain.runTimeInputTransform() != null) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "layer " + l.name() + " " + plain.runTimeInputTransform() + ", which an exported"
+                        + " model cannot hold; quantize with smoothq_fold_only=true or smoothq=false, and rotate offline only (--rotate)");
             }
         }
         Source source = new Source(model, spec, options, progress);

@@ -15,6 +15,7 @@ public final class Linear implements LinearLayer {
     private NDArray weight;
     private final NDArray bias;
     private NDArray inputDivisor;
+    private NDArray inputRotation;
 
     /**
      * @param name   module path
@@ -107,9 +108,37 @@ public final class Linear implements LinearLayer {
         return Optional.ofNullable(inputDivisor);
     }
 
-    /** {@code x}, divided by the input divisor when there is one. */
+    /**
+     * QuaRot's online rotation: the input is multiplied by the orthogonal {@code r} at run time,
+     * {@code x·r} (the weight has been multiplied by it too, {@code W·r}, so the float layer
+     * computes the same), which spreads outlier channels before the input is quantized.
+     *
+     * @param r {@code [in, in]}, orthogonal; owned by the model's manager; null to remove
+     */
+    public void setInputRotation(NDArray r) {
+        this.inputRotation = r;
+    }
+
+    /** The online input rotation, if one is set. */
+    public Optional<NDArray> inputRotation() {
+        return Optional.ofNullable(inputRotation);
+    }
+
+    /**
+     * What the layer does to its input at run time before its weight (a SmoothQuant divisor, an
+     * online rotation), for messages of formats that cannot hold it; null when nothing.
+     */
+    public String runTimeInputTransform() {
+        if (inputDivisor != null) {
+            return "divides its input by a SmoothQuant scale at run time";
+        }
+        return inputRotation != null ? "rotates its input by an online Hadamard matrix at run time" : null;
+    }
+
+    /** {@code x}, divided by the input divisor and multiplied by the input rotation, when there are. */
     public NDArray prepareInput(NDArray x) {
-        return inputDivisor == null ? x : x.div(inputDivisor);
+        NDArray in = inputDivisor == null ? x : x.div(inputDivisor);
+        return inputRotation == null ? in : in.matMul(inputRotation);
     }
 
     @Override

@@ -245,6 +245,10 @@ public final class Quantization {
         try {
             // the installed plugins' keys are valid exactly when the plugins are: the schema comes from the run's registry
             QuantConfig cfg = resolveConfig(ConfigSchema.of(plugins));
+            if (cfg.getString("rotation", "none").equals("hadamard_online") && !format.equals(NATIVE_FORMAT)) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "rotation=hadamard_online multiplies down_proj's input by a Hadamard matrix at run"
+                        + " time, which format " + format + " cannot hold; write --format " + NATIVE_FORMAT + ", or rotate offline only (--rotate)");
+            }
             Path target = OutputFolder.check(model, output, force);
             OutputFiles.removeDeadTemporaries(target, p -> progress.note("removed " + p + ", the temporary folder of a run that was killed"));
             if (verifyInput && Files.isDirectory(model)) {
@@ -403,7 +407,9 @@ public final class Quantization {
                 if (!(tm instanceof org.fmsmo.core.model.transformer.TransformerForCausalLM lm)) {
                     throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "rotation: " + tm.architecture() + " is not a causal decoder; only decoders are rotated");
                 }
-                org.fmsmo.core.model.transformer.ResidualRotation.apply(lm, cfg.getInt("rotation_seed", 0)); // before the plan: it traces the rotated model
+                // before the plan: it traces the rotated model
+                org.fmsmo.core.model.transformer.ResidualRotation.apply(lm, cfg.getInt("rotation_seed", 0), cfg.getString("rotation", "none")
+                        .equals("hadamard_online"));
             }
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             writer.checkPlan(tm, plan); // refuse now, not after a long run

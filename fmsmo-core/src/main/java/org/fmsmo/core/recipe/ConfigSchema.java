@@ -46,7 +46,8 @@ public final class ConfigSchema {
         add(ConfigKey.choice("scale_dtype", "precision of stored INT weight scales (float16: rounded so GPTQ v1 checkpoints hold them exactly)",
                 "float32", "float16"));
         add(ConfigKey.choice("rotation", "rotate the residual stream and the value heads by randomized Hadamard matrices before the method "
-                + "(QuaRot's offline rotations: the float model computes the same, outlier channels are spread): none or hadamard", "none", "hadamard"));
+                + "(QuaRot's offline rotations: the float model computes the same, outlier channels are spread): none, hadamard, or hadamard_online"
+                + " (also an online Hadamard on down_proj's input at run time; fms format only)", "none", "hadamard", "hadamard_online"));
         add(ConfigKey.range("rotation_seed", INT, 0, Integer.MAX_VALUE, "seed of the rotation's random signs"));
         add(ConfigKey.choice("kv_cache_scheme", "the KV cache: none, or fp8 (keys and values in FP8 e4m3, one calibrated scale per tensor)",
                 "none", "fp8"));

@@ -61,22 +61,26 @@ class ResidualRotationTest {
         };
         PluginRegistry registry = PluginRegistry.builder().application().build();
         for (ModelShape shape : shapes) {
-            try (TransformerModel model = new ModelLoader(registry).load(SyntheticModel.write(tmp.resolve(shape.name()), shape, 3, Long.MAX_VALUE), false);
-                 NDManager nd = NDManager.newBaseManager()) {
-                NDArray ids = nd.create(new long[] {1, 5, 9, 13, 17, 21, 25, 29, 33, 37}, new Shape(2, 5));
-                float[] before = ((CausalLM) model).logits(ids).toFloatArray();
-                ResidualRotation.apply((TransformerForCausalLM) model, 11);
-                float[] after = ((CausalLM) model).logits(ids).toFloatArray();
-                double max = 0;
-                double diff = 0;
-                for (int i = 0; i < before.length; i++) {
-                    max = Math.max(max, Math.abs(before[i]));
-                    diff = Math.max(diff, Math.abs(before[i] - after[i]));
-                }
-                assertTrue(diff <= 1e-5 * max, shape.name() + ": max |Δlogit| " + diff + " of max |logit| " + max);
-                float[] gain = ((org.fmsmo.core.nn.RmsNorm) model.module("model.layers.1.input_layernorm")).weight().toFloatArray();
-                for (float g : gain) {
-                    assertEquals(1f, g, 0f, shape.name() + ": the norm's gain is folded into the layers that read it");
+            for (boolean online : new boolean[] {false, true}) {
+                String name = shape.name() + (online ? " with the online down_proj rotation" : "");
+                try (TransformerModel model = new ModelLoader(registry).load(SyntheticModel.write(tmp.resolve(shape.name() + online), shape, 3,
+                        Long.MAX_VALUE), false); NDManager nd = NDManager.newBaseManager()) {
+                    NDArray ids = nd.create(new long[] {1, 5, 9, 13, 17, 21, 25, 29, 33, 37}, new Shape(2, 5));
+                    float[] before = ((CausalLM) model).logits(ids).toFloatArray();
+                    ResidualRotation.apply((TransformerForCausalLM) model, 11, online);
+                    float[] after = ((CausalLM) model).logits(ids).toFloatArray();
+                    double max = 0;
+                    double diff = 0;
+                    for (int i = 0; i < before.length; i++) {
+                        max = Math.max(max, Math.abs(before[i]));
+                        diff = Math.max(diff, Math.abs(before[i] - after[i]));
+                    }
+                    assertTrue(diff <= 1e-5 * max, name + ": max |Δlogit| " + diff + " of max |logit| " + max);
+                    float[] gain = ((org.fmsmo.core.nn.RmsNorm) model.module("model.layers.1.input_layernorm")).weight().toFloatArray();
+                    for (float g : gain) {
+                        assertEquals(1f, g, 0f, name + ": the norm's gain is folded into the layers that read it");
+                    }
+                    assertEquals(online, ((org.fmsmo.core.nn.Linear) model.linear("model.layers.1.mlp.down_proj")).inputRotation().isPresent(), name);
                 }
             }
         }

@@ -42,6 +42,17 @@ public final class ResidualRotation {
      *         an encoder, or a head tied to the embedding
      */
     public static void apply(TransformerForCausalLM model, long seed) {
+        apply(model, seed, false);
+    }
+
+    /**
+     * Rotates {@code model} in place; with {@code online}, also each MLP's output projection's
+     * input (QuaRot's online Hadamard before down_proj): its weight becomes {@code W·R} and the
+     * layer multiplies its input by {@code R} at run time ({@link Linear#setInputRotation}), so the
+     * activation it quantizes is spread. The model then needs a format that holds the run-time
+     * rotation ({@code fms}).
+     */
+    public static void apply(TransformerForCausalLM model, long seed, boolean online) {
         TransformerSpec s = model.spec();
         String why = whyNot(model, s);
         if (why != null) {
@@ -63,6 +74,13 @@ public final class ResidualRotation {
                 writer(model, b.mlp().outputLinear(), q);
                 if (b.attention().valueLinear() != null) {
                     rotateHeads(linear(model, b.attention().valueLinear()), linear(model, b.attention().outputLinear()), s, head);
+                }
+                if (online) {
+                    Linear down = linear(model, b.mlp().outputLinear());
+                    int n = Math.toIntExact(down.inFeatures());
+                    NDArray r = m.create(Orthogonal.randomizedHadamard(n, seed + 2), new Shape(n, n));
+                    assign(down.weight(), down.weight().matMul(r));
+                    down.setInputRotation(r); // the model's manager keeps it
                 }
             }
             readers(model, model.finalNorm(), List.of(model.headLinear()), q);
