@@ -216,11 +216,11 @@ public final class FmsFormat implements CheckpointFormats.Rewrapping {
         for (String name : checkpoint.names()) {
             if (name.endsWith(ROTATION)) {
                 String layer = name.substring(0, name.length() - ROTATION.length());
-                if (!(model.linear(layer) instanceof Linear plain) || plain.inFeatures() * plain.inFeatures() != checkpoint.info(name).shape()[0]
-                        * checkpoint.info(name).shape()[1]) {
-                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": " + layer + " cannot take the online rotation " + name);
+                Shape shape = new Shape(checkpoint.info(name).shape());
+                if (!(model.linear(layer) instanceof Linear plain) || !shape.equals(new Shape(plain.inFeatures(), plain.inFeatures()))) {
+                    throw new FmsmoException(ErrorCode.CORRUPT_INPUT, file + ": " + layer + " cannot take the online rotation " + name + " " + shape);
                 }
-                plain.setInputRotation(model.manager().create(checkpoint.floats(name), new Shape(checkpoint.info(name).shape())));
+                plain.setInputRotation(model.manager().create(checkpoint.floats(name), shape));
             }
             if (name.endsWith(".smoothq_scale")) {
                 String layer = name.substring(0, name.length() - ".smoothq_scale".length());

@@ -73,8 +73,7 @@ public final class Deployment {
         Optional<Quantizer> input = q.inputQuantizer();
         QuantSpec spec = input.map(Quantizer::spec).orElse(null);
         if (spec == null || spec.granularity() == Granularity.TOKEN) {
-            double outliers = input.flatMap(i -> i.outlierThreshold().isPresent() ? Optional.of(i.outlierThreshold().getAsDouble())
-                    : Optional.empty()).orElse(Double.NaN);
+            double outliers = input.map(i -> i.outlierThreshold().orElse(Double.NaN)).orElse(Double.NaN);
             return new FrozenLinear(q.name(), q.frozenWeight(), bias, spec, null, null, outliers);
         }
         QuantizedTensor probe = input.get().quantize(m.zeros(new Shape(1, 1)));

@@ -136,21 +136,7 @@ public final class Perplexity {
 
     /** −Σ log p(target) of the windows {@link #windows} made, from their hidden states after the last block, through the final norm and head. */
     public static double headNll(StreamedModel model, HiddenStates states, long[] ids, int window, NDManager parent) {
-        try (NDManager m = parent.newSubManager()) {
-            Module head = model.loadHead(m);
-            double[] sum = {0};
-            int[] k = {0};
-            states.forEach(s -> {
-                int b = Math.toIntExact(s.hidden().getShape().get(0));
-                double batchNll = nll(model.runHead(head, s.hidden()), slice(ids, k[0], b, window, 1));
-                if (!Double.isFinite(batchNll)) {
-                    throw nonFinite("the final norm and head");
-                }
-                sum[0] += batchNll;
-                k[0] += b;
-            });
-            return sum[0];
-        }
+        return score(model, states, null, ids, window, parent)[0];
     }
 
     /**
@@ -162,19 +148,26 @@ public final class Perplexity {
      */
     public static double[] headNllAndKl(StreamedModel model, HiddenStates states, HiddenStates reference, long[] ids, int window,
                                         NDManager parent) {
+        return score(model, states, java.util.Objects.requireNonNull(reference, "reference"), ids, window, parent);
+    }
+
+    /** The head run batch by batch on {@code states}: {NLL, KL from {@code reference}'s distributions (0 without one)}. */
+    private static double[] score(StreamedModel model, HiddenStates states, HiddenStates reference, long[] ids, int window, NDManager parent) {
         try (NDManager m = parent.newSubManager()) {
             Module head = model.loadHead(m);
             double[] sum = {0, 0};
             int[] k = {0};
-            states.forEachWith(reference, (s, r) -> {
+            java.util.function.BiConsumer<HiddenStates.Batch, HiddenStates.Batch> batch = (s, r) -> {
                 int b = Math.toIntExact(s.hidden().getShape().get(0));
                 NDArray logits = model.runHead(head, s.hidden());
                 double batchNll = nll(logits, slice(ids, k[0], b, window, 1));
-                NDArray lq = logits.logSoftmax(-1);
-                NDArray lp = model.runHead(head, r.hidden()).logSoftmax(-1);
                 double kl = 0;
-                for (float v : lp.exp().mul(lp.sub(lq)).sum(new int[] {-1}).toFloatArray()) { // per token, summed in double
-                    kl += v;
+                if (r != null) {
+                    NDArray lq = logits.logSoftmax(-1);
+                    NDArray lp = model.runHead(head, r.hidden()).logSoftmax(-1);
+                    for (float v : lp.exp().mul(lp.sub(lq)).sum(new int[] {-1}).toFloatArray()) { // per token, summed in double
+                        kl += v;
+                    }
                 }
                 if (!Double.isFinite(batchNll) || !Double.isFinite(kl)) {
                     throw nonFinite("the final norm and head");
@@ -182,7 +175,12 @@ public final class Perplexity {
                 sum[0] += batchNll;
                 sum[1] += kl;
                 k[0] += b;
-            });
+            };
+            if (reference == null) {
+                states.forEach(s -> batch.accept(s, null));
+            } else {
+                states.forEachWith(reference, batch);
+            }
             return sum;
         }
     }

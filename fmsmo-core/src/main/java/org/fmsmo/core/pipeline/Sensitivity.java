@@ -217,21 +217,8 @@ public final class Sensitivity {
                 metric[0] = kl ? "kl" : "perplexity";
                 reference[0] = kl ? 0 : streamed.referencePerplexity();
             }
-            java.util.function.BiConsumer<String, Map<String, Object>> record = (name, eval) -> {
-                if (eval.containsKey("kl")) {
-                    double d = ((Number) eval.get("kl")).doubleValue();
-                    done.put(name, new Layer(name, layers.get(name), d, d));
-                } else if (eval.containsKey("perplexity")) {
-                    metric[0] = "perplexity";
-                    reference[0] = ((Number) eval.get("reference_perplexity")).doubleValue();
-                    double ppl = ((Number) eval.get("perplexity")).doubleValue();
-                    done.put(name, new Layer(name, layers.get(name), ppl, ppl / reference[0] - 1));
-                } else {
-                    metric[0] = "cosine";
-                    reference[0] = 1;
-                    double cos = ((Number) eval.get("cosine")).doubleValue();
-                    done.put(name, new Layer(name, layers.get(name), cos, 1 - cos));
-                }
+            java.util.function.Consumer<Layer> record = l -> {
+                done.put(l.name(), l);
                 write(key, metric[0], reference[0], layers, done);
                 progress.advance(1);
             };
@@ -241,15 +228,27 @@ public final class Sensitivity {
             try {
                 progress.advance(done.size());
                 if (streamed != null) {
-                    streamed.measure(pending, (name, m) -> record.accept(name, kl ? Map.of("kl", m.kl()) : Map.of("perplexity", m.perplexity(),
-                            "reference_perplexity", reference[0])), progress);
+                    streamed.measure(pending, (name, m) -> record.accept(kl ? new Layer(name, layers.get(name), m.kl(), m.kl())
+                            : new Layer(name, layers.get(name), m.perplexity(), m.perplexity() / reference[0] - 1)), progress);
                 } else {
                     for (String name : pending) {
                         if (progress.isCancelled()) {
                             throw new CancellationException("sensitivity cancelled before layer " + name);
                         }
                         progress.item(name);
-                        record.accept(name, quantizeAlone(name, work));
+                        Map<String, Object> eval = quantizeAlone(name, work);
+                        // a whole run reports the float model's number beside the quantized one's
+                        if (eval.containsKey("perplexity")) {
+                            metric[0] = "perplexity";
+                            reference[0] = ((Number) eval.get("reference_perplexity")).doubleValue();
+                            double ppl = ((Number) eval.get("perplexity")).doubleValue();
+                            record.accept(new Layer(name, layers.get(name), ppl, ppl / reference[0] - 1));
+                        } else {
+                            metric[0] = "cosine";
+                            reference[0] = 1;
+                            double cos = ((Number) eval.get("cosine")).doubleValue();
+                            record.accept(new Layer(name, layers.get(name), cos, 1 - cos));
+                        }
                     }
                 }
             } finally {

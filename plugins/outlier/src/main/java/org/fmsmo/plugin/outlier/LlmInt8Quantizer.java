@@ -78,11 +78,8 @@ final class LlmInt8Quantizer implements Quantizer {
         NDManager m = x.getManager();
         NDArray result;
         try (NDManager scope = m.newSubManager()) {
-            NDArray outlier = outlierColumns(x, scope).toType(DataType.FLOAT32, false);
-            NDArray inliers = x.mul(outlier.neg().add(1f));
-            NDArray s = rowScale(inliers);
-            NDArray q = inliers.div(s).round().clip(-qmax, qmax).mul(s);
-            result = q.add(x.mul(outlier));
+            Split split = split(x, scope);
+            result = split.codes().mul(split.scale()).add(x.mul(split.outlier()));
             result.attach(m);
         }
         return result;
@@ -95,19 +92,30 @@ final class LlmInt8Quantizer implements Quantizer {
     @Override
     public QuantizedTensor quantize(NDArray x) {
         NDManager m = x.getManager();
-        long in = x.getShape().get(x.getShape().dimension() - 1);
         NDArray codes;
         NDArray s;
         try (NDManager scope = m.newSubManager()) {
-            NDArray rows = x.reshape(-1, in);
-            NDArray outlier = outlierColumns(rows, scope).toType(DataType.FLOAT32, false);
-            NDArray inliers = rows.mul(outlier.neg().add(1f));
-            s = rowScale(inliers);
-            codes = inliers.div(s).round().clip(-qmax, qmax).toType(DataType.INT8, false);
+            Split split = split(x.reshape(-1, x.getShape().get(x.getShape().dimension() - 1)), scope);
+            codes = split.codes().toType(DataType.INT8, false);
+            s = split.scale();
             codes.attach(m);
             s.attach(m);
         }
         return new QuantizedTensor(spec, codes, s, null);
+    }
+
+    /**
+     * A batch split as LLM.int8 does: the outlier channels (1, else 0, FLOAT32 {@code [in]}), and
+     * the other channels' per-token scales and integer codes (as floats; 0 in the outlier channels).
+     */
+    private record Split(NDArray outlier, NDArray scale, NDArray codes) {
+    }
+
+    private Split split(NDArray x, NDManager scope) {
+        NDArray outlier = outlierColumns(x, scope).toType(DataType.FLOAT32, false);
+        NDArray inliers = x.mul(outlier.neg().add(1f));
+        NDArray s = inliers.abs().max(new int[] {-1}, true).maximum(1e-5f).div(qmax); // max(max |row|, 1e−5) / qmax per token
+        return new Split(outlier, s, inliers.div(s).round().clip(-qmax, qmax));
     }
 
     /** Which input channels of this batch hold a value at or past the threshold, as a boolean {@code [in]}. */
@@ -117,11 +125,6 @@ final class LlmInt8Quantizer implements Quantizer {
         NDArray outlier = colMax.gte(threshold);
         outlier.attach(scope);
         return outlier;
-    }
-
-    /** {@code max(max |row|, 1e−5) / qmax} per row of the last axis, kept for broadcasting. */
-    private NDArray rowScale(NDArray inliers) {
-        return inliers.abs().max(new int[] {-1}, true).maximum(1e-5f).div(qmax);
     }
 
     @Override
