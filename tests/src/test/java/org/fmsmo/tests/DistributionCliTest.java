@@ -78,7 +78,7 @@ class DistributionCliTest {
     @Test
     void listsTheBundledPlugins() throws Exception {
         JsonNode root = pluginsJson();
-        assertEquals("1.7.0", root.get("spi_version").asText());
+        assertEquals("1.8.0", root.get("spi_version").asText());
         JsonNode rtn = plugin(root, "rtn");
         assertEquals("active", rtn.get("status").asText());
         assertEquals("plugins dir", rtn.get("source").asText());
@@ -149,7 +149,7 @@ class DistributionCliTest {
         JsonNode root = pluginsJson();
 
         assertSkipped(root, "throwing-constructor", "failed to construct", "licence check failed");
-        assertSkipped(root, "future-spi", "requires fmsmo SPI >=2.0.0 & <3.0.0 but this host provides SPI 1.7.0");
+        assertSkipped(root, "future-spi", "requires fmsmo SPI >=2.0.0 & <3.0.0 but this host provides SPI 1.8.0");
         assertSkipped(root, "duplicate-name", "duplicate quant-method name 'rtn'", home.resolve("plugins/rtn").toString(),
                 home.resolve("plugins/duplicate-name.jar").toString());
         assertSkipped(root, "no-descriptor", "no plugin descriptor", "Plugin-Id");

@@ -33,6 +33,27 @@ public interface DeployBackend extends AutoCloseable {
     }
 
     /**
+     * Whether {@link #prepare(FrozenMatmul)} runs this attention matmul; the host keeps the matmuls
+     * a backend does not run simulated (the default: none).
+     */
+    @org.fmsmo.api.Experimental(since = "1.8")
+    default boolean runs(FrozenMatmul matmul) {
+        return false;
+    }
+
+    /**
+     * Brings one attention matmul into the backend.
+     *
+     * @param matmul not null
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} when {@link #runs} is false
+     */
+    @org.fmsmo.api.Experimental(since = "1.8")
+    default PreparedMatmul prepare(FrozenMatmul matmul) {
+        throw new org.fmsmo.api.FmsmoException(org.fmsmo.api.ErrorCode.UNSUPPORTED_SPEC, "this backend runs no attention matmul ("
+                + matmul.name() + ")");
+    }
+
+    /**
      * What the backend has to report after running (checks it made, kernels it chose), for the
      * evaluation report; empty by default.
      */

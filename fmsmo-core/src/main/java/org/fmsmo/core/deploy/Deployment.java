@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 import org.fmsmo.api.deploy.DeployBackend;
 import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.FrozenMatmul;
+import org.fmsmo.api.deploy.PreparedMatmul;
 import org.fmsmo.api.deploy.PreparedLinear;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.quant.Granularity;
@@ -17,14 +19,18 @@ import org.fmsmo.api.quant.QuantSpec;
 import org.fmsmo.api.quant.QuantizedTensor;
 import org.fmsmo.api.quant.Quantizer;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Linear;
+import org.fmsmo.core.quant.QBmm;
 import org.fmsmo.core.quant.QLinear;
 
 /**
  * Runs a model's frozen quantized linear layers on a {@link DeployBackend}: each frozen
  * {@code QLinear} the backend supports becomes the backend's prepared layer (its integer or FP8
  * compute), fed the same input the simulation quantizes (after any SmoothQuant divisor). Layers
- * the backend cannot run stay simulated and are listed.
+ * the backend cannot run stay simulated and are listed. So do the quantized attention matmuls
+ * ({@code QBmm}, the KV cache included): each one the backend {@linkplain DeployBackend#runs runs}
+ * is computed there with its calibrated operand scales.
  */
 public final class Deployment {
 
@@ -33,7 +39,7 @@ public final class Deployment {
      *
      * @param check the running comparison with the simulated layers, or null when not asked for
      */
-    public record Result(int onBackend, List<String> simulated, LayerCheck check) {
+    public record Result(int onBackend, List<String> simulated, LayerCheck check, int matmulsOnBackend, List<String> matmulsSimulated) {
     }
 
     private Deployment() {
@@ -64,7 +70,34 @@ public final class Deployment {
             model.replace(q.name(), new OnBackend(q, backend.prepare(frozen), layerCheck));
             moved++;
         }
-        return new Result(moved, simulated, layerCheck);
+        Map<String, QBmm> bmms = new LinkedHashMap<>();
+        model.forEachBmm("", (slot, b) -> {
+            if (b instanceof QBmm q) {
+                bmms.put(slot, q);
+            }
+        });
+        int matmuls = 0;
+        List<String> matmulsSimulated = new ArrayList<>();
+        for (Map.Entry<String, QBmm> e : bmms.entrySet()) {
+            FrozenMatmul frozen = frozen(e.getValue(), model.manager());
+            if (!backend.runs(frozen)) {
+                matmulsSimulated.add(frozen.name());
+                continue;
+            }
+            model.replaceBmm(e.getKey(), new MatmulOnBackend(e.getValue(), backend.prepare(frozen), layerCheck));
+            matmuls++;
+        }
+        return new Result(moved, simulated, layerCheck, matmuls, matmulsSimulated);
+    }
+
+    /** An attention matmul as a backend sees it: each quantized operand's calibrated per-tensor scale (and zero point). */
+    public static FrozenMatmul frozen(QBmm q, NDManager m) {
+        return new FrozenMatmul(q.name(), q.first() == null ? null : operand(q.first(), m), operand(q.second(), m));
+    }
+
+    private static FrozenMatmul.Operand operand(Quantizer quantizer, NDManager m) {
+        QuantizedTensor probe = quantizer.quantize(m.zeros(new Shape(1, 1)));
+        return new FrozenMatmul.Operand(quantizer.spec(), probe.scale(), probe.zeroPoint().orElse(null));
     }
 
     /** The layer as a backend sees it; a static input quantizer's scale (and zero point) is what it gives any tensor. */
@@ -123,6 +156,26 @@ public final class Deployment {
             NDArray y = prepared.forward(in);
             if (check != null) {
                 try (NDArray expected = simulated.forward(x)) {
+                    check.record(name(), y, expected);
+                }
+            }
+            return y;
+        }
+    }
+
+    /** A quantized attention matmul computed by the backend. */
+    private record MatmulOnBackend(QBmm simulated, PreparedMatmul prepared, LayerCheck check) implements Bmm {
+
+        @Override
+        public String name() {
+            return simulated.name();
+        }
+
+        @Override
+        public NDArray apply(NDArray a, NDArray b) {
+            NDArray y = prepared.forward(a, b);
+            if (check != null) {
+                try (NDArray expected = simulated.apply(a, b)) {
                     check.record(name(), y, expected);
                 }
             }

@@ -118,6 +118,10 @@ public final class Evaluator {
                 r.put("backend", o.backendName());
                 r.put("backend_layers", d.onBackend());
                 r.put("simulated_layers", d.simulated());
+                if (d.matmulsOnBackend() + d.matmulsSimulated().size() > 0) {
+                    r.put("backend_matmuls", d.matmulsOnBackend());
+                    r.put("simulated_matmuls", d.matmulsSimulated());
+                }
             }
             switch (model) {
                 case CausalLM lm -> {

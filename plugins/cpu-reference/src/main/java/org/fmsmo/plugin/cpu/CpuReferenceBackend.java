@@ -7,6 +7,8 @@ import org.fmsmo.api.deploy.BackendCapabilities;
 import org.fmsmo.api.deploy.BackendCapabilities.Scheme;
 import org.fmsmo.api.deploy.DeployBackend;
 import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.FrozenMatmul;
+import org.fmsmo.api.deploy.PreparedMatmul;
 import org.fmsmo.api.deploy.PreparedLinear;
 import org.fmsmo.api.quant.Granularity;
 import org.fmsmo.api.quant.QuantType;
@@ -21,7 +23,9 @@ import org.fmsmo.api.quant.QuantType;
  *   <li>{@code W8A8-fp8-e4m3}: e4m3 weights × e4m3 activations (per token or per tensor), products
  *       exact in FP32, FP32 accumulation (its mantissa optionally narrowed per chunk);</li>
  *   <li>{@code weight-only}: INT (any symmetry, tensor/channel/group) or FP8 weights, dequantized
- *       once and multiplied in float.</li>
+ *       once and multiplied in float;</li>
+ *   <li>attention matmuls ({@link QuantizedMatmul}): INT × INT with int32 accumulation, FP8 × FP8 with
+ *       FP32 accumulation, and float × a quantized KV cache.</li>
  * </ul>
  */
 final class CpuReferenceBackend implements DeployBackend {
@@ -92,6 +96,16 @@ final class CpuReferenceBackend implements DeployBackend {
             return new Fp8Linear(layer, accumulation);
         }
         return new Int8Linear(layer, accumulation, check);
+    }
+
+    @Override
+    public boolean runs(FrozenMatmul matmul) {
+        return QuantizedMatmul.supports(matmul);
+    }
+
+    @Override
+    public PreparedMatmul prepare(FrozenMatmul matmul) {
+        return QuantizedMatmul.prepare(matmul, accumulation);
     }
 
     @Override

@@ -85,6 +85,10 @@ final class QatMethod implements QuantMethod {
                 new AdamW.Group("input_clips", inputClips, s.inputClipLr(), 0));
         Map<NDArray, String> weightNames = new IdentityHashMap<>();
         named.forEach((n, a) -> weightNames.put(a, n));
+        for (LayerWrapper w : wrappers) {
+            w.weightQuantizer().parameters().forEach((n, a) -> weightNames.put(a, w.name() + ".weight_quantizer." + n));
+            w.inputQuantizer().ifPresent(q -> q.parameters().forEach((n, a) -> weightNames.put(a, w.name() + ".input_quantizer." + n)));
+        }
         int skipped = 0;
         int badSteps = 0;
         double firstLoss = Double.NaN;
@@ -131,9 +135,10 @@ final class QatMethod implements QuantMethod {
                     } else {
                         // As mixed-precision trainers do: a non-finite gradient skips the update; many in a row is an error.
                         skipped++;
+                        progress.item("step " + (step + 1) + " skipped: non-finite gradient (first: " + firstNonFinite(all, grads, weightNames) + ")");
                         if (++badSteps >= MAX_BAD_STEPS) {
                             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "qat: " + MAX_BAD_STEPS + " steps in a row (up to step " + step
-                                    + ") had non-finite gradients (first: " + firstNonFinite(grads, weightNames) + "); lower qat_lr (" + s.lr()
+                                    + ") had non-finite gradients (first: " + firstNonFinite(all, grads, weightNames) + "); lower qat_lr (" + s.lr()
                                     + ") or the clip learning rates, or set qat_grad_clip");
                         }
                     }
@@ -198,10 +203,12 @@ final class QatMethod implements QuantMethod {
     /** Steps in a row with a non-finite gradient before the run stops. */
     private static final int MAX_BAD_STEPS = 10;
 
-    private static String firstNonFinite(Map<NDArray, NDArray> grads, Map<NDArray, String> names) {
-        for (Map.Entry<NDArray, NDArray> e : grads.entrySet()) {
-            if (!Float.isFinite(e.getValue().sum().getFloat())) {
-                return names.getOrDefault(e.getKey(), "a quantizer clip of shape " + e.getKey().getShape());
+    /** The first parameter, in the optimizer's order, whose gradient holds a non-finite value. */
+    private static String firstNonFinite(List<NDArray> params, Map<NDArray, NDArray> grads, Map<NDArray, String> names) {
+        for (NDArray p : params) {
+            NDArray g = grads.get(p);
+            if (g != null && !Float.isFinite(g.abs().max().getFloat())) {
+                return names.getOrDefault(p, "a parameter of shape " + p.getShape());
             }
         }
         return "none";
