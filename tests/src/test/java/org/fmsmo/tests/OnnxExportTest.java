@@ -81,7 +81,7 @@ class OnnxExportTest {
     }
 
     private static Path quantize(Path model, String name, String recipe, Map<String, Object> settings, String format) {
-        String method = recipe.equals("dq") ? "dq" : recipe.equals("ptq_int8") && !settings.containsKey("qw_spec") ? "ptq" : "rtn";
+        String method = recipe.equals("dq") ? "dq" : recipe.startsWith("fp8") ? "fp8" : recipe.equals("ptq_int8") && !settings.containsKey("qw_spec") ? "ptq" : "rtn";
         return Quantization.of(model).method(method).recipe(recipe).format(format).plugins(plugins).set(settings)
                 .calibration(new CalibrationSource.Text(sentences(), 12, 32, 4, null)).output(work.resolve(name)).run().output();
     }
@@ -304,5 +304,35 @@ class OnnxExportTest {
         }
         System.out.printf("W4: ONNX %,d bytes, compressed-tensors weights %,d bytes%n", Files.size(onnx), ctBytes);
         assertTrue(Files.size(onnx) <= ctBytes * 1.02 + 100_000, "no larger than compressed-tensors plus the graph");
+    }
+
+    /**
+     * FP8 e4m3 W8A8 as QDQ with {@code float8e4m3fn} (opset 19): per-channel weights through
+     * {@code DequantizeLinear}, inputs per token (a saturating {@code Cast} round trip) or with the
+     * calibrated static scale ({@code QuantizeLinear} + {@code DequantizeLinear}). ONNX Runtime's
+     * FP8 rounding is fmsmo's, so one block agrees to float summation order; over six blocks a
+     * value that lands on the other side of a rounding boundary moves by a whole e4m3 step (1/8 to
+     * 1/16 of itself), and the flips compound as they do for per-token INT8.
+     */
+    @Test
+    void fp8RunsAsQdqAndMatchesFmsmo() throws Exception {
+        for (String recipe : new String[] {"fp8_dynamic", "fp8_static"}) {
+            Path one = quantize(oneBlock(), "minilm-1-" + recipe, recipe, Map.of(), "fms");
+            double[] c1 = compare(one, export(one, "minilm-1-" + recipe), "FP8 (" + recipe + "), first block only");
+            assertTrue(c1[1] >= 0.99999, recipe + ", one block: min " + c1[1]);
+            Path q = quantize("minilm-" + recipe, recipe, Map.of());
+            Path onnx = export(q, "minilm-" + recipe);
+            double[] c = compare(q, onnx, "FP8 W8A8 (" + recipe + ")");
+            assertTrue(c[0] >= 0.999 && c[1] >= 0.998, recipe + ": mean " + c[0] + ", min " + c[1]);
+            double[] noise = compare(miniLm, onnx, "FP8 ONNX vs fmsmo float");
+            assertTrue(1 - c[0] < (1 - noise[0]) / 3, recipe + ": the two FP8 implementations differ far less than FP8 differs from float");
+            Path ct = quantize("minilm-" + recipe + "-ct", recipe, Map.of(), "compressed-tensors");
+            long ctBytes;
+            try (var files = Files.list(ct)) {
+                ctBytes = files.filter(f -> f.toString().endsWith(".safetensors")).mapToLong(f -> f.toFile().length()).sum();
+            }
+            System.out.printf("%s: ONNX %,d bytes, compressed-tensors weights %,d bytes%n", recipe, Files.size(onnx), ctBytes);
+            assertTrue(Files.size(onnx) <= ctBytes * 1.02 + 100_000, "no larger than compressed-tensors plus the graph");
+        }
     }
 }

@@ -25,6 +25,8 @@ import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
  *   <li>W4, symmetric int4 codes in groups (a power of two ≥ 16 dividing the input width):
  *       {@code com.microsoft.MatMulNBits}, codes + 8 packed low nibble first, one scale per group,
  *       the default zero point 8;</li>
+ *   <li>FP8 e4m3 weights (per channel or tensor), with float, per-token or static per-tensor FP8
+ *       inputs: QDQ with {@code float8e4m3fn} ({@link #fp8});</li>
  *   <li>anything else: {@code MatMul} with the weight the model computes with (dequantized), the
  *       input fake-quantized per token when the method quantizes it.</li>
  * </ul>
@@ -88,6 +90,7 @@ final class LinearOps {
     int integer;
     int nbits;
     int floats;
+    int fp8;
 
     LinearOps(OnnxGraph g, Layers src) {
         this.g = g;
@@ -99,12 +102,17 @@ final class LinearOps {
         Optional<QuantizedTensor> codes = src.codes(full);
         Optional<InputQuantization> input = src.inputQuantization(full);
         Optional<FrozenLinear> frozen = src.frozenLayer(full);
+        String y;
+        if (codes.isPresent() && codes.get().spec().type() == QuantType.FP8_E4M3) {
+            y = fp8(x, full, codes.get(), input.map(InputQuantization::spec).orElse(null), frozen, in, out);
+            fp8++;
+            return src.has(full + ".bias") ? g.op("Add", List.of(y, g.floats(full + ".bias", new long[] {out}, src.floats(full + ".bias")))) : y;
+        }
         boolean staticInput = input.isPresent() && staticInt8(input.get().spec()) && frozen.isPresent() && frozen.get().inputScale() != null;
         if (input.isPresent() && !perTokenInt8(input.get().spec()) && !staticInput) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": layer " + full + " quantizes its input as " + input.get().spec()
                     + "; the ONNX exporter writes INT8 inputs, dynamic per token or static per tensor with a calibrated scale (or float ones)");
         }
-        String y;
         if (staticInput && codes.isPresent() && int8PerChannel(codes.get())) {
             y = staticW8a8(x, full, frozen.get(), in, out);
             integer++;
@@ -151,7 +159,7 @@ final class LinearOps {
 
     /** Per-token scale s = max(max|x|, 1e-5)/127 ([B, T, 1]) and the codes round(x/s). */
     private String[] perToken(String x) {
-        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x))), Attr.ints("axes", -1), Attr.i("keepdims", 1));
+        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x)), g.longs(-1)), Attr.i("keepdims", 1));
         String s = g.op("Div", List.of(g.op("Max", List.of(amax, g.scalar(1e-5f))), g.scalar(127f)));
         return new String[] {s, g.op("Round", List.of(g.op("Div", List.of(x, s))))};
     }
@@ -229,6 +237,57 @@ final class LinearOps {
         String scales = g.floats(layer + ".weight_scales", new long[] {(long) out * blocks}, q.scale().toFloatArray());
         return g.node(OnnxGraph.MICROSOFT, "MatMulNBits", List.of(x, b, scales), Attr.i("K", in), Attr.i("N", out), Attr.i("bits", 4),
                 Attr.i("block_size", bs));
+    }
+
+    /**
+     * FP8 e4m3 as QDQ (opset 19): the weight stored as {@code float8e4m3fn} codes, {@code [in, out]},
+     * through {@code DequantizeLinear} with one scale per output column; the input, when the method
+     * quantizes it, rounded through e4m3 as fmsmo's quantizer does — with the calibrated static
+     * per-tensor scale or a per-token one ({@code s = max|x|/448}, 1 for an all-zero token), a
+     * saturating {@code Cast} of {@code x/s} to {@code float8e4m3fn} and back, times {@code s} — then
+     * a float {@code MatMul}. Both casts round half to even and saturate at ±448, as
+     * {@code Fp8Format.encode(x, true)} does.
+     */
+    private String fp8(String x, String layer, QuantizedTensor q, QuantSpec input, Optional<FrozenLinear> frozen, int in, int out) {
+        QuantSpec w = q.spec();
+        if (w.granularity() != Granularity.CHANNEL && w.granularity() != Granularity.TENSOR) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": layer " + layer + " has FP8 weights " + w
+                    + "; the ONNX exporter writes FP8 weights per channel or per tensor");
+        }
+        String xq = x;
+        if (input != null) {
+            if (input.type() != QuantType.FP8_E4M3) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": layer " + layer + " pairs FP8 weights with inputs " + input
+                        + "; the ONNX exporter writes FP8 e4m3 inputs (per token, or static per tensor)");
+            }
+            String scale;
+            if (input.granularity() == Granularity.TOKEN) {
+                String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x)), g.longs(-1)), Attr.i("keepdims", 1));
+                String s0 = g.op("Div", List.of(amax, g.scalar(448f)));
+                scale = g.op("Add", List.of(s0, g.op("Cast", List.of(g.op("Equal", List.of(s0, g.scalar(0f)))), Attr.i("to", OnnxGraph.FLOAT))));
+            } else {
+                FrozenLinear f = frozen.filter(l -> l.inputScale() != null).orElseThrow(() -> new FmsmoException(ErrorCode.UNSUPPORTED_SPEC,
+                        src.location() + ": layer " + layer + " has a static FP8 input without a calibrated scale"));
+                scale = g.floats(layer + ".input_scale", new long[0], new float[] {f.inputScale().toFloatArray()[0]});
+            }
+            // QuantizeLinear + DequantizeLinear would say the same for a static scale, but ONNX Runtime 1.20's QDQ fusion turns
+            // that pair before a MatMul into MatMulIntegerToFloat, which rejects float8 and fails the session: a Cast pair is not fused.
+            String e4m3 = g.op("Cast", List.of(g.op("Div", List.of(x, scale))), Attr.i("to", OnnxGraph.FLOAT8E4M3FN), Attr.i("saturate", 1));
+            xq = g.op("Mul", List.of(g.op("Cast", List.of(e4m3), Attr.i("to", OnnxGraph.FLOAT)), scale));
+        }
+        byte[] codes = q.codes().toByteArray();
+        byte[] t = new byte[codes.length];
+        for (int o = 0; o < out; o++) {
+            for (int i = 0; i < in; i++) {
+                t[i * out + o] = codes[o * in + i];
+            }
+        }
+        String wq = g.tensor(layer + ".weight_fp8", OnnxGraph.FLOAT8E4M3FN, new long[] {in, out}, t);
+        float[] scale = q.scale().toFloatArray();
+        String ws = g.floats(layer + ".weight_scale", new long[] {out}, scale.length == out ? scale : filled(out, scale[0]));
+        String wzp = g.tensor(layer + ".weight_zero_point", OnnxGraph.FLOAT8E4M3FN, new long[] {out}, new byte[out]);
+        String weight = g.op("DequantizeLinear", List.of(wq, ws, wzp), Attr.i("axis", 1));
+        return g.op("MatMul", List.of(xq, weight));
     }
 
     private static float[] filled(int n, float v) {

@@ -127,7 +127,7 @@ final class LlamaGraph {
 
     /** {@code x · (mean(x²) + ε)^−½ · w}, as fmsmo and Hugging Face compute it. */
     private String rmsNorm(String x, String weight) {
-        String ms = g.op("ReduceMean", List.of(g.op("Mul", List.of(x, x))), Attr.ints("axes", -1), Attr.i("keepdims", 1));
+        String ms = g.op("ReduceMean", List.of(g.op("Mul", List.of(x, x)), g.longs(-1)), Attr.i("keepdims", 1));
         String inv = g.op("Reciprocal", List.of(g.op("Sqrt", List.of(g.op("Add", List.of(ms, g.scalar((float) t.normEps())))))));
         return g.op("Mul", List.of(g.op("Mul", List.of(x, inv)), param(weight, t.hiddenSize())));
     }

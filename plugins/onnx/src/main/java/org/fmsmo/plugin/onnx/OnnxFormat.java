@@ -15,7 +15,7 @@ import org.fmsmo.api.export.ExportSource;
 /**
  * BERT encoders ({@link BertGraph}) and Llama-family decoders ({@link LlamaGraph}) as ONNX graphs
  * that ONNX Runtime runs: integer W8A8 layers ({@code MatMulInteger} on per-token dynamic inputs),
- * W4 layers ({@code MatMulNBits}) and float ones, from the quantized model's own computation. The graph is written by
+ * W4 layers ({@code MatMulNBits}), FP8 e4m3 layers (QDQ with {@code float8e4m3fn}) and float ones, from the quantized model's own computation. The graph is written by
  * this plugin's own protobuf writer ({@link Proto}): the plugin depends on the SPI alone, and the
  * few message types of {@code onnx.proto} it needs do not justify a protobuf runtime and
  * generated classes in every host.
@@ -69,7 +69,8 @@ public final class OnnxFormat implements ExportFormat {
             model.progress().advance(1);
             model.progress().end();
         }
-        LOG.log(System.Logger.Level.INFO, "ONNX graph: {0} integer (MatMulInteger) linears, {1} MatMulNBits, {2} float", linears.integer, linears.nbits, linears.floats);
+        LOG.log(System.Logger.Level.INFO, "ONNX graph: {0} integer (MatMulInteger) linears, {1} MatMulNBits, {2} FP8 QDQ, {3} float", linears.integer, linears.nbits,
+                linears.fp8, linears.floats);
     }
 
     /** {@code onnx}. */
@@ -81,7 +82,7 @@ public final class OnnxFormat implements ExportFormat {
 
         @Override
         public String description() {
-            return "ONNX for ONNX Runtime: BERT encoders and Llama decoders (logits), with W8A8 MatMulInteger, W4 MatMulNBits or float linears";
+            return "ONNX for ONNX Runtime: BERT encoders and Llama decoders (logits), with W8A8 MatMulInteger, W4 MatMulNBits, FP8 QDQ or float linears";
         }
 
         @Override

@@ -8,7 +8,9 @@ import java.util.List;
 /**
  * Builds an ONNX {@code ModelProto}: graph inputs and outputs, initializers (raw little-endian
  * data) and nodes, each node's outputs named after its op and a counter. Field numbers are those
- * of {@code onnx.proto} (IR version 8, opset 17, plus {@code com.microsoft} for contrib ops).
+ * of {@code onnx.proto} (IR version 9, opset 19 — the first with {@code float8e4m3fn} in
+ * {@code QuantizeLinear}, {@code DequantizeLinear} and {@code Cast} — plus {@code com.microsoft}
+ * for contrib ops).
  */
 final class OnnxGraph {
 
@@ -18,6 +20,7 @@ final class OnnxGraph {
     static final int INT8 = 3;
     static final int INT32 = 6;
     static final int INT64 = 7;
+    static final int FLOAT8E4M3FN = 17;
 
     static final String MICROSOFT = "com.microsoft";
 
@@ -139,7 +142,7 @@ final class OnnxGraph {
         return out;
     }
 
-    /** The whole model: IR version 8, opset 17 and {@code com.microsoft} 1. */
+    /** The whole model: IR version 9, opset 19 and {@code com.microsoft} 1. */
     byte[] model(String graphName) {
         Proto g = new Proto();
         nodes.forEach(n -> g.message(1, n));
@@ -147,8 +150,8 @@ final class OnnxGraph {
         initializers.forEach(t -> g.message(5, t));
         inputs.forEach(i -> g.message(11, i));
         outputs.forEach(o -> g.message(12, o));
-        return new Proto().int64(1, 8).string(2, "fmsmo").string(3, "0.1")
-                .message(8, new Proto().string(1, "").int64(2, 17))
+        return new Proto().int64(1, 9).string(2, "fmsmo").string(3, "0.1")
+                .message(8, new Proto().string(1, "").int64(2, 19))
                 .message(8, new Proto().string(1, MICROSOFT).int64(2, 1))
                 .message(7, g).toByteArray();
     }
