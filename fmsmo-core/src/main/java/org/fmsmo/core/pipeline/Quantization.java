@@ -76,6 +76,8 @@ public final class Quantization {
     private QuantConfig config;
     private final Map<String, Object> overrides = new LinkedHashMap<>();
     private CalibrationSource calibration;
+    /** Calibration windows a training run takes from its training text when given no calibration source (the CLI's --num-samples default). */
+    static final int TRAINING_CALIBRATION_SAMPLES = 64;
     private TrainingSetup training;
     private String format = NATIVE_FORMAT;
     private Path output;
@@ -134,6 +136,7 @@ public final class Quantization {
         return this;
     }
 
+    /** Calibration examples; without them a training run calibrates on the first windows of its training text. */
     public Quantization calibration(CalibrationSource source) {
         this.calibration = source;
         return this;
@@ -413,8 +416,11 @@ public final class Quantization {
             }
             QuantPlan plan = ModelAnalyzer.plan(tm, cfg);
             writer.checkPlan(tm, plan); // refuse now, not after a long run
-            CalibrationData data = calibration == null ? null
-                    : calibration.load(tm.config().positive("vocab_size"), tm::tokenizer, tm.task() == org.fmsmo.api.arch.ArchitectureSpec.Task.SENTENCE_ENCODER);
+            // a training run without its own calibration examples calibrates on the first windows of its training text
+            CalibrationSource source = calibration != null || training == null ? calibration
+                    : new CalibrationSource.Text(training.trainData(), TRAINING_CALIBRATION_SAMPLES, training.seqLen(), training.batchSize(), null);
+            CalibrationData data = source == null ? null
+                    : source.load(tm.config().positive("vocab_size"), tm::tokenizer, tm.task() == org.fmsmo.api.arch.ArchitectureSpec.Task.SENTENCE_ENCODER);
             long before = tm.parameterBytes();
             seconds.put("load", (System.nanoTime() - t) / 1e9);
             t = System.nanoTime();
@@ -431,6 +437,7 @@ public final class Quantization {
                     TrainingSetup s = training;
                     Training tr = new Training(tm, teacher, s.trainData(), s.evalData(), s.seqLen(), s.batchSize(), s.seed())
                             .embeddingLoss(cfg.getString("qat_embedding_loss", "cosine"))
+                            .trainAll(cfg.getString("qat_trainable", "all").equals("all"))
                             .checkpointTo(output.resolveSibling(output.getFileName() + ".checkpoints"), cfg);
                     context.withTraining(resume != null ? tr.resumeFrom(resume) : tr);
                 }

@@ -198,6 +198,8 @@ final class IntQuantizer extends BlockQuantizer {
             }
         }
         NDArray a = own.create(v, v.length == 1 ? new Shape(1) : new Shape(v.length, 1));
+        // state outlives whatever step first set it (a clip started from a training step's input)
+        ai.djl.ndarray.NDScope.unregister(a);
         if (learned()) {
             a.setRequiresGradient(true);
         }

@@ -66,6 +66,8 @@ public final class ConfigSchema {
         add(ConfigKey.ints("nbits_bmm1", "bits of QKᵀ operands", BITS));
         add(ConfigKey.ints("nbits_bmm2", "bits of AV operands", BITS));
         add(ConfigKey.choice("qat_embedding_loss", "QAT distillation loss for encoders", "cosine", "mse"));
+        add(ConfigKey.choice("qat_trainable", "what QAT trains besides the clips: every float parameter (default: embeddings, norms and a float"
+                + " head too) or only the quantized layers' weights and biases", "all", "quantized"));
         add(ConfigKey.of("true_sequential", BOOL, "GPTQ: within a block, later layers see earlier ones quantized (false: each sees the block's float layers; the block output is still quantized)"));
         add(ConfigKey.of("qw_spec", STRING, "explicit weight QuantSpec (int4-sym-group128 …), overriding bits/mode"));
         add(ConfigKey.of("qa_spec", STRING, "explicit activation QuantSpec, overriding bits/mode"));

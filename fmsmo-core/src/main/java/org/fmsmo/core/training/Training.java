@@ -67,6 +67,7 @@ public final class Training implements TrainingObjective {
     private Path checkpoints;
     private QuantConfig config;
     private Resumed resumed;
+    private boolean trainAll;
 
     /** Checkpoints kept in the checkpoint folder; older ones are deleted. */
     static final int KEEP = 2;
@@ -116,6 +117,16 @@ public final class Training implements TrainingObjective {
             case "mse" -> name = "embedding-mse";
             default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "qat_embedding_loss '" + kind + "': expected cosine or mse");
         }
+        return this;
+    }
+
+    /**
+     * Whether {@link #weights} holds every float parameter of the student (embeddings, norms, an
+     * unquantized head, as a training loop over {@code model.parameters()} trains them) rather than
+     * only the quantized layers' weights and biases.
+     */
+    public Training trainAll(boolean all) {
+        this.trainAll = all;
         return this;
     }
 
@@ -273,6 +284,9 @@ public final class Training implements TrainingObjective {
 
     @Override
     public Map<String, NDArray> weights() {
+        if (trainAll) {
+            return student.parameters();
+        }
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (LinearLayer l : student.linearLayers()) {
             if (l instanceof LayerWrapper w) {

@@ -92,9 +92,22 @@ final class LinearOps {
     int floats;
     int fp8;
 
+    /**
+     * Integer weights as int8 (zero point 0) instead of uint8 (zero point 128). Exported files keep
+     * uint8: ONNX Runtime's u8×s8 kernels on x86 without VNNI add pairs of products in int16 and
+     * saturate. With VNNI ({@code vpdpbusd} sums four u8×s8 products into int32) u8×s8 is exact and
+     * is ONNX Runtime's fast path, so the backend, which knows the CPU it runs on, chooses it there.
+     */
+    private final boolean signedWeights;
+
     LinearOps(OnnxGraph g, Layers src) {
+        this(g, src, false);
+    }
+
+    LinearOps(OnnxGraph g, Layers src, boolean signedWeights) {
         this.g = g;
         this.src = src;
+        this.signedWeights = signedWeights;
     }
 
     /** {@code x·Wᵀ + b} for the layer of this full name ({@code model.layers.0.mlp.up_proj}). */
@@ -174,10 +187,8 @@ final class LinearOps {
         String u8 = g.op("Cast", List.of(g.op("Add", List.of(sq[1], g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
         // Weights go in as uint8 with zero point 128, not as int8: ONNX Runtime's u8×s8 kernels on x86 without
         // VNNI add pairs of products in int16 and saturate (the documented reason for reduce_range); u8×u8 widens first.
-        String w = weightsU8(layer, q, in, out);
         String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
-        String wzp = g.tensor(layer + ".weight_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
-        String acc = g.op("MatMulInteger", List.of(u8, w, zp, wzp));
+        String acc = g.op("MatMulInteger", List.of(u8, weights(layer, q, in, out), zp, weightZeroPoint(layer)));
         float[] scale = q.scale().toFloatArray();
         float[] perColumn = scale.length == out ? scale : filled(out, scale[0]);
         String ws = g.floats(layer + ".weight_scale", new long[] {out}, perColumn);
@@ -199,8 +210,7 @@ final class LinearOps {
         String u8 = asymmetric ? g.op("QuantizeLinear", List.of(x, scale, zero))
                 : g.op("Cast", List.of(g.op("Add", List.of(g.op("Clip", List.of(g.op("Round", List.of(g.op("Div", List.of(x, scale)))), g.scalar(-127f),
                         g.scalar(127f))), g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
-        String acc = g.op("MatMulInteger", List.of(u8, weightsU8(layer, f.weight(), in, out), zero, g.tensor(layer + ".weight_zero_point", OnnxGraph.UINT8,
-                new long[0], new byte[] {(byte) 128})));
+        String acc = g.op("MatMulInteger", List.of(u8, weights(layer, f.weight(), in, out), zero, weightZeroPoint(layer)));
         float[] ws = f.weight().scale().toFloatArray();
         float[] perColumn = new float[out];
         for (int o = 0; o < out; o++) {
@@ -209,16 +219,22 @@ final class LinearOps {
         return g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), g.floats(layer + ".output_scale", new long[] {out}, perColumn)));
     }
 
-    /** int8 codes [out, in] as uint8 [in, out] with zero point 128 (see {@link #w8a8} for why not int8). */
-    private String weightsU8(String layer, QuantizedTensor q, int in, int out) {
+    /** int8 codes [out, in] as [in, out]: uint8 with zero point 128, or int8 ({@link #signedWeights}). */
+    private String weights(String layer, QuantizedTensor q, int in, int out) {
         byte[] codes = q.codes().toByteArray();
         byte[] t = new byte[codes.length];
+        int shift = signedWeights ? 0 : 128;
         for (int o = 0; o < out; o++) {
             for (int i = 0; i < in; i++) {
-                t[i * out + o] = (byte) (codes[o * in + i] + 128);
+                t[i * out + o] = (byte) (codes[o * in + i] + shift);
             }
         }
-        return g.tensor(layer + ".weight_q", OnnxGraph.UINT8, new long[] {in, out}, t);
+        return g.tensor(layer + ".weight_q", signedWeights ? OnnxGraph.INT8 : OnnxGraph.UINT8, new long[] {in, out}, t);
+    }
+
+    private String weightZeroPoint(String layer) {
+        return g.tensor(layer + ".weight_zero_point", signedWeights ? OnnxGraph.INT8 : OnnxGraph.UINT8, new long[0],
+                new byte[] {signedWeights ? 0 : (byte) 128});
     }
 
     private String matMulNBits(String x, String layer, QuantizedTensor q, int in, int out) {

@@ -33,8 +33,11 @@ final class OrtBackend implements DeployBackend {
 
     private final OrtEnvironment env;
     private final OrtSession.SessionOptions options;
+    /** Integer weights as int8 for ONNX Runtime's u8×s8 kernels (exact only with VNNI); uint8 otherwise. */
+    private final boolean signedWeights;
 
-    OrtBackend(int threads) {
+    OrtBackend(int threads, boolean signedWeights) {
+        this.signedWeights = signedWeights;
         this.env = OrtEnvironment.getEnvironment();
         this.options = new OrtSession.SessionOptions();
         try {
@@ -62,12 +65,12 @@ final class OrtBackend implements DeployBackend {
     @Override
     public PreparedLinear prepare(FrozenLinear layer) {
         CAPABILITIES.requireSupported("onnxruntime", layer);
-        return new OrtLinear(env, options, layer);
+        return new OrtLinear(env, options, layer, signedWeights);
     }
 
     @Override
     public Map<String, Object> diagnostics() {
-        return Map.of("onnxruntime", version());
+        return Map.of("onnxruntime", version(), "integer_weights", signedWeights ? "int8 (u8×s8, VNNI)" : "uint8 (u8×u8)");
     }
 
     @Override
@@ -99,21 +102,31 @@ final class OrtBackend implements DeployBackend {
 
         @Override
         public Map<String, String> options() {
-            return Map.of("threads", "intra-op threads per layer session (default: ONNX Runtime's, one per core)");
+            return Map.of("threads", "intra-op threads per layer session (default: ONNX Runtime's, one per core)",
+                    "signed_weights", "auto|true|false: int8 weights for the u8×s8 kernels, exact only on CPUs with VNNI (default auto: when /proc/cpuinfo"
+                            + " lists avx512_vnni or avx_vnni)");
         }
 
         @Override
         public DeployBackend create() {
-            return new OrtBackend(0);
+            return create(Map.of());
         }
 
         @Override
         public DeployBackend create(Map<String, String> options) {
             for (String key : options.keySet()) {
-                if (!key.equals("threads")) {
-                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime has no option '" + key + "'; it accepts [threads]");
+                if (!key.equals("threads") && !key.equals("signed_weights")) {
+                    throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime has no option '" + key + "'; it accepts [signed_weights, threads]");
                 }
             }
+            String signed = options.getOrDefault("signed_weights", "auto");
+            boolean signedWeights = switch (signed) {
+                case "auto" -> hasVnni();
+                case "true" -> true;
+                case "false" -> false;
+                default -> throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime option signed_weights: expected auto, true or false, found '"
+                        + signed + "'");
+            };
             String t = options.get("threads");
             int threads;
             try {
@@ -124,7 +137,18 @@ final class OrtBackend implements DeployBackend {
             if (threads < 0 || threads > 1024) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "onnxruntime option threads: expected 1 to 1024, found '" + t + "'");
             }
-            return new OrtBackend(threads);
+            return new OrtBackend(threads, signedWeights);
+        }
+
+        /** Whether the CPU sums u8×s8 products exactly in int32 (AVX-512 VNNI or AVX-VNNI), from Linux's /proc/cpuinfo; false elsewhere. */
+        static boolean hasVnni() {
+            try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(java.nio.file.Path.of("/proc/cpuinfo"))) {
+                return lines.filter(l -> l.startsWith("flags")).findFirst()
+                        .map(l -> java.util.Arrays.asList(l.split("\\s+")))
+                        .map(flags -> flags.contains("avx512_vnni") || flags.contains("avx_vnni")).orElse(false);
+            } catch (java.io.IOException | java.io.UncheckedIOException e) {
+                return false;
+            }
         }
     }
 }

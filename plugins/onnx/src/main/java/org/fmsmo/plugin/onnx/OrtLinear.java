@@ -31,13 +31,13 @@ final class OrtLinear implements PreparedLinear {
     private final long in;
     private final long out;
 
-    OrtLinear(OrtEnvironment env, OrtSession.SessionOptions options, FrozenLinear layer) {
+    OrtLinear(OrtEnvironment env, OrtSession.SessionOptions options, FrozenLinear layer, boolean signedWeights) {
         this.env = env;
         this.in = layer.weight().shape().get(1);
         this.out = layer.weight().shape().get(0);
         OnnxGraph g = new OnnxGraph();
         String x = g.input("x", OnnxGraph.FLOAT, "rows", in);
-        String y = new LinearOps(g, layers(layer)).linear(x, layer.name(), (int) in, (int) out);
+        String y = new LinearOps(g, layers(layer), signedWeights).linear(x, layer.name(), (int) in, (int) out);
         g.output(g.named("y", "", "Identity", List.of(y)), OnnxGraph.FLOAT, "rows", out);
         try {
             this.session = env.createSession(g.model("fmsmo-linear"), options);
