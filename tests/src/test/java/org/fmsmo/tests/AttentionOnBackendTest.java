@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.fmsmo.api.deploy.DeployBackend;
@@ -16,9 +15,6 @@ import org.fmsmo.core.model.Streaming;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
 import org.fmsmo.core.pipeline.QuantizationResult;
-import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.synthetic.ModelShape;
-import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,41 +28,28 @@ import org.junit.jupiter.api.Test;
  */
 class AttentionOnBackendTest {
 
-    private static final ModelShape SHAPE = new ModelShape("attn-llama", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, false, false,
-            10000.0, 256, 1e-5, null);
-
-    private static Path work;
-    private static Path model;
-    private static Path text;
-    private static PluginRegistry registry;
+    private static SyntheticLlama fixture;
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Fixtures.freshDir("attention-" + System.nanoTime());
-        model = SyntheticModel.write(work.resolve("model"), SHAPE, 17, SyntheticModel.HUB_SHARD_BYTES);
-        StringBuilder words = new StringBuilder();
-        for (int i = 0; i < 900; i++) {
-            words.append('w').append((i * 7) % 500).append(i % 29 == 28 ? "\n" : " ");
-        }
-        text = Files.writeString(work.resolve("held-out.txt"), words);
-        registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
+        fixture = SyntheticLlama.create("attention", 128, 17, 900, 7, 29);
     }
 
     @AfterAll
     static void tearDown() {
-        registry.close();
+        fixture.close();
     }
 
     private static void check(String method, String recipe, String out, Map<String, Object> set) {
-        Quantization q = Quantization.of(model).method(method);
+        Quantization q = Quantization.of(fixture.model()).method(method);
         if (recipe != null) {
             q.recipe(recipe);
         }
-        QuantizationResult r = q.set(set).format("fms").output(work.resolve(out)).plugins(registry)
-                .calibration(CalibrationSource.random(4, 32, 2, 5)).evaluate(text).run();
+        QuantizationResult r = q.set(set).format("fms").output(fixture.work().resolve(out)).plugins(fixture.registry())
+                .calibration(CalibrationSource.random(4, 32, 2, 5)).evaluate(fixture.text()).run();
         double simulated = ((Number) r.evaluation().get("perplexity")).doubleValue();
-        try (DeployBackend cpu = registry.get(DeployBackendProvider.class, "cpu-reference").create(Map.of())) {
-            Map<String, Object> on = new Evaluator(new ModelLoader(registry)).evaluate(r.output(), new Evaluator.Options(text, null, 128, 8, 256,
+        try (DeployBackend cpu = fixture.registry().get(DeployBackendProvider.class, "cpu-reference").create(Map.of())) {
+            Map<String, Object> on = new Evaluator(new ModelLoader(fixture.registry())).evaluate(r.output(), new Evaluator.Options(fixture.text(), null, 128, 8, 256,
                     "cpu-reference", cpu, true, Streaming.AUTO), ProgressListener.NONE);
             assertEquals(4, ((Number) on.get("backend_matmuls")).intValue(), out + ": both matmuls of both layers on the backend: " + on);
             assertEquals(List.of(), on.get("simulated_matmuls"));

@@ -5,7 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
 import org.fmsmo.api.FmsmoException;
@@ -14,9 +13,6 @@ import org.fmsmo.core.eval.Evaluator;
 import org.fmsmo.core.pipeline.CalibrationSource;
 import org.fmsmo.core.pipeline.Quantization;
 import org.fmsmo.core.pipeline.QuantizationResult;
-import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.synthetic.ModelShape;
-import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,36 +26,23 @@ import org.junit.jupiter.api.Test;
  */
 class OutlierDecompositionTest {
 
-    private static final ModelShape SHAPE = new ModelShape("outlier-llama", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, false, false,
-            10000.0, 256, 1e-5, null);
-
-    private static Path work;
-    private static Path model;
-    private static Path text;
-    private static PluginRegistry registry;
+    private static SyntheticLlama fixture;
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Fixtures.freshDir("outlier-" + System.nanoTime());
-        model = SyntheticModel.write(work.resolve("model"), SHAPE, 13, SyntheticModel.HUB_SHARD_BYTES);
-        StringBuilder words = new StringBuilder();
-        for (int i = 0; i < 900; i++) {
-            words.append('w').append((i * 11) % 500).append(i % 31 == 30 ? "\n" : " ");
-        }
-        text = Files.writeString(work.resolve("held-out.txt"), words);
-        registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
+        fixture = SyntheticLlama.create("outlier", 128, 13, 900, 11, 31);
     }
 
     @AfterAll
     static void tearDown() {
-        registry.close();
+        fixture.close();
     }
 
     private static QuantizationResult run(String method, String out, Map<String, Object> set) {
         Map<String, Object> s = new HashMap<>(Map.of("nbits_w", 8, "qw_mode", "maxperCh", "smoothq", false));
         s.putAll(set);
-        return Quantization.of(model).method(method).set(s).format("fms").output(work.resolve(out)).plugins(registry)
-                .calibration(CalibrationSource.random(4, 32, 2, 5)).evaluate(text).run();
+        return Quantization.of(fixture.model()).method(method).set(s).format("fms").output(fixture.work().resolve(out)).plugins(fixture.registry())
+                .calibration(CalibrationSource.random(4, 32, 2, 5)).evaluate(fixture.text()).run();
     }
 
     private static double perplexity(QuantizationResult r) {
@@ -88,14 +71,14 @@ class OutlierDecompositionTest {
             sum += f;
         }
         assertTrue(sum > 0, "some layer had outlier channels at threshold 2");
-        Map<String, Object> back = new Evaluator(new ModelLoader(registry)).evaluate(r.output(),
-                new Evaluator.Options(text, null, 128, 8, 256), org.fmsmo.api.quant.ProgressListener.NONE);
+        Map<String, Object> back = new Evaluator(new ModelLoader(fixture.registry())).evaluate(r.output(),
+                new Evaluator.Options(fixture.text(), null, 128, 8, 256), org.fmsmo.api.quant.ProgressListener.NONE);
         assertEquals(perplexity(r), ((Number) back.get("perplexity")).doubleValue(), 1e-9 * perplexity(r), "the reloaded threshold splits the same");
 
         // cpu-reference: the inlier channels in true INT8 with exact int32 sums, the outliers in float; layer by layer as simulated
-        try (org.fmsmo.api.deploy.DeployBackend cpu = registry.get(org.fmsmo.api.deploy.DeployBackendProvider.class, "cpu-reference")
+        try (org.fmsmo.api.deploy.DeployBackend cpu = fixture.registry().get(org.fmsmo.api.deploy.DeployBackendProvider.class, "cpu-reference")
                 .create(Map.of("verify_accumulators", "true"))) {
-            Map<String, Object> on = new Evaluator(new ModelLoader(registry)).evaluate(r.output(), new Evaluator.Options(text, null, 128, 8, 256,
+            Map<String, Object> on = new Evaluator(new ModelLoader(fixture.registry())).evaluate(r.output(), new Evaluator.Options(fixture.text(), null, 128, 8, 256,
                     "cpu-reference", cpu, true, org.fmsmo.core.model.Streaming.AUTO), org.fmsmo.api.quant.ProgressListener.NONE);
             assertEquals(14, ((Number) on.get("backend_layers")).intValue(), "every layer on the backend: " + on);
             @SuppressWarnings("unchecked")
@@ -110,10 +93,10 @@ class OutlierDecompositionTest {
 
     @Test
     void compressedTensorsRefusesIt() {
-        FmsmoException e = assertThrows(FmsmoException.class, () -> Quantization.of(model).method("llm_int8").set(Map.of("nbits_w", 8,
-                "qw_mode", "maxperCh", "nbits_a", 8)).format("compressed-tensors").output(work.resolve("ct")).plugins(registry)
+        FmsmoException e = assertThrows(FmsmoException.class, () -> Quantization.of(fixture.model()).method("llm_int8").set(Map.of("nbits_w", 8,
+                "qw_mode", "maxperCh", "nbits_a", 8)).format("compressed-tensors").output(fixture.work().resolve("ct")).plugins(fixture.registry())
                 .calibration(CalibrationSource.random(4, 32, 2, 5)).run());
         assertTrue(e.getMessage().contains("input quantizer 'llm_int8' keeps [threshold]") && e.getMessage().contains("--format fms"), e.getMessage());
-        assertTrue(!Files.exists(work.resolve("ct")), "nothing written");
+        assertTrue(!Files.exists(fixture.work().resolve("ct")), "nothing written");
     }
 }

@@ -13,9 +13,6 @@ import org.fmsmo.core.checkpoint.ModelLoader;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.pipeline.Quantization;
 import org.fmsmo.core.pipeline.TrainingSetup;
-import org.fmsmo.core.plugin.PluginRegistry;
-import org.fmsmo.core.synthetic.ModelShape;
-import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -28,40 +25,27 @@ import org.junit.jupiter.api.Test;
  */
 class QatTrainableTest {
 
-    private static final ModelShape SHAPE = new ModelShape("qat-llama", "llama", "LlamaForCausalLM", 512, 64, 128, 2, 4, 2, false, false,
-            10000.0, 256, 1e-5, null);
-
-    private static Path work;
-    private static Path model;
-    private static Path text;
-    private static PluginRegistry registry;
+    private static SyntheticLlama fixture;
 
     @BeforeAll
     static void setUp() throws Exception {
-        work = Fixtures.freshDir("qat-trainable-" + System.nanoTime());
-        model = SyntheticModel.write(work.resolve("model"), SHAPE, 21, SyntheticModel.HUB_SHARD_BYTES);
-        StringBuilder words = new StringBuilder();
-        for (int i = 0; i < 3000; i++) {
-            words.append('w').append((i * 13) % 500).append(i % 23 == 22 ? "\n" : " ");
-        }
-        text = Files.writeString(work.resolve("train.txt"), words);
-        registry = PluginRegistry.standard(Fixtures.distribution().resolve("plugins"));
+        fixture = SyntheticLlama.create("qat-trainable", 64, 21, 3000, 13, 23);
     }
 
     @AfterAll
     static void tearDown() {
-        registry.close();
+        fixture.close();
     }
 
     private static Map<String, float[]> trained(String trainable) {
-        Path out = Quantization.of(model).method("qat").recipe("qat_int8").format("fms").plugins(registry)
+        Path out = Quantization.of(fixture.model()).method("qat").recipe("qat_int8").format("fms").plugins(fixture.registry())
                 .set(Map.of("qat_steps", 3, "qat_lr", 1e-2, "qat_trainable", trainable))
-                .training(new TrainingSetup(text, null, false, 16, 2, 3, null)).output(work.resolve(trainable)).run().output();
+                .training(new TrainingSetup(fixture.text(), null, false, 16, 2, 3, null)).output(fixture.work().resolve(trainable)).run().output();
         return parameters(out);
     }
 
     private static Map<String, float[]> parameters(Path dir) {
-        try (TransformerModel m = new ModelLoader(registry).load(dir, false)) {
+        try (TransformerModel m = new ModelLoader(fixture.registry()).load(dir, false)) {
             Map<String, float[]> out = new java.util.TreeMap<>();
             for (Map.Entry<String, NDArray> e : m.parameters().entrySet()) {
                 out.put(e.getKey(), e.getValue().toFloatArray());
@@ -72,7 +56,7 @@ class QatTrainableTest {
 
     @Test
     void allMovesTheFloatParametersAndQuantizedLeavesThem() {
-        Map<String, float[]> original = parameters(model);
+        Map<String, float[]> original = parameters(fixture.model());
         Map<String, float[]> all = trained("all");
         Map<String, float[]> quantized = trained("quantized");
         for (String name : new String[] {"model.embed_tokens.weight", "model.norm.weight", "model.layers.0.input_layernorm.weight", "lm_head.weight"}) {
