@@ -99,15 +99,18 @@ final class LinearOps {
      * is ONNX Runtime's fast path, so the backend, which knows the CPU it runs on, chooses it there.
      */
     private final boolean signedWeights;
+    /** The input is {@code [rows, in]} (the backend's one-layer graph), which lets a per-token scale be a QuantizeLinear axis. */
+    private final boolean rowsInput;
 
     LinearOps(OnnxGraph g, Layers src) {
-        this(g, src, false);
+        this(g, src, false, false);
     }
 
-    LinearOps(OnnxGraph g, Layers src, boolean signedWeights) {
+    LinearOps(OnnxGraph g, Layers src, boolean signedWeights, boolean rowsInput) {
         this.g = g;
         this.src = src;
         this.signedWeights = signedWeights;
+        this.rowsInput = rowsInput;
     }
 
     /** {@code x·Wᵀ + b} for the layer of this full name ({@code model.layers.0.mlp.up_proj}). */
@@ -183,6 +186,9 @@ final class LinearOps {
     }
 
     private String w8a8(String x, String layer, QuantizedTensor q, int in, int out) {
+        if (rowsInput) {
+            return w8a8Rows(x, layer, q, in, out);
+        }
         String[] sq = perToken(x);
         String u8 = g.op("Cast", List.of(g.op("Add", List.of(sq[1], g.scalar(128f)))), Attr.i("to", OnnxGraph.UINT8));
         // Weights go in as uint8 with zero point 128, not as int8: ONNX Runtime's u8×s8 kernels on x86 without
@@ -193,6 +199,25 @@ final class LinearOps {
         float[] perColumn = scale.length == out ? scale : filled(out, scale[0]);
         String ws = g.floats(layer + ".weight_scale", new long[] {out}, perColumn);
         return g.op("Mul", List.of(g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), sq[0])), ws));
+    }
+
+    /**
+     * The same W8A8 product for a {@code [rows, in]} input (the backend's one-layer graph), in fewer
+     * passes over the data: one {@code QuantizeLinear} along axis 0 quantizes each row with its own
+     * scale ({@code round(x/s) + 128}, half to even, as the spelled-out form), and
+     * {@code com.microsoft.MatMulIntegerToFloat} applies the weight scales in its epilogue, so only
+     * the per-row scale is left to multiply.
+     */
+    private String w8a8Rows(String x, String layer, QuantizedTensor q, int in, int out) {
+        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x)), g.longs(-1)), Attr.i("keepdims", 0));
+        String s = g.op("Div", List.of(g.op("Max", List.of(amax, g.scalar(1e-5f))), g.scalar(127f))); // [rows]
+        String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
+        String u8 = g.op("QuantizeLinear", List.of(x, s, g.op("Expand", List.of(zp, g.op("Shape", List.of(s))))), Attr.i("axis", 0));
+        float[] scale = q.scale().toFloatArray();
+        String ws = g.floats(layer + ".weight_scale", new long[] {out}, scale.length == out ? scale : filled(out, scale[0]));
+        String y = g.node(OnnxGraph.MICROSOFT, "MatMulIntegerToFloat", List.of(u8, weights(layer, q, in, out), g.scalar(1f), ws, zp,
+                weightZeroPoint(layer)));
+        return g.op("Mul", List.of(y, g.op("Unsqueeze", List.of(s, g.longs(1)))));
     }
 
     /**

@@ -37,7 +37,7 @@ final class OrtLinear implements PreparedLinear {
         this.out = layer.weight().shape().get(0);
         OnnxGraph g = new OnnxGraph();
         String x = g.input("x", OnnxGraph.FLOAT, "rows", in);
-        String y = new LinearOps(g, layers(layer), signedWeights).linear(x, layer.name(), (int) in, (int) out);
+        String y = new LinearOps(g, layers(layer), signedWeights, true).linear(x, layer.name(), (int) in, (int) out);
         g.output(g.named("y", "", "Identity", List.of(y)), OnnxGraph.FLOAT, "rows", out);
         try {
             this.session = env.createSession(g.model("fmsmo-linear"), options);
