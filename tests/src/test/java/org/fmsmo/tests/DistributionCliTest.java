@@ -296,8 +296,8 @@ class DistributionCliTest {
 
     /**
      * The onnxruntime backend (plugins/onnx, with ONNX Runtime in its own lib/) runs a W8A8 MiniLM's
-     * 36 linears as MatMulInteger sessions and gives the embeddings cpu-reference gives: both
-     * compute the int32 products exactly.
+     * 36 linears as MatMulInteger sessions: each layer equals its simulated one to float rounding
+     * on both backends (both compute the int32 products exactly), and the embeddings agree.
      */
     @Test
     void onnxRuntimeRunsW8a8LayersAsCpuReferenceDoes() throws Exception {
@@ -312,13 +312,18 @@ class DistributionCliTest {
         assertEquals(0, q.exit(), q.err());
         Map<String, Double> cosine = new java.util.LinkedHashMap<>();
         for (String backend : List.of("onnxruntime", "cpu-reference")) {
-            Result e = fmsmo("eval", "--model", dq.toString(), "--reference", model.toString(), "--data", sentences.toString(), "--backend", backend, "--json");
+            Result e = fmsmo("eval", "--model", dq.toString(), "--reference", model.toString(), "--data", sentences.toString(), "--backend", backend,
+                    "--check-layers", "--json");
             assertEquals(0, e.exit(), e.err());
             JsonNode r = new ObjectMapper().readTree(e.out());
             assertEquals(36, r.get("backend_layers").asInt(), backend + ": every linear on the backend; " + e.out());
+            double layer = r.get("layer_check").get("max_relative_error").asDouble();
+            assertTrue(layer <= 1e-6, backend + ": each layer equals the simulated one to float rounding (exact int32 products), found " + layer);
             cosine.put(backend, r.get("cosine").asDouble());
         }
-        assertEquals(cosine.get("cpu-reference"), cosine.get("onnxruntime"), 1e-6, "exact int32 products on both: " + cosine);
+        // The two rescale the exact sums in different orders ((acc·s_w)·s_x in ONNX Runtime's fused epilogue, (acc·s_x)·s_w on
+        // cpu-reference); last-bit differences move an occasional code of a later layer's input by one step.
+        assertEquals(cosine.get("cpu-reference"), cosine.get("onnxruntime"), 1e-4, "the same model on both: " + cosine);
     }
 
     /** --quiet leaves stderr without progress lines or notes; the result on stdout is the same. */
