@@ -1,5 +1,6 @@
 package org.fmsmo.tests;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
@@ -25,7 +26,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * tiny-llama exported to ONNX (logits only) and run in ONNX Runtime Java: the float graph and the
+ * tiny-llama exported to ONNX and run in ONNX Runtime Java: the float graph and the
  * W4 one ({@code MatMulNBits}) give fmsmo's logits to float rounding, and the same perplexity over
  * eval.txt's first windows.
  */
@@ -83,9 +84,7 @@ class OnnxDecoderExportTest {
                 long[] ids = java.util.Arrays.copyOfRange(tokens, w * WINDOW, (w + 1) * WINDOW);
                 float[] expected = ((CausalLM) m).logits(nd.create(ids, new Shape(1, WINDOW))).toFloatArray();
                 float[] got;
-                try (OnnxTensor in = OnnxTensor.createTensor(env, new long[][] {ids}); OrtSession.Result r = s.run(Map.of("input_ids", in))) {
-                    got = ((OnnxTensor) r.get(0)).getFloatBuffer().array();
-                }
+                got = step(env, s, ids, emptyCache(env, s)).logits();
                 int vocab = expected.length / WINDOW;
                 for (int i = 0; i < expected.length; i++) {
                     worst = Math.max(worst, Math.abs(expected[i] - got[i]));
@@ -99,6 +98,79 @@ class OnnxDecoderExportTest {
             }
         }
         return new double[] {worst / scale, Math.exp(nllFmsmo / count), Math.exp(nllOrt / count)};
+    }
+
+    /** What one call of the graph gives: the new tokens' logits, and the cache with them appended ({@code present.*}, renamed as the next call's inputs). */
+    private record Step(float[] logits, Map<String, OnnxTensor> cache) {
+    }
+
+    /** Runs {@code ids} after the tokens {@code cache} holds; the cache tensors are closed. */
+    private static Step step(OrtEnvironment env, OrtSession s, long[] ids, Map<String, OnnxTensor> cache) throws Exception {
+        Map<String, OnnxTensor> inputs = new java.util.HashMap<>(cache);
+        try (OnnxTensor in = OnnxTensor.createTensor(env, new long[][] {ids})) {
+            inputs.put("input_ids", in);
+            try (OrtSession.Result r = s.run(inputs)) {
+                float[] logits = ((OnnxTensor) r.get("logits").orElseThrow()).getFloatBuffer().array();
+                Map<String, OnnxTensor> next = new java.util.HashMap<>();
+                for (String name : cache.keySet()) {
+                    OnnxTensor present = (OnnxTensor) r.get(name.replace("past_key_values.", "present.")).orElseThrow();
+                    next.put(name, OnnxTensor.createTensor(env, present.getFloatBuffer(), present.getInfo().getShape()));
+                }
+                return new Step(logits, next);
+            }
+        } finally {
+            for (OnnxTensor t : cache.values()) {
+                t.close();
+            }
+        }
+    }
+
+    /** Past keys and values of length 0 for every {@code past_key_values.*} input: the first call. */
+    private static Map<String, OnnxTensor> emptyCache(OrtEnvironment env, OrtSession s) throws Exception {
+        Map<String, OnnxTensor> cache = new java.util.HashMap<>();
+        for (Map.Entry<String, ai.onnxruntime.NodeInfo> e : s.getInputInfo().entrySet()) {
+            if (e.getKey().startsWith("past_key_values.")) {
+                long[] dims = ((ai.onnxruntime.TensorInfo) e.getValue().getInfo()).getShape(); // [batch, kv_heads, past, head_dim]
+                cache.put(e.getKey(), OnnxTensor.createTensor(env, java.nio.FloatBuffer.allocate(0), new long[] {1, dims[1], 0, dims[3]}));
+            }
+        }
+        return cache;
+    }
+
+    /**
+     * The KV cache: a window run as a 100-token prompt, then 8 single tokens and a 20-token chunk,
+     * each call continuing from the cache the previous one returned, gives the logits of the whole
+     * window run at once (the same float operations on the same keys and values, up to summation
+     * order in the shorter attention rows).
+     */
+    @Test
+    void theKvCacheContinuesASequence() throws Exception {
+        Path source = shared.resolve("tiny-llama");
+        Path onnx = export(source, "tiny-llama-cache");
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession s = env.createSession(onnx.toString(), new OrtSession.SessionOptions())) {
+            long[] ids = java.util.Arrays.copyOfRange(tokens, 0, WINDOW);
+            float[] whole = step(env, s, ids, emptyCache(env, s)).logits();
+            int vocab = whole.length / WINDOW;
+            float[] pieces = new float[whole.length];
+            Map<String, OnnxTensor> cache = emptyCache(env, s);
+            int[] cuts = {0, 100, 101, 102, 103, 104, 105, 106, 107, 108, WINDOW};
+            for (int c = 0; c + 1 < cuts.length; c++) {
+                Step st = step(env, s, java.util.Arrays.copyOfRange(ids, cuts[c], cuts[c + 1]), cache);
+                System.arraycopy(st.logits(), 0, pieces, cuts[c] * vocab, st.logits().length);
+                cache = st.cache();
+            }
+            assertEquals(WINDOW, ((OnnxTensor) cache.get("past_key_values.0.key")).getInfo().getShape()[2], "the cache holds the whole window");
+            cache.values().forEach(OnnxTensor::close);
+            double worst = 0;
+            double scale = 0;
+            for (int i = 0; i < whole.length; i++) {
+                worst = Math.max(worst, Math.abs(whole[i] - pieces[i]));
+                scale = Math.max(scale, Math.abs(whole[i]));
+            }
+            System.out.printf("tiny-llama with the KV cache: largest logit difference %.2e of the largest logit%n", worst / scale);
+            assertTrue(worst / scale < 1e-5, "cached vs whole: " + worst / scale);
+        }
     }
 
     private static double nll(float[] logits, int row, int vocab, int target) {

@@ -12,10 +12,13 @@ import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
  * A Llama-family decoder ({@code LlamaForCausalLM}: RMSNorm, rotary embeddings, grouped-query
  * attention, SwiGLU) as an ONNX graph from {@code input_ids} ([batch, sequence], int64) to
  * {@code logits} ([batch, sequence, vocabulary]), each linear as {@link LinearOps} writes it
- * (W4 as {@code MatMulNBits}). Logits only: no KV-cache inputs and outputs, so each call
- * recomputes the whole sequence. Rotary tables ({@code cos}, {@code sin} of
- * {@code [max_position_embeddings, head_dim]}) and the causal mask are initializers sliced to the
- * sequence; key and value heads are broadcast to the query heads they serve.
+ * (W4 as {@code MatMulNBits}), with a KV cache as Hugging Face Optimum names it: inputs
+ * {@code past_key_values.<layer>.key|value} ({@code [batch, kv_heads, past_sequence, head_dim]},
+ * keys after the rotary embedding; length 0 on the first call) and outputs
+ * {@code present.<layer>.key|value}, the past with the new tokens appended, for the next call. The
+ * new tokens take positions {@code past…past+T−1}. Rotary tables ({@code cos}, {@code sin} of
+ * {@code [max_position_embeddings, head_dim]}) and the causal mask are initializers sliced to those
+ * positions; key and value heads are broadcast to the query heads they serve.
  */
 final class LlamaGraph {
 
@@ -23,6 +26,8 @@ final class LlamaGraph {
     private final TransformerSpec t;
     private final OnnxGraph g = new OnnxGraph();
     final LinearOps linears;
+    /** The {@code present.<layer>.key|value} outputs, in layer order. */
+    private final List<String> present = new java.util.ArrayList<>();
 
     LlamaGraph(ExportSource src, TransformerSpec t) {
         this.src = src;
@@ -55,18 +60,27 @@ final class LlamaGraph {
         int h = t.hiddenSize();
         int hd = t.headDim();
         String ids = g.input("input_ids", OnnxGraph.INT64, "batch", "sequence");
+        String[][] cache = new String[t.layers().size()][];
+        for (int i = 0; i < cache.length; i++) {
+            cache[i] = new String[] {g.input("past_key_values." + i + ".key", OnnxGraph.FLOAT, "batch", (long) t.numKvHeads(), "past_sequence", (long) hd),
+                    g.input("past_key_values." + i + ".value", OnnxGraph.FLOAT, "batch", (long) t.numKvHeads(), "past_sequence", (long) hd)};
+        }
         String x = g.op("Gather", List.of(param("model.embed_tokens.weight", t.vocabSize(), h), ids));
-        // positions 0..T−1 select rows of the rotary tables and the causal mask
+        // the new tokens sit at positions past..past+T−1: they select rows of the rotary tables and
+        // rows past..past+T−1, columns 0..past+T−1 of the causal mask
+        String past = g.op("Gather", List.of(g.op("Shape", List.of(cache[0][0])), g.longScalar(2)), Attr.i("axis", 0));
         String length = g.op("Gather", List.of(g.op("Shape", List.of(ids)), g.longScalar(1)), Attr.i("axis", 0));
-        String positions = g.op("Range", List.of(g.longScalar(0), length, g.longScalar(1)));
+        String total = g.op("Add", List.of(past, length));
+        String positions = g.op("Range", List.of(past, total, g.longScalar(1)));
         float[][] table = rotaryTables(t.layers().getFirst().rope(), hd, t.maxPositions());
         String cos = g.op("Gather", List.of(g.floats("rope_cos", new long[] {t.maxPositions(), hd}, table[0]), positions));
         String sin = g.op("Gather", List.of(g.floats("rope_sin", new long[] {t.maxPositions(), hd}, table[1]), positions));
-        String end = g.op("Unsqueeze", List.of(length, g.longs(0)));
-        String ends = g.op("Concat", List.of(end, end), Attr.i("axis", 0));
-        String mask = g.op("Slice", List.of(causalMask(t.maxPositions()), g.longs(0, 0), ends, g.longs(0, 1)));
+        String start = g.op("Unsqueeze", List.of(past, g.longs(0)));
+        String end = g.op("Unsqueeze", List.of(total, g.longs(0)));
+        String mask = g.op("Slice", List.of(causalMask(t.maxPositions()), g.op("Concat", List.of(start, g.longs(0)), Attr.i("axis", 0)),
+                g.op("Concat", List.of(end, end), Attr.i("axis", 0)), g.longs(0, 1)));
         for (int i = 0; i < t.layers().size(); i++) {
-            x = block(x, "model.layers." + i, cos, sin, mask);
+            x = block(x, "model.layers." + i, cos, sin, mask, cache[i], i);
         }
         x = rmsNorm(x, "model.norm.weight");
         String head = src.parameterNames().contains("lm_head.weight") ? "lm_head" : null;
@@ -77,10 +91,18 @@ final class LlamaGraph {
             logits = g.op("MatMul", List.of(x, g.op("Transpose", List.of(param("model.embed_tokens.weight", t.vocabSize(), h)), Attr.ints("perm", 1, 0))));
         }
         g.output(g.named("logits", "", "Identity", List.of(logits)), OnnxGraph.FLOAT, "batch", "sequence", (long) t.vocabSize());
+        for (String cached : present) { // after the logits, as Optimum orders them
+            g.output(cached, OnnxGraph.FLOAT, "batch", (long) t.numKvHeads(), "total_sequence", (long) t.headDim());
+        }
         return g.model("fmsmo-llama");
     }
 
-    private String block(String x, String p, String cos, String sin, String mask) {
+    /**
+     * One decoder block. {@code past}: this block's cached keys and values ({@code [B, kv, P, hd]},
+     * keys already rotated); the new ones are appended to them and the results are the graph's
+     * {@code present.<layer>.key/value} outputs.
+     */
+    private String block(String x, String p, String cos, String sin, String mask, String[] past, int layer) {
         int h = t.hiddenSize();
         int hd = t.headDim();
         int heads = t.numHeads();
@@ -89,6 +111,10 @@ final class LlamaGraph {
         String q = rotate(heads(linears.linear(n, p + ".self_attn.q_proj", h, heads * hd), heads, hd), cos, sin, hd);
         String k = rotate(heads(linears.linear(n, p + ".self_attn.k_proj", h, kv * hd), kv, hd), cos, sin, hd);
         String v = heads(linears.linear(n, p + ".self_attn.v_proj", h, kv * hd), kv, hd);
+        k = g.named("present." + layer + ".key", "", "Concat", List.of(past[0], k), Attr.i("axis", 2));
+        v = g.named("present." + layer + ".value", "", "Concat", List.of(past[1], v), Attr.i("axis", 2));
+        present.add(k);
+        present.add(v);
         if (kv != heads) { // each key/value head serves heads/kv query heads: [B, kv, T, hd] → [B, heads, T, hd]
             k = repeat(k, heads / kv, heads, hd);
             v = repeat(v, heads / kv, heads, hd);

@@ -82,7 +82,7 @@ public final class OnnxFormat implements ExportFormat {
 
         @Override
         public String description() {
-            return "ONNX for ONNX Runtime: BERT encoders and Llama decoders (logits), with W8A8 MatMulInteger, W4 MatMulNBits, FP8 QDQ or float linears";
+            return "ONNX for ONNX Runtime: BERT encoders and Llama decoders (logits and a KV cache), with W8A8 MatMulInteger, W4 MatMulNBits, FP8 QDQ or float linears";
         }
 
         @Override
