@@ -31,7 +31,8 @@ import org.fmsmo.api.quant.Scalars;
  *   <li>{@code prepare}: wrap the planned layers and calibrate the quantizers for
  *       {@code qmodel_calibration} batches (clips start where the recipe's observer puts them);</li>
  *   <li>train with AdamW on the host's {@link TrainingObjective}, three parameter groups —
- *       the quantized layers' weights and biases ({@code qat_lr}, {@code qat_weight_decay}),
+ *       the weights the objective offers ({@code qat_lr}, {@code qat_weight_decay}; by default every
+ *       float parameter of the model, {@code qat_trainable=quantized}: the quantized layers' only),
  *       the weight quantizers' clips ({@code pact_w_lr}) and the activation quantizers' clips
  *       ({@code pact_a_lr}), no decay on clips — with warm-up + cosine/linear schedule,
  *       global gradient-norm clipping and gradient accumulation;</li>
