@@ -96,8 +96,13 @@ public final class Deployment {
     }
 
     private static FrozenMatmul.Operand operand(Quantizer quantizer, NDManager m) {
-        QuantizedTensor probe = quantizer.quantize(m.zeros(new Shape(1, 1)));
+        QuantizedTensor probe = probe(quantizer, m);
         return new FrozenMatmul.Operand(quantizer.spec(), probe.scale(), probe.zeroPoint().orElse(null));
+    }
+
+    /** What a static quantizer gives any tensor: its calibrated scale (and zero point), read off a one-element one. */
+    private static QuantizedTensor probe(Quantizer quantizer, NDManager m) {
+        return quantizer.quantize(m.zeros(new Shape(1, 1)));
     }
 
     /** The layer as a backend sees it; a static input quantizer's scale (and zero point) is what it gives any tensor. */
@@ -109,7 +114,7 @@ public final class Deployment {
             double outliers = input.map(i -> i.outlierThreshold().orElse(Double.NaN)).orElse(Double.NaN);
             return new FrozenLinear(q.name(), q.frozenWeight(), bias, spec, null, null, outliers);
         }
-        QuantizedTensor probe = input.get().quantize(m.zeros(new Shape(1, 1)));
+        QuantizedTensor probe = probe(input.get(), m);
         return new FrozenLinear(q.name(), q.frozenWeight(), bias, spec, probe.scale(), probe.zeroPoint().orElse(null));
     }
 

@@ -122,7 +122,7 @@ final class LinearOps {
         if (codes.isPresent() && codes.get().spec().type() == QuantType.FP8_E4M3) {
             y = fp8(x, full, codes.get(), input.map(InputQuantization::spec).orElse(null), frozen, in, out);
             fp8++;
-            return src.has(full + ".bias") ? g.op("Add", List.of(y, g.floats(full + ".bias", new long[] {out}, src.floats(full + ".bias")))) : y;
+            return withBias(y, full, out);
         }
         boolean staticInput = input.isPresent() && staticInt8(input.get().spec()) && frozen.isPresent() && frozen.get().inputScale() != null;
         if (input.isPresent() && !perTokenInt8(input.get().spec()) && !staticInput) {
@@ -146,10 +146,15 @@ final class LinearOps {
             y = g.op("MatMul", List.of(input.isPresent() ? fakeQuantize(x) : x, g.floats(full + ".weight_t", new long[] {in, out}, transpose(w, out, in))));
             floats++;
         }
-        if (!src.has(full + ".bias")) {
+        return withBias(y, full, out);
+    }
+
+    /** {@code y + b} when the checkpoint has the layer's bias ({@code layer.bias}), else {@code y}. */
+    private String withBias(String y, String layer, int out) {
+        if (!src.has(layer + ".bias")) {
             return y;
         }
-        return g.op("Add", List.of(y, g.floats(full + ".bias", new long[] {out}, src.floats(full + ".bias"))));
+        return g.op("Add", List.of(y, g.floats(layer + ".bias", new long[] {out}, src.floats(layer + ".bias"))));
     }
 
     private static boolean perTokenInt8(QuantSpec s) {
@@ -175,9 +180,14 @@ final class LinearOps {
 
     /** Per-token scale s = max(max|x|, 1e-5)/127 ([B, T, 1]) and the codes round(x/s). */
     private String[] perToken(String x) {
-        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x)), g.longs(-1)), Attr.i("keepdims", 1));
-        String s = g.op("Div", List.of(g.op("Max", List.of(amax, g.scalar(1e-5f))), g.scalar(127f)));
+        String s = tokenScale(x, true);
         return new String[] {s, g.op("Round", List.of(g.op("Div", List.of(x, s))))};
+    }
+
+    /** Each token's INT8 scale {@code max(max|x|, 1e-5)/127}, its last axis kept as 1 or dropped. */
+    private String tokenScale(String x, boolean keepDims) {
+        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x)), g.longs(-1)), Attr.i("keepdims", keepDims ? 1 : 0));
+        return g.op("Div", List.of(g.op("Max", List.of(amax, g.scalar(1e-5f))), g.scalar(127f)));
     }
 
     private String fakeQuantize(String x) {
@@ -195,10 +205,7 @@ final class LinearOps {
         // VNNI add pairs of products in int16 and saturate (the documented reason for reduce_range); u8×u8 widens first.
         String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
         String acc = g.op("MatMulInteger", List.of(u8, weights(layer, q, in, out), zp, weightZeroPoint(layer)));
-        float[] scale = q.scale().toFloatArray();
-        float[] perColumn = scale.length == out ? scale : filled(out, scale[0]);
-        String ws = g.floats(layer + ".weight_scale", new long[] {out}, perColumn);
-        return g.op("Mul", List.of(g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), sq[0])), ws));
+        return g.op("Mul", List.of(g.op("Mul", List.of(g.op("Cast", List.of(acc), Attr.i("to", OnnxGraph.FLOAT)), sq[0])), weightScale(layer, q, out)));
     }
 
     /**
@@ -209,14 +216,11 @@ final class LinearOps {
      * the per-row scale is left to multiply.
      */
     private String w8a8Rows(String x, String layer, QuantizedTensor q, int in, int out) {
-        String amax = g.op("ReduceMax", List.of(g.op("Abs", List.of(x)), g.longs(-1)), Attr.i("keepdims", 0));
-        String s = g.op("Div", List.of(g.op("Max", List.of(amax, g.scalar(1e-5f))), g.scalar(127f))); // [rows]
+        String s = tokenScale(x, false); // [rows]
         String zp = g.tensor(layer + ".input_zero_point", OnnxGraph.UINT8, new long[0], new byte[] {(byte) 128});
         String u8 = g.op("QuantizeLinear", List.of(x, s, g.op("Expand", List.of(zp, g.op("Shape", List.of(s))))), Attr.i("axis", 0));
-        float[] scale = q.scale().toFloatArray();
-        String ws = g.floats(layer + ".weight_scale", new long[] {out}, scale.length == out ? scale : filled(out, scale[0]));
-        String y = g.node(OnnxGraph.MICROSOFT, "MatMulIntegerToFloat", List.of(u8, weights(layer, q, in, out), g.scalar(1f), ws, zp,
-                weightZeroPoint(layer)));
+        String y = g.node(OnnxGraph.MICROSOFT, "MatMulIntegerToFloat", List.of(u8, weights(layer, q, in, out), g.scalar(1f), weightScale(layer, q, out),
+                zp, weightZeroPoint(layer)));
         return g.op("Mul", List.of(y, g.op("Unsqueeze", List.of(s, g.longs(1)))));
     }
 
@@ -246,15 +250,26 @@ final class LinearOps {
 
     /** int8 codes [out, in] as [in, out]: uint8 with zero point 128, or int8 ({@link #signedWeights}). */
     private String weights(String layer, QuantizedTensor q, int in, int out) {
+        return g.tensor(layer + ".weight_q", signedWeights ? OnnxGraph.INT8 : OnnxGraph.UINT8, new long[] {in, out},
+                transposedCodes(q, in, out, signedWeights ? 0 : 128));
+    }
+
+    /** The weight's one-byte codes {@code [out, in]} as {@code [in, out]} (MatMul's B), each plus {@code shift}. */
+    private static byte[] transposedCodes(QuantizedTensor q, int in, int out, int shift) {
         byte[] codes = q.codes().toByteArray();
         byte[] t = new byte[codes.length];
-        int shift = signedWeights ? 0 : 128;
         for (int o = 0; o < out; o++) {
             for (int i = 0; i < in; i++) {
                 t[i * out + o] = (byte) (codes[o * in + i] + shift);
             }
         }
-        return g.tensor(layer + ".weight_q", signedWeights ? OnnxGraph.INT8 : OnnxGraph.UINT8, new long[] {in, out}, t);
+        return t;
+    }
+
+    /** The weight's scale per output column {@code [out]} (a per-tensor scale repeated). */
+    private String weightScale(String layer, QuantizedTensor q, int out) {
+        float[] scale = q.scale().toFloatArray();
+        return g.floats(layer + ".weight_scale", new long[] {out}, scale.length == out ? scale : filled(out, scale[0]));
     }
 
     private String weightZeroPoint(String layer) {
@@ -316,16 +331,8 @@ final class LinearOps {
             String e4m3 = g.op("Cast", List.of(g.op("Div", List.of(x, scale))), Attr.i("to", OnnxGraph.FLOAT8E4M3FN), Attr.i("saturate", 1));
             xq = g.op("Mul", List.of(g.op("Cast", List.of(e4m3), Attr.i("to", OnnxGraph.FLOAT)), scale));
         }
-        byte[] codes = q.codes().toByteArray();
-        byte[] t = new byte[codes.length];
-        for (int o = 0; o < out; o++) {
-            for (int i = 0; i < in; i++) {
-                t[i * out + o] = codes[o * in + i];
-            }
-        }
-        String wq = g.tensor(layer + ".weight_fp8", OnnxGraph.FLOAT8E4M3FN, new long[] {in, out}, t);
-        float[] scale = q.scale().toFloatArray();
-        String ws = g.floats(layer + ".weight_scale", new long[] {out}, scale.length == out ? scale : filled(out, scale[0]));
+        String wq = g.tensor(layer + ".weight_fp8", OnnxGraph.FLOAT8E4M3FN, new long[] {in, out}, transposedCodes(q, in, out, 0));
+        String ws = weightScale(layer, q, out);
         String wzp = g.tensor(layer + ".weight_zero_point", OnnxGraph.FLOAT8E4M3FN, new long[] {out}, new byte[out]);
         String weight = g.op("DequantizeLinear", List.of(wq, ws, wzp), Attr.i("axis", 1));
         return g.op("MatMul", List.of(xq, weight));

@@ -136,10 +136,11 @@ final class QatMethod implements QuantMethod {
                     } else {
                         // As mixed-precision trainers do: a non-finite gradient skips the update; many in a row is an error.
                         skipped++;
-                        progress.item("step " + (step + 1) + " skipped: non-finite gradient (first: " + firstNonFinite(all, grads, weightNames) + ")");
+                        String culprit = firstNonFinite(all, grads, weightNames);
+                        progress.item("step " + (step + 1) + " skipped: non-finite gradient (first: " + culprit + ")");
                         if (++badSteps >= MAX_BAD_STEPS) {
                             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "qat: " + MAX_BAD_STEPS + " steps in a row (up to step " + step
-                                    + ") had non-finite gradients (first: " + firstNonFinite(all, grads, weightNames) + "); lower qat_lr (" + s.lr()
+                                    + ") had non-finite gradients (first: " + culprit + "); lower qat_lr (" + s.lr()
                                     + ") or the clip learning rates, or set qat_grad_clip");
                         }
                     }
