@@ -70,6 +70,6 @@ class ApiBoundaryTest {
 
     @Test
     void theSpiVersionIsThePomsAndSemantic() {
-        assertEquals(Version.of(1, 8, 0), SpiVersion.current());
+        assertEquals(Version.of(1, 9, 0), SpiVersion.current());
     }
 }

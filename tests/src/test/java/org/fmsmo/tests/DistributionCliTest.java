@@ -78,7 +78,7 @@ class DistributionCliTest {
     @Test
     void listsTheBundledPlugins() throws Exception {
         JsonNode root = pluginsJson();
-        assertEquals("1.8.0", root.get("spi_version").asText());
+        assertEquals("1.9.0", root.get("spi_version").asText());
         JsonNode rtn = plugin(root, "rtn");
         assertEquals("active", rtn.get("status").asText());
         assertEquals("plugins dir", rtn.get("source").asText());
@@ -149,7 +149,7 @@ class DistributionCliTest {
         JsonNode root = pluginsJson();
 
         assertSkipped(root, "throwing-constructor", "failed to construct", "licence check failed");
-        assertSkipped(root, "future-spi", "requires fmsmo SPI >=2.0.0 & <3.0.0 but this host provides SPI 1.8.0");
+        assertSkipped(root, "future-spi", "requires fmsmo SPI >=2.0.0 & <3.0.0 but this host provides SPI 1.9.0");
         assertSkipped(root, "duplicate-name", "duplicate quant-method name 'rtn'", home.resolve("plugins/rtn").toString(),
                 home.resolve("plugins/duplicate-name.jar").toString());
         assertSkipped(root, "no-descriptor", "no plugin descriptor", "Plugin-Id");
@@ -324,6 +324,18 @@ class DistributionCliTest {
         // The two rescale the exact sums in different orders ((acc·s_w)·s_x in ONNX Runtime's fused epilogue, (acc·s_x)·s_w on
         // cpu-reference); last-bit differences move an occasional code of a later layer's input by one step.
         assertEquals(cosine.get("cpu-reference"), cosine.get("onnxruntime"), 1e-4, "the same model on both: " + cosine);
+        // bench runs the float model, the quantized one simulated and the same one on the backend over the sentences
+        Path json = home.resolve("forward.json");
+        Result b = fmsmo("bench", "--model", model.toString(), "--model", dq.toString(), "--backend", "onnxruntime", "--data", sentences.toString(),
+                "--warmup", "0", "--iterations", "1", "--output", json.toString());
+        assertEquals(0, b.exit(), b.err());
+        JsonNode forward = new ObjectMapper().readTree(json.toFile()).get("forward");
+        assertEquals(List.of("float", "simulated", "onnxruntime"), List.of(forward.get(0).get("run_on").asText(),
+                forward.get(1).get("run_on").asText(), forward.get(2).get("run_on").asText()), forward.toString());
+        assertEquals(36, forward.get(2).get("backend_layers").asInt(), forward.toString());
+        long tokens = forward.get(0).get("tokens").asLong();
+        assertTrue(tokens > 6 * 5 && forward.get(2).get("tokens").asLong() == tokens, "the sentences' own tokens, the same for each: " + forward);
+        assertTrue(forward.get(2).get("speed_vs_first").asDouble() > 0 && b.out().contains("vs 1st"), b.out());
     }
 
     /** --quiet leaves stderr without progress lines or notes; the result on stdout is the same. */

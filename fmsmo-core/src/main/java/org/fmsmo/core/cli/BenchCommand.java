@@ -49,7 +49,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seq-len", defaultValue = "128", paramLabel = "N", description = "Tokens per sequence (default: ${DEFAULT-VALUE}).")
     int seqLen;
 
-    @Option(names = "--iterations", defaultValue = "10", paramLabel = "N", description = "Timed runs; the median is reported (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--data", paramLabel = "FILE",
+            description = "Time passes over this text instead of one random batch: an encoder's lines as sentences in padded batches"
+                    + " (cut at --seq-len), a causal LM's non-overlapping --seq-len windows.")
+    Path data;
+
+    @Option(names = "--iterations", defaultValue = "10", paramLabel = "N", description = "Timed rounds (each runs every model once, interleaved); the median is reported (default: ${DEFAULT-VALUE}).")
     int iterations;
 
     @Option(names = "--warmup", defaultValue = "3", paramLabel = "N", description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
@@ -70,9 +75,12 @@ final class BenchCommand implements Callable<Integer> {
     BackendOptions backend;
 
     @Option(names = "--shapes", split = ",", paramLabel = "MxKxN",
-            description = "GEMM shapes for --backend (default: MiniLM and tiny-llama layers at 512 tokens, 512x4096x4096).")
-    List<String> shapes = new ArrayList<>(List.of("512x384x384", "512x384x1536", "512x1536x384", "512x128x344", "512x344x128",
-            "512x4096x4096"));
+            description = "GEMM shapes for --backend (default: MiniLM and tiny-llama layers at 512 tokens, 512x4096x4096;"
+                    + " none when --model is given: the model then runs on the backend).")
+    List<String> shapes;
+
+    private static final List<String> DEFAULT_SHAPES = List.of("512x384x384", "512x384x1536", "512x1536x384", "512x128x344",
+            "512x344x128", "512x4096x4096");
 
     @picocli.CommandLine.Mixin
     PluginOptions plugins;
@@ -81,6 +89,9 @@ final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (models.isEmpty() && syntheticLayers == null && !backend.selected()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "nothing to benchmark: pass --model DIR, --load-synthetic LAYERS and/or --backend NAME");
+        }
+        if (data != null && !Files.isRegularFile(data)) {
+            throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--data " + data + " does not exist or is not a file");
         }
         PrintWriter out = spec.commandLine().getOut();
         try (org.fmsmo.core.plugin.PluginRegistry registry = plugins.openRegistry()) {
@@ -92,23 +103,35 @@ final class BenchCommand implements Callable<Integer> {
     private int run(org.fmsmo.core.plugin.PluginRegistry registry, PrintWriter out) throws IOException {
         ModelLoader loader = new ModelLoader(registry);
         Map<String, Object> results = new LinkedHashMap<>();
-        List<Map<String, Object>> forward = new ArrayList<>();
-        for (Path dir : models) {
-            try (TransformerModel model = loader.load(dir, false)) {
-                forward.add(ForwardBenchmark.run(model, batch, seqLen, warmup, iterations));
+        try (org.fmsmo.api.deploy.DeployBackend b = backend.selected() ? backend.open(registry) : null;
+             Closer loaded = new Closer()) {
+            List<ForwardBenchmark.Variant> variants = new ArrayList<>();
+            Map<Integer, org.fmsmo.core.deploy.Deployment.Result> deployments = new LinkedHashMap<>();
+            for (Path dir : models) {
+                TransformerModel model = loaded.add(loader.load(dir, data != null));
+                boolean quantized = model.linearLayers().stream().anyMatch(l -> l instanceof org.fmsmo.core.quant.QLinear);
+                variants.add(new ForwardBenchmark.Variant(quantized ? "simulated" : "float", model));
+                if (b != null && quantized) {
+                    // A second copy with its frozen layers moved to the backend: the deployed model.
+                    TransformerModel deployed = loaded.add(loader.load(dir, data != null));
+                    org.fmsmo.core.deploy.Deployment.Result d = org.fmsmo.core.deploy.Deployment.apply(deployed, b);
+                    variants.add(new ForwardBenchmark.Variant(backend.name, deployed));
+                    deployments.put(variants.size() - 1, d);
+                }
             }
-        }
-        if (!forward.isEmpty()) {
-            results.put("forward", forward);
-            out.printf("%-40s %6s %10s %12s %10s %12s %8s%n", "MODEL", "B×T", "FWD ms", "FWD tok/s", "GEMM ms", "GEMM GFLOP/s", "GEMM %");
-            for (Map<String, Object> r : forward) {
-                out.printf("%-40s %6s %10.2f %12.0f %10.2f %12.1f %7.0f%%%n", shorten((String) r.get("model")), batch + "×" + seqLen,
-                        r.get("forward_ms"), r.get("forward_tokens_per_second"), r.get("matmul_only_ms"), r.get("matmul_only_gflops"),
-                        100 * (double) r.get("matmul_share_of_forward"));
+            if (!variants.isEmpty()) {
+                List<Map<String, Object>> forward = ForwardBenchmark.run(variants,
+                        data != null ? ForwardBenchmark.text(data, batch, seqLen) : ForwardBenchmark.random(batch, seqLen), warmup, iterations);
+                deployments.forEach((v, d) -> {
+                    forward.get(v).put("backend_layers", d.onBackend());
+                    forward.get(v).put("simulated_layers", d.simulated());
+                });
+                results.put("forward", forward);
+                printForward(forward, out);
             }
-        }
-        if (backend.selected()) {
-            results.put("gemm", gemm(registry, out));
+            if (b != null && (shapes != null || models.isEmpty())) {
+                results.put("gemm", gemm(b, shapes != null ? shapes : DEFAULT_SHAPES, out));
+            }
         }
         if (syntheticLayers != null) {
             Map<String, Object> load = loadSynthetic(loader, syntheticLayers, out);
@@ -120,10 +143,41 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    private List<Map<String, Object>> gemm(org.fmsmo.core.plugin.PluginRegistry registry, PrintWriter out) {
+    private static void printForward(List<Map<String, Object>> forward, PrintWriter out) {
+        out.printf("%-34s %-14s %-16s %10s %12s %8s %10s %12s %8s%n", "MODEL", "RUN ON", "WORKLOAD", "PASS ms", "tok/s", "vs 1st",
+                "GEMM ms", "GEMM GFLOP/s", "GEMM %");
+        for (Map<String, Object> r : forward) {
+            out.printf("%-34s %-14s %-16s %10.2f %12.0f %7.2fx", shorten((String) r.get("model")), r.get("run_on"), r.get("workload"),
+                    r.get("forward_ms"), r.get("forward_tokens_per_second"), r.get("speed_vs_first"));
+            if (r.containsKey("matmul_only_ms")) {
+                out.printf(" %10.2f %12.1f %7.0f%%%n", r.get("matmul_only_ms"), r.get("matmul_only_gflops"),
+                        100 * (double) r.get("matmul_share_of_forward"));
+            } else {
+                out.printf(" %10s %12s %8s%n", "-", "-", "-");
+            }
+        }
+        out.flush();
+    }
+
+    /** The models a bench holds at once, closed together. */
+    private static final class Closer implements AutoCloseable {
+        private final List<TransformerModel> models = new ArrayList<>();
+
+        TransformerModel add(TransformerModel m) {
+            models.add(m);
+            return m;
+        }
+
+        @Override
+        public void close() {
+            models.forEach(TransformerModel::close);
+        }
+    }
+
+    private List<Map<String, Object>> gemm(org.fmsmo.api.deploy.DeployBackend b, List<String> shapes, PrintWriter out) {
         List<org.fmsmo.core.eval.GemmBenchmark.GemmShape> parsed = shapes.stream().map(org.fmsmo.core.eval.GemmBenchmark.GemmShape::parse).toList();
         List<Map<String, Object>> rows = new ArrayList<>();
-        try (org.fmsmo.api.deploy.DeployBackend b = backend.open(registry)) {
+        {
             out.printf("%-16s %12s %12s %12s %12s %8s%n", "M×K×N", backend.name + " ms", "GOP/s", "f32 ms", "GFLOP/s", "ratio");
             for (org.fmsmo.core.eval.GemmBenchmark.GemmShape s : parsed) {
                 Map<String, Object> r = org.fmsmo.core.eval.GemmBenchmark.run(b, backend.name, s, warmup, iterations);

@@ -63,8 +63,8 @@ final class Fp8Linear implements PreparedLinear {
     public NDArray forward(NDArray x) {
         Shape shape = x.getShape();
         int tokens = Math.toIntExact(shape.size() / in);
-        float[] xs = x.toFloatArray();
-        float[] decoded = new float[xs.length];
+        java.nio.FloatBuffer xs = org.fmsmo.api.deploy.HostTensors.floats(x);
+        float[] decoded = new float[tokens * in];
         float[] sx = new float[tokens];
         quantizeInput(xs, tokens, decoded, sx);
         NDManager m = x.getManager();
@@ -80,12 +80,15 @@ final class Fp8Linear implements PreparedLinear {
     }
 
     /** e4m3 values of the input (the decoded codes) and each token's scale. */
-    void quantizeInput(float[] xs, int tokens, float[] decoded, float[] sx) {
+    void quantizeInput(java.nio.FloatBuffer xs, int tokens, float[] decoded, float[] sx) {
+        java.lang.foreign.MemorySegment segment = java.lang.foreign.MemorySegment.ofBuffer(xs);
         for (int t = 0; t < tokens; t++) {
-            float s = Float.isNaN(staticInputScale) ? Int8Linear.tokenScale(xs, t * in, in, format.max()) : staticInputScale;
+            float s = Float.isNaN(staticInputScale)
+                    ? Int8Linear.tokenScale(Int8Kernel.BEST.absMax(segment, (long) t * in, in), format.max())
+                    : staticInputScale;
             sx[t] = s;
             for (int k = 0; k < in; k++) {
-                decoded[t * in + k] = format.decode(format.encode(xs[t * in + k] / s, true));
+                decoded[t * in + k] = format.decode(format.encode(xs.get(t * in + k) / s, true));
             }
         }
     }

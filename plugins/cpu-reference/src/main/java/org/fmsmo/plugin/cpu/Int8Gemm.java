@@ -35,7 +35,10 @@ final class Int8Gemm {
         }
     }
 
-    /** Accumulators {@code [tokens][out]}, stored with row length {@code ld} (whole panels). */
+    /**
+     * Accumulators {@code [tokens][out]}, stored with row length {@code ld} (whole panels), in the
+     * calling thread's {@link Scratch}: valid until that thread's next product.
+     */
     record Accumulators(int[] values, int ld) {
         int get(int t, int o) {
             return values[t * ld + o];
@@ -88,7 +91,7 @@ final class Int8Gemm {
         int[] xp = x.length >= paddedTokens * in ? x : java.util.Arrays.copyOf(x, paddedTokens * in);
         int cols = w.cols();
         int ld = w.panels() * cols;
-        int[] acc = new int[paddedTokens * ld];
+        int[] acc = Scratch.accumulators(paddedTokens * ld); // every entry is overwritten by the kernel
         int tokenBlock = Math.max(rows, Math.min(8 * rows, TOKEN_BLOCK_BYTES / (4 * Math.max(1, in)) / rows * rows));
         int tokenBlocks = (paddedTokens + tokenBlock - 1) / tokenBlock;
         int panelBlocks = (w.panels() + PANELS_PER_BLOCK - 1) / PANELS_PER_BLOCK;

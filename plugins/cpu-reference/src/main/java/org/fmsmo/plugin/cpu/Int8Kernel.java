@@ -1,5 +1,8 @@
 package org.fmsmo.plugin.cpu;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 /**
  * The inner loop of the int8 GEMM: a panel of {@value #ROWS} tokens × {@link #cols()} outputs,
  * summed over a range of K as an outer product, in exact int32, from activation codes (held as
@@ -26,6 +29,15 @@ interface Int8Kernel {
      * {@code Σ_{k ∈ [from, to)} x[x0 + i·ldx + k] · wp[p0 + k·cols() + j]}.
      */
     void panel(int[] x, int x0, int ldx, byte[] wp, int p0, int from, int to, int[] acc, int a0, int lda);
+
+    /** {@code max |x[i]|} over {@code n} floats from float index {@code from} (0 for none). */
+    float absMax(MemorySegment x, long from, int n);
+
+    /**
+     * Input codes {@code q[q0 + i] = clamp(rint(x[from + i] / s) + zp, lo, hi)}: float division as
+     * the simulated quantizers do it, then round half to even.
+     */
+    void quantize(MemorySegment x, long from, int n, float s, int zp, int lo, int hi, int[] q, int q0);
 
     /** What this JVM runs: the vector kernel when it links and agrees with the loops on a probe, else the loops. */
     Int8Kernel BEST = choose();
@@ -57,10 +69,25 @@ interface Int8Kernel {
             int[] actual = new int[ROWS * cols];
             new Scalar(cols).panel(x, 0, k, wp, 0, 3, k, expected, 0, cols);
             v.panel(x, 0, k, wp, 0, 3, k, actual, 0, cols);
-            return java.util.Arrays.equals(expected, actual) ? v : new Scalar(32);
+            return java.util.Arrays.equals(expected, actual) && quantizesAlike(v, new Scalar(cols)) ? v : new Scalar(32);
         } catch (ReflectiveOperationException | LinkageError | RuntimeException e) {
             return new Scalar(32); // e.g. a module layer or OSGi framework without jdk.incubator.vector
         }
+    }
+
+    /** Whether two kernels give the same codes and maxima on a probe that has ties, the clamp and zero. */
+    private static boolean quantizesAlike(Int8Kernel a, Int8Kernel b) {
+        int n = 203;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = (i % 7 == 0) ? (i - 100) * 0.5f : (float) Math.sin(i) * 140f; // halves tie; beyond ±127 clamps
+        }
+        MemorySegment seg = MemorySegment.ofArray(x);
+        int[] qa = new int[n];
+        int[] qb = new int[n];
+        a.quantize(seg, 1, n - 1, 0.5f, 3, 0, 255, qa, 0);
+        b.quantize(seg, 1, n - 1, 0.5f, 3, 0, 255, qb, 0);
+        return java.util.Arrays.equals(qa, qb) && a.absMax(seg, 1, n - 1) == b.absMax(seg, 1, n - 1);
     }
 
     /** Plain loops, for any packing width. */
@@ -75,6 +102,23 @@ interface Int8Kernel {
                     }
                     acc[a0 + i * lda + j] = sum;
                 }
+            }
+        }
+
+        @Override
+        public float absMax(MemorySegment x, long from, int n) {
+            float amax = 0f;
+            for (int i = 0; i < n; i++) {
+                amax = Math.max(amax, Math.abs(x.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, from + i)));
+            }
+            return amax;
+        }
+
+        @Override
+        public void quantize(MemorySegment x, long from, int n, float s, int zp, int lo, int hi, int[] q, int q0) {
+            for (int i = 0; i < n; i++) {
+                double v = Math.rint(x.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, from + i) / s) + zp;
+                q[q0 + i] = (int) Math.max(lo, Math.min(hi, v));
             }
         }
     }

@@ -2,7 +2,11 @@ package org.fmsmo.plugin.cpu;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.FloatBuffer;
 import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.HostTensors;
 import org.fmsmo.api.deploy.PreparedLinear;
 import org.fmsmo.api.quant.Granularity;
 import org.fmsmo.api.quant.QuantSpec;
@@ -44,6 +48,8 @@ final class Int8Linear implements PreparedLinear {
     /** Dynamic asymmetric input: scale and zero point come from each token's [min, max]. */
     private final boolean perTokenRange;
     private final Accumulation accumulation;
+    /** Input elements a quantization task takes at least. */
+    private static final int QUANTIZE_TASK = 16 * 1024;
     /** What asymmetric (unsigned) input codes are shifted by to become int8. */
     private static final int SHIFT = 128;
 
@@ -90,20 +96,23 @@ final class Int8Linear implements PreparedLinear {
     public NDArray forward(NDArray x) {
         Shape shape = x.getShape();
         int tokens = Math.toIntExact(shape.size() / in);
-        float[] xs = x.toFloatArray();
+        FloatBuffer xs = HostTensors.floats(x);
         int[] outliers = Float.isNaN(outlierThreshold) ? new int[0] : outlierColumns(xs, tokens);
         // whole panels of tokens: the GEMM reads the padding rows and drops their results
-        int[] qx = new int[(tokens + Int8Kernel.ROWS - 1) / Int8Kernel.ROWS * Int8Kernel.ROWS * in];
+        int[] qx = Scratch.codes((tokens + Int8Kernel.ROWS - 1) / Int8Kernel.ROWS * Int8Kernel.ROWS * in);
         float[] sx = new float[tokens];
         int[] zx = quantizeInput(outliers.length == 0 ? xs : withoutColumns(xs, tokens, outliers), tokens, qx, sx);
-        float[] y = new float[tokens * out];
+        long[] outShape = shape.getShape().clone();
+        outShape[outShape.length - 1] = out;
+        NDArray result = HostTensors.allocate(x.getManager(), new Shape(outShape));
+        FloatBuffer y = HostTensors.target(result);
         // rescaling runs per finished GEMM block, in parallel and while the block is in cache
         Int8Gemm.Accumulators acc = Int8Gemm.multiply(gemmOperand(qx), tokens, packed, accumulation, Int8Kernel.BEST, (block, ld, t0, t1, o0, o1) -> {
             correctZeroPoint(zx, block, ld, t0, t1, o0, o1);
             for (int t = t0; t < t1; t++) {
                 for (int o = o0; o < o1; o++) {
                     float v = block[t * ld + o] * sx[t] * weightScale[o];
-                    y[t * out + o] = bias == null ? v : v + bias[o];
+                    y.put(t * out + o, bias == null ? v : v + bias[o]);
                 }
             }
         });
@@ -113,9 +122,12 @@ final class Int8Linear implements PreparedLinear {
         if (outliers.length > 0) {
             addOutlierProducts(xs, tokens, outliers, y);
         }
-        long[] outShape = shape.getShape().clone();
-        outShape[outShape.length - 1] = out;
-        return x.getManager().create(y, new Shape(outShape));
+        return result;
+    }
+
+    /** {@link #quantizeInput(FloatBuffer, int, int[], float[])} of a Java array. */
+    int[] quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
+        return quantizeInput(FloatBuffer.wrap(xs), tokens, qx, sx);
     }
 
     /**
@@ -124,57 +136,60 @@ final class Int8Linear implements PreparedLinear {
      *
      * @return each token's zero point, or null for a symmetric input
      */
-    int[] quantizeInput(float[] xs, int tokens, int[] qx, float[] sx) {
+    int[] quantizeInput(FloatBuffer xs, int tokens, int[] qx, float[] sx) {
+        MemorySegment x = MemorySegment.ofBuffer(xs);
+        Int8Kernel kernel = Int8Kernel.BEST;
         int[] zx = rowSums == null ? null : new int[tokens];
-        java.util.stream.IntStream.range(0, tokens).parallel().forEach(t -> {
-            float s;
-            int zp = inputZeroPoint;
-            if (perTokenRange) {
-                float[] range = tokenRange(xs, t * in, in);
-                s = (range[1] - range[0]) / inputMax;
-                s = s == 0f ? 1f : s;
-                zp = (int) Math.max(0, Math.min(inputMax, Math.rint(-range[0] / s)));
-            } else {
-                s = Float.isNaN(staticInputScale) ? tokenScale(xs, t * in, in, inputMax) : staticInputScale;
-            }
-            sx[t] = s;
-            if (zx != null) {
-                zx[t] = zp;
-            }
-            int lo = rowSums != null ? 0 : -inputMax;
-            for (int k = 0; k < in; k++) {
-                // float division as the simulated quantizer does, then round half to even
-                double q = Math.rint(xs[t * in + k] / s) + zp;
-                qx[t * in + k] = (int) Math.max(lo, Math.min(inputMax, q));
+        int lo = rowSums != null ? 0 : -inputMax;
+        int block = Math.max(1, QUANTIZE_TASK / in); // tokens per task: one token alone is too little work to hand to a thread
+        java.util.stream.IntStream.range(0, (tokens + block - 1) / block).parallel().forEach(b -> {
+            for (int t = b * block; t < Math.min(tokens, (b + 1) * block); t++) {
+                long from = (long) t * in;
+                float s;
+                int zp = inputZeroPoint;
+                if (perTokenRange) {
+                    float[] range = tokenRange(x, from, in);
+                    s = (range[1] - range[0]) / inputMax;
+                    s = s == 0f ? 1f : s;
+                    zp = (int) Math.max(0, Math.min(inputMax, Math.rint(-range[0] / s)));
+                } else {
+                    s = Float.isNaN(staticInputScale) ? tokenScale(kernel.absMax(x, from, in), inputMax) : staticInputScale;
+                }
+                sx[t] = s;
+                if (zx != null) {
+                    zx[t] = zp;
+                }
+                kernel.quantize(x, from, in, s, zp, lo, inputMax, qx, t * in);
             }
         });
         return zx;
     }
 
     /** The input channels with some {@code |x| ≥} the outlier threshold in this batch, ascending. */
-    private int[] outlierColumns(float[] xs, int tokens) {
+    private int[] outlierColumns(FloatBuffer xs, int tokens) {
         boolean[] hit = new boolean[in];
         for (int t = 0; t < tokens; t++) {
             for (int k = 0; k < in; k++) {
-                hit[k] |= Math.abs(xs[t * in + k]) >= outlierThreshold;
+                hit[k] |= Math.abs(xs.get(t * in + k)) >= outlierThreshold;
             }
         }
         return java.util.stream.IntStream.range(0, in).filter(k -> hit[k]).toArray();
     }
 
     /** The input with the outlier channels set to 0: what the integer product sees (and its per-token scales). */
-    private float[] withoutColumns(float[] xs, int tokens, int[] columns) {
-        float[] inliers = xs.clone();
+    private FloatBuffer withoutColumns(FloatBuffer xs, int tokens, int[] columns) {
+        float[] inliers = new float[tokens * in];
+        xs.get(0, inliers);
         for (int t = 0; t < tokens; t++) {
             for (int k : columns) {
                 inliers[t * in + k] = 0f;
             }
         }
-        return inliers;
+        return FloatBuffer.wrap(inliers);
     }
 
     /** {@code y[t][o] += Σ_{k outlier} x[t][k]·(w[o][k]·s_w[o])}: the outlier channels in float against the dequantized weight. */
-    private void addOutlierProducts(float[] xs, int tokens, int[] columns, float[] y) {
+    private void addOutlierProducts(FloatBuffer xs, int tokens, int[] columns, FloatBuffer y) {
         float[] w = new float[out * columns.length]; // the dequantized weight's outlier columns, [out][columns]
         for (int o = 0; o < out; o++) {
             for (int j = 0; j < columns.length; j++) {
@@ -185,20 +200,21 @@ final class Int8Linear implements PreparedLinear {
             for (int o = 0; o < out; o++) {
                 float sum = 0f;
                 for (int j = 0; j < columns.length; j++) {
-                    sum += xs[t * in + columns[j]] * w[o * columns.length + j];
+                    sum += xs.get(t * in + columns[j]) * w[o * columns.length + j];
                 }
-                y[t * out + o] += sum;
+                y.put(t * out + o, y.get(t * out + o) + sum);
             }
         });
     }
 
     /** A token's [min, max], widened to contain 0 as the simulated asymmetric quantizer does. */
-    private static float[] tokenRange(float[] xs, int offset, int n) {
+    private static float[] tokenRange(MemorySegment xs, long offset, int n) {
         float min = 0f;
         float max = 0f;
         for (int k = 0; k < n; k++) {
-            min = Math.min(min, xs[offset + k]);
-            max = Math.max(max, xs[offset + k]);
+            float v = xs.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, offset + k);
+            min = Math.min(min, v);
+            max = Math.max(max, v);
         }
         return new float[] {min, max};
     }
@@ -207,11 +223,7 @@ final class Int8Linear implements PreparedLinear {
      * A token's dynamic scale, {@code max|x| / qmax} in float as the simulated per-token
      * quantizers compute it, 1 for an all-zero token.
      */
-    static float tokenScale(float[] xs, int offset, int n, float qmax) {
-        float amax = 0f;
-        for (int k = 0; k < n; k++) {
-            amax = Math.max(amax, Math.abs(xs[offset + k]));
-        }
+    static float tokenScale(float amax, float qmax) {
         float s = amax / qmax;
         return s == 0f ? 1f : s;
     }

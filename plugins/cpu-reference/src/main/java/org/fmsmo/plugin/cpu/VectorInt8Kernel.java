@@ -1,6 +1,10 @@
 package org.fmsmo.plugin.cpu;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShape;
@@ -26,6 +30,44 @@ final class VectorInt8Kernel implements Int8Kernel {
     @Override
     public int cols() {
         return 2 * LANES;
+    }
+
+    private static final VectorSpecies<Float> FLOATS = FloatVector.SPECIES_PREFERRED;
+    /** 1.5·2^23: adding and subtracting it rounds a float of magnitude below 2^22 to an integer, half to even (IEEE default rounding). */
+    private static final float ROUNDER = 12582912f;
+
+    @Override
+    public float absMax(MemorySegment x, long from, int n) {
+        FloatVector m = FloatVector.zero(FLOATS);
+        int i = 0;
+        for (int end = FLOATS.loopBound(n); i < end; i += FLOATS.length()) {
+            m = m.max(FloatVector.fromMemorySegment(FLOATS, x, (from + i) * Float.BYTES, ByteOrder.nativeOrder()).abs());
+        }
+        float amax = m.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            amax = Math.max(amax, Math.abs(x.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, from + i)));
+        }
+        return amax;
+    }
+
+    /**
+     * Clamps {@code x/s} to {@code [lo − zp, hi − zp]} before rounding, which gives the same codes
+     * as clamping after it (the bounds are integers) and keeps the rounding trick in its range.
+     */
+    @Override
+    public void quantize(MemorySegment x, long from, int n, float s, int zp, int lo, int hi, int[] q, int q0) {
+        float min = lo - zp;
+        float max = hi - zp;
+        int i = 0;
+        for (int end = FLOATS.loopBound(n); i < end; i += FLOATS.length()) {
+            FloatVector v = FloatVector.fromMemorySegment(FLOATS, x, (from + i) * Float.BYTES, ByteOrder.nativeOrder()).div(s).max(min).min(max);
+            v = v.add(ROUNDER).sub(ROUNDER);
+            ((IntVector) v.convertShape(VectorOperators.F2I, INTS, 0)).add(zp).intoArray(q, q0 + i);
+        }
+        for (; i < n; i++) {
+            double v = Math.rint(x.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, from + i) / s) + zp;
+            q[q0 + i] = (int) Math.max(lo, Math.min(hi, v));
+        }
     }
 
     private static IntVector weights(byte[] w, int offset) {

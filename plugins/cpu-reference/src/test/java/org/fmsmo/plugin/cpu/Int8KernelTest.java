@@ -63,6 +63,50 @@ class Int8KernelTest {
         assertEquals("vector", Int8Kernel.kernelName(), "with the module present the vector kernel is chosen");
     }
 
+    /**
+     * Input quantization in both kernels against {@code clamp(Math.rint(x/s) + zp)} computed here:
+     * ties at every half step, values far past the clamp, zero and negative zero, every length
+     * around a vector (tails), an unaligned start, symmetric and asymmetric ranges.
+     */
+    @Test
+    void quantizeRoundsHalfToEvenAndClampsLikeTheFormula() {
+        Random rng = new Random(3);
+        java.util.List<Int8Kernel> kernels = new java.util.ArrayList<>(java.util.List.of(new Int8Kernel.Scalar(16)));
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
+            kernels.add(new VectorInt8Kernel());
+        }
+        for (int n = 1; n < 80; n++) {
+            float[] x = new float[n + 3];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = switch (i % 5) {
+                    case 0 -> (rng.nextInt(601) - 300) * 0.5f * 0.25f; // exact halves of the step 0.25
+                    case 1 -> (rng.nextFloat() - 0.5f) * 1e6f;        // far past the clamp
+                    case 2 -> i % 2 == 0 ? 0f : -0f;
+                    default -> (float) rng.nextGaussian() * 20f;
+                };
+            }
+            java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofArray(x);
+            float amax = 0f;
+            for (int i = 3; i < n + 3; i++) {
+                amax = Math.max(amax, Math.abs(x[i]));
+            }
+            for (int[] range : new int[][] {{0, -127, 127}, {37, 0, 255}}) {
+                int zp = range[0], lo = range[1], hi = range[2];
+                int[] expected = new int[n];
+                for (int i = 0; i < n; i++) {
+                    expected[i] = (int) Math.max(lo, Math.min(hi, Math.rint(x[i + 3] / 0.25f) + zp));
+                }
+                for (Int8Kernel kernel : kernels) {
+                    int[] q = new int[n + 2];
+                    kernel.quantize(seg, 3, n, 0.25f, zp, lo, hi, q, 2);
+                    assertEquals(java.util.Arrays.toString(expected), java.util.Arrays.toString(java.util.Arrays.copyOfRange(q, 2, n + 2)),
+                            kernel + " n " + n + " zp " + zp);
+                    assertEquals(amax, kernel.absMax(seg, 3, n), kernel + " max|x| n " + n);
+                }
+            }
+        }
+    }
+
     /** Every shape class: full tiles, token and row edges, a single token, K shorter than a vector, several blocks. */
     @Test
     void tiledGemmEqualsLongSums() {

@@ -6,13 +6,13 @@ import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
-import java.nio.FloatBuffer;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.deploy.FrozenLinear;
+import org.fmsmo.api.deploy.HostTensors;
 import org.fmsmo.api.deploy.PreparedLinear;
 import org.fmsmo.api.format.InputQuantization;
 import org.fmsmo.api.quant.QuantizedTensor;
@@ -20,9 +20,8 @@ import org.fmsmo.api.quant.QuantizedTensor;
 /**
  * One frozen linear layer as an ONNX Runtime session, built once: the graph {@link LinearOps}
  * writes for it (W8A8 as {@code MatMulInteger}, W4 as {@code MatMulNBits}), input {@code x}
- * [rows, in], output [rows, out]. A forward call hands the input's floats to ONNX Runtime and
- * the result back to the caller's engine: two copies, the least ONNX Runtime Java allows for
- * arrays it does not own.
+ * [rows, in], output [rows, out]. ONNX Runtime reads the input in the engine's memory and
+ * writes the output into an array the engine allocated ({@link HostTensors}): no copies.
  */
 final class OrtLinear implements PreparedLinear {
 
@@ -90,18 +89,18 @@ final class OrtLinear implements PreparedLinear {
     public NDArray forward(NDArray x) {
         Shape shape = x.getShape();
         long rows = shape.size() / in;
-        float[] result;
-        try (OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.wrap(x.toFloatArray()), new long[] {rows, in});
-             OrtSession.Result r = session.run(Map.of("x", t))) {
-            FloatBuffer b = ((OnnxTensor) r.get(0)).getFloatBuffer();
-            result = new float[b.remaining()];
-            b.get(result);
-        } catch (OrtException e) {
-            throw new FmsmoException(ErrorCode.INTERNAL, "onnxruntime failed on a layer: " + e.getMessage(), e);
-        }
         long[] dims = shape.getShape().clone();
         dims[dims.length - 1] = out;
-        return x.getManager().create(result, new Shape(dims));
+        NDArray y = HostTensors.allocate(x.getManager(), new Shape(dims));
+        // ONNX Runtime reads the input where the engine keeps it and writes into y's memory: no copies
+        try (OnnxTensor input = OnnxTensor.createTensor(env, HostTensors.floats(x), new long[] {rows, in});
+             OnnxTensor output = OnnxTensor.createTensor(env, HostTensors.target(y), new long[] {rows, out});
+             OrtSession.Result ignored = session.run(Map.of("x", input), Map.of("y", output))) {
+            return y;
+        } catch (OrtException e) {
+            y.close();
+            throw new FmsmoException(ErrorCode.INTERNAL, "onnxruntime failed on a layer: " + e.getMessage(), e);
+        }
     }
 
     @Override
