@@ -45,7 +45,7 @@ public final class HostTensors {
     public static FloatBuffer target(NDArray y) {
         java.nio.ByteBuffer b = y.toByteBuffer(true);
         if (!b.isDirect() || y.getDataType() != DataType.FLOAT32) {
-            throw new IllegalStateException("the " + y.getManager().getEngine().getEngineName() + " engine gives no writable view of its arrays");
+            throw new IllegalStateException("the engine's " + y.getClass().getSimpleName() + " gives no writable view of its memory");
         }
         return b.order(ByteOrder.nativeOrder()).asFloatBuffer();
     }
