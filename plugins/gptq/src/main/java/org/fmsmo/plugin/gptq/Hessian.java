@@ -68,6 +68,11 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 xf = x.toType(DataType.FLOAT32, false);
                 xf.attach(batch);
             }
+            if (GramKernel.BEST != null && n >= GramKernel.MIN_COLUMNS) {
+                addInPlace(xf);
+                rows += x.getShape().get(0);
+                return;
+            }
             for (int i = 0; i < tiles; i++) {
                 int r0 = i * tileWidth;
                 NDArray left = columns(xf, r0, Math.min(n, r0 + tileWidth), batch).transpose();
@@ -86,6 +91,21 @@ final class Hessian implements Gptq.Source, AutoCloseable {
             }
         }
         rows += x.getShape().get(0);
+    }
+
+    /** Adds {@code xf}'s products to the slabs with the {@link GramKernel}, reading the input and writing the sums where the engine keeps them. */
+    private void addInPlace(NDArray xf) {
+        int tokens = Math.toIntExact(xf.getShape().get(0));
+        java.lang.foreign.MemorySegment x = java.lang.foreign.MemorySegment.ofBuffer(EngineArrays.memory(xf));
+        for (int i = 0; i < tiles; i++) {
+            int r0 = i * tileWidth;
+            int w = Math.min(n, r0 + tileWidth) - r0;
+            if (slab[i] == null) {
+                slab[i] = sums.zeros(new ai.djl.ndarray.types.Shape(w, n - r0), DataType.FLOAT32);
+                NDScope.unregister(slab[i]); // kept across batches, as in add
+            }
+            GramKernel.BEST.addSlab(x, tokens, n, r0, w, java.lang.foreign.MemorySegment.ofBuffer(EngineArrays.memory(slab[i])));
+        }
     }
 
     /** Rows seen so far. */
