@@ -47,23 +47,12 @@ public final class EmbeddingFidelity {
                     throw new CancellationException("embedding cancelled");
                 }
                 int b = Math.min(batchSize, sentences.size() - first);
-                long[][] ids = new long[b][];
-                int t = 1;
-                for (int i = 0; i < b; i++) {
-                    long[] e = tokenizer.encode(sentences.get(first + i), true);
-                    ids[i] = e.length > maxTokens ? java.util.Arrays.copyOf(e, maxTokens) : e;
-                    t = Math.max(t, ids[i].length);
-                    tokens += ids[i].length;
-                }
-                long[] flat = new long[b * t];
-                long[] mask = new long[b * t];
-                for (int i = 0; i < b; i++) {
-                    System.arraycopy(ids[i], 0, flat, i * t, ids[i].length);
-                    java.util.Arrays.fill(mask, i * t, i * t + ids[i].length, 1L);
-                }
+                TokenBatch padded = TokenBatch.padded(tokenizer, sentences, first, b, maxTokens);
+                tokens += padded.tokens();
                 try (NDManager batch = model.manager().newSubManager()) {
+                    Shape shape = new Shape(b, padded.t());
                     long t0 = System.nanoTime();
-                    NDArray e = model.embed(batch.create(flat, new Shape(b, t)), batch.create(mask, new Shape(b, t)));
+                    NDArray e = model.embed(batch.create(padded.ids(), shape), batch.create(padded.mask(), shape));
                     float[] v = e.toFloatArray();
                     nanos += System.nanoTime() - t0;
                     int h = (int) e.getShape().get(1);

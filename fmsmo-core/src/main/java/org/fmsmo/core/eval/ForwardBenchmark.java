@@ -33,18 +33,14 @@ public final class ForwardBenchmark {
     public record Variant(String runOn, TransformerModel model) {
     }
 
-    /** One forward's input: ids and attention mask {@code [b, t]}, and the tokens in it that are not padding. */
-    public record Batch(long[] ids, long[] mask, int b, int t, long tokens) {
-    }
-
     /**
      * What one pass feeds a model.
      *
      * @param random whether the batches are random tokens (then the matmul-only time is measured as well)
      */
-    public record Workload(String name, List<Batch> batches, boolean random) {
+    public record Workload(String name, List<TokenBatch> batches, boolean random) {
         long tokens() {
-            return batches.stream().mapToLong(Batch::tokens).sum();
+            return batches.stream().mapToLong(TokenBatch::tokens).sum();
         }
     }
 
@@ -62,7 +58,7 @@ public final class ForwardBenchmark {
             }
             long[] mask = new long[ids.length];
             Arrays.fill(mask, 1L);
-            return new Workload("random " + batch + "×" + seqLen, List.of(new Batch(ids, mask, batch, seqLen, ids.length)), true);
+            return new Workload("random " + batch + "×" + seqLen, List.of(new TokenBatch(ids, mask, batch, seqLen, ids.length)), true);
         };
     }
 
@@ -85,25 +81,9 @@ public final class ForwardBenchmark {
         if (sentences.isEmpty()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, name + " has no sentences (one per line expected)");
         }
-        List<Batch> batches = new ArrayList<>();
+        List<TokenBatch> batches = new ArrayList<>();
         for (int first = 0; first < sentences.size(); first += batchSize) {
-            int b = Math.min(batchSize, sentences.size() - first);
-            long[][] ids = new long[b][];
-            int t = 1;
-            long tokens = 0;
-            for (int i = 0; i < b; i++) {
-                long[] e = enc.tokenizer().encode(sentences.get(first + i), true);
-                ids[i] = e.length > maxTokens ? Arrays.copyOf(e, maxTokens) : e;
-                t = Math.max(t, ids[i].length);
-                tokens += ids[i].length;
-            }
-            long[] flat = new long[b * t];
-            long[] mask = new long[b * t];
-            for (int i = 0; i < b; i++) {
-                System.arraycopy(ids[i], 0, flat, i * t, ids[i].length);
-                Arrays.fill(mask, i * t, i * t + ids[i].length, 1L);
-            }
-            batches.add(new Batch(flat, mask, b, t, tokens));
+            batches.add(TokenBatch.padded(enc.tokenizer(), sentences, first, Math.min(batchSize, sentences.size() - first), maxTokens));
         }
         return new Workload(name, batches, false);
     }
@@ -113,13 +93,13 @@ public final class ForwardBenchmark {
         if (windows == 0) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, name + " has " + ids.length + " tokens, fewer than one window of " + window + " plus one");
         }
-        List<Batch> batches = new ArrayList<>();
+        List<TokenBatch> batches = new ArrayList<>();
         for (int first = 0; first < windows; first += batchSize) {
             int b = Math.min(batchSize, windows - first);
             long[] flat = Arrays.copyOfRange(ids, first * window, (first + b) * window);
             long[] mask = new long[flat.length];
             Arrays.fill(mask, 1L);
-            batches.add(new Batch(flat, mask, b, window, flat.length));
+            batches.add(new TokenBatch(flat, mask, b, window, flat.length));
         }
         return new Workload(name, batches, false);
     }
@@ -167,7 +147,7 @@ public final class ForwardBenchmark {
             r.put("forward_tokens_per_second", work[v].tokens() / (fwd / 1e3));
             r.put("speed_vs_first", first / fwd);
             if (work[v].random()) {
-                Batch b = work[v].batches().getFirst();
+                TokenBatch b = work[v].batches().getFirst();
                 double mm = median(gemm[v]);
                 double flops = 2.0 * b.tokens() * model.linearLayers().stream().mapToDouble(l -> (double) l.inFeatures() * l.outFeatures()).sum();
                 r.put("linear_gflops_in_forward", flops / (fwd / 1e3) / 1e9);
@@ -183,7 +163,7 @@ public final class ForwardBenchmark {
     /** Milliseconds for one forward of every batch, each result read back as a caller would. */
     private static double pass(TransformerModel model, Workload work) {
         long t0 = System.nanoTime();
-        for (Batch batch : work.batches()) {
+        for (TokenBatch batch : work.batches()) {
             try (NDManager step = model.manager().newSubManager()) {
                 NDArray in = step.create(batch.ids(), new Shape(batch.b(), batch.t()));
                 NDArray out = switch (model) {
@@ -198,7 +178,7 @@ public final class ForwardBenchmark {
     }
 
     /** Milliseconds for the plain libtorch matmuls of every linear layer at the batch's shapes: activations [B·T, in] times each weight. */
-    private static double matmuls(TransformerModel model, Batch batch) {
+    private static double matmuls(TransformerModel model, TokenBatch batch) {
         try (NDManager m = model.manager().newSubManager()) {
             List<NDArray[]> pairs = new ArrayList<>();
             for (LinearLayer l : model.linearLayers()) {
