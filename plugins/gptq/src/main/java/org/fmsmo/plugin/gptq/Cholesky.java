@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.lang.foreign.MemorySegment;
+import org.fmsmo.plugin.gptq.GemmKernel.Operand;
+import org.fmsmo.plugin.gptq.GemmKernel.Zeros;
 
 /**
  * GPTQ's factor: the upper-triangular {@code U} with {@code H⁻¹ = UᵀU}, without forming H⁻¹.
@@ -47,10 +50,31 @@ final class Cholesky {
 
     /**
      * @param h symmetric positive definite, row-major {@code n×n}; overwritten with {@code U}
-     *          (zero below the diagonal), so that the factor needs no second n² array
+     *          (zero below the diagonal), so that the factor needs no second n² array. Only its
+     *          upper triangle is read.
      */
     static void inverseUpperFactorInPlace(float[] h, int n, NDManager m) throws NotPositiveDefinite {
-        factor(h, n, 0, n, m);
+        Level level = GemmKernel.BEST != null && n >= GemmKernel.MIN_COLUMNS ? Cholesky::kernelLevel : new EngineLevel(m);
+        factor(h, n, 0, n, level);
+    }
+
+    /** The diagonal block {@code [off, off+size)} of {@code a} (row stride {@code ld}), factored into the top-left block's U. */
+    @FunctionalInterface
+    interface TopLeft {
+        void factor() throws NotPositiveDefinite;
+    }
+
+    /**
+     * The products of one level, with the diagonal block at {@code off} split at {@code k} and
+     * U22 already in place: V12, then {@code H11 − V12 V12ᵀ}, the top-left factorisation, and
+     * U12 over H12. They run on the engine's BLAS ({@link EngineLevel}) or, from
+     * {@link GemmKernel#MIN_COLUMNS} inputs on, in place on the Java array with the
+     * {@link GemmKernel} ({@link #kernelLevel}): no block crosses to the engine and back, and
+     * the zero and unread triangles are skipped tile by tile.
+     */
+    @FunctionalInterface
+    interface Level {
+        void products(float[] a, int ld, int off, int k, int s2, TopLeft topLeft) throws NotPositiveDefinite;
     }
 
     /**
@@ -58,35 +82,66 @@ final class Cholesky {
      * its U. Each step overwrites only what it no longer reads: H22 by U22, then H11 by S and S by
      * U11, H12 by U12, and the lower-left block by zeros.
      */
-    private static void factor(float[] a, int ld, int off, int size, NDManager m) throws NotPositiveDefinite {
+    private static void factor(float[] a, int ld, int off, int size, Level level) throws NotPositiveDefinite {
         if (size <= BASE) {
             put(a, ld, off, off, size, size, base(a, ld, off, size));
             return;
         }
         int k = (size / 2 + BASE - 1) / BASE * BASE; // keeps the leaves aligned to BASE
         int s2 = size - k;
-        factor(a, ld, off + k, s2, m);
-        try (NDManager step = m.newSubManager()) {
-            NDArray u22 = EngineArrays.block(step, a, ld, off + k, off + k, s2, s2);
-            NDArray v12t; // V12ᵀ = U22 · H12ᵀ, in step
-            try (NDManager t = step.newSubManager()) {
-                NDArray h12 = EngineArrays.block(t, a, ld, off, off + k, k, s2);
-                v12t = upperTimes(u22, view(h12.transpose(), t));
-            }
-            NDArray v12 = view(v12t.transpose(), step);
-            subtractGram(v12, a, ld, off, step);
-            factor(a, ld, off, k, step);
-            NDArray v12u22 = timesUpper(v12, u22);
-            v12t.close();
-            u22.close();
-            try (NDManager t = step.newSubManager()) {
-                NDArray u11 = EngineArrays.block(t, a, ld, off, off, k, k);
-                NDArray u12 = upperTimes(u11, v12u22).negi();
-                EngineArrays.put(u12, a, ld, off, off + k);
-            }
-        }
+        factor(a, ld, off + k, s2, level);
+        level.products(a, ld, off, k, s2, () -> factor(a, ld, off, k, level));
         for (int i = off + k; i < off + size; i++) {
             java.util.Arrays.fill(a, i * ld + off, i * ld + off + k, 0f);
+        }
+    }
+
+    /** A level's products with the {@link GemmKernel}, in place; the two temporaries are {@code k × s2} each. */
+    private static void kernelLevel(float[] a, int ld, int off, int k, int s2, TopLeft topLeft) throws NotPositiveDefinite {
+        GemmKernel g = GemmKernel.BEST;
+        MemorySegment whole = MemorySegment.ofArray(a);
+        long o11 = (long) off * ld + off;
+        long o12 = o11 + k;
+        long o22 = (long) (off + k) * ld + off + k;
+        // V12ᵀ [s2][k] = U22 · H12ᵀ
+        float[] v12t = new float[Math.multiplyExact(s2, k)];
+        g.multiplyAdd(s2, k, s2, 1f, Operand.indexRows(a, o22, ld), Operand.indexRows(a, o12, ld), MemorySegment.ofArray(v12t), 0, k, Zeros.UPPER_A);
+        // H11 −= V12 V12ᵀ, upper triangle
+        Operand v12 = Operand.depthRows(v12t, 0, k);
+        g.multiplyAdd(k, k, s2, -1f, v12, v12, whole, o11, ld, Zeros.UPPER_C);
+        topLeft.factor();
+        // T [k][s2] = V12 · U22, then U12 = −U11 · T over H12
+        float[] t = new float[v12t.length];
+        g.multiplyAdd(k, s2, s2, 1f, v12, Operand.depthRows(a, o22, ld), MemorySegment.ofArray(t), 0, s2, Zeros.UPPER_B);
+        for (int i = 0; i < k; i++) {
+            java.util.Arrays.fill(a, (int) (o12 + (long) i * ld), (int) (o12 + (long) i * ld + s2), 0f);
+        }
+        g.multiplyAdd(k, s2, k, -1f, Operand.indexRows(a, o11, ld), Operand.depthRows(t, 0, s2), whole, o12, ld, Zeros.UPPER_A);
+    }
+
+    /** A level's products as FLOAT32 matmuls on the engine's BLAS, the blocks copied in and out. */
+    private record EngineLevel(NDManager m) implements Level {
+        @Override
+        public void products(float[] a, int ld, int off, int k, int s2, TopLeft topLeft) throws NotPositiveDefinite {
+            try (NDManager step = m.newSubManager()) {
+                NDArray u22 = EngineArrays.block(step, a, ld, off + k, off + k, s2, s2);
+                NDArray v12t; // V12ᵀ = U22 · H12ᵀ, in step
+                try (NDManager t = step.newSubManager()) {
+                    NDArray h12 = EngineArrays.block(t, a, ld, off, off + k, k, s2);
+                    v12t = upperTimes(u22, view(h12.transpose(), t));
+                }
+                NDArray v12 = view(v12t.transpose(), step);
+                subtractGram(v12, a, ld, off, step);
+                topLeft.factor();
+                NDArray v12u22 = timesUpper(v12, u22);
+                v12t.close();
+                u22.close();
+                try (NDManager t = step.newSubManager()) {
+                    NDArray u11 = EngineArrays.block(t, a, ld, off, off, k, k);
+                    NDArray u12 = upperTimes(u11, v12u22).negi();
+                    EngineArrays.put(u12, a, ld, off, off + k);
+                }
+            }
         }
     }
 

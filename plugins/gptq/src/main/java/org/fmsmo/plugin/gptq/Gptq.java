@@ -3,6 +3,7 @@ package org.fmsmo.plugin.gptq;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import java.lang.foreign.MemorySegment;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.stream.IntStream;
@@ -332,6 +333,12 @@ final class Gptq {
     private static void lazyUpdate(float[] wt, int out, int in, float[] u, float[] err, int sb, int b, int e, int c0, int c1, NDManager m) {
         int rest = c1 - c0;
         int kb = e - b;
+        if (GemmKernel.BEST != null && in >= GemmKernel.MIN_COLUMNS) {
+            // in place on the Java arrays: A[k][i] = U[b + k][c0 + i], B[k][j] = Et[b − sb + k][j], C[i][j] = Wt[c0 + i][j]
+            GemmKernel.BEST.multiplyAdd(rest, out, kb, -1f, GemmKernel.Operand.depthRows(u, (long) b * in + c0, in),
+                    GemmKernel.Operand.depthRows(err, (long) (b - sb) * out, out), MemorySegment.ofArray(wt), (long) c0 * out, out, GemmKernel.Zeros.NONE);
+            return;
+        }
         try (NDManager step = m.newSubManager()) {
             NDArray slab = EngineArrays.block(step, u, in, b, c0, kb, rest);
             NDArray et = EngineArrays.floats(step, err, (b - sb) * out, new Shape(kb, out));

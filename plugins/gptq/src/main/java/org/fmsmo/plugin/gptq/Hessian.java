@@ -15,7 +15,8 @@ import ai.djl.ndarray.types.DataType;
  * At n = 2048 that is 10 of the 16 tile products, at n = 14336 105 of 196. One matmul per slab
  * rather than one per tile keeps the products wide enough for the BLAS's full speed (measured at
  * n = 2048, 8,192 rows: 0.29 s against 0.40 s per tile, 0.45–0.52 s for the full XᵀX; at n = 4096:
- * 0.97 s against 1.11 s). The lower triangle is mirrored once, in {@link #copy}.
+ * 0.97 s against 1.11 s). Every reader takes the upper triangle only (the {@link GemmKernel} skips
+ * the tiles below a slab's diagonal) and mirrors it: once in {@link #copy}, per diagonal block in {@link #times}.
  *
  * <p>The running sums are FLOAT32 engine arrays, one per slab, added to in the engine: a batch's
  * products never cross to Java (copying each out and summing it in a Java loop cost a tenth of
@@ -34,6 +35,9 @@ final class Hessian implements Gptq.Source, AutoCloseable {
      * within the noise, 14–15 s for 8,192 rows).
      */
     static int tileFor(int n) {
+        if (GemmKernel.BEST != null && n >= GemmKernel.MIN_COLUMNS && n <= 4096) {
+            return n; // the kernel skips the lower triangle itself: one slab, packed once per batch (64 MB at 4096)
+        }
         return n <= 4096 ? 512 : 1024;
     }
 
@@ -68,7 +72,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 xf = x.toType(DataType.FLOAT32, false);
                 xf.attach(batch);
             }
-            if (GramKernel.BEST != null && n >= GramKernel.MIN_COLUMNS) {
+            if (GemmKernel.BEST != null && n >= GemmKernel.MIN_COLUMNS) {
                 addInPlace(xf);
                 rows += x.getShape().get(0);
                 return;
@@ -93,7 +97,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         rows += x.getShape().get(0);
     }
 
-    /** Adds {@code xf}'s products to the slabs with the {@link GramKernel}, reading the input and writing the sums where the engine keeps them. */
+    /** Adds {@code xf}'s products to the slabs with the {@link GemmKernel}, reading the input and writing the sums where the engine keeps them. */
     private void addInPlace(NDArray xf) {
         int tokens = Math.toIntExact(xf.getShape().get(0));
         java.lang.foreign.MemorySegment x = java.lang.foreign.MemorySegment.ofBuffer(EngineArrays.memory(xf));
@@ -104,7 +108,10 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 slab[i] = sums.zeros(new ai.djl.ndarray.types.Shape(w, n - r0), DataType.FLOAT32);
                 NDScope.unregister(slab[i]); // kept across batches, as in add
             }
-            GramKernel.BEST.addSlab(x, tokens, n, r0, w, java.lang.foreign.MemorySegment.ofBuffer(EngineArrays.memory(slab[i])));
+            // slab[a][c] += Σ_t X[t][r0 + a] · X[t][r0 + c]: tile i's columns of X against the columns from r0 on
+            GemmKernel.Operand columns = GemmKernel.Operand.depthRows(x, r0, n);
+            GemmKernel.BEST.multiplyAdd(w, n - r0, tokens, 1f, columns, columns,
+                    java.lang.foreign.MemorySegment.ofBuffer(EngineArrays.memory(slab[i])), 0, n - r0, GemmKernel.Zeros.UPPER_C);
         }
     }
 
@@ -157,7 +164,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 for (int c0 = 0; c0 < ld; c0 += b) {
                     for (int a = a0; a < Math.min(rs, a0 + b); a++) {
                         long row = (long) pos[r0 + a] * n;
-                        for (int c = c0; c < Math.min(ld, c0 + b); c++) {
+                        for (int c = Math.max(c0, a); c < Math.min(ld, c0 + b); c++) { // the upper triangle: see GemmKernel
                             float v = t.get(a * ld + c) * f;
                             h[(int) (row + pos[r0 + c])] = v;
                             h[pos[r0 + c] * n + pos[r0 + a]] = v;
@@ -187,8 +194,9 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 int r0 = i * tileWidth;
                 int r1 = Math.min(n, r0 + tileWidth);
                 NDArray di = columns(d, r0, r1, work);
-                columns(out, r0, n, work).addi(di.matMul(slab[i]));
+                columns(out, r0, r1, work).addi(di.matMul(symmetricDiagonalBlock(i, work)));
                 if (r1 < n) {
+                    columns(out, r1, n, work).addi(di.matMul(columns(slab[i], r1 - r0, n - r0, work)));
                     NDArray below = columns(slab[i], r1 - r0, n - r0, work).transpose();
                     below.attach(work);
                     columns(out, r0, r1, work).addi(columns(d, r1, n, work).matMul(below));
@@ -198,6 +206,23 @@ final class Hessian implements Gptq.Source, AutoCloseable {
             result.attach(owner);
             return result;
         }
+    }
+
+    /** Slab i's diagonal block {@code [w, w]}, mirrored from its upper triangle (the kernel may leave the lower one partly unsummed). */
+    private NDArray symmetricDiagonalBlock(int i, NDManager into) {
+        int r0 = i * tileWidth;
+        int w = Math.min(n, r0 + tileWidth) - r0;
+        int ld = n - r0;
+        java.nio.FloatBuffer t = EngineArrays.memory(slab[i]);
+        float[] block = new float[w * w];
+        for (int a = 0; a < w; a++) {
+            for (int c = a; c < w; c++) {
+                float v = t.get(a * ld + c);
+                block[a * w + c] = v;
+                block[c * w + a] = v;
+            }
+        }
+        return into.create(block, new ai.djl.ndarray.types.Shape(w, w));
     }
 
     /** Columns {@code [c0, c1)} of {@code a}, a view in {@code into} ({@code a} itself when that is all of it). */

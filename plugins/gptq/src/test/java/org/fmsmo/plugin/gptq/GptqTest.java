@@ -239,13 +239,25 @@ class GptqTest {
      */
     @Test
     void blockedLazyGptqMatchesTheColumnByColumnDefinition() {
-        int out = 24;
-        int in = 300;
-        float[] w = randn(out * in, 0.05);
-        double[] h = hessian(in, 800);
         // groups inside blocks (64 in 128), and groups that reach past the block (96 with blocks of 64)
-        for (int[] groupAndBlock : new int[][] {{64, 128}, {96, 64}})
-        for (boolean sym : new boolean[] {true, false}) {
+        matchesTheColumnByColumnDefinition(300, new int[][] {{64, 128}, {96, 64}}, new boolean[] {true, false});
+    }
+
+    /** Past {@link GemmKernel#MIN_COLUMNS} the lazy updates run on the vector kernel (a super-block of 1,024 columns and a ragged one). */
+    @Test
+    void wideLayersMatchTheColumnByColumnDefinition() {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
+            assertTrue(GemmKernel.BEST != null, "with jdk.incubator.vector the lazy updates run on the vector kernel");
+        }
+        matchesTheColumnByColumnDefinition(1100, new int[][] {{128, 128}}, new boolean[] {true});
+    }
+
+    private static void matchesTheColumnByColumnDefinition(int in, int[][] groupsAndBlocks, boolean[] symmetric) {
+        int out = 24;
+        float[] w = randn(out * in, 0.05);
+        double[] h = hessian(in, Math.max(800, 2 * in)); // full rank
+        for (int[] groupAndBlock : groupsAndBlocks)
+        for (boolean sym : symmetric) {
             int group = groupAndBlock[0];
             float[] expected = reference(w, out, in, h, 4, sym, group, 0.01);
             try (NDManager m = NDManager.newBaseManager()) {
@@ -270,7 +282,7 @@ class GptqTest {
                 boolean straddles = groupAndBlock[1] % group != 0;
                 assertEquals(ref, mine, ref * (straddles ? 0.03 : 0.01), what);
                 assertTrue(mine < 0.7 * round, what);
-                assertEquals((in + group - 1) / group, r.groups(), "300 columns in groups of " + group + ", the last ragged");
+                assertEquals((in + group - 1) / group, r.groups(), in + " columns in groups of " + group);
                 assertNull(r.groupIndex(), "groups are contiguous without act-order");
             }
         }
@@ -282,9 +294,9 @@ class GptqTest {
      */
     @Test
     void hessianOfWideInputsEqualsTheDefinition() {
-        int n = 1100; // past GramKernel.MIN_COLUMNS: the vector kernel's slabs, with row, column and token edges
+        int n = 1100; // past GemmKernel.MIN_COLUMNS: the vector kernel's slabs, with row, column and token edges
         if (ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent()) {
-            assertTrue(GramKernel.BEST != null, "with jdk.incubator.vector the Hessian's slabs are summed by the vector kernel");
+            assertTrue(GemmKernel.BEST != null, "with jdk.incubator.vector the Hessian's slabs are summed by the vector kernel");
         }
         int rows = 64;
         float[] x = randn(rows * n, 1);

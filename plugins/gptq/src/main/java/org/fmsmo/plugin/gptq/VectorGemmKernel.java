@@ -1,0 +1,166 @@
+package org.fmsmo.plugin.gptq;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+import java.util.stream.IntStream;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link GemmKernel} as a packed, register-blocked GEMM. K goes in blocks of {@link #KC} and the
+ * columns of C in blocks of {@link #NC}. Per block, A's rows are packed into panels of {@link #MR}
+ * (scaled by α on the way) and B's columns into panels of two vectors, each panel K-major, so the
+ * kernel streams both whichever way the operands are stored. A 4 × 2-vector tile of sums stays in registers over the K block and is
+ * added to C at the end (with 8 rows C2 spilled them: 37 against 175 GFLOP/s). Tasks are groups
+ * of row panels, each passing over the column panels of the block.
+ */
+final class VectorGemmKernel implements GemmKernel {
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final int L = F.length();
+    private static final int NR = 2 * L;
+    private static final int MR = 4;
+    /** K per block: a column panel is KC·NR floats (32 KB with AVX-512), a row panel a quarter of that. */
+    private static final int KC = 256;
+    /** Columns of C per block: the packed B block is KC·NC floats (2 MB), whatever n is. */
+    private static final int NC = 2048;
+    /** Row panels per task. */
+    private static final int GROUP = 8;
+    private static final ByteOrder ORDER = ByteOrder.nativeOrder();
+
+    @Override
+    public void multiplyAdd(int m, int n, int depth, float alpha, Operand a, Operand b, MemorySegment c, long cOffset, int ldc, Zeros zeros) {
+        int rowPanels = (m + MR - 1) / MR;
+        float[] ap = new float[rowPanels * KC * MR];
+        float[] bp = new float[(Math.min(n, NC) + NR - 1) / NR * KC * NR];
+        for (int k0 = 0; k0 < depth; k0 += KC) {
+            int kc = Math.min(KC, depth - k0);
+            int kStart = k0;
+            pack(a, m, MR, kStart, kc, alpha, ap);
+            for (int j0 = 0; j0 < n; j0 += NC) {
+                int nc = Math.min(NC, n - j0);
+                int colPanels = (nc + NR - 1) / NR;
+                int jStart = j0;
+                pack(b.from(jStart), nc, NR, kStart, kc, 1f, bp);
+                int groups = (rowPanels + GROUP - 1) / GROUP;
+                IntStream.range(0, groups).parallel().forEach(task -> {
+                    // groups from the top and the bottom alternate: with triangular zeros the top
+                    // rows have the most tiles, and each half of the range then has its share
+                    int g = task % 2 == 0 ? task / 2 : groups - 1 - task / 2;
+                    float[] sums = new float[MR * NR];
+                    for (int p = 0; p < colPanels; p++) {
+                        int col = jStart + p * NR;
+                        for (int q = g * GROUP; q < Math.min(rowPanels, (g + 1) * GROUP); q++) {
+                            if (zeros.skips(q * MR, col, NR, kStart, kc)) {
+                                continue;
+                            }
+                            int rows = Math.min(MR, m - q * MR);
+                            int cols = Math.min(NR, n - col);
+                            long at = cOffset + (long) q * MR * ldc + col;
+                            tile(ap, q * KC * MR, bp, p * KC * NR, kc, c, at, ldc, rows, cols, sums);
+                        }
+                    }
+                });
+            }
+        }
+    }
+
+    /**
+     * Elements {@code [0, count)} of the operand along its index, at depths {@code [k0, k0 + kc)},
+     * times α, into panels of {@code width}: element (i, k0 + t) goes to
+     * {@code dst[(i / width)·KC·width + t·width + i % width]}, zero past {@code count}. Stored as
+     * rows of K, each row is copied out in one piece and dealt into the panels (a copy call per
+     * panel row cost a third of the products' time); stored the other way, each run of K is.
+     */
+    private static void pack(Operand o, int count, int width, int k0, int kc, float alpha, float[] dst) {
+        int panels = (count + width - 1) / width;
+        long base = o.offset() + (long) k0 * o.depthStride();
+        if (o.indexStride() == 1) {
+            int chunk = 16;
+            IntStream.range(0, (kc + chunk - 1) / chunk).parallel().forEach(c -> {
+                float[] row = new float[panels * width]; // zero past count
+                for (int t = c * chunk; t < Math.min(kc, (c + 1) * chunk); t++) {
+                    MemorySegment.copy(o.data(), ValueLayout.JAVA_FLOAT_UNALIGNED, (base + t * o.depthStride()) * Float.BYTES, row, 0, count);
+                    for (int p = 0; p < panels; p++) {
+                        int to = p * KC * width + t * width;
+                        int from = p * width;
+                        for (int i = 0; i < width; i++) {
+                            dst[to + i] = alpha * row[from + i];
+                        }
+                    }
+                }
+            });
+        } else {
+            IntStream.range(0, panels).parallel().forEach(p -> {
+                float[] run = new float[kc];
+                int to = p * KC * width;
+                for (int i = 0; i < width; i++) {
+                    if (p * width + i >= count) {
+                        for (int t = 0; t < kc; t++) {
+                            dst[to + t * width + i] = 0f;
+                        }
+                        continue;
+                    }
+                    MemorySegment.copy(o.data(), ValueLayout.JAVA_FLOAT_UNALIGNED, (base + (long) (p * width + i) * o.indexStride()) * Float.BYTES, run, 0, kc);
+                    for (int t = 0; t < kc; t++) {
+                        dst[to + t * width + i] = alpha * run[t];
+                    }
+                }
+            });
+        }
+    }
+
+    /**
+     * Adds one MR × NR tile of sums to C at float index {@code at}, only its first {@code rows} ×
+     * {@code cols} at an edge. The sums pass through {@code sums}, a Java array, so that the
+     * register loop never touches C: C is native memory for the Hessian and a Java array for the
+     * lazy updates, and with both kinds of segment reaching one loop C2 compiled it to half speed.
+     */
+    private static void tile(float[] ap, int a0, float[] bp, int b0, int kc, MemorySegment c, long at, int ldc, int rows, int cols, float[] sums) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        for (int t = 0; t < kc; t++) {
+            FloatVector b0v = FloatVector.fromArray(F, bp, b0 + t * NR);
+            FloatVector b1v = FloatVector.fromArray(F, bp, b0 + t * NR + L);
+            int a = a0 + t * MR;
+            FloatVector v = FloatVector.broadcast(F, ap[a]);
+            c00 = v.fma(b0v, c00);
+            c01 = v.fma(b1v, c01);
+            v = FloatVector.broadcast(F, ap[a + 1]);
+            c10 = v.fma(b0v, c10);
+            c11 = v.fma(b1v, c11);
+            v = FloatVector.broadcast(F, ap[a + 2]);
+            c20 = v.fma(b0v, c20);
+            c21 = v.fma(b1v, c21);
+            v = FloatVector.broadcast(F, ap[a + 3]);
+            c30 = v.fma(b0v, c30);
+            c31 = v.fma(b1v, c31);
+        }
+        c00.intoArray(sums, 0);
+        c01.intoArray(sums, L);
+        c10.intoArray(sums, NR);
+        c11.intoArray(sums, NR + L);
+        c20.intoArray(sums, 2 * NR);
+        c21.intoArray(sums, 2 * NR + L);
+        c30.intoArray(sums, 3 * NR);
+        c31.intoArray(sums, 3 * NR + L);
+        addTile(sums, rows, cols, c, at, ldc);
+    }
+
+    /** {@code C[at + r·ldc + j] += sums[r·NR + j]} for {@code r < rows}, {@code j < cols}. */
+    private static void addTile(float[] sums, int rows, int cols, MemorySegment c, long at, int ldc) {
+        for (int r = 0; r < rows; r++) {
+            long row = at + (long) r * ldc;
+            if (cols == NR) {
+                for (int j = 0; j < NR; j += L) {
+                    long bytes = (row + j) * Float.BYTES;
+                    FloatVector.fromMemorySegment(F, c, bytes, ORDER).add(FloatVector.fromArray(F, sums, r * NR + j)).intoMemorySegment(c, bytes, ORDER);
+                }
+            } else {
+                for (int j = 0; j < cols; j++) {
+                    c.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, row + j, c.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, row + j) + sums[r * NR + j]);
+                }
+            }
+        }
+    }
+}
