@@ -10,18 +10,20 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@link GemmKernel} as a packed, register-blocked GEMM. K goes in blocks of {@link #KC} and the
  * columns of C in blocks of {@link #NC}. Per block, A's rows are packed into panels of {@link #MR}
- * (scaled by α on the way) and B's columns into panels of two vectors, each panel K-major, so the
- * kernel streams both whichever way the operands are stored. A 4 × 2-vector tile of sums stays in registers over the K block and is
- * added to C at the end (with 8 rows C2 spilled them: 37 against 175 GFLOP/s). Tasks are groups
- * of row panels, each passing over the column panels of the block.
+ * (scaled by α on the way) and B's columns into panels of three vectors, each panel K-major, so
+ * the kernel streams both whichever way the operands are stored. A 4 × 3-vector tile of sums
+ * stays in registers over the K block and is added to C at the end. Twelve sums hide the FMA
+ * latency that eight (4 × 2) did not quite: on 2,048-wide products 250–290 GFLOP/s against
+ * 210–260 on the two cores here, 4 × 4, 6 × 3 and 8 × 2 no faster (and 8 × 2 spilled in C2 in an
+ * earlier form). Tasks are groups of row panels, each passing over the column panels of the block.
  */
 final class VectorGemmKernel implements GemmKernel {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
-    private static final int NR = 2 * L;
+    private static final int NR = 3 * L;
     private static final int MR = 4;
-    /** K per block: a column panel is KC·NR floats (32 KB with AVX-512), a row panel a quarter of that. */
+    /** K per block: a column panel is KC·NR floats (48 KB with AVX-512), a row panel KC·MR (4 KB). */
     private static final int KC = 256;
     /** Columns of C per block: the packed B block is KC·NC floats (2 MB), whatever n is. */
     private static final int NC = 2048;
@@ -118,32 +120,44 @@ final class VectorGemmKernel implements GemmKernel {
      * lazy updates, and with both kinds of segment reaching one loop C2 compiled it to half speed.
      */
     private static void tile(float[] ap, int a0, float[] bp, int b0, int kc, MemorySegment c, long at, int ldc, int rows, int cols, float[] sums) {
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00;
         for (int t = 0; t < kc; t++) {
             FloatVector b0v = FloatVector.fromArray(F, bp, b0 + t * NR);
-            FloatVector b1v = FloatVector.fromArray(F, bp, b0 + t * NR + L);
+            FloatVector b1v = FloatVector.fromArray(F, bp, b0 + t * NR + 1 * L);
+            FloatVector b2v = FloatVector.fromArray(F, bp, b0 + t * NR + 2 * L);
             int a = a0 + t * MR;
             FloatVector v = FloatVector.broadcast(F, ap[a]);
             c00 = v.fma(b0v, c00);
             c01 = v.fma(b1v, c01);
+            c02 = v.fma(b2v, c02);
             v = FloatVector.broadcast(F, ap[a + 1]);
             c10 = v.fma(b0v, c10);
             c11 = v.fma(b1v, c11);
+            c12 = v.fma(b2v, c12);
             v = FloatVector.broadcast(F, ap[a + 2]);
             c20 = v.fma(b0v, c20);
             c21 = v.fma(b1v, c21);
+            c22 = v.fma(b2v, c22);
             v = FloatVector.broadcast(F, ap[a + 3]);
             c30 = v.fma(b0v, c30);
             c31 = v.fma(b1v, c31);
+            c32 = v.fma(b2v, c32);
         }
-        c00.intoArray(sums, 0);
-        c01.intoArray(sums, L);
-        c10.intoArray(sums, NR);
-        c11.intoArray(sums, NR + L);
-        c20.intoArray(sums, 2 * NR);
-        c21.intoArray(sums, 2 * NR + L);
-        c30.intoArray(sums, 3 * NR);
-        c31.intoArray(sums, 3 * NR + L);
+        c00.intoArray(sums, 0 * NR + 0 * L);
+        c01.intoArray(sums, 0 * NR + 1 * L);
+        c02.intoArray(sums, 0 * NR + 2 * L);
+        c10.intoArray(sums, 1 * NR + 0 * L);
+        c11.intoArray(sums, 1 * NR + 1 * L);
+        c12.intoArray(sums, 1 * NR + 2 * L);
+        c20.intoArray(sums, 2 * NR + 0 * L);
+        c21.intoArray(sums, 2 * NR + 1 * L);
+        c22.intoArray(sums, 2 * NR + 2 * L);
+        c30.intoArray(sums, 3 * NR + 0 * L);
+        c31.intoArray(sums, 3 * NR + 1 * L);
+        c32.intoArray(sums, 3 * NR + 2 * L);
         addTile(sums, rows, cols, c, at, ldc);
     }
 
