@@ -21,13 +21,14 @@ import org.fmsmo.plugin.gptq.GemmKernel.Zeros;
  *   U12 = −U11 · V12 · U22             (the off-diagonal block of [V11 V12; 0 V22]⁻¹)
  * </pre>
  * The recursion works in place and bottoms out at blocks of at most {@value #BASE}, factored and
- * inverted here in double precision. Everything above is four large FLOAT32 matmuls per level on the engine's BLAS,
+ * inverted here in double precision. Everything above is four large FLOAT32 matmuls per level,
  * {@code (4/3)n³} flops as full products; three of the four have a triangular factor and one a
- * symmetric result, whose zero or mirrored quarters are skipped once a block is wider than
- * {@value #FULL} ({@link #upperTimes}, {@link #timesUpper}, {@link #subtractGram}) — between
- * {@code n³} and {@code (2/3)n³} in all, against the {@code (4/3)n³} of the potrf + potri + potrf
- * a PyTorch GPTQ runs, as a handful of big GEMMs and O(n² log n) copying instead of a triangular
- * sweep. FLOAT32 is what GPTQ implementations use for this step; the dampening keeps H well
+ * symmetric result. On the engine's BLAS ({@link EngineLevel}) their zero or mirrored quarters are
+ * skipped once a block is wider than {@value #FULL} ({@link #upperTimes}, {@link #timesUpper},
+ * {@link #subtractGram}), between {@code n³} and {@code (2/3)n³} in all; on the
+ * {@link GemmKernel} ({@link #kernelLevel}) tile by tile, about {@code (2/3)n³}. A PyTorch GPTQ
+ * runs potrf + potri + potrf, {@code (4/3)n³} as triangular sweeps; here it is a handful of big
+ * GEMMs. FLOAT32 is what GPTQ implementations use for this step; the dampening keeps H well
  * conditioned, and a pivot that is not positive anywhere raises {@link NotPositiveDefinite}.
  */
 final class Cholesky {

@@ -13,10 +13,12 @@ import java.lang.foreign.ValueLayout;
  * <p>GPTQ's large products have this shape: the Hessian's slabs {@code X_iᵀX} (A and B are
  * columns of the input rows X) and the column loop's lazy updates {@code W −= E·U}, which in the
  * transposed layout are {@code Wᵀ −= U_slabᵀ·Eᵀ} (A is a slab of U's rows, B the block's errors).
- * The engine's BLAS reaches about 110 GFLOP/s on these shapes on this project's AMD CPUs (it takes
- * a slower path there) and needs the operands copied in and out; this kernel reaches 175–250 in
- * place. It is used from {@link #MIN_COLUMNS} inputs on, where these products are most of GPTQ's
- * time; smaller layers keep the engine's matmul, so their results stay bit for bit.
+ * The inverse-Cholesky's level products ({@link Cholesky}) are the others, with A or B stored
+ * the other way round and triangular zeros. The engine's BLAS reaches about 110 GFLOP/s on these
+ * shapes on this project's AMD CPUs (it takes a slower path there) and needs the operands copied
+ * in and out; this kernel reaches 220–290 in place. It is used from {@link #MIN_COLUMNS} inputs
+ * on, where these products are most of GPTQ's time; smaller layers keep the engine's matmul, so
+ * their results stay bit for bit.
  */
 interface GemmKernel {
 

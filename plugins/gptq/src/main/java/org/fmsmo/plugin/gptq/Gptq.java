@@ -77,6 +77,14 @@ final class Gptq {
         /** A new row-major {@code [n, n]} copy of H with rows and columns in the order {@code perm}. */
         float[] copy(int[] perm);
 
+        /**
+         * As {@link #copy}, but only the upper triangle ({@code j ≥ i}) is sure to hold H: the
+         * factorisation reads nothing below the diagonal, so a source may skip mirroring it.
+         */
+        default float[] upperTriangle(int[] perm) {
+            return copy(perm);
+        }
+
         /** H held in a Java array (tests, benchmarks). */
         static Source of(float[] h, int n) {
             return new Source() {
@@ -132,7 +140,7 @@ final class Gptq {
         while (true) {
             // The factor overwrites its input, so each attempt gets a fresh copy: permuted, dead
             // inputs set to 1, plus λ·mean(diag H)·I.
-            float[] f = h.copy(perm);
+            float[] f = h.upperTriangle(perm);
             for (int i = 0; i < n; i++) {
                 f[i * n + i] = (float) (diag[perm == null ? i : perm[i]] + damp * meanDiag);
             }
@@ -395,6 +403,24 @@ final class Gptq {
      * and {@link #transpose} in Java).
      */
     static float[] transposed(NDArray weight) {
+        if (weight.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 && weight.getShape().dimension() == 2) {
+            // read where the engine keeps it and transpose in tiles, in parallel: one pass, no
+            // engine copy and no second Java copy
+            int out = Math.toIntExact(weight.getShape().get(0));
+            int in = Math.toIntExact(weight.getShape().get(1));
+            MemorySegment w = MemorySegment.ofBuffer(EngineArrays.memory(weight));
+            float[] t = new float[Math.multiplyExact(out, in)];
+            IntStream.range(0, (out + TILE - 1) / TILE).parallel().forEach(rt -> {
+                for (int c0 = 0; c0 < in; c0 += TILE) {
+                    for (int r = rt * TILE, r1 = Math.min(out, r + TILE); r < r1; r++) {
+                        for (int c = c0, c1 = Math.min(in, c0 + TILE); c < c1; c++) {
+                            t[c * out + r] = w.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, (long) r * in + c);
+                        }
+                    }
+                }
+            });
+            return t;
+        }
         try (NDArray t = weight.transpose(); NDArray f = t.toType(ai.djl.ndarray.types.DataType.FLOAT32, false)) {
             return f.toFloatArray();
         }

@@ -141,6 +141,30 @@ final class Hessian implements Gptq.Source, AutoCloseable {
         return d;
     }
 
+    /** {@inheritDoc} In H's own order each slab row's upper part is one bulk copy; with a permutation this is {@link #copy}. */
+    @Override
+    public float[] upperTriangle(int[] perm) {
+        if (perm != null) {
+            return copy(perm);
+        }
+        float f = scale();
+        float[] h = new float[Math.multiplyExact(n, n)];
+        for (int i = 0; i < tiles; i++) {
+            int r0 = i * tileWidth;
+            int rs = Math.min(n, r0 + tileWidth) - r0;
+            int ld = n - r0;
+            java.nio.FloatBuffer t = EngineArrays.memory(slab[i]);
+            for (int a = 0; a < rs; a++) {
+                int to = (r0 + a) * n + r0 + a;
+                t.get(a * ld + a, h, to, ld - a);
+                for (int c = to; c < to + ld - a; c++) {
+                    h[c] *= f;
+                }
+            }
+        }
+        return h;
+    }
+
     /**
      * {@inheritDoc} Each slab is scaled into its place and mirrored into the lower triangle, in
      * 64-wide blocks so that the transposed writes stay in cache; with a permutation, element

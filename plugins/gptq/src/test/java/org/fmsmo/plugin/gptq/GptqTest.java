@@ -230,6 +230,12 @@ class GptqTest {
             java.util.Collections.shuffle(order, new Random(3));
             int[] perm = order.stream().mapToInt(Integer::intValue).toArray();
             assertArrayEquals(Gptq.Source.of(full, in).copy(perm), h.copy(perm), "act-order copy assembled from the tiles");
+            float[] upper = h.upperTriangle(null);
+            for (int i = 0; i < in; i++) {
+                for (int j = i; j < in; j++) {
+                    assertEquals(full[i * in + j], upper[i * in + j], "the factor's copy holds H's upper triangle");
+                }
+            }
         }
     }
 
