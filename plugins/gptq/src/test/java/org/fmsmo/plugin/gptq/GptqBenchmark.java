@@ -35,7 +35,8 @@ public final class GptqBenchmark {
     private GptqBenchmark() {
     }
 
-    record Row(int in, int out, int tokens, double hessianS, double factorS, double quantizeS, double totalS, long peakRssBytes, long peakHeapBytes) {
+    record Row(int in, int out, int tokens, double hessianS, double factorS, double quantizeS, double totalS, double outputError, long peakRssBytes,
+               long peakHeapBytes) {
     }
 
     public static void main(String[] args) throws Exception {
@@ -57,8 +58,8 @@ public final class GptqBenchmark {
         List<Row> rows = new ArrayList<>();
         System.out.printf(Locale.ROOT, "GPTQ W4 g128 sym, block 128, damp 0.01; %d calibration tokens; %d cores%n", tokens,
                 Runtime.getRuntime().availableProcessors());
-        System.out.printf(Locale.ROOT, "%12s %10s %10s %10s %10s %12s %12s%n", "in x out", "hessian_s", "factor_s", "quant_s", "total_s", "peak_rss_MB",
-                "heap_MB");
+        System.out.printf(Locale.ROOT, "%12s %10s %10s %10s %10s %10s %12s %12s%n", "in x out", "hessian_s", "factor_s", "quant_s", "total_s", "out_err",
+                "peak_rss_MB", "heap_MB");
         try (NDManager m = NDManager.newBaseManager()) {
             for (String shape : shapes) {
                 String[] io = shape.split("x");
@@ -66,8 +67,8 @@ public final class GptqBenchmark {
                 int out = io.length > 1 ? Integer.parseInt(io[1]) : in;
                 Row row = measure(in, out, tokens, repeat, m);
                 rows.add(row);
-                System.out.printf(Locale.ROOT, "%12s %10.3f %10.3f %10.3f %10.3f %12.0f %12.0f%n", in + "x" + out, row.hessianS(), row.factorS(), row.quantizeS(),
-                        row.totalS(), row.peakRssBytes() / 1048576.0, row.peakHeapBytes() / 1048576.0);
+                System.out.printf(Locale.ROOT, "%12s %10.3f %10.3f %10.3f %10.3f %10.6f %12.0f %12.0f%n", in + "x" + out, row.hessianS(), row.factorS(),
+                        row.quantizeS(), row.totalS(), row.outputError(), row.peakRssBytes() / 1048576.0, row.peakHeapBytes() / 1048576.0);
             }
         }
         if (output != null) {
@@ -93,6 +94,8 @@ public final class GptqBenchmark {
         double[] hs = new double[repeat];
         double[] fs = new double[repeat];
         double[] qs = new double[repeat];
+        double error = Double.NaN;
+        float[] sampled = GptqMethod.sampleRows(Gptq.transposed(weight), out, n);
         for (int r = -1; r < repeat; r++) { // r = -1: warm-up
             try (NDManager step = m.newSubManager(); Hessian h = new Hessian(n, step)) {
                 long t0 = System.nanoTime();
@@ -102,8 +105,11 @@ public final class GptqBenchmark {
                 long t1 = System.nanoTime();
                 Gptq.Factor f = Gptq.factor(h, n, o, step);
                 long t2 = System.nanoTime();
-                Gptq.quantizeTransposed(Gptq.transposed(weight), out, n, f, o, step); // as GptqMethod does
+                Gptq.Result q = Gptq.quantizeTransposed(Gptq.transposed(weight), out, n, f, o, step); // as GptqMethod does
                 long t3 = System.nanoTime();
+                if (r == repeat - 1) { // untimed: the layer's output error as a run reports it, the same for every repeat
+                    error = GptqMethod.sampledOutputError(sampled, q, h, out, n, step);
+                }
                 if (r >= 0) {
                     hs[r] = (t1 - t0) / 1e9;
                     fs[r] = (t2 - t1) / 1e9;
@@ -115,7 +121,7 @@ public final class GptqBenchmark {
         double hessian = median(hs);
         double factor = median(fs);
         double quant = median(qs);
-        return new Row(n, out, tokens, hessian, factor, quant, hessian + factor + quant, peakRss(), peakHeap());
+        return new Row(n, out, tokens, hessian, factor, quant, hessian + factor + quant, error, peakRss(), peakHeap());
     }
 
     /** The inputs the way a run hands them to the Hessian: batches of 2,048 rows (a calibration batch). */
@@ -182,8 +188,8 @@ public final class GptqBenchmark {
             Row r = rows.get(i);
             json.append(String.format(Locale.ROOT,
                     "    {\"in\": %d, \"out\": %d, \"tokens\": %d, \"hessian_s\": %.4f, \"factor_s\": %.4f, \"quantize_s\": %.4f, \"total_s\": %.4f,"
-                            + " \"peak_rss_bytes\": %d, \"heap_committed_bytes\": %d}%s%n",
-                    r.in(), r.out(), r.tokens(), r.hessianS(), r.factorS(), r.quantizeS(), r.totalS(), r.peakRssBytes(), r.peakHeapBytes(),
+                            + " \"output_error\": %.6f, \"peak_rss_bytes\": %d, \"heap_committed_bytes\": %d}%s%n",
+                    r.in(), r.out(), r.tokens(), r.hessianS(), r.factorS(), r.quantizeS(), r.totalS(), r.outputError(), r.peakRssBytes(), r.peakHeapBytes(),
                     i + 1 < rows.size() ? "," : ""));
         }
         json.append("  ]\n}\n");
