@@ -411,10 +411,14 @@ final class Gptq {
             MemorySegment w = MemorySegment.ofBuffer(EngineArrays.memory(weight));
             float[] t = new float[Math.multiplyExact(out, in)];
             IntStream.range(0, (out + TILE - 1) / TILE).parallel().forEach(rt -> {
+                int r0 = rt * TILE;
+                int rows = Math.min(out, r0 + TILE) - r0;
+                float[] band = new float[rows * in]; // the tile's rows, copied out in bulk
+                MemorySegment.copy(w, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, (long) r0 * in * Float.BYTES, band, 0, band.length);
                 for (int c0 = 0; c0 < in; c0 += TILE) {
-                    for (int r = rt * TILE, r1 = Math.min(out, r + TILE); r < r1; r++) {
-                        for (int c = c0, c1 = Math.min(in, c0 + TILE); c < c1; c++) {
-                            t[c * out + r] = w.getAtIndex(java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, (long) r * in + c);
+                    for (int c = c0, c1 = Math.min(in, c0 + TILE); c < c1; c++) {
+                        for (int r = 0; r < rows; r++) {
+                            t[c * out + r0 + r] = band[r * in + c];
                         }
                     }
                 }
