@@ -97,7 +97,11 @@ final class Cholesky {
         }
     }
 
-    /** A level's products with the {@link GemmKernel}, in place; the two temporaries are {@code k × s2} each. */
+    /**
+     * A level's products with the {@link GemmKernel}, in place. T = V12·U22 is taken before the
+     * top-left factorisation (it needs only V12 and U22), so V12 is garbage before the recursion
+     * goes down and one {@code k × s2} temporary per level is alive (0.2 GB at the top of 14336).
+     */
     private static void kernelLevel(float[] a, int ld, int off, int k, int s2, TopLeft topLeft) throws NotPositiveDefinite {
         GemmKernel g = GemmKernel.BEST;
         MemorySegment whole = MemorySegment.ofArray(a);
@@ -107,13 +111,16 @@ final class Cholesky {
         // V12ᵀ [s2][k] = U22 · H12ᵀ
         float[] v12t = new float[Math.multiplyExact(s2, k)];
         g.multiplyAdd(s2, k, s2, 1f, Operand.indexRows(a, o22, ld), Operand.indexRows(a, o12, ld), MemorySegment.ofArray(v12t), 0, k, Zeros.UPPER_A);
-        // H11 −= V12 V12ᵀ, upper triangle
         Operand v12 = Operand.depthRows(v12t, 0, k);
-        g.multiplyAdd(k, k, s2, -1f, v12, v12, whole, o11, ld, Zeros.UPPER_C);
-        topLeft.factor();
-        // T [k][s2] = V12 · U22, then U12 = −U11 · T over H12
+        // T [k][s2] = V12 · U22
         float[] t = new float[v12t.length];
         g.multiplyAdd(k, s2, s2, 1f, v12, Operand.depthRows(a, o22, ld), MemorySegment.ofArray(t), 0, s2, Zeros.UPPER_B);
+        // H11 −= V12 V12ᵀ, upper triangle
+        g.multiplyAdd(k, k, s2, -1f, v12, v12, whole, o11, ld, Zeros.UPPER_C);
+        v12t = null;
+        v12 = null;
+        topLeft.factor();
+        // U12 = −U11 · T, over H12
         for (int i = 0; i < k; i++) {
             java.util.Arrays.fill(a, (int) (o12 + (long) i * ld), (int) (o12 + (long) i * ld + s2), 0f);
         }

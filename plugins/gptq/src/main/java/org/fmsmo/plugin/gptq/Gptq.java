@@ -413,12 +413,15 @@ final class Gptq {
             IntStream.range(0, (out + TILE - 1) / TILE).parallel().forEach(rt -> {
                 int r0 = rt * TILE;
                 int rows = Math.min(out, r0 + TILE) - r0;
-                float[] band = new float[rows * in]; // the tile's rows, copied out in bulk
-                MemorySegment.copy(w, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, (long) r0 * in * Float.BYTES, band, 0, band.length);
+                float[] tile = new float[TILE * TILE]; // a tile's rows, copied out in bulk
                 for (int c0 = 0; c0 < in; c0 += TILE) {
-                    for (int c = c0, c1 = Math.min(in, c0 + TILE); c < c1; c++) {
+                    int cols = Math.min(in, c0 + TILE) - c0;
+                    for (int r = 0; r < rows; r++) {
+                        MemorySegment.copy(w, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, ((long) (r0 + r) * in + c0) * Float.BYTES, tile, r * TILE, cols);
+                    }
+                    for (int c = 0; c < cols; c++) {
                         for (int r = 0; r < rows; r++) {
-                            t[c * out + r0 + r] = band[r * in + c];
+                            t[(c0 + c) * out + r0 + r] = tile[r * TILE + c];
                         }
                     }
                 }

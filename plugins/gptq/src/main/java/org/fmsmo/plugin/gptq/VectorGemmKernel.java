@@ -31,11 +31,45 @@ final class VectorGemmKernel implements GemmKernel {
     private static final int GROUP = 8;
     private static final ByteOrder ORDER = ByteOrder.nativeOrder();
 
+    /**
+     * The packed operands, kept per calling thread and grown as needed: GPTQ calls the kernel a
+     * few hundred times per 8B-shaped layer, and fresh packed A blocks (15 MB at 14336 rows) were
+     * gigabytes of garbage that the heap grew to hold. A call that finds its thread's buffers in
+     * use (a fork-join worker running another caller's task while it waits) packs into new ones.
+     */
+    private static final class Scratch {
+        float[] a = new float[0];
+        float[] b = new float[0];
+        boolean busy;
+    }
+
+    private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
     @Override
     public void multiplyAdd(int m, int n, int depth, float alpha, Operand a, Operand b, MemorySegment c, long cOffset, int ldc, Zeros zeros) {
+        Scratch s = SCRATCH.get();
+        if (s.busy) {
+            s = new Scratch();
+        }
+        s.busy = true;
+        try {
+            int rowPanels = (m + MR - 1) / MR;
+            if (s.a.length < rowPanels * KC * MR) {
+                s.a = new float[rowPanels * KC * MR];
+            }
+            int bSize = (Math.min(n, NC) + NR - 1) / NR * KC * NR;
+            if (s.b.length < bSize) {
+                s.b = new float[bSize];
+            }
+            multiplyAdd(m, n, depth, alpha, a, b, c, cOffset, ldc, zeros, s.a, s.b);
+        } finally {
+            s.busy = false;
+        }
+    }
+
+    private static void multiplyAdd(int m, int n, int depth, float alpha, Operand a, Operand b, MemorySegment c, long cOffset, int ldc, Zeros zeros,
+                                    float[] ap, float[] bp) {
         int rowPanels = (m + MR - 1) / MR;
-        float[] ap = new float[rowPanels * KC * MR];
-        float[] bp = new float[(Math.min(n, NC) + NR - 1) / NR * KC * NR];
         for (int k0 = 0; k0 < depth; k0 += KC) {
             int kc = Math.min(KC, depth - k0);
             int kStart = k0;
