@@ -120,7 +120,12 @@ public final class HiddenStates implements AutoCloseable {
 
     /** Runs {@code pass} on every batch, each in a scope of its own that frees what it made (and an offloaded state read for it). */
     public void forEach(java.util.function.Consumer<Batch> pass) {
-        for (int k = 0; k < batches.size(); k++) {
+        forFirst(batches.size(), pass);
+    }
+
+    /** As {@link #forEach}, on the first {@code n} batches only. */
+    public void forFirst(int n, java.util.function.Consumer<Batch> pass) {
+        for (int k = 0; k < Math.min(n, batches.size()); k++) {
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 pass.accept(view(k));

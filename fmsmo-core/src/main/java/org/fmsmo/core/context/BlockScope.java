@@ -59,10 +59,10 @@ public final class BlockScope implements CalibrationScope {
     }
 
     @Override
-    public void forward(ProgressListener progress) {
-        progress.begin("calibration " + block.path(), states.size(), "batches");
+    public void forward(int batches, ProgressListener progress) {
+        progress.begin("calibration " + block.path(), Math.min(batches, states.size()), "batches");
         try {
-            states.forEach(s -> {
+            states.forFirst(batches, s -> {
                 stream.runBlock(block, s.hidden(), s.mask());
                 progress.advance(1);
             });

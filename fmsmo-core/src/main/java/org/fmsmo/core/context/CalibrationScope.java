@@ -23,7 +23,12 @@ public interface CalibrationScope {
     boolean hasExamples();
 
     /** Runs every calibration example through the scope once, as it now is. */
-    void forward(ProgressListener progress);
+    default void forward(ProgressListener progress) {
+        forward(Integer.MAX_VALUE, progress);
+    }
+
+    /** Runs the first {@code batches} batches of calibration examples through the scope once, as it now is. */
+    void forward(int batches, ProgressListener progress);
 
     /** {@link QuantContext#sequential} over the scope's planned layers. */
     void sequential(QuantPlan plan, QuantContext.Stage stage, boolean trueSequential);

@@ -254,6 +254,11 @@ public final class DefaultQuantContext implements QuantContext {
 
     @Override
     public Map<String, float[]> inputChannelAbsMax(Collection<String> layers) {
+        return inputChannelAbsMax(layers, Integer.MAX_VALUE);
+    }
+
+    /** As {@link #inputChannelAbsMax(Collection)}, over the first {@code batches} batches of examples only. */
+    public Map<String, float[]> inputChannelAbsMax(Collection<String> layers, int batches) {
         if (!scope.hasExamples()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "input statistics need calibration examples; give a calibration file");
         }
@@ -264,7 +269,7 @@ public final class DefaultQuantContext implements QuantContext {
             model.replace(name, probe);
         }
         try {
-            scope.forward(progress);
+            scope.forward(batches, progress);
         } finally {
             probes.forEach((name, probe) -> model.replace(name, probe.wrapped()));
         }

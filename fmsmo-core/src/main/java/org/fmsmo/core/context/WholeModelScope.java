@@ -37,8 +37,8 @@ final class WholeModelScope implements CalibrationScope {
     }
 
     @Override
-    public void forward(ProgressListener progress) {
-        calibration.run(transformer(), progress);
+    public void forward(int batches, ProgressListener progress) {
+        (batches < calibration.batches() ? calibration.firstBatches(batches) : calibration).run(transformer(), progress);
     }
 
     @Override

@@ -10,10 +10,10 @@ import java.util.Map;
 import org.fmsmo.api.model.LinearLayer;
 import org.fmsmo.api.model.QuantizableModel;
 import org.fmsmo.api.quant.LayerDecision;
-import org.fmsmo.api.quant.QuantContext;
 import org.fmsmo.api.quant.QuantPlan;
 import org.fmsmo.api.quant.QuantReport.LayerResult;
 import org.fmsmo.api.quant.LayerWrapper;
+import org.fmsmo.core.context.DefaultQuantContext;
 
 /**
  * Keeps the {@value #KEEP} layers with the largest quantization error of a run, with what the
@@ -36,16 +36,24 @@ final class WorstLayers {
     }
 
     /**
-     * Per input channel {@code max |x|} of the plan's quantized linear layers over the calibration
-     * examples, from one pass of the scope as it is now; empty without calibration examples.
+     * Batches of calibration examples the report's input ranges are taken from. The pass exists
+     * only for the report, and over all examples it was a whole forward of the model (at 8B shapes
+     * 87 s of a streamed block's 420 s); one batch shows the ranges' shape and outlier channels.
      */
-    static Map<String, float[]> inputRanges(QuantContext context, QuantPlan plan, boolean hasExamples) {
+    static final int PROFILE_BATCHES = 1;
+
+    /**
+     * Per input channel {@code max |x|} of the plan's quantized linear layers over the first
+     * {@value #PROFILE_BATCHES} batch of calibration examples, from one pass of the scope as it is
+     * now; empty without calibration examples.
+     */
+    static Map<String, float[]> inputRanges(DefaultQuantContext context, QuantPlan plan, boolean hasExamples) {
         if (!hasExamples) {
             return Map.of();
         }
         List<String> layers = plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && d.quantize())
                 .map(LayerDecision::name).toList();
-        return layers.isEmpty() ? Map.of() : context.inputChannelAbsMax(layers);
+        return layers.isEmpty() ? Map.of() : context.inputChannelAbsMax(layers, PROFILE_BATCHES);
     }
 
     /**

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import org.fmsmo.plugin.gptq.GemmKernel.Operand;
 import org.fmsmo.plugin.gptq.GemmKernel.Zeros;
@@ -99,8 +100,10 @@ final class Cholesky {
 
     /**
      * A level's products with the {@link GemmKernel}, in place. T = V12·U22 is taken before the
-     * top-left factorisation (it needs only V12 and U22), so V12 is garbage before the recursion
+     * top-left factorisation (it needs only V12 and U22), so V12 is freed before the recursion
      * goes down and one {@code k × s2} temporary per level is alive (0.2 GB at the top of 14336).
+     * The temporaries are native and freed at once: as Java arrays they were garbage the heap grew
+     * to hold, 0.8 GB more at the peak of an 8B-shaped block.
      */
     private static void kernelLevel(float[] a, int ld, int off, int k, int s2, TopLeft topLeft) throws NotPositiveDefinite {
         GemmKernel g = GemmKernel.BEST;
@@ -108,23 +111,26 @@ final class Cholesky {
         long o11 = (long) off * ld + off;
         long o12 = o11 + k;
         long o22 = (long) (off + k) * ld + off + k;
-        // V12ᵀ [s2][k] = U22 · H12ᵀ
-        float[] v12t = new float[Math.multiplyExact(s2, k)];
-        g.multiplyAdd(s2, k, s2, 1f, Operand.indexRows(a, o22, ld), Operand.indexRows(a, o12, ld), MemorySegment.ofArray(v12t), 0, k, Zeros.UPPER_A);
-        Operand v12 = Operand.depthRows(v12t, 0, k);
-        // T [k][s2] = V12 · U22
-        float[] t = new float[v12t.length];
-        g.multiplyAdd(k, s2, s2, 1f, v12, Operand.depthRows(a, o22, ld), MemorySegment.ofArray(t), 0, s2, Zeros.UPPER_B);
-        // H11 −= V12 V12ᵀ, upper triangle
-        g.multiplyAdd(k, k, s2, -1f, v12, v12, whole, o11, ld, Zeros.UPPER_C);
-        v12t = null;
-        v12 = null;
-        topLeft.factor();
-        // U12 = −U11 · T, over H12
-        for (int i = 0; i < k; i++) {
-            java.util.Arrays.fill(a, (int) (o12 + (long) i * ld), (int) (o12 + (long) i * ld + s2), 0f);
+        long bytes = (long) s2 * k * Float.BYTES;
+        try (Arena forT = Arena.ofShared()) { // shared: the kernel's workers read and write it
+            MemorySegment t = forT.allocate(bytes, 64); // zeroed
+            try (Arena forV12 = Arena.ofShared()) {
+                // V12ᵀ [s2][k] = U22 · H12ᵀ
+                MemorySegment v12t = forV12.allocate(bytes, 64);
+                g.multiplyAdd(s2, k, s2, 1f, Operand.indexRows(a, o22, ld), Operand.indexRows(a, o12, ld), v12t, 0, k, Zeros.UPPER_A);
+                Operand v12 = Operand.depthRows(v12t, 0, k);
+                // T [k][s2] = V12 · U22
+                g.multiplyAdd(k, s2, s2, 1f, v12, Operand.depthRows(whole, o22, ld), t, 0, s2, Zeros.UPPER_B);
+                // H11 −= V12 V12ᵀ, upper triangle
+                g.multiplyAdd(k, k, s2, -1f, v12, v12, whole, o11, ld, Zeros.UPPER_C);
+            }
+            topLeft.factor();
+            // U12 = −U11 · T, over H12
+            for (int i = 0; i < k; i++) {
+                java.util.Arrays.fill(a, (int) (o12 + (long) i * ld), (int) (o12 + (long) i * ld + s2), 0f);
+            }
+            g.multiplyAdd(k, s2, k, -1f, Operand.indexRows(a, o11, ld), Operand.depthRows(t, 0, s2), whole, o12, ld, Zeros.UPPER_A);
         }
-        g.multiplyAdd(k, s2, k, -1f, Operand.indexRows(a, o11, ld), Operand.depthRows(t, 0, s2), whole, o12, ld, Zeros.UPPER_A);
     }
 
     /** A level's products as FLOAT32 matmuls on the engine's BLAS, the blocks copied in and out. */
