@@ -65,6 +65,11 @@ public final class Evaluator {
             return new Options(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, streaming, false, tokenLimit);
         }
 
+        /** These options with another streaming mode. */
+        public Options withStreaming(Streaming mode) {
+            return new Options(data, reference, seqLen, batchSize, maxTokens, backendName, backend, checkLayers, mode, verify, tokenLimit);
+        }
+
         /** These options, evaluating at most {@code tokens} tokens of a causal LM's data file. */
         public Options withTokenLimit(long tokens) {
             if (tokens <= 0) {
@@ -190,7 +195,7 @@ public final class Evaluator {
     }
 
     /** Null when the model can be evaluated block by block, else why not. */
-    private String whyNotStreamed(Path modelDir, Options o) {
+    public String whyNotStreamed(Path modelDir, Options o) {
         if (o.streaming() == Streaming.OFF) {
             return "streaming is off";
         }
