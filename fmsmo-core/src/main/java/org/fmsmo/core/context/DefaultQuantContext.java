@@ -233,8 +233,8 @@ public final class DefaultQuantContext implements QuantContext {
         int batches = data instanceof WholeModelScope whole ? whole.batches() : 1;
         if (bmms.isEmpty() && wrappers.stream().allMatch(w -> w instanceof QLinear && w.inputQuantizer().isEmpty())) {
             // Nothing observes: the host's wrappers look only at their inputs in calibration mode,
-            // and none has an input quantizer (weight-only GPTQ, RTN, FP8 weights). The pass would
-            // be a whole forward for nothing: at 8B shapes 87 s of a streamed block's 420 s.
+            // and none has an input quantizer (weight-only RTN, FP8 weights). The pass would be a
+            // whole forward of the scope for nothing.
             return batches;
         }
         wrappers.forEach(w -> w.setCalibrating(true));

@@ -56,7 +56,7 @@ final class Cholesky {
      *          upper triangle is read.
      */
     static void inverseUpperFactorInPlace(float[] h, int n, NDManager m) throws NotPositiveDefinite {
-        Level level = GemmKernel.BEST != null && n >= GemmKernel.MIN_COLUMNS ? Cholesky::kernelLevel : new EngineLevel(m);
+        Level level = GemmKernel.runsFor(n) ? Cholesky::kernelLevel : new EngineLevel(m);
         factor(h, n, 0, n, level);
     }
 

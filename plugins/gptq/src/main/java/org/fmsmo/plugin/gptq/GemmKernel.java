@@ -5,10 +5,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * {@code C += α·AᵀB} in FLOAT32 (BLAS's sgemm with A transposed), both operands read along rows
- * of K: {@code C[i][j] += α Σ_k A[k][i] · B[k][j]} for {@code i < m}, {@code j < n},
- * {@code k < depth}. Each matrix is a memory segment (a Java {@code float[]} or an engine array's
- * native memory, read and written in place), an offset and a row stride, all in floats.
+ * {@code C += α·op(A)·op(B)} in FLOAT32: {@code C[i][j] += α Σ_k a(i, k) · b(k, j)} for
+ * {@code i < m}, {@code j < n}, {@code k < depth}. Each matrix is a memory segment (a Java
+ * {@code float[]} or an engine array's native memory, read and written in place) with an offset
+ * and strides in floats, so either operand may be stored either way round ({@link Operand}).
  *
  * <p>GPTQ's large products have this shape: the Hessian's slabs {@code X_iᵀX} (A and B are
  * columns of the input rows X) and the column loop's lazy updates {@code W −= E·U}, which in the
@@ -24,6 +24,11 @@ interface GemmKernel {
 
     /** Layers with fewer input columns keep the engine's matmul. */
     int MIN_COLUMNS = 1024;
+
+    /** Whether a layer with {@code inputs} input columns runs its large products on the kernel: the JVM has it and the layer is wide enough. */
+    static boolean runsFor(int inputs) {
+        return BEST != null && inputs >= MIN_COLUMNS;
+    }
 
     /**
      * Element {@code (index, k)} of an operand: {@code data[offset + index·indexStride + k·depthStride]}

@@ -341,7 +341,7 @@ final class Gptq {
     private static void lazyUpdate(float[] wt, int out, int in, float[] u, float[] err, int sb, int b, int e, int c0, int c1, NDManager m) {
         int rest = c1 - c0;
         int kb = e - b;
-        if (GemmKernel.BEST != null && in >= GemmKernel.MIN_COLUMNS) {
+        if (GemmKernel.runsFor(in)) {
             // in place on the Java arrays: A[k][i] = U[b + k][c0 + i], B[k][j] = Et[b − sb + k][j], C[i][j] = Wt[c0 + i][j]
             GemmKernel.BEST.multiplyAdd(rest, out, kb, -1f, GemmKernel.Operand.depthRows(u, (long) b * in + c0, in),
                     GemmKernel.Operand.depthRows(err, (long) (b - sb) * out, out), MemorySegment.ofArray(wt), (long) c0 * out, out, GemmKernel.Zeros.NONE);
@@ -393,57 +393,47 @@ final class Gptq {
     }
 
     /**
-     * {@code [rows][cols]} to {@code [cols][rows]}, tile by tile so that both sides stay in cache
-     * (tests and benchmarks hand weights over as Java arrays; a run's come from the engine, see
-     * {@link #transposed}).
-     */
-    /**
-     * The column loop's working copy {@code Wᵀ [in][out]} of an engine weight {@code [out, in]},
-     * transposed by the engine on its way out (at 14336×4096: 0.42 s, against 0.75 s for a copy
-     * and {@link #transpose} in Java).
+     * The column loop's working copy {@code Wᵀ [in][out]} of an engine weight {@code [out, in]}:
+     * a FLOAT32 weight is read where the engine keeps it (no engine copy, no second Java copy),
+     * another type is converted and transposed by the engine on its way out.
      */
     static float[] transposed(NDArray weight) {
         if (weight.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 && weight.getShape().dimension() == 2) {
-            // read where the engine keeps it and transpose in tiles, in parallel: one pass, no
-            // engine copy and no second Java copy
-            int out = Math.toIntExact(weight.getShape().get(0));
-            int in = Math.toIntExact(weight.getShape().get(1));
-            MemorySegment w = MemorySegment.ofBuffer(EngineArrays.memory(weight));
-            float[] t = new float[Math.multiplyExact(out, in)];
-            IntStream.range(0, (out + TILE - 1) / TILE).parallel().forEach(rt -> {
-                int r0 = rt * TILE;
-                int rows = Math.min(out, r0 + TILE) - r0;
-                float[] tile = new float[TILE * TILE]; // a tile's rows, copied out in bulk
-                for (int c0 = 0; c0 < in; c0 += TILE) {
-                    int cols = Math.min(in, c0 + TILE) - c0;
-                    for (int r = 0; r < rows; r++) {
-                        MemorySegment.copy(w, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, ((long) (r0 + r) * in + c0) * Float.BYTES, tile, r * TILE, cols);
-                    }
-                    for (int c = 0; c < cols; c++) {
-                        for (int r = 0; r < rows; r++) {
-                            t[(c0 + c) * out + r0 + r] = tile[r * TILE + c];
-                        }
-                    }
-                }
-            });
-            return t;
+            return transpose(MemorySegment.ofBuffer(EngineArrays.memory(weight)), Math.toIntExact(weight.getShape().get(0)),
+                    Math.toIntExact(weight.getShape().get(1)));
         }
         try (NDArray t = weight.transpose(); NDArray f = t.toType(ai.djl.ndarray.types.DataType.FLOAT32, false)) {
             return f.toFloatArray();
         }
     }
 
+    /** {@code [rows][cols]} to {@code [cols][rows]} (tests and benchmarks hand weights over as Java arrays). */
     static float[] transpose(float[] a, int rows, int cols) {
-        float[] t = new float[a.length];
-        for (int r0 = 0; r0 < rows; r0 += TILE) {
+        return transpose(MemorySegment.ofArray(a), rows, cols);
+    }
+
+    /**
+     * {@code [rows][cols]} FLOAT32 values to a new {@code [cols][rows]} array, in tiles so that both
+     * sides stay in cache, bands of rows in parallel; each tile's rows are copied out in bulk.
+     */
+    private static float[] transpose(MemorySegment a, int rows, int cols) {
+        float[] t = new float[Math.multiplyExact(rows, cols)];
+        IntStream.range(0, (rows + TILE - 1) / TILE).parallel().forEach(band -> {
+            int r0 = band * TILE;
+            int height = Math.min(rows, r0 + TILE) - r0;
+            float[] tile = new float[TILE * TILE];
             for (int c0 = 0; c0 < cols; c0 += TILE) {
-                for (int r = r0, r1 = Math.min(rows, r0 + TILE); r < r1; r++) {
-                    for (int c = c0, c1 = Math.min(cols, c0 + TILE); c < c1; c++) {
-                        t[c * rows + r] = a[r * cols + c];
+                int width = Math.min(cols, c0 + TILE) - c0;
+                for (int r = 0; r < height; r++) {
+                    MemorySegment.copy(a, java.lang.foreign.ValueLayout.JAVA_FLOAT_UNALIGNED, ((long) (r0 + r) * cols + c0) * Float.BYTES, tile, r * TILE, width);
+                }
+                for (int c = 0; c < width; c++) {
+                    for (int r = 0; r < height; r++) {
+                        t[(c0 + c) * rows + r0 + r] = tile[r * TILE + c];
                     }
                 }
             }
-        }
+        });
         return t;
     }
 

@@ -35,7 +35,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
      * within the noise, 14–15 s for 8,192 rows).
      */
     static int tileFor(int n) {
-        if (GemmKernel.BEST != null && n >= GemmKernel.MIN_COLUMNS && n <= 4096) {
+        if (GemmKernel.runsFor(n) && n <= 4096) {
             return n; // the kernel skips the lower triangle itself: one slab, packed once per batch (64 MB at 4096)
         }
         return n <= 4096 ? 512 : 1024;
@@ -72,7 +72,7 @@ final class Hessian implements Gptq.Source, AutoCloseable {
                 xf = x.toType(DataType.FLOAT32, false);
                 xf.attach(batch);
             }
-            if (GemmKernel.BEST != null && n >= GemmKernel.MIN_COLUMNS) {
+            if (GemmKernel.runsFor(n)) {
                 addInPlace(xf);
                 rows += x.getShape().get(0);
                 return;
