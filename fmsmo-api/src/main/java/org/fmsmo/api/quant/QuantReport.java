@@ -55,8 +55,8 @@ public record QuantReport(String method, List<LayerResult> layers, double second
         try (ai.djl.ndarray.NDScope scope = new ai.djl.ndarray.NDScope()) { // frees the weight-sized temporaries now
             scope.suppressNotUsedWarning();
             ai.djl.ndarray.NDArray diff = w.sub(layer.frozenWeight().dequantize());
-            double errNorm = Math.sqrt(diff.square().sum().getFloat());
-            double wNorm = Math.sqrt(w.square().sum().getFloat());
+            double errNorm = diff.norm().getFloat();
+            double wNorm = w.norm().getFloat();
             double maxAbs = diff.abs().max().getFloat();
             return new LayerResult(layer.name(), layer.weightQuantizer().spec(),
                     Map.of("weight_rel_error", wNorm == 0 ? 0 : errNorm / wNorm, "weight_max_abs_error", maxAbs));

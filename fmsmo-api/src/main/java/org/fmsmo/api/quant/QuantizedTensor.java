@@ -186,6 +186,16 @@ public final class QuantizedTensor {
                     decoded[i] = f.decode(raw[i]);
                 }
                 values = codes.getManager().create(decoded, codes.getShape());
+            } else if (contiguousGroups()) {
+                // [rows, groups, size] against [rows, groups, 1]: the same products as per-element
+                // scales, without the weight-sized copies of the scales and zero points.
+                Shape blocks = new Shape(codes.getShape().get(0), scale.getShape().get(1), spec.groupSize());
+                Shape perBlock = new Shape(blocks.get(0), blocks.get(1), 1);
+                values = codes.toType(DataType.FLOAT32, false).reshape(blocks);
+                if (zeroPoint != null) {
+                    values = values.subi(zeroPoint.toType(DataType.FLOAT32, false).reshape(perBlock));
+                }
+                return keep(values.muli(scale.reshape(perBlock)).reshape(codes.getShape()));
             } else {
                 values = codes.toType(DataType.FLOAT32, false);
                 if (zeroPoint != null) {
@@ -196,6 +206,17 @@ public final class QuantizedTensor {
             NDScope.unregister(values);
             return values;
         }
+    }
+
+    /** Groups of {@code groupSize} consecutive columns, as many as fit the row exactly. */
+    private boolean contiguousGroups() {
+        return spec.granularity() == Granularity.GROUP && groupIndex == null && codes.getShape().get(1) % spec.groupSize() == 0;
+    }
+
+    /** {@code values}, taken out of the current scope for the caller. */
+    private static NDArray keep(NDArray values) {
+        NDScope.unregister(values);
+        return values;
     }
 
     private static void check(boolean ok, String expected, Object found) {

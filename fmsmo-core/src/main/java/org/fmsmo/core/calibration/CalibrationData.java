@@ -179,6 +179,11 @@ public final class CalibrationData {
         return new CalibrationData(samples.subList(0, (int) keep), batchSize);
     }
 
+    /** The first {@code n} samples of these examples (all of them when there are fewer), batched as these are. */
+    public CalibrationData firstSamples(int n) {
+        return new CalibrationData(samples.subList(0, Math.min(n, samples.size())), batchSize);
+    }
+
     /** Number of forward passes {@link #run} makes. */
     public int batches() {
         return (samples.size() + batchSize - 1) / batchSize;

@@ -23,7 +23,7 @@ import org.fmsmo.core.io.safetensors.SafetensorsFile;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.TransformerModel;
-import org.fmsmo.core.nn.NativeMemory;
+import org.fmsmo.core.nn.FloatFiles;
 import org.fmsmo.core.nn.Scopes;
 
 /**
@@ -37,8 +37,8 @@ import org.fmsmo.core.nn.Scopes;
  */
 public final class HiddenStates implements AutoCloseable {
 
-    /** One batch at the current block boundary; {@code realTokens} is null when no row is padding. */
-    public record Batch(NDArray hidden, NDArray mask, NDArray realTokens) {
+    /** Batch {@code index} at the current block boundary; {@code realTokens} is null when no row is padding. */
+    public record Batch(int index, NDArray hidden, NDArray mask, NDArray realTokens) {
     }
 
     /** Where hidden states beyond {@code budgetBytes} (in memory) go; the folder is created at the first one and removed by the caller. */
@@ -79,7 +79,7 @@ public final class HiddenStates implements AutoCloseable {
                 int k = states.batches.size();
                 states.shapes.add(in.hidden().getShape());
                 NDArray kept = states.offloads(in.hidden()) ? states.spill(k, in.hidden()) : Scopes.keep(in.hidden(), states.keep);
-                states.batches.add(new Batch(kept, Scopes.keep(in.mask(), states.keep), rows));
+                states.batches.add(new Batch(k, kept, Scopes.keep(in.mask(), states.keep), rows));
             }
         });
         return states;
@@ -90,9 +90,19 @@ public final class HiddenStates implements AutoCloseable {
         return batches.size();
     }
 
+    /** Number of examples, over all batches. */
+    public long samples() {
+        return shapes.stream().mapToLong(sh -> sh.get(0)).sum();
+    }
+
     /** Bytes the hidden states take in memory (not those in offload files). */
     public long bytes() {
         return batches.stream().filter(b -> b.hidden() != null).mapToLong(b -> b.hidden().getShape().size() * 4).sum();
+    }
+
+    /** What the offload budget leaves free in memory beside the hidden states (unbounded without an offload). */
+    public long headroom() {
+        return offload == null ? Long.MAX_VALUE : Math.max(0, offload.budgetBytes() - bytes());
     }
 
     /** Batches in offload files. */
@@ -113,22 +123,40 @@ public final class HiddenStates implements AutoCloseable {
                 }
                 next = Scopes.keep(next, keep);
                 s.hidden().close();
-                batches.set(k, new Batch(next, s.mask(), s.realTokens()));
+                batches.set(k, new Batch(k, next, s.mask(), s.realTokens()));
             }
         }
     }
 
     /** Runs {@code pass} on every batch, each in a scope of its own that frees what it made (and an offloaded state read for it). */
     public void forEach(java.util.function.Consumer<Batch> pass) {
-        forFirst(batches.size(), pass);
-    }
-
-    /** As {@link #forEach}, on the first {@code n} batches only. */
-    public void forFirst(int n, java.util.function.Consumer<Batch> pass) {
-        for (int k = 0; k < Math.min(n, batches.size()); k++) {
+        for (int k = 0; k < batches.size(); k++) {
             try (NDScope scope = new NDScope()) {
                 scope.suppressNotUsedWarning();
                 pass.accept(view(k));
+            }
+        }
+    }
+
+    /**
+     * As {@link #forEach}, on the first {@code n} samples only: a batch past them is not run, the
+     * one they end in is cut to its first rows (its padding mask too; a causal mask is per position).
+     */
+    public void forFirstSamples(int n, java.util.function.Consumer<Batch> pass) {
+        int left = n;
+        for (int k = 0; k < batches.size() && left > 0; k++) {
+            try (NDScope scope = new NDScope()) {
+                scope.suppressNotUsedWarning();
+                Batch b = view(k);
+                long rows = b.hidden().getShape().get(0);
+                if (left < rows) {
+                    long t = b.hidden().getShape().get(1);
+                    NDArray mask = b.mask() != null && b.mask().getShape().dimension() == 4 ? b.mask().get("0:{}", left) : b.mask();
+                    NDArray real = b.realTokens() == null ? null : b.realTokens().get("0:{}", left * t);
+                    b = new Batch(k, b.hidden().get("0:{}", left), mask, real);
+                }
+                left -= (int) Math.min(rows, left);
+                pass.accept(b);
             }
         }
     }
@@ -152,7 +180,7 @@ public final class HiddenStates implements AutoCloseable {
     /** Batch {@code k} with its hidden state in memory: read from its offload file into the current scope when offloaded. */
     private Batch view(int k) {
         Batch s = batches.get(k);
-        return s.hidden() != null ? s : new Batch(read(k), s.mask(), s.realTokens());
+        return s.hidden() != null ? s : new Batch(k, read(k), s.mask(), s.realTokens());
     }
 
     private boolean offloads(NDArray next) {
@@ -165,44 +193,18 @@ public final class HiddenStates implements AutoCloseable {
 
     /** Writes {@code h} to batch {@code k}'s offload file (replacing it); returns null, the batch's in-memory state. */
     private NDArray spill(int k, NDArray h) {
-        Path f = file(k);
-        Path tmp = f.resolveSibling(f.getFileName() + ".new");
-        try {
-            java.nio.file.Files.createDirectories(offload.dir());
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create the offload folder " + offload.dir() + ": " + e.getMessage(), e);
-        }
-        try (FileChannel c = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
-            ByteBuffer b = h.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-            while (b.hasRemaining()) {
-                c.write(b);
-            }
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot offload hidden states to " + tmp + ": " + e.getMessage(), e);
-        }
-        try {
-            java.nio.file.Files.move(tmp, f, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
-        } catch (IOException e) {
-            throw new FmsmoException(ErrorCode.IO_ERROR, "cannot offload hidden states to " + f + ": " + e.getMessage(), e);
-        }
+        FloatFiles.write(file(k), h, "hidden states");
         return null;
     }
 
     /** Batch {@code k}'s offloaded state, as an array the current scope frees. */
     private NDArray read(int k) {
-        Path f = file(k);
-        return NativeMemory.engineFloats(keep, shapes.get(k), dst -> {
-            try (FileChannel c = FileChannel.open(f, StandardOpenOption.READ)) {
-                ByteBuffer b = dst.asByteBuffer();
-                while (b.hasRemaining()) {
-                    if (c.read(b) < 0) {
-                        throw new IOException("it ends after " + b.position() + " of " + dst.byteSize() + " bytes");
-                    }
-                }
-            } catch (IOException e) {
-                throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read offloaded hidden states " + f + ": " + e.getMessage(), e);
-            }
-        });
+        return FloatFiles.read(keep, file(k), shapes.get(k), "hidden states");
+    }
+
+    /** The folder offloaded arrays go to; null when nothing is offloaded. */
+    public Path offloadDir() {
+        return offload == null ? null : offload.dir();
     }
 
     /** Writes every batch's hidden state (FLOAT32, bit for bit) into one safetensors file, for a run that resumes here. */
@@ -250,7 +252,7 @@ public final class HiddenStates implements AutoCloseable {
                     }
                     h = Scopes.keep(h, keep);
                     s.hidden().close();
-                    batches.set(k, new Batch(h, s.mask(), s.realTokens()));
+                    batches.set(k, new Batch(k, h, s.mask(), s.realTokens()));
                 }
             }
         }

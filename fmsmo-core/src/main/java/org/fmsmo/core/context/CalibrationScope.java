@@ -27,8 +27,12 @@ public interface CalibrationScope {
         forward(Integer.MAX_VALUE, progress);
     }
 
-    /** Runs the first {@code batches} batches of calibration examples through the scope once, as it now is. */
-    void forward(int batches, ProgressListener progress);
+    /** Runs the first {@code samples} calibration examples through the scope once, as it now is. */
+    void forward(int samples, ProgressListener progress);
+
+    /** Told that a method changed the model other than by freezing layers (a smoothing fold), so that nothing computed before is reused. */
+    default void changed() {
+    }
 
     /** {@link QuantContext#sequential} over the scope's planned layers. */
     void sequential(QuantPlan plan, QuantContext.Stage stage, boolean trueSequential);

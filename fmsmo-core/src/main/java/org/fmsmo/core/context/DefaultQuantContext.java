@@ -257,8 +257,8 @@ public final class DefaultQuantContext implements QuantContext {
         return inputChannelAbsMax(layers, Integer.MAX_VALUE);
     }
 
-    /** As {@link #inputChannelAbsMax(Collection)}, over the first {@code batches} batches of examples only. */
-    public Map<String, float[]> inputChannelAbsMax(Collection<String> layers, int batches) {
+    /** As {@link #inputChannelAbsMax(Collection)}, over the first {@code samples} examples only. */
+    public Map<String, float[]> inputChannelAbsMax(Collection<String> layers, int samples) {
         if (!scope.hasExamples()) {
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "input statistics need calibration examples; give a calibration file");
         }
@@ -269,7 +269,7 @@ public final class DefaultQuantContext implements QuantContext {
             model.replace(name, probe);
         }
         try {
-            scope.forward(batches, progress);
+            scope.forward(samples, progress);
         } finally {
             probes.forEach((name, probe) -> model.replace(name, probe.wrapped()));
         }
@@ -290,6 +290,7 @@ public final class DefaultQuantContext implements QuantContext {
                 return; // a per-channel scale does not commute with the online rotation after it; the rotation spreads that input already
             }
         }
+        scope.changed();
         NDArray scale = model.manager().create(s);
         Optional<InputGroup> group = plan.inputGroup(layers.getFirst());
         boolean fold = plan.foldable(layers);

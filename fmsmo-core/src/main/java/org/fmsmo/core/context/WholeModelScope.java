@@ -37,8 +37,8 @@ final class WholeModelScope implements CalibrationScope {
     }
 
     @Override
-    public void forward(int batches, ProgressListener progress) {
-        (batches < calibration.batches() ? calibration.firstBatches(batches) : calibration).run(transformer(), progress);
+    public void forward(int samples, ProgressListener progress) {
+        (samples < calibration.size() ? calibration.firstSamples(samples) : calibration).run(transformer(), progress);
     }
 
     @Override

@@ -26,6 +26,9 @@ public abstract class Module {
     /** This module's full path from the model root, set by {@link #assignPaths}. */
     private String path = "";
 
+    /** Where {@link #step}s are remembered; null: each is computed. */
+    private StepMemo memo;
+
     /** The module's path from the model root ({@code model.layers.0.input_layernorm}); "" for the root. */
     public final String path() {
         return path;
@@ -58,10 +61,33 @@ public abstract class Module {
         throw new FmsmoException(ErrorCode.UNKNOWN_NAME, "no module at '" + modulePath + "'");
     }
 
-    /** Runs the linear layer in a slot on {@code x}, reporting the call to a running {@link Trace}. */
+    /** Runs the linear layer in a slot on {@code x}, reporting the call to a running {@link Trace} and memo. */
     protected final NDArray linear(String slotPath, NDArray x) {
         LinearLayer l = slot(slotPath);
+        if (memo != null) {
+            memo.ran(this, slotPath, l);
+        }
         return Trace.call("linear", l.name(), l.forward(x), x);
+    }
+
+    /**
+     * Runs one step of this module's forward: a part whose output depends only on the module's
+     * input and on the linear layers run before and inside it (no state of its own that a method
+     * changes). Under a {@link StepMemo} a step that can no longer change is computed once per
+     * batch. Its output must not be modified in place.
+     */
+    protected final NDArray step(String name, Supplier<NDArray> compute) {
+        return memo == null ? compute.get() : memo.step(path + "#" + name, compute);
+    }
+
+    /** Puts this module and every descendant under {@code memo} (null: none). */
+    public final void useMemo(StepMemo memo) {
+        this.memo = memo;
+        members.values().forEach(m -> {
+            if (m instanceof Module child) {
+                child.useMemo(memo);
+            }
+        });
     }
 
     /** Registers an attention matmul slot under a local name ({@code bmm1}); its name is this module's path plus it. */

@@ -203,8 +203,8 @@ final class StreamedRun {
                         add(seconds, "load", t);
                         t = System.nanoTime();
                         Map<String, LayerProfile.Histogram> histograms = new LinkedHashMap<>();
-                        DefaultQuantContext context = new DefaultQuantContext(new BlockScope(model, block, view, states,
-                                w -> histograms.put(w.name(), WorstLayers.histogram(w))), plan, config, registry, progress);
+                        BlockScope scope = new BlockScope(model, block, view, states, w -> histograms.put(w.name(), WorstLayers.histogram(w)));
+                        DefaultQuantContext context = new DefaultQuantContext(scope, plan, config, registry, progress);
                         t = System.nanoTime();
                         Map<String, float[]> ranges = WorstLayers.inputRanges(context, plan, states != null); // before the method changes the block
                         add(seconds, "profile_inputs", t);
@@ -218,8 +218,10 @@ final class StreamedRun {
                         add(seconds, "quantize", t);
                         t = System.nanoTime();
                         boolean last = i + 1 == model.numBlocks();
-                        if (states != null && !last) {
-                            states.advance(s -> model.runBlock(block, s.hidden(), s.mask()));
+                        try (scope) {
+                            if (states != null && !last) {
+                                scope.advance();
+                            }
                         }
                         add(seconds, "forward", t);
                         t = System.nanoTime();

@@ -36,16 +36,17 @@ final class WorstLayers {
     }
 
     /**
-     * Batches of calibration examples the report's input ranges are taken from. The pass exists
-     * only for the report, and over all examples it was a whole forward of the model (at 8B shapes
-     * 87 s of a streamed block's 420 s); one batch shows the ranges' shape and outlier channels.
+     * Calibration examples the report's input ranges are taken from. The pass exists only for the
+     * report: over all examples it was a whole forward of the model, and over the first batch of
+     * eight still 20 s of an 8B-shaped block's 200 s. Two examples show the ranges' shape and
+     * outlier channels.
      */
-    static final int PROFILE_BATCHES = 1;
+    static final int PROFILE_SAMPLES = 2;
 
     /**
      * Per input channel {@code max |x|} of the plan's quantized linear layers over the first
-     * {@value #PROFILE_BATCHES} batch of calibration examples, from one pass of the scope as it is
-     * now; empty without calibration examples.
+     * {@value #PROFILE_SAMPLES} calibration examples, from one pass of the scope as it is now;
+     * empty without calibration examples.
      */
     static Map<String, float[]> inputRanges(DefaultQuantContext context, QuantPlan plan, boolean hasExamples) {
         if (!hasExamples) {
@@ -53,7 +54,7 @@ final class WorstLayers {
         }
         List<String> layers = plan.layers().stream().filter(d -> d.kind().equals(LayerDecision.LINEAR) && d.quantize())
                 .map(LayerDecision::name).toList();
-        return layers.isEmpty() ? Map.of() : context.inputChannelAbsMax(layers, PROFILE_BATCHES);
+        return layers.isEmpty() ? Map.of() : context.inputChannelAbsMax(layers, PROFILE_SAMPLES);
     }
 
     /**

@@ -7,6 +7,7 @@ import org.fmsmo.api.arch.TransformerSpec.Part;
 import org.fmsmo.core.nn.Attention;
 import org.fmsmo.core.nn.Bmm;
 import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.Scopes;
 import org.fmsmo.core.nn.Normalization;
 import org.fmsmo.core.nn.RotaryEmbedding;
 import org.fmsmo.core.nn.Trace;
@@ -69,6 +70,12 @@ final class SelfAttention extends Module {
      *             layer narrows it to its window
      */
     NDArray forward(NDArray x, NDArray mask) {
+        // Its own scope: q, k, v, the rotary halves and the scores are freed once the context exists.
+        return linear(o, step("context", () -> Scopes.step(() -> context(x, mask))));
+    }
+
+    /** o_proj's input: the heads' attention outputs side by side, {@code [B, T, heads·d]}. */
+    private NDArray context(NDArray x, NDArray mask) {
         long b = x.getShape().get(0);
         long t = x.getShape().get(1);
         int heads = spec.numHeads();
@@ -116,7 +123,7 @@ final class SelfAttention extends Module {
             // it can be folded into v_proj's rows. Grouped heads repeat v's channels, so there it cannot.
             Trace.call("channelwise", path(), merged, vx);
         }
-        return linear(o, merged);
+        return merged;
     }
 
     // For ResidualRotation: full layer names.

@@ -99,10 +99,10 @@ final class TransformerBlock extends Module {
         boolean sandwich = spec.layout() == TransformerSpec.Layout.SANDWICH;
         // Each half in a scope of its own: its intermediates (norm, rotary, scores) are freed as
         // soon as its output exists, not when the caller's scope ends.
-        NDArray a = Scopes.step(() -> {
+        NDArray a = step("attention", () -> Scopes.step(() -> {
             NDArray out = attention.forward(inputNorm == null ? x : inputNorm.forward(x), mask);
             return sandwich ? postAttentionNorm.forward(out) : residual(out);
-        });
+        }));
         NDArray h = Trace.call("add", path(), x.add(a), x, a);
         NDArray m = Scopes.step(() -> {
             NDArray in = (sandwich ? preFeedforwardNorm : postAttentionNorm).forward(h);
