@@ -144,12 +144,12 @@ public final class StepMemo implements AutoCloseable {
             forget(k); // stale
         }
         long freed = inner.stream().map(entries::get).filter(java.util.Objects::nonNull).mapToLong(Entry::bytes).sum();
-        if (!fixed || bytes - freed + size > budgetBytes) {
+        if (!fixed || out.getDataType() != DataType.FLOAT32 || bytes - freed + size > budgetBytes) {
             return out;
         }
         inner.forEach(this::forget); // this step's replay never reaches them
         bytes += size;
-        if (dir != null && out.getDataType() == DataType.FLOAT32) {
+        if (dir != null) {
             Path file = dir.resolve("step-" + files++ + ".f32");
             FloatFiles.write(file, out, "a forward step's output");
             entries.put(k, new Entry(null, file, out.getShape(), before, inside, size));
