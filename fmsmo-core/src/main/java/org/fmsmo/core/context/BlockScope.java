@@ -84,6 +84,7 @@ public final class BlockScope implements CalibrationScope, AutoCloseable {
         // attention half once o_proj is frozen). Not when a stage sees float layers again, nor
         // when attention matmuls calibrate inside the steps. It keeps its outputs in files beside
         // the offloaded states, or, without an offload folder, in what the states' budget leaves.
+        close(); // a second sequential run starts from nothing
         Path dir = states.offloadDir() == null ? null : states.offloadDir().resolve("steps");
         if (trueSequential && plan.quantizedBmms().isEmpty() && (dir != null || states.offloaded() == 0)) {
             memo = new StepMemo(view.manager(), l -> l instanceof LayerWrapper w ? w.isFrozen() : !quantized.contains(l.name()), dir,

@@ -41,8 +41,12 @@ public final class StepMemo implements AutoCloseable {
         }
     }
 
-    /** A stored output: in memory, or (output null) in {@code file}. */
-    private record Entry(NDArray output, Path file, Shape shape, List<Ran> before, List<Ran> inside, long bytes) {
+    /** A stored FLOAT32 output: in memory, or (output null) in {@code file}. */
+    private record Entry(NDArray output, Path file, Shape shape, List<Ran> before, List<Ran> inside) {
+        long bytes() {
+            return shape.size() * 4;
+        }
+
         void free() {
             if (output != null) {
                 output.close();
@@ -138,8 +142,8 @@ public final class StepMemo implements AutoCloseable {
         }
         List<Ran> before = List.copyOf(ran.subList(0, from));
         List<Ran> inside = List.copyOf(ran.subList(from, ran.size()));
-        long size = out.getShape().size() * out.getDataType().getNumOfBytes();
-        boolean fixed = before.stream().allMatch(r -> settled.test(r.layer())) && inside.stream().allMatch(r -> settled.test(r.layer()));
+        long size = out.getShape().size() * 4;
+        boolean fixed = ran.stream().allMatch(r -> settled.test(r.layer())); // before and inside
         if (e != null) {
             forget(k); // stale
         }
@@ -152,11 +156,11 @@ public final class StepMemo implements AutoCloseable {
         if (dir != null) {
             Path file = dir.resolve("step-" + files++ + ".f32");
             FloatFiles.write(file, out, "a forward step's output");
-            entries.put(k, new Entry(null, file, out.getShape(), before, inside, size));
+            entries.put(k, new Entry(null, file, out.getShape(), before, inside));
             return out;
         }
         NDArray kept = Scopes.keep(out, manager);
-        entries.put(k, new Entry(kept, null, kept.getShape(), before, inside, size));
+        entries.put(k, new Entry(kept, null, kept.getShape(), before, inside));
         return kept.reshape(kept.getShape());
     }
 
