@@ -4,8 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
 import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
@@ -30,7 +28,6 @@ import org.fmsmo.core.io.safetensors.TensorInfo;
  */
 public final class Weights {
 
-    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final SafetensorsModel checkpoint;
     private final NDManager manager;
@@ -86,7 +83,7 @@ public final class Weights {
                 throw new FmsmoException(ErrorCode.CORRUPT_INPUT, checkpoint.dir() + ", layer weight '" + name + "': expected shape "
                         + Arrays.toString(shape) + " from config.json, the quantized tensors give " + decoded.length + " values");
             }
-            return Optional.of(manager.create(decoded, new Shape(shape)));
+            return Optional.of(NativeMemory.engineFloats(manager, decoded, new Shape(shape)));
         }
         String stored = resolve(name);
         if (stored == null) {
@@ -168,14 +165,6 @@ public final class Weights {
         long n = info.elements();
         Dtype dtype = info.dtype();
         // One tensor at a time goes through a staging buffer outside the Java heap.
-        return NativeMemory.engineFloats(manager, new Shape(info.shape()), dst -> {
-            if (dtype == Dtype.F32) {
-                MemorySegment.copy(src, 0, dst, 0, n * 4);
-            } else {
-                for (long i = 0; i < n; i++) {
-                    dst.setAtIndex(FLOAT_LE, i, FloatConversions.read(dtype, src, i));
-                }
-            }
-        });
+        return NativeMemory.engineFloats(manager, new Shape(info.shape()), dst -> FloatConversions.widen(dtype, src, dst, n));
     }
 }

@@ -78,9 +78,7 @@ public final class OnnxTensor {
                 throw mismatch(raw.byteSize() + " raw bytes", n * dtype.size() + " bytes");
             }
             out = new float[(int) n];
-            for (int i = 0; i < n; i++) {
-                out[i] = FloatConversions.read(dtype, raw, i);
-            }
+            FloatConversions.widen(dtype, raw, out, (int) n);
         } else if (dataType == FLOAT && floatData != null) {
             out = floatData.clone();
         } else if ((dataType == FLOAT16 || dataType == BFLOAT16) && intData != null) {

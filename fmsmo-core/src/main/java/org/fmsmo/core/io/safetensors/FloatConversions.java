@@ -35,6 +35,38 @@ public final class FloatConversions {
         };
     }
 
+    /**
+     * Elements {@code [0, n)} of little-endian float data of type {@code dtype} written to
+     * {@code dst} as little-endian F32, with one loop per dtype. Reading element by element through
+     * {@link #read} chose the dtype for every element: an 8B model's BF16 embedding table and
+     * head (1.05 G elements) took 17 s that way.
+     */
+    public static void widen(Dtype dtype, MemorySegment src, MemorySegment dst, long n) {
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(src, 0, dst, 0, n * 4);
+            case BF16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(FLOAT_LE, i, bf16ToFloat(src.getAtIndex(SHORT_LE, i)));
+                }
+            }
+            case F16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(FLOAT_LE, i, f16ToFloat(src.getAtIndex(SHORT_LE, i)));
+                }
+            }
+            default -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(FLOAT_LE, i, read(dtype, src, i));
+                }
+            }
+        }
+    }
+
+    /** As {@link #widen(Dtype, MemorySegment, MemorySegment, long)}, into {@code dst[0, n)}. */
+    public static void widen(Dtype dtype, MemorySegment src, float[] dst, int n) {
+        widen(dtype, src, MemorySegment.ofArray(dst), n);
+    }
+
     /** bfloat16 bits to float: the bits are the upper half of an F32. */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);

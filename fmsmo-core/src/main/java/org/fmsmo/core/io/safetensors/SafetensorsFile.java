@@ -34,7 +34,6 @@ public final class SafetensorsFile implements AutoCloseable {
     private static final ValueLayout.OfShort SHORT_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt INT_LE = ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong LONG_LE = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfFloat FLOAT_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final Path path;
     private final Arena arena;
@@ -215,13 +214,7 @@ public final class SafetensorsFile implements AutoCloseable {
         int n = elementCount(t);
         MemorySegment s = bytes(name);
         float[] out = new float[n];
-        if (t.dtype() == Dtype.F32) {
-            MemorySegment.copy(s, FLOAT_LE, 0, out, 0, n);
-        } else {
-            for (int i = 0; i < n; i++) {
-                out[i] = FloatConversions.read(t.dtype(), s, i);
-            }
-        }
+        FloatConversions.widen(t.dtype(), s, out, n);
         return out;
     }
 

@@ -112,15 +112,14 @@ public final class TransformerStream implements StreamedModel {
         TensorInfo info = checkpoint.info(embedding);
         MemorySegment table = checkpoint.file(embedding).bytes(embedding);
         float[] rows = new float[Math.multiplyExact(ids.length, h)];
+        MemorySegment out = MemorySegment.ofArray(rows);
+        long rowBytes = (long) h * info.dtype().size();
         for (int k = 0; k < ids.length; k++) {
             if (ids[k] < 0 || ids[k] >= spec.vocabSize()) {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "token id " + ids[k] + " is outside the vocabulary of "
                         + spec.vocabSize());
             }
-            long base = ids[k] * h;
-            for (int j = 0; j < h; j++) {
-                rows[k * h + j] = FloatConversions.read(info.dtype(), table, base + j);
-            }
+            FloatConversions.widen(info.dtype(), table.asSlice(ids[k] * rowBytes, rowBytes), out.asSlice(k * h * 4L, h * 4L), h);
         }
         // Each row read maps the pages around it too (the kernel's fault-around): a few thousand
         // random ids leave most of an 8B model's 1 GB table resident unless it is let go.

@@ -74,6 +74,43 @@ class SafetensorsTest {
         assertEquals(448f, FloatConversions.f8ToFloat(Dtype.F8_E4M3, FloatConversions.floatToF8(Dtype.F8_E4M3, 1e6f)), "FP8 saturates");
     }
 
+    /**
+     * The bulk widening (one loop per dtype) against the element-wise definition, on every bit
+     * pattern of each narrow format, compared as raw bits (NaN payloads and -0 included), plus
+     * hand-checked values: bf16 0x3F80 and f16 0x3C00 are 1, f16 0x7C00 is +inf, E4M3 0x7E is 448.
+     */
+    @Test
+    void bulkWideningEqualsElementWiseOnEveryBitPattern() {
+        for (Dtype d : List.of(Dtype.BF16, Dtype.F16, Dtype.F8_E4M3, Dtype.F8_E5M2)) {
+            int n = d.size() == 2 ? 1 << 16 : 1 << 8;
+            java.lang.foreign.MemorySegment src = java.lang.foreign.MemorySegment.ofArray(new byte[n * d.size()]);
+            for (int i = 0; i < n; i++) {
+                if (d.size() == 2) {
+                    src.set(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 2L * i, (short) i);
+                } else {
+                    src.set(java.lang.foreign.ValueLayout.JAVA_BYTE, i, (byte) i);
+                }
+            }
+            float[] bulk = new float[n];
+            FloatConversions.widen(d, src, bulk, n);
+            for (int i = 0; i < n; i++) {
+                float one = FloatConversions.read(d, src, i);
+                assertEquals(Float.floatToRawIntBits(one), Float.floatToRawIntBits(bulk[i]), d + " pattern " + Integer.toHexString(i));
+            }
+        }
+        float[] out = new float[1];
+        FloatConversions.widen(Dtype.BF16, java.lang.foreign.MemorySegment.ofArray(new short[] {0x3F80}), out, 1);
+        assertEquals(1f, out[0]);
+        FloatConversions.widen(Dtype.F16, java.lang.foreign.MemorySegment.ofArray(new short[] {0x3C00}), out, 1);
+        assertEquals(1f, out[0]);
+        FloatConversions.widen(Dtype.F16, java.lang.foreign.MemorySegment.ofArray(new short[] {0x7C00}), out, 1);
+        assertEquals(Float.POSITIVE_INFINITY, out[0]);
+        FloatConversions.widen(Dtype.F8_E4M3, java.lang.foreign.MemorySegment.ofArray(new byte[] {0x7E}), out, 1);
+        assertEquals(448f, out[0]);
+        FloatConversions.widen(Dtype.F64, java.lang.foreign.MemorySegment.ofArray(new double[] {0.1}), out, 1);
+        assertEquals(0.1f, out[0]);
+    }
+
     @Test
     void shardedFoldersRoundTripAndAreWrittenAtomically() throws IOException {
         Path config = Files.writeString(tmp.resolve("config.json"), "{}");

@@ -500,13 +500,25 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
                         source.location() + ": " + layer + ".weight_zero_point") : null;
         int offset = 1 << (bits - 1);
         float[] w = new float[out * in];
-        for (int r = 0; r < out; r++) {
+        if (gIdx == null) { // contiguous groups (or one per row, or one per tensor): a run of columns per scale
+            int span = scale.length == 1 ? in : groupSize;
+            for (int r = 0; r < out; r++) {
+                for (int c0 = 0, g = 0; c0 < in; c0 += span, g++) {
+                    int block = scale.length == 1 ? 0 : r * groups + g;
+                    int z = zero == null ? offset : zero[block];
+                    float s = scale[block];
+                    for (int c = c0, end = Math.min(in, c0 + span), i = r * in + c0; c < end; c++, i++) {
+                        w[i] = (unsigned[i] - z) * s;
+                    }
+                }
+            }
+            return w;
+        }
+        for (int r = 0; r < out; r++) { // act-order: each column's group from g_idx
             for (int c = 0; c < in; c++) {
-                int g = scale.length == 1 ? 0 : gIdx != null ? gIdx[c] : c / groupSize;
-                int block = scale.length == 1 ? 0 : r * groups + g;
-                int q = unsigned[r * in + c];
-                float code = zero == null ? q - offset : q - zero[block];
-                w[r * in + c] = code * scale[block];
+                int block = scale.length == 1 ? 0 : r * groups + gIdx[c];
+                int z = zero == null ? offset : zero[block];
+                w[r * in + c] = (unsigned[r * in + c] - z) * scale[block];
             }
         }
         return w;
