@@ -6,6 +6,8 @@ import ai.djl.ndarray.types.Shape;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.function.Consumer;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.deploy.HostTensors;
 
 /**
@@ -27,6 +29,11 @@ public final class NativeMemory {
      * 7 s of a streamed block's 14 s to load.
      */
     public static NDArray engineFloats(NDManager manager, Shape shape, Consumer<MemorySegment> fill) {
+        // DJL hands an array's memory out as a ByteBuffer, indexed by int: say so before allocating
+        if (shape.size() > Integer.MAX_VALUE / 4) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "a FLOAT32 array of shape " + shape + " (" + shape.size() * 4
+                    + " bytes) is over the 2 GiB an engine array can be filled through; expected at most " + Integer.MAX_VALUE / 4 + " values");
+        }
         NDArray a = HostTensors.allocate(manager, shape);
         try {
             fill.accept(MemorySegment.ofBuffer(HostTensors.target(a)));
