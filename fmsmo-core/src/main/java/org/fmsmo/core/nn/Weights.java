@@ -28,7 +28,6 @@ import org.fmsmo.core.io.safetensors.TensorInfo;
  */
 public final class Weights {
 
-
     private final SafetensorsModel checkpoint;
     private final NDManager manager;
     private final List<String> optionalPrefixes;
@@ -164,7 +163,7 @@ public final class Weights {
     private NDArray toArray(MemorySegment src, TensorInfo info) {
         long n = info.elements();
         Dtype dtype = info.dtype();
-        // One tensor at a time goes through a staging buffer outside the Java heap.
+        // widened straight into the engine's array: no staging copy, no Java-heap copy
         return NativeMemory.engineFloats(manager, new Shape(info.shape()), dst -> FloatConversions.widen(dtype, src, dst, n));
     }
 }

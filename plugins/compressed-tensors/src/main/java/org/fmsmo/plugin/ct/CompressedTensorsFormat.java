@@ -500,14 +500,13 @@ public final class CompressedTensorsFormat implements CheckpointFormat {
                         source.location() + ": " + layer + ".weight_zero_point") : null;
         int offset = 1 << (bits - 1);
         float[] w = new float[out * in];
-        if (gIdx == null) { // contiguous groups (or one per row, or one per tensor): a run of columns per scale
-            int span = scale.length == 1 ? in : groupSize;
+        if (gIdx == null) { // contiguous groups (one group of `in` columns per row or tensor): a run of columns per scale
             for (int r = 0; r < out; r++) {
-                for (int c0 = 0, g = 0; c0 < in; c0 += span, g++) {
+                for (int c0 = 0, g = 0; c0 < in; c0 += groupSize, g++) {
                     int block = scale.length == 1 ? 0 : r * groups + g;
                     int z = zero == null ? offset : zero[block];
                     float s = scale[block];
-                    for (int c = c0, end = Math.min(in, c0 + span), i = r * in + c0; c < end; c++, i++) {
+                    for (int c = c0, end = Math.min(in, c0 + groupSize), i = r * in + c0; c < end; c++, i++) {
                         w[i] = (unsigned[i] - z) * s;
                     }
                 }

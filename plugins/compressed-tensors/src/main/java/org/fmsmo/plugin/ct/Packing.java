@@ -75,9 +75,13 @@ final class Packing {
         checkWords(words, rows, cols, (long) ((rows + per - 1) / per) * cols, bits, where);
         int[] out = new int[rows * cols];
         int mask = (1 << bits) - 1;
-        for (int r = 0; r < rows; r++) {
-            for (int c = 0; c < cols; c++) {
-                out[r * cols + c] = (words[(r / per) * cols + c] >>> (bits * (r % per))) & mask;
+        // a row of words at a time, each of its `per` code rows at one shift: no division per code
+        for (int wr = 0, r = 0; r < rows; wr++) {
+            for (int k = 0; k < per && r < rows; k++, r++) {
+                int shift = bits * k;
+                for (int c = 0, o = r * cols, i = wr * cols; c < cols; c++) {
+                    out[o + c] = (words[i + c] >>> shift) & mask;
+                }
             }
         }
         return out;
