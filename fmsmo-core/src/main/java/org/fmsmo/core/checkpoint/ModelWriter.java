@@ -15,6 +15,7 @@ import org.fmsmo.core.io.safetensors.Dtype;
 import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.TransformerModel;
+import org.fmsmo.core.nn.NativeMemory;
 
 /**
  * Saves a model as a Hugging Face folder: its parameters under their checkpoint names (a tied
@@ -82,9 +83,10 @@ public final class ModelWriter {
             Dtype dtype = dtypeOf.apply(e.getKey());
             boolean flip = transposed.contains(e.getKey());
             long[] shape = flip ? new long[] {a.getShape().get(1), a.getShape().get(0)} : a.getShape().getShape();
-            // One tensor's floats at a time: the writer asks for them when it reaches this tensor.
-            tensors.add(new TensorData(e.getKey(), dtype, shape,
-                    ch -> TensorData.ofFloats(e.getKey(), dtype, shape, flip ? TensorData.transpose(a.toFloatArray(), (int) shape[1], (int) shape[0]) : a.toFloatArray()).source().writeTo(ch)));
+            // One tensor's floats at a time, when the writer reaches it; straight from the engine's memory unless stored transposed
+            tensors.add(flip ? new TensorData(e.getKey(), dtype, shape, ch -> TensorData.ofFloats(e.getKey(), dtype, shape,
+                    TensorData.transpose(a.toFloatArray(), (int) shape[1], (int) shape[0])).source().writeTo(ch))
+                    : NativeMemory.tensorData(e.getKey(), dtype, a));
         }
         tensors.addAll(extraTensors);
         Map<String, Path> copies = new LinkedHashMap<>();

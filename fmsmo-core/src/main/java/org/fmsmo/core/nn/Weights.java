@@ -161,9 +161,9 @@ public final class Weights {
     }
 
     private NDArray toArray(MemorySegment src, TensorInfo info) {
-        long n = info.elements();
         Dtype dtype = info.dtype();
         // widened straight into the engine's array: no staging copy, no Java-heap copy
-        return NativeMemory.engineFloats(manager, new Shape(info.shape()), dst -> FloatConversions.widen(dtype, src, dst, n));
+        return NativeMemory.engineFloats(manager, new Shape(info.shape()),
+                (dst, first) -> FloatConversions.widen(dtype, src.asSlice(first * dtype.size()), dst, dst.byteSize() / 4));
     }
 }

@@ -26,6 +26,7 @@ import org.fmsmo.core.model.BlockView;
 import org.fmsmo.core.checkpoint.ModelWriter;
 import org.fmsmo.core.model.StreamedModel;
 import org.fmsmo.core.nn.Module;
+import org.fmsmo.core.nn.NativeMemory;
 
 /**
  * A streamed run's output folder, written as the run goes: the mapped input's tensors outside the
@@ -115,7 +116,7 @@ final class StreamedOutput {
         SafetensorsModel in = source.checkpoint();
         Dtype stored = in.names().contains(name) ? in.info(name).dtype() : Dtype.F32;
         Dtype dtype = stored == Dtype.BF16 || stored == Dtype.F16 ? stored : Dtype.F32;
-        return TensorData.ofFloats(name, dtype, a.getShape().getShape(), a.toFloatArray());
+        return NativeMemory.tensorData(name, dtype, a);
     }
 
     /** Ends the format's description, writes config.json and the companion files, and renames the folder to {@code target}. */

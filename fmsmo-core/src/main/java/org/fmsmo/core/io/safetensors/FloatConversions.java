@@ -67,6 +67,38 @@ public final class FloatConversions {
         widen(dtype, src, MemorySegment.ofArray(dst), n);
     }
 
+    /**
+     * Elements {@code [0, n)} of little-endian F32 data stored into {@code dst} as little-endian
+     * {@code dtype} (F32 copied, F64 exactly, F16 and BF16 rounded to nearest even, FP8 rounded to
+     * nearest even with saturation), with one loop per dtype as in {@link #widen}.
+     */
+    public static void narrow(Dtype dtype, MemorySegment src, MemorySegment dst, long n) {
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(src, 0, dst, 0, n * 4);
+            case BF16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(SHORT_LE, i, floatToBf16(src.getAtIndex(FLOAT_LE, i)));
+                }
+            }
+            case F16 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(SHORT_LE, i, floatToF16(src.getAtIndex(FLOAT_LE, i)));
+                }
+            }
+            case F64 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.setAtIndex(DOUBLE_LE, i, src.getAtIndex(FLOAT_LE, i));
+                }
+            }
+            case F8_E4M3, F8_E5M2 -> {
+                for (long i = 0; i < n; i++) {
+                    dst.set(ValueLayout.JAVA_BYTE, i, floatToF8(dtype, src.getAtIndex(FLOAT_LE, i)));
+                }
+            }
+            default -> throw new IllegalArgumentException(dtype + " is not a float dtype");
+        }
+    }
+
     /** bfloat16 bits to float: the bits are the upper half of an F32. */
     public static float bf16ToFloat(short bits) {
         return Float.intBitsToFloat((bits & 0xFFFF) << 16);

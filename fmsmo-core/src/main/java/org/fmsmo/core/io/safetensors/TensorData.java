@@ -1,6 +1,7 @@
 package org.fmsmo.core.io.safetensors;
 
 import java.io.IOException;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -53,17 +54,9 @@ public record TensorData(String name, Dtype dtype, long[] shape, Source source) 
             throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "tensor '" + name + "': cannot store floats as " + dtype);
         }
         checkCount(name, shape, values.length);
-        ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, dtype.size())).order(ByteOrder.LITTLE_ENDIAN);
-        for (float v : values) {
-            switch (dtype) {
-                case F32 -> b.putFloat(v);
-                case F64 -> b.putDouble(v);
-                case F16 -> b.putShort(FloatConversions.floatToF16(v));
-                case BF16 -> b.putShort(FloatConversions.floatToBf16(v));
-                default -> b.put(FloatConversions.floatToF8(dtype, v));
-            }
-        }
-        return ofBytes(name, dtype, shape, b.array());
+        byte[] raw = new byte[Math.multiplyExact(values.length, dtype.size())];
+        FloatConversions.narrow(dtype, MemorySegment.ofArray(values), MemorySegment.ofArray(raw), values.length);
+        return ofBytes(name, dtype, shape, raw);
     }
 
     /** Integer values stored as {@code dtype} (I64, I32, I16, I8, U8 or BOOL); values must fit. */

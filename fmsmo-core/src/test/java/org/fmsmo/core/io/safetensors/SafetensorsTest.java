@@ -111,6 +111,57 @@ class SafetensorsTest {
         assertEquals(0.1f, out[0]);
     }
 
+    /**
+     * The bulk narrowing (one loop per dtype) against the element-wise conversions on random bit
+     * patterns (every exponent, NaNs, infinities, subnormals), compared as raw bits, and on
+     * hand-checked roundings: 1 + 2^-8 is a BF16 tie that goes to even (0x3F80), 1 + 3·2^-8 goes
+     * up (0x3F82), 65520 overflows F16 to +inf (0x7C00), E4M3 saturates 500 to 448 (0x7E).
+     */
+    @Test
+    void bulkNarrowingEqualsElementWise() {
+        int n = 1 << 18;
+        float[] values = new float[n];
+        java.util.Random r = new java.util.Random(17);
+        for (int i = 0; i < n; i++) {
+            values[i] = Float.intBitsToFloat(r.nextInt());
+        }
+        values[0] = Float.NaN;
+        values[1] = Float.NEGATIVE_INFINITY;
+        values[2] = -0f;
+        values[3] = Float.MIN_VALUE;
+        for (Dtype d : List.of(Dtype.F32, Dtype.F64, Dtype.BF16, Dtype.F16, Dtype.F8_E4M3, Dtype.F8_E5M2)) {
+            java.lang.foreign.MemorySegment out = java.lang.foreign.MemorySegment.ofArray(new byte[n * d.size()]);
+            FloatConversions.narrow(d, java.lang.foreign.MemorySegment.ofArray(values), out, n);
+            ByteBuffer b = out.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+            for (int i = 0; i < n; i++) {
+                long expected = switch (d) {
+                    case F32 -> Float.floatToRawIntBits(values[i]);
+                    case F64 -> Double.doubleToRawLongBits(values[i]);
+                    case BF16 -> FloatConversions.floatToBf16(values[i]);
+                    case F16 -> FloatConversions.floatToF16(values[i]);
+                    default -> FloatConversions.floatToF8(d, values[i]);
+                };
+                long found = switch (d.size()) {
+                    case 8 -> b.getLong(8 * i);
+                    case 4 -> b.getInt(4 * i);
+                    case 2 -> b.getShort(2 * i);
+                    default -> b.get(i);
+                };
+                assertEquals(expected, found, d + " value " + Integer.toHexString(Float.floatToRawIntBits(values[i])));
+            }
+        }
+        assertEquals(0x3F80, narrowed(Dtype.BF16, 1 + 0x1p-8f));
+        assertEquals(0x3F82, narrowed(Dtype.BF16, 1 + 3 * 0x1p-8f));
+        assertEquals(0x7C00, narrowed(Dtype.F16, 65520f));
+        assertEquals(0x7E, narrowed(Dtype.F8_E4M3, 500f));
+    }
+
+    private static int narrowed(Dtype d, float v) {
+        byte[] out = new byte[d.size()];
+        FloatConversions.narrow(d, java.lang.foreign.MemorySegment.ofArray(new float[] {v}), java.lang.foreign.MemorySegment.ofArray(out), 1);
+        return d.size() == 2 ? (out[0] & 0xFF) | (out[1] & 0xFF) << 8 : out[0] & 0xFF;
+    }
+
     @Test
     void shardedFoldersRoundTripAndAreWrittenAtomically() throws IOException {
         Path config = Files.writeString(tmp.resolve("config.json"), "{}");
