@@ -1,6 +1,8 @@
 package org.fmsmo.plugin.gguf;
 
 import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
@@ -32,9 +34,9 @@ final class GgufFile {
     private final Path path;
     private final Map<String, GgufValue> metadata;
     private final Map<String, TensorInfo> tensors;
-    private final ByteBuffer data;
+    private final MemorySegment data;
 
-    private GgufFile(Path path, Map<String, GgufValue> metadata, Map<String, TensorInfo> tensors, ByteBuffer data) {
+    private GgufFile(Path path, Map<String, GgufValue> metadata, Map<String, TensorInfo> tensors, MemorySegment data) {
         this.path = path;
         this.metadata = metadata;
         this.tensors = tensors;
@@ -53,9 +55,18 @@ final class GgufFile {
         return path;
     }
 
-    /** A tensor's stored bytes, little-endian. */
+    /**
+     * A tensor's stored bytes, little-endian.
+     *
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} for a tensor stored in over 2 GiB (F32 with over 512 M values)
+     */
     ByteBuffer bytes(TensorInfo t) {
-        return data.slice((int) t.offset(), (int) t.type().bytes(t.elements())).order(ByteOrder.LITTLE_ENDIAN);
+        long n = t.type().bytes(t.elements());
+        if (n > Integer.MAX_VALUE) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, path + ": tensor " + t.name() + " is stored in " + n + " bytes of "
+                    + t.type() + "; expected at most 2 GiB per tensor (a quantized type, or F16, for tables this large)");
+        }
+        return data.asSlice(t.offset(), n).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** A tensor's values, decoded to floats. */
@@ -65,17 +76,22 @@ final class GgufFile {
         return y;
     }
 
+    /**
+     * Maps and checks a file of any size (a 7B model's is 4–15 GB). The mapping is a memory
+     * segment, released when the file is no longer reachable; the header is read through a buffer
+     * over its first GiB at most, which holds any real header (a Llama 3 file's metadata, with its
+     * 128 K-token vocabulary and merges, and tensor infos take about 10 MB).
+     */
+    private static final long HEADER_WINDOW = 1L << 30;
+
     static GgufFile read(Path path) {
-        ByteBuffer all;
+        MemorySegment all;
         try (FileChannel ch = FileChannel.open(path, StandardOpenOption.READ)) {
-            if (ch.size() > Integer.MAX_VALUE) {
-                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, path + ": " + ch.size() + " bytes; this reader takes GGUF files under 2 GiB");
-            }
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size()).order(ByteOrder.LITTLE_ENDIAN);
+            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), Arena.ofAuto());
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot read " + path + ": " + e.getMessage(), e);
         }
-        Cursor c = new Cursor(path, all);
+        Cursor c = new Cursor(path, all.asSlice(0, Math.min(all.byteSize(), HEADER_WINDOW)).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN));
         int magic = c.i32("magic");
         if (magic != 0x46554747) {
             throw c.corrupt(0, "does not start with GGUF (found 0x" + Integer.toHexString(Integer.reverseBytes(magic)) + ")");
@@ -136,7 +152,7 @@ final class GgufFile {
         }
         long dataStart = (c.b.position() + alignment - 1) / alignment * alignment;
         // a file without tensors may end before the data section's alignment padding (fuzzing found one)
-        long dataBytes = Math.max(0, all.capacity() - dataStart);
+        long dataBytes = Math.max(0, all.byteSize() - dataStart);
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
         for (TensorInfo t : infos) {
             long bytes = t.type().bytes(t.elements());
@@ -148,7 +164,7 @@ final class GgufFile {
                 throw c.corrupt(0, "tensor " + t.name() + " appears twice");
             }
         }
-        ByteBuffer data = (dataBytes == 0 ? ByteBuffer.allocate(0) : all.slice((int) dataStart, (int) dataBytes)).order(ByteOrder.LITTLE_ENDIAN);
+        MemorySegment data = dataBytes == 0 ? MemorySegment.NULL : all.asSlice(dataStart, dataBytes);
         return new GgufFile(path, Collections.unmodifiableMap(metadata), Collections.unmodifiableMap(tensors), data);
     }
 

@@ -76,6 +76,49 @@ class GgufFileTest {
         assertEquals((33 - 30) / 7f, y[33], 0.5 * (34 / 7f) / 127 + 1e-6);
     }
 
+    /**
+     * A file over 2 GiB (a 7B model's is 4–15 GB) is read: the second tensor is moved 2.5 GiB into
+     * the data section, the gap left as a hole in a sparse file, and its values come back; an F32
+     * tensor stored in over 2 GiB is refused with its name and size.
+     */
+    @Test
+    void filesOver2GiBAreRead() throws Exception {
+        byte[] bytes = sample();
+        GgufFile small = GgufFile.read(file(bytes));
+        GgufFile.TensorInfo w = small.tensors().get("w.weight");
+        long dataStart = bytes.length - 32 - 96; // the data section: norm (12 bytes, padded to 32), then w (68, padded to 96)
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        int at = indexOf(bytes, "w.weight".getBytes(java.nio.charset.StandardCharsets.UTF_8)) + 8 + 4 + 2 * 8 + 4; // name, dims, type
+        assertEquals(32, b.getLong(at), "w.weight's offset field");
+        long far = 5L << 29; // 2.5 GiB, a multiple of the alignment
+        b.putLong(at, far);
+        Path f = tmp.resolve("big.gguf");
+        try (java.nio.channels.FileChannel ch = java.nio.channels.FileChannel.open(f, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE, java.nio.file.StandardOpenOption.SPARSE)) {
+            ch.write(ByteBuffer.wrap(bytes, 0, (int) dataStart + 32));
+            ch.write(ByteBuffer.wrap(bytes, (int) dataStart + 32, 96), dataStart + far);
+        }
+        assertTrue(Files.size(f) > far, "the file is over 2 GiB");
+        GgufFile big = GgufFile.read(f);
+        assertEquals(far, big.tensors().get("w.weight").offset());
+        assertArrayEquals(small.floats(w), big.floats(big.tensors().get("w.weight")));
+        assertArrayEquals(new float[] {1, 2, 3}, big.floats(big.tensors().get("norm.weight")));
+
+        GgufFile.TensorInfo huge = new GgufFile.TensorInfo("token_embd.weight", new long[] {3584, 152064}, GgmlType.F32, 0, 3584L * 152064);
+        FmsmoException e = assertThrows(FmsmoException.class, () -> big.bytes(huge));
+        assertEquals(ErrorCode.UNSUPPORTED_SPEC, e.code());
+        assertTrue(e.getMessage().contains("token_embd.weight") && e.getMessage().contains("2179989504 bytes"), e.getMessage());
+    }
+
+    private static int indexOf(byte[] in, byte[] what) {
+        for (int i = 0; i + what.length <= in.length; i++) {
+            if (java.util.Arrays.equals(in, i, i + what.length, what, 0, what.length)) {
+                return i;
+            }
+        }
+        throw new AssertionError("not found");
+    }
+
     @Test
     void damagedFilesAreRefusedNamingWhatIsWrong() throws Exception {
         byte[] good = sample();
@@ -85,6 +128,7 @@ class GgufFileTest {
         assertCorrupt(java.util.Arrays.copyOf(good, good.length - 40), "runs past the end of the file");
         assertCorrupt(java.util.Arrays.copyOf(good, 30), "more than the file can hold");
         assertCorrupt(java.util.Arrays.copyOf(good, 100), "needs");
+        assertCorrupt(new byte[0], "needs");
         byte[] count = good.clone();
         ByteBuffer.wrap(count).order(ByteOrder.LITTLE_ENDIAN).putLong(16, Long.MAX_VALUE / 2);
         assertCorrupt(count, "more than the file can hold");
