@@ -27,6 +27,18 @@ public interface ExportFormat {
     }
 
     /**
+     * Checks, before the model's weights are loaded, what can be checked without them:
+     * architecture, configuration, options, tokenizer. The host calls it first, so that a model the
+     * format cannot hold is refused at once rather than after minutes of loading (or running out of
+     * memory); {@link #check} follows with the loaded model. Checks nothing by default.
+     *
+     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#UNSUPPORTED_SPEC} naming
+     *         what the format cannot hold and what it expects
+     */
+    default void checkBeforeLoading(ExportModel model) {
+    }
+
+    /**
      * Checks, before anything is written, that {@code model} can be exported with its options:
      * architecture, shapes, tokenizer.
      *

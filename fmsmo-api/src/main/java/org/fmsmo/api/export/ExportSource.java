@@ -1,34 +1,18 @@
 package org.fmsmo.api.export;
 
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import org.fmsmo.api.Experimental;
-import org.fmsmo.api.arch.ArchitectureSpec;
-import org.fmsmo.api.arch.ModelConfig;
 import org.fmsmo.api.quant.ProgressListener;
-import org.fmsmo.api.quant.QuantConfig;
 import org.fmsmo.api.quant.QuantizedTensor;
 
 /**
- * A loaded model as an {@link ExportFormat} sees it: its config and architecture, its parameters
- * under the names and in the layout of the checkpoint it was read from, the codes of each frozen
- * quantized layer, and the files beside it.
+ * A loaded model as an {@link ExportFormat} sees it: what {@link ExportModel} describes (config,
+ * architecture, options, the files beside it), and its parameters under the names and in the
+ * layout of the checkpoint it was read from, with the codes of each frozen quantized layer.
  */
 @Experimental(since = "1.5")
-public interface ExportSource {
-
-    /** Where the model was read from, for messages. */
-    String location();
-
-    /** Its {@code config.json}. */
-    ModelConfig config();
-
-    /** What its architecture provider described. */
-    ArchitectureSpec architecture();
-
-    /** The export's options ({@code --set}): the provider's own keys, checked. */
-    QuantConfig options();
+public interface ExportSource extends ExportModel {
 
     /** Every parameter's stored name ({@code model.layers.0.self_attn.q_proj.weight}), in checkpoint order. */
     List<String> parameterNames();
@@ -61,14 +45,6 @@ public interface ExportSource {
      * that no method froze.
      */
     Optional<org.fmsmo.api.deploy.FrozenLinear> frozenLayer(String layer);
-
-    /**
-     * A JSON file of the model folder ({@code tokenizer.json}, {@code tokenizer_config.json}) as
-     * maps, lists, strings, numbers, booleans and nulls; empty when absent.
-     *
-     * @throws org.fmsmo.api.FmsmoException {@link org.fmsmo.api.ErrorCode#CORRUPT_INPUT} when it is not JSON
-     */
-    Optional<Map<String, Object>> jsonFile(String name);
 
     /** Where the export reports how far it is (one unit per tensor). */
     ProgressListener progress();

@@ -68,7 +68,9 @@ final class ExportCommand implements Callable<Integer> {
                 throw new FmsmoException(ErrorCode.INVALID_ARGUMENT, "--model " + model + ": expected a model folder with " + HfConfig.FILE);
             }
             ModelLoader loader = new ModelLoader(registry);
-            var architecture = loader.describe(HfConfig.read(model));
+            HfConfig config = HfConfig.read(model);
+            var architecture = loader.describe(config);
+            Exports.checkBeforeLoading(model, config, architecture, f, options); // in a second, before minutes of loading
             org.fmsmo.api.quant.ProgressListener progress = progressOptions.listener(spec.commandLine().getErr());
             try (TransformerModel m = loader.load(model, false)) {
                 Path out = Exports.export(m, architecture, f, options, output, progress);

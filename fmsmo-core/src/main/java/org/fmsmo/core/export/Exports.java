@@ -19,6 +19,7 @@ import org.fmsmo.api.arch.ArchitectureSpec;
 import org.fmsmo.api.arch.ModelConfig;
 import org.fmsmo.api.export.ExportFormat;
 import org.fmsmo.api.export.ExportFormatProvider;
+import org.fmsmo.api.export.ExportModel;
 import org.fmsmo.api.export.ExportSource;
 import org.fmsmo.api.export.ImportedModel;
 import org.fmsmo.api.format.StoredTensor;
@@ -33,6 +34,7 @@ import org.fmsmo.core.io.safetensors.SafetensorsWriter;
 import org.fmsmo.core.io.safetensors.TensorData;
 import org.fmsmo.core.model.TransformerModel;
 import org.fmsmo.core.nn.Linear;
+import org.fmsmo.core.nn.NativeMemory;
 import org.fmsmo.core.plugin.PluginRegistry;
 import org.fmsmo.core.plugin.RegisteredProvider;
 import org.fmsmo.core.quant.QLinear;
@@ -170,6 +172,40 @@ public final class Exports {
         return SafetensorsWriter.writeModel(dir, tensors, Map.of("format", "pt"), Long.MAX_VALUE, Map.of(), text);
     }
 
+    /**
+     * Has {@code format} check the model folder {@code dir} from its config, architecture, options
+     * and files alone, before its weights are loaded ({@link ExportFormat#checkBeforeLoading}): a
+     * model the format cannot hold is refused in a second, not after loading many GB.
+     */
+    public static void checkBeforeLoading(Path dir, ModelConfig config, ArchitectureSpec spec, ExportFormat format, QuantConfig options) {
+        format.checkBeforeLoading(new Described(dir, config, spec, options));
+    }
+
+    /** A model folder as described by its config, its weights not loaded. */
+    private record Described(Path dir, ModelConfig config, ArchitectureSpec architecture, QuantConfig options) implements ExportModel {
+        @Override
+        public String location() {
+            return dir.toString();
+        }
+
+        @Override
+        public Optional<Map<String, Object>> jsonFile(String name) {
+            return readJson(dir, name);
+        }
+    }
+
+    private static Optional<Map<String, Object>> readJson(Path dir, String name) {
+        Path f = dir.resolve(name);
+        if (!Files.isRegularFile(f)) {
+            return Optional.empty();
+        }
+        try {
+            return Optional.of(JSON.readValue(f.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { }));
+        } catch (IOException e) {
+            throw new FmsmoException(ErrorCode.CORRUPT_INPUT, f + ": not a JSON object: " + e.getMessage(), e);
+        }
+    }
+
     /** A loaded model as the format sees it. */
     private static final class Source implements ExportSource {
         private final TransformerModel model;
@@ -232,7 +268,7 @@ public final class Exports {
                     }
                 }
             }
-            return parameter(name).toFloatArray();
+            return NativeMemory.toFloats(parameter(name));
         }
 
         @Override
@@ -286,15 +322,7 @@ public final class Exports {
 
         @Override
         public Optional<Map<String, Object>> jsonFile(String name) {
-            Path f = model.dir().resolve(name);
-            if (!Files.isRegularFile(f)) {
-                return Optional.empty();
-            }
-            try {
-                return Optional.of(JSON.readValue(f.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { }));
-            } catch (IOException e) {
-                throw new FmsmoException(ErrorCode.CORRUPT_INPUT, f + ": not a JSON object: " + e.getMessage(), e);
-            }
+            return readJson(model.dir(), name);
         }
 
         @Override

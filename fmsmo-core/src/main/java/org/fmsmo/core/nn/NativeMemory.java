@@ -89,6 +89,25 @@ public final class NativeMemory {
         pieces(a, PIECE, false, visit);
     }
 
+    /**
+     * The values of a FLOAT32 array as a Java array, for arrays of any byte size up to a Java
+     * array's length ({@code toFloatArray()} stops at 2 GiB: an exporter reading a 7B model's
+     * 2.18 GB embedding table).
+     */
+    public static float[] toFloats(NDArray a) {
+        return toFloats(a, PIECE);
+    }
+
+    static float[] toFloats(NDArray a, long piece) {
+        float[] y = new float[Math.toIntExact(a.size())];
+        try {
+            read(a, piece, (src, first) -> MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 0, y, (int) first, (int) (src.byteSize() / 4)));
+        } catch (IOException e) {
+            throw new IllegalStateException(e); // the copy throws no IOException
+        }
+        return y;
+    }
+
     static void read(NDArray a, long piece, Visit visit) throws IOException {
         pieces(a, piece, false, visit);
     }

@@ -71,6 +71,7 @@ class NativeMemoryTest {
             float[] read = new float[35];
             NativeMemory.read(a, 8, (src, first) -> MemorySegment.copy(src, ValueLayout.JAVA_FLOAT, 0, read, (int) first, (int) (src.byteSize() / 4)));
             assertArrayEquals(expected, read, 0f);
+            assertArrayEquals(expected, NativeMemory.toFloats(a, 8), 0f);
             float[] copied = {5, 4, 3, 2, 1, 0};
             assertArrayEquals(copied, NativeMemory.engineFloats(m, copied, new Shape(3, 2)).toFloatArray(), 0f);
         }

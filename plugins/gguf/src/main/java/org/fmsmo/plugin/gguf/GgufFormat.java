@@ -14,6 +14,7 @@ import org.fmsmo.api.arch.RopeParameters;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.export.ExportFormat;
 import org.fmsmo.api.export.ExportFormatProvider;
+import org.fmsmo.api.export.ExportModel;
 import org.fmsmo.api.export.ExportSource;
 import org.fmsmo.api.export.ImportedModel;
 import org.fmsmo.api.format.StoredTensor;
@@ -60,7 +61,7 @@ public final class GgufFormat implements ExportFormat {
     }
 
     @Override
-    public void check(ExportSource model) {
+    public void checkBeforeLoading(ExportModel model) {
         String where = model.location();
         if (!model.config().modelType().equals("llama")) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": model_type is '" + model.config().modelType()
@@ -79,14 +80,19 @@ public final class GgufFormat implements ExportFormat {
             }
             rope(l.rope(), where);
         }
-        for (String name : model.parameterNames()) {
-            if (LlamaNames.toGguf(name) == null) {
-                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": parameter " + name + " has no place in llama.cpp's llama");
-            }
-        }
         Map<String, Object> tokenizer = model.jsonFile("tokenizer.json").orElseThrow(() -> new FmsmoException(ErrorCode.UNSUPPORTED_SPEC,
                 where + ": there is no tokenizer.json, and a GGUF file carries its tokenizer"));
         GgufTokenizer.fromJson(tokenizer, t.vocabSize(), model.config().integer("bos_token_id", 1), where + "/tokenizer.json");
+    }
+
+    @Override
+    public void check(ExportSource model) {
+        checkBeforeLoading(model);
+        for (String name : model.parameterNames()) {
+            if (LlamaNames.toGguf(name) == null) {
+                throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, model.location() + ": parameter " + name + " has no place in llama.cpp's llama");
+            }
+        }
     }
 
     /** The rotary parameters llama.cpp's llama can express; refuses the others. */

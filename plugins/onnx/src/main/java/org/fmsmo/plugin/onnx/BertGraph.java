@@ -4,6 +4,7 @@ import java.util.List;
 import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.BertSpec;
+import org.fmsmo.api.export.ExportModel;
 import org.fmsmo.api.export.ExportSource;
 import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
 
@@ -28,7 +29,7 @@ final class BertGraph {
         this.linears = new LinearOps(g, LinearOps.Layers.of(src));
     }
 
-    static void check(ExportSource src) {
+    static void check(ExportModel src) {
         if (!(src.architecture() instanceof BertSpec c)) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": model_type '" + src.config().modelType()
                     + "'; the ONNX exporter writes BERT encoders (model_type bert)");

@@ -5,6 +5,7 @@ import org.fmsmo.api.ErrorCode;
 import org.fmsmo.api.FmsmoException;
 import org.fmsmo.api.arch.RopeParameters;
 import org.fmsmo.api.arch.TransformerSpec;
+import org.fmsmo.api.export.ExportModel;
 import org.fmsmo.api.export.ExportSource;
 import org.fmsmo.plugin.onnx.OnnxGraph.Attr;
 
@@ -35,7 +36,8 @@ final class LlamaGraph {
         this.linears = new LinearOps(g, LinearOps.Layers.of(src));
     }
 
-    static void check(ExportSource src, TransformerSpec t) {
+    /** What the graph needs of the architecture, checked before the weights are loaded. */
+    static void checkArchitecture(ExportModel src, TransformerSpec t) {
         String where = src.location();
         if (t.encoder() != null || t.moe() != null || t.norm() != TransformerSpec.Norm.RMS || t.layout() != TransformerSpec.Layout.PRE_NORM
                 || t.activation() != TransformerSpec.Activation.SILU || !t.gatedMlp() || t.attention().qkNorm() || t.attention().softcap() != 0
@@ -51,8 +53,12 @@ final class LlamaGraph {
                         + " the ONNX exporter writes default and linear rotary embeddings over whole heads, full attention");
             }
         }
+    }
+
+    static void checkNames(ExportSource src) {
         if (!src.parameterNames().contains("model.layers.0.self_attn.q_proj.weight")) {
-            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": the checkpoint does not use Llama's parameter names (model.layers.N.self_attn.q_proj)");
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, src.location() + ": the checkpoint does not use Llama's parameter names"
+                    + " (model.layers.N.self_attn.q_proj)");
         }
     }
 

@@ -10,6 +10,7 @@ import org.fmsmo.api.arch.BertSpec;
 import org.fmsmo.api.arch.TransformerSpec;
 import org.fmsmo.api.export.ExportFormat;
 import org.fmsmo.api.export.ExportFormatProvider;
+import org.fmsmo.api.export.ExportModel;
 import org.fmsmo.api.export.ExportSource;
 
 /**
@@ -36,10 +37,42 @@ public final class OnnxFormat implements ExportFormat {
     }
 
     @Override
-    public void check(ExportSource model) {
+    public void checkBeforeLoading(ExportModel model) {
         switch (model.architecture()) {
             case BertSpec b -> BertGraph.check(model);
-            case TransformerSpec t -> LlamaGraph.check(model, t);
+            case TransformerSpec t -> {
+                LlamaGraph.checkArchitecture(model, t);
+                fits(model, 4L * t.vocabSize() * t.hiddenSize(), "its FLOAT embedding table alone");
+            }
+        }
+    }
+
+    @Override
+    public void check(ExportSource model) {
+        checkBeforeLoading(model);
+        if (model.architecture() instanceof TransformerSpec t) {
+            LlamaGraph.checkNames(model);
+        }
+        // every parameter a method did not quantize is a FLOAT initializer: at least this much graph
+        long floatBytes = 0;
+        for (String name : model.parameterNames()) {
+            boolean coded = name.endsWith(".weight") && model.codes(name.substring(0, name.length() - ".weight".length())).isPresent();
+            if (!coded) {
+                floatBytes += 4 * java.util.Arrays.stream(model.shape(name)).reduce(1, Math::multiplyExact);
+            }
+        }
+        fits(model, floatBytes, "its unquantized parameters alone");
+    }
+
+    /**
+     * An ONNX model is one protobuf message, which holds at most 2 GiB; this exporter writes no
+     * external data file, so a larger graph is refused (before it is built, where the size can be told).
+     */
+    private static void fits(ExportModel model, long bytes, String what) {
+        if (bytes > Proto.MAX_BYTES) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, model.location() + ": " + what + " would take " + bytes
+                    + " bytes of the ONNX graph; expected at most " + Proto.MAX_BYTES + " (2 GiB, protobuf's limit for one message), and this"
+                    + " exporter writes no external data file. Export to GGUF, or a smaller model");
         }
     }
 

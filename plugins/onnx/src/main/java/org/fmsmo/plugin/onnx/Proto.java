@@ -2,6 +2,8 @@ package org.fmsmo.plugin.onnx;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 
 /**
  * The protobuf wire format, write side only: what ONNX's {@code ModelProto} needs (varints,
@@ -11,6 +13,9 @@ import java.nio.charset.StandardCharsets;
  * so the plugin depends on the SPI alone.
  */
 final class Proto {
+
+    /** The most one message can hold: protobuf's 2 GiB. */
+    static final long MAX_BYTES = Integer.MAX_VALUE;
 
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
@@ -42,6 +47,10 @@ final class Proto {
     }
 
     Proto bytes(int field, byte[] b) {
+        if ((long) out.size() + b.length + 16 > MAX_BYTES) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "the ONNX graph would be over " + MAX_BYTES
+                    + " bytes (2 GiB, protobuf's limit for one message), and this exporter writes no external data file");
+        }
         tag(field, 2);
         varint(b.length);
         out.writeBytes(b);
