@@ -46,15 +46,6 @@ public final class RotaryEmbedding {
         this.maxPositions = maxPositions;
     }
 
-    /** HF's default frequencies {@code 1 / θ^(2i/d)}, computed in float32 like {@code torch.arange(...).float()}. */
-    public static float[] defaultInverseFrequencies(int headDim, double theta) {
-        float[] f = new float[headDim / 2];
-        for (int i = 0; i < f.length; i++) {
-            f[i] = (float) (1.0 / Math.pow(theta, (float) (2 * i) / headDim));
-        }
-        return f;
-    }
-
     /**
      * Rotates {@code x} of shape {@code [B, heads, T, headDim]} for positions {@code 0..T-1}. With
      * partial rotation (fewer frequencies than {@code headDim/2}) only the leading dimensions turn
@@ -80,10 +71,11 @@ public final class RotaryEmbedding {
     }
 
     /**
-     * The inverse frequencies of a config's rotary parameters, for the {@code ⌊headDim·partial⌋}
-     * rotating dimensions: HF's default {@code 1/θ^(2i/d)}, then the scaling of its type.
+     * The inverse frequencies of a config's rotary parameters ({@link RopeParameters#inverseFrequencies}),
+     * after checking them against the config that gave them.
      *
-     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} naming the key for a scaling type not implemented here
+     * @throws FmsmoException {@link ErrorCode#UNSUPPORTED_SPEC} naming the key for a scaling type not implemented here,
+     *         or naming the key of a number out of range
      */
     public static float[] inverseFrequencies(RopeParameters p, int headDim, ModelConfig config) {
         int dim = (int) (headDim * p.partialRotaryFactor());
@@ -91,42 +83,24 @@ public final class RotaryEmbedding {
             throw config.invalid("partial_rotary_factor", "must leave an even number of rotating dimensions of head_dim " + headDim
                     + ", found " + dim);
         }
-        float[] f = defaultInverseFrequencies(dim, p.theta());
         switch (p.type()) {
             case "default" -> {
-                // as computed
+                // nothing to check
             }
-            case "linear" -> {
-                double factor = scaling(p, config, "factor", Double.NaN);
-                for (int i = 0; i < f.length; i++) {
-                    f[i] = (float) (f[i] / factor);
-                }
-            }
+            case "linear" -> scaling(p, config, "factor", Double.NaN);
             case "llama3" -> {
-                // Llama 3.1: long wavelengths slowed by `factor`, short ones kept, a smooth ramp between.
-                double factor = scaling(p, config, "factor", Double.NaN);
+                scaling(p, config, "factor", Double.NaN);
                 double low = scaling(p, config, "low_freq_factor", 1.0);
                 double high = scaling(p, config, "high_freq_factor", 4.0);
-                double original = scaling(p, config, "original_max_position_embeddings", 8192);
+                scaling(p, config, "original_max_position_embeddings", 8192);
                 if (!(high > low)) {
                     throw config.invalid(ropeKey(config), "high_freq_factor (" + high + ") must exceed low_freq_factor (" + low + ")");
-                }
-                double lowWavelen = original / low;
-                double highWavelen = original / high;
-                for (int i = 0; i < f.length; i++) {
-                    double wavelen = 2 * Math.PI / f[i];
-                    if (wavelen > lowWavelen) {
-                        f[i] = (float) (f[i] / factor);
-                    } else if (wavelen >= highWavelen) {
-                        double smooth = (original / wavelen - low) / (high - low);
-                        f[i] = (float) ((1 - smooth) * f[i] / factor + smooth * f[i]);
-                    }
                 }
             }
             default -> throw config.unsupported(ropeKey(config), "rope_type '" + p.type()
                     + "' is not supported; supported: default, linear, llama3");
         }
-        return f;
+        return p.inverseFrequencies(headDim);
     }
 
     /** The key the config gave its rotary parameters under: transformers 5's, or 4's. */

@@ -48,9 +48,9 @@ final class LlamaGraph {
         }
         for (TransformerSpec.Layer l : t.layers()) {
             RopeParameters r = l.rope();
-            if (l.slidingWindow() > 0 || !List.of("default", "linear").contains(r.type()) || r.partialRotaryFactor() != 1) {
+            if (l.slidingWindow() > 0 || !List.of("default", "linear", "llama3").contains(r.type()) || r.partialRotaryFactor() != 1) {
                 throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, where + ": rope type '" + r.type() + "' or a sliding window;"
-                        + " the ONNX exporter writes default and linear rotary embeddings over whole heads, full attention");
+                        + " the ONNX exporter writes default, linear and llama3 rotary embeddings over whole heads, full attention");
             }
         }
     }
@@ -72,8 +72,8 @@ final class LlamaGraph {
                     g.input("past_key_values." + i + ".value", OnnxGraph.FLOAT, "batch", (long) t.numKvHeads(), "past_sequence", (long) hd)};
         }
         String x = g.op("Gather", List.of(param("model.embed_tokens.weight", t.vocabSize(), h), ids));
-        // the new tokens sit at positions past..past+T−1: they select rows of the rotary tables and
-        // rows past..past+T−1, columns 0..past+T−1 of the causal mask
+        // the new tokens sit at positions past..past+T−1: they select rows of the rotary tables, and
+        // each sees the keys at positions up to its own
         String past = g.op("Gather", List.of(g.op("Shape", List.of(cache[0][0])), g.longScalar(2)), Attr.i("axis", 0));
         String length = g.op("Gather", List.of(g.op("Shape", List.of(ids)), g.longScalar(1)), Attr.i("axis", 0));
         String total = g.op("Add", List.of(past, length));
@@ -81,10 +81,7 @@ final class LlamaGraph {
         float[][] table = rotaryTables(t.layers().getFirst().rope(), hd, t.maxPositions());
         String cos = g.op("Gather", List.of(g.floats("rope_cos", new long[] {t.maxPositions(), hd}, table[0]), positions));
         String sin = g.op("Gather", List.of(g.floats("rope_sin", new long[] {t.maxPositions(), hd}, table[1]), positions));
-        String start = g.op("Unsqueeze", List.of(past, g.longs(0)));
-        String end = g.op("Unsqueeze", List.of(total, g.longs(0)));
-        String mask = g.op("Slice", List.of(causalMask(t.maxPositions()), g.op("Concat", List.of(start, g.longs(0)), Attr.i("axis", 0)),
-                g.op("Concat", List.of(end, end), Attr.i("axis", 0)), g.longs(0, 1)));
+        String mask = causalMask(positions, total);
         for (int i = 0; i < t.layers().size(); i++) {
             x = block(x, "model.layers." + i, cos, sin, mask, cache[i], i);
         }
@@ -168,30 +165,29 @@ final class LlamaGraph {
         return g.floats(name, dims, src.floats(name));
     }
 
-    /** 0 on and below the diagonal, −∞ above. */
-    private String causalMask(int n) {
-        float[] m = new float[n * n];
-        for (int i = 0; i < n; i++) {
-            for (int j = i + 1; j < n; j++) {
-                m[i * n + j] = Float.NEGATIVE_INFINITY;
-            }
-        }
-        return g.floats("causal_mask", new long[] {n, n}, m);
+    /**
+     * The additive causal mask {@code [T, past+T]}: 0 where the key's position is at most the
+     * query's, −∞ after it. Computed in the graph from the positions: a table over every position
+     * pair would be max_position_embeddings² floats, 64 GiB at Llama 3's 131072.
+     */
+    private String causalMask(String queryPositions, String total) {
+        String keys = g.op("Range", List.of(g.longScalar(0), total, g.longScalar(1)));
+        String later = g.op("Greater", List.of(g.op("Unsqueeze", List.of(keys, g.longs(0))), g.op("Unsqueeze", List.of(queryPositions, g.longs(1)))));
+        return g.op("Where", List.of(later, g.scalar(Float.NEGATIVE_INFINITY), g.scalar(0f)));
     }
 
     /**
-     * cos and sin of {@code position · θ^(−2i/hd)} for i < hd/2, each repeated over both halves
-     * (HF's {@code cat(freqs, freqs)}); linear scaling divides the frequencies by its factor.
+     * cos and sin of {@code position · f_i} for i < hd/2, each repeated over both halves (HF's
+     * {@code cat(freqs, freqs)}), with the inverse frequencies {@code f} the host's model uses
+     * (its type's scaling applied: linear, Llama 3's).
      */
     static float[][] rotaryTables(RopeParameters rope, int hd, int positions) {
-        double factor = rope.type().equals("linear") ? rope.scaling().get("factor") : 1;
-        float[] cos = new float[positions * hd];
-        float[] sin = new float[positions * hd];
+        float[] frequencies = rope.inverseFrequencies(hd);
+        float[] cos = new float[Math.multiplyExact(positions, hd)];
+        float[] sin = new float[cos.length];
         for (int i = 0; i < hd / 2; i++) {
-            // the inverse frequency in float32 as torch computes it (linear scaling divides it), times the float32 position
-            float inv = (float) (1.0 / Math.pow(rope.theta(), (float) (2 * i) / hd));
-            inv = (float) (inv / factor);
-            for (int p = 0; p < positions; p++) {
+            float inv = frequencies[i];
+            for (int p = 0; p < positions; p++) { // the float32 position times the float32 frequency, as torch
                 float angle = (float) p * inv;
                 cos[p * hd + i] = (float) Math.cos(angle);
                 cos[p * hd + i + hd / 2] = cos[p * hd + i];
