@@ -62,7 +62,7 @@ final class LlamaGraph {
         }
     }
 
-    byte[] build() {
+    Proto build() {
         int h = t.hiddenSize();
         int hd = t.headDim();
         String ids = g.input("input_ids", OnnxGraph.INT64, "batch", "sequence");
@@ -97,7 +97,7 @@ final class LlamaGraph {
         for (String cached : present) { // after the logits, as Optimum orders them
             g.output(cached, OnnxGraph.FLOAT, "batch", (long) t.numKvHeads(), "total_sequence", (long) t.headDim());
         }
-        return g.model("fmsmo-llama");
+        return g.modelProto("fmsmo-llama");
     }
 
     /**

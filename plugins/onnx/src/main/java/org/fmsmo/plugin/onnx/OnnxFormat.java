@@ -1,7 +1,6 @@
 package org.fmsmo.plugin.onnx;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
 import java.util.List;
 import org.fmsmo.api.ErrorCode;
@@ -80,22 +79,23 @@ public final class OnnxFormat implements ExportFormat {
     public void write(ExportSource model, WritableByteChannel out) {
         check(model);
         model.progress().begin("onnx", 1, "graphs");
-        byte[] bytes;
+        Proto graphProto;
         LinearOps linears;
         if (model.architecture() instanceof TransformerSpec t) {
             LlamaGraph graph = new LlamaGraph(model, t);
-            bytes = graph.build();
+            graphProto = graph.build();
             linears = graph.linears;
         } else {
             BertGraph graph = new BertGraph(model, (BertSpec) model.architecture());
-            bytes = graph.build();
+            graphProto = graph.build();
             linears = graph.linears;
         }
+        fits(model, graphProto.size(), "the graph");
         try {
-            ByteBuffer b = ByteBuffer.wrap(bytes);
-            while (b.hasRemaining()) {
-                out.write(b);
-            }
+            // the host owns and closes the channel: flushed, not closed
+            java.io.OutputStream o = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(out), 1 << 20);
+            graphProto.writeTo(o);
+            o.flush();
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the ONNX graph: " + e.getMessage(), e);
         } finally {

@@ -142,8 +142,13 @@ final class OnnxGraph {
         return out;
     }
 
-    /** The whole model: IR version 9, opset 19 and {@code com.microsoft} 1. */
+    /** The whole model as one array: for small graphs (one layer's). */
     byte[] model(String graphName) {
+        return modelProto(graphName).toByteArray();
+    }
+
+    /** The whole model: IR version 9, opset 19 and {@code com.microsoft} 1. */
+    Proto modelProto(String graphName) {
         Proto g = new Proto();
         nodes.forEach(n -> g.message(1, n));
         g.string(2, graphName);
@@ -153,6 +158,6 @@ final class OnnxGraph {
         return new Proto().int64(1, 9).string(2, "fmsmo").string(3, "0.1")
                 .message(8, new Proto().string(1, "").int64(2, 19))
                 .message(8, new Proto().string(1, MICROSOFT).int64(2, 1))
-                .message(7, g).toByteArray();
+                .message(7, g);
     }
 }
