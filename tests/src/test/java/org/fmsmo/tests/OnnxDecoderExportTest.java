@@ -63,11 +63,40 @@ class OnnxDecoderExportTest {
     }
 
     private static Path export(Path model, String file) {
+        return export(model, file, Map.of());
+    }
+
+    private static Path export(Path model, String file, Map<String, String> options) {
         ModelLoader loader = new ModelLoader(plugins);
         try (TransformerModel m = loader.load(model, false)) {
-            return Exports.export(m, loader.describe(HfConfig.read(model)), Exports.format(plugins, "onnx"), Exports.options(plugins, "onnx", Map.of()),
+            return Exports.export(m, loader.describe(HfConfig.read(model)), Exports.format(plugins, "onnx"), Exports.options(plugins, "onnx", options),
                     work.resolve(file + "-onnx"), ProgressListener.NONE).resolve("model.onnx");
         }
+    }
+
+    /**
+     * The weights as ONNX external data ({@code onnx_external_data=always}; auto does it when the
+     * graph would pass 2 GiB): {@code model.onnx} keeps the graph and each tensor's location,
+     * offset and length, {@code model.onnx_data} the bytes, every tensor at a multiple of 4096; ONNX
+     * Runtime loads the pair and gives the same logits as the one-file graph.
+     */
+    @Test
+    void weightsInExternalDataGiveTheSameLogits() throws Exception {
+        Path source = shared.resolve("tiny-llama");
+        Path inline = export(source, "tiny-llama-inline");
+        Path split = export(source, "tiny-llama-external", Map.of("onnx_external_data", "always"));
+        Path data = split.resolveSibling("model.onnx_data");
+        assertTrue(Files.isRegularFile(data), "model.onnx_data beside model.onnx");
+        assertTrue(Files.size(split) < 200_000 && Files.size(data) > Files.size(inline) - 200_000,
+                "graph " + Files.size(split) + " bytes, data " + Files.size(data) + " bytes, one file " + Files.size(inline) + " bytes");
+        double[] one = compare(source, inline);
+        double[] two = compare(source, split);
+        System.out.printf("tiny-llama with external data: %,d + %,d bytes; largest logit difference %.2e (one file: %.2e)%n",
+                Files.size(split), Files.size(data), two[0], one[0]);
+        assertEquals(one[0], two[0], 0.0, "the same logits as the one-file graph");
+        assertEquals(one[2], two[2], 0.0);
+        assertTrue(export(source, "tiny-llama-auto").resolveSibling("model.onnx_data").toFile().exists() == false,
+                "auto keeps a small model in one file");
     }
 
     /** {largest |Δlogit| / largest |logit|, perplexity by fmsmo, perplexity by ONNX Runtime} over the windows. */

@@ -48,4 +48,19 @@ public interface ExportSource extends ExportModel {
 
     /** Where the export reports how far it is (one unit per tensor). */
     ProgressListener progress();
+
+    /**
+     * A new file beside the format's own in the export's folder, for a format that
+     * {@link ExportFormat#writesFolder writes a folder} and keeps data outside its main file (ONNX's
+     * external data, which lets a graph pass protobuf's 2 GiB). The host creates it in the
+     * temporary folder it commits atomically, and forces and closes it after
+     * {@link ExportFormat#write} returns.
+     *
+     * @param name a plain file name ({@code model.onnx.data}): letters, digits, {@code . _ -}
+     * @throws IllegalArgumentException for another name, or one already asked for
+     * @throws UnsupportedOperationException for a format that writes a single file
+     */
+    default java.nio.channels.WritableByteChannel companionFile(String name) {
+        throw new UnsupportedOperationException("this host writes no file beside the export's own");
+    }
 }

@@ -99,11 +99,12 @@ public final class Exports {
                         + " model cannot hold; quantize with smoothq_fold_only=true or smoothq=false, and rotate offline only (--rotate)");
             }
         }
-        Source source = new Source(model, spec, options, progress);
-        format.check(source);
+        format.check(new Source(model, spec, options, progress, null, null));
         Path tmp = OutputFiles.temporarySibling(out);
+        List<FileChannel> companions = new ArrayList<>();
         try {
             Path file = tmp;
+            Source source = new Source(model, spec, options, progress, format.writesFolder() ? tmp : null, companions);
             if (format.writesFolder()) {
                 Files.createDirectories(tmp);
                 file = tmp.resolve("model." + format.extension());
@@ -119,11 +120,21 @@ public final class Exports {
                 format.write(source, ch);
                 ch.force(true);
             }
+            for (FileChannel c : companions) {
+                c.force(true);
+            }
             OutputFiles.commit(tmp, out, false);
             return out;
         } catch (IOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write " + out + ": " + e.getMessage(), e);
         } finally {
+            for (FileChannel c : companions) {
+                try {
+                    c.close();
+                } catch (IOException ignored) {
+                    // the folder is committed or deleted either way
+                }
+            }
             OutputFiles.deleteTree(tmp);
         }
     }
@@ -212,8 +223,13 @@ public final class Exports {
         private final ArchitectureSpec spec;
         private final QuantConfig options;
         private final ProgressListener progress;
+        private final Path folder;
+        private final List<FileChannel> companions;
 
-        Source(TransformerModel model, ArchitectureSpec spec, QuantConfig options, ProgressListener progress) {
+        /** @param folder the export's (temporary) folder, for {@link #companionFile}; null for a one-file format or a check */
+        Source(TransformerModel model, ArchitectureSpec spec, QuantConfig options, ProgressListener progress, Path folder, List<FileChannel> companions) {
+            this.folder = folder;
+            this.companions = companions;
             this.model = model;
             this.spec = spec;
             this.options = options;
@@ -328,6 +344,23 @@ public final class Exports {
         @Override
         public ProgressListener progress() {
             return progress;
+        }
+
+        @Override
+        public java.nio.channels.WritableByteChannel companionFile(String name) {
+            if (folder == null) {
+                throw new UnsupportedOperationException("a format that writes one file keeps no file beside it; asked for " + name);
+            }
+            if (!name.matches("[A-Za-z0-9][A-Za-z0-9._-]*") || Files.exists(folder.resolve(name))) {
+                throw new IllegalArgumentException("companion file '" + name + "': expected a new plain file name (letters, digits, . _ -)");
+            }
+            try {
+                FileChannel c = FileChannel.open(folder.resolve(name), StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                companions.add(c);
+                return c;
+            } catch (IOException e) {
+                throw new FmsmoException(ErrorCode.IO_ERROR, "cannot create " + folder.resolve(name) + ": " + e.getMessage(), e);
+            }
         }
     }
 }

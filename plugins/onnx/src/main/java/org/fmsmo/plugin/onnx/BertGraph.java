@@ -40,7 +40,8 @@ final class BertGraph {
         }
     }
 
-    Proto build() {
+    /** The graph, its weights as initializers: made into a model by {@link OnnxGraph#modelProto}. */
+    OnnxGraph build() {
         int h = c.hiddenSize();
         String ids = g.input("input_ids", OnnxGraph.INT64, "batch", "sequence");
         String mask = g.input("attention_mask", OnnxGraph.INT64, "batch", "sequence");
@@ -60,7 +61,7 @@ final class BertGraph {
             x = block(x, bias, "encoder.layer." + i);
         }
         g.output(g.named("last_hidden_state", "", "Identity", List.of(x)), OnnxGraph.FLOAT, "batch", "sequence", (long) h);
-        return g.modelProto("fmsmo-bert");
+        return g;
     }
 
     private String block(String x, String mask, String p) {

@@ -62,7 +62,8 @@ final class LlamaGraph {
         }
     }
 
-    Proto build() {
+    /** The graph, its weights as initializers: made into a model by {@link OnnxGraph#modelProto}. */
+    OnnxGraph build() {
         int h = t.hiddenSize();
         int hd = t.headDim();
         String ids = g.input("input_ids", OnnxGraph.INT64, "batch", "sequence");
@@ -97,7 +98,7 @@ final class LlamaGraph {
         for (String cached : present) { // after the logits, as Optimum orders them
             g.output(cached, OnnxGraph.FLOAT, "batch", (long) t.numKvHeads(), "total_sequence", (long) t.headDim());
         }
-        return g.modelProto("fmsmo-llama");
+        return g;
     }
 
     /**

@@ -24,6 +24,12 @@ public final class OnnxFormat implements ExportFormat {
 
     private static final System.Logger LOG = System.getLogger(OnnxFormat.class.getName());
 
+    /** Where the initializers go (tensors of 1 KB and more), or whether they stay in the graph. */
+    public static final String EXTERNAL_KEY = "onnx_external_data";
+
+    /** The external data file, beside {@code model.onnx}, as Hugging Face Optimum names it. */
+    static final String DATA_FILE = "model.onnx_data";
+
     @Override
     public String extension() {
         return "onnx";
@@ -41,7 +47,9 @@ public final class OnnxFormat implements ExportFormat {
             case BertSpec b -> BertGraph.check(model);
             case TransformerSpec t -> {
                 LlamaGraph.checkArchitecture(model, t);
-                fits(model, 4L * t.vocabSize() * t.hiddenSize(), "its FLOAT embedding table alone");
+                if (externalData(model).equals("never")) {
+                    fits(model, 4L * t.vocabSize() * t.hiddenSize(), "its FLOAT embedding table alone");
+                }
             }
         }
     }
@@ -52,26 +60,29 @@ public final class OnnxFormat implements ExportFormat {
         if (model.architecture() instanceof TransformerSpec t) {
             LlamaGraph.checkNames(model);
         }
-        // every parameter a method did not quantize is a FLOAT initializer: at least this much graph
-        long floatBytes = 0;
-        for (String name : model.parameterNames()) {
-            boolean coded = name.endsWith(".weight") && model.codes(name.substring(0, name.length() - ".weight".length())).isPresent();
-            if (!coded) {
-                floatBytes += 4 * java.util.Arrays.stream(model.shape(name)).reduce(1, Math::multiplyExact);
+        if (externalData(model).equals("never")) {
+            // every parameter a method did not quantize is a FLOAT initializer: at least this much graph
+            long floatBytes = 0;
+            for (String name : model.parameterNames()) {
+                boolean coded = name.endsWith(".weight") && model.codes(name.substring(0, name.length() - ".weight".length())).isPresent();
+                if (!coded) {
+                    floatBytes += 4 * java.util.Arrays.stream(model.shape(name)).reduce(1, Math::multiplyExact);
+                }
             }
+            fits(model, floatBytes, "its unquantized parameters alone");
         }
-        fits(model, floatBytes, "its unquantized parameters alone");
     }
 
-    /**
-     * An ONNX model is one protobuf message, which holds at most 2 GiB; this exporter writes no
-     * external data file, so a larger graph is refused (before it is built, where the size can be told).
-     */
+    private static String externalData(ExportModel model) {
+        return model.options().getString(EXTERNAL_KEY, "auto");
+    }
+
+    /** An ONNX model is one protobuf message, which holds at most 2 GiB, unless its tensors' bytes are external. */
     private static void fits(ExportModel model, long bytes, String what) {
         if (bytes > Proto.MAX_BYTES) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, model.location() + ": " + what + " would take " + bytes
-                    + " bytes of the ONNX graph; expected at most " + Proto.MAX_BYTES + " (2 GiB, protobuf's limit for one message), and this"
-                    + " exporter writes no external data file. Export to GGUF, or a smaller model");
+                    + " bytes of the ONNX graph; expected at most " + Proto.MAX_BYTES + " (2 GiB, protobuf's limit for one message) with "
+                    + EXTERNAL_KEY + "=never; leave it auto (the default) to keep the weights in " + DATA_FILE);
         }
     }
 
@@ -79,31 +90,42 @@ public final class OnnxFormat implements ExportFormat {
     public void write(ExportSource model, WritableByteChannel out) {
         check(model);
         model.progress().begin("onnx", 1, "graphs");
-        Proto graphProto;
+        OnnxGraph graph;
+        String name;
         LinearOps linears;
         if (model.architecture() instanceof TransformerSpec t) {
-            LlamaGraph graph = new LlamaGraph(model, t);
-            graphProto = graph.build();
-            linears = graph.linears;
+            LlamaGraph llama = new LlamaGraph(model, t);
+            graph = llama.build();
+            linears = llama.linears;
+            name = "fmsmo-llama";
         } else {
-            BertGraph graph = new BertGraph(model, (BertSpec) model.architecture());
-            graphProto = graph.build();
-            linears = graph.linears;
+            BertGraph bert = new BertGraph(model, (BertSpec) model.architecture());
+            graph = bert.build();
+            linears = bert.linears;
+            name = "fmsmo-bert";
         }
-        fits(model, graphProto.size(), "the graph");
+        String mode = externalData(model);
+        Proto proto = mode.equals("always") ? null : graph.modelProto(name, null);
+        ExternalData external = null;
+        if (proto == null || (mode.equals("auto") && proto.size() > Proto.MAX_BYTES)) {
+            external = new ExternalData(DATA_FILE, model.companionFile(DATA_FILE));
+            proto = graph.modelProto(name, external);
+        }
+        fits(model, proto.size(), "the graph");
         try {
-            // the host owns and closes the channel: flushed, not closed
+            // the host owns and closes the channels: flushed, not closed
             java.io.OutputStream o = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(out), 1 << 20);
-            graphProto.writeTo(o);
+            proto.writeTo(o);
             o.flush();
-        } catch (IOException e) {
+        } catch (IOException | java.io.UncheckedIOException e) {
             throw new FmsmoException(ErrorCode.IO_ERROR, "cannot write the ONNX graph: " + e.getMessage(), e);
         } finally {
             model.progress().advance(1);
             model.progress().end();
         }
-        LOG.log(System.Logger.Level.INFO, "ONNX graph: {0} integer (MatMulInteger) linears, {1} MatMulNBits, {2} FP8 QDQ, {3} float", linears.integer, linears.nbits,
-                linears.fp8, linears.floats);
+        LOG.log(System.Logger.Level.INFO, "ONNX graph: {0} integer (MatMulInteger) linears, {1} MatMulNBits, {2} FP8 QDQ, {3} float; {4} bytes in the graph{5}",
+                linears.integer, linears.nbits, linears.fp8, linears.floats, proto.size(),
+                external == null ? "" : ", " + external.size() + " in " + DATA_FILE);
     }
 
     /** {@code onnx}. */
@@ -120,7 +142,8 @@ public final class OnnxFormat implements ExportFormat {
 
         @Override
         public List<org.fmsmo.api.plugin.ConfigKeySpec> configKeys() {
-            return List.of();
+            return List.of(org.fmsmo.api.plugin.ConfigKeySpec.choice(EXTERNAL_KEY, "weights in " + DATA_FILE + " beside the graph: auto (when the"
+                    + " graph would pass protobuf's 2 GiB), always, never; default auto", "auto", "always", "never"));
         }
 
         @Override

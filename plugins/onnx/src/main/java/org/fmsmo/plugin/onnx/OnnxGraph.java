@@ -44,7 +44,11 @@ final class OnnxGraph {
     }
 
     private final List<Proto> nodes = new ArrayList<>();
-    private final List<Proto> initializers = new ArrayList<>();
+    /** An initializer's raw little-endian bytes, made into a {@code TensorProto} when the model is: in it, or in an external data file. */
+    private record Initializer(String name, int dataType, long[] dims, byte[] raw) {
+    }
+
+    private final List<Initializer> initializers = new ArrayList<>();
     private final List<Proto> inputs = new ArrayList<>();
     private final List<Proto> outputs = new ArrayList<>();
     private int counter;
@@ -70,13 +74,31 @@ final class OnnxGraph {
 
     /** An initializer from raw little-endian bytes. */
     String tensor(String name, int dataType, long[] dims, byte[] raw) {
-        Proto t = new Proto();
-        for (long d : dims) {
-            t.int64(1, d);
-        }
-        t.int64(2, dataType).string(8, name).bytes(9, raw);
-        initializers.add(t);
+        initializers.add(new Initializer(name, dataType, dims.clone(), raw));
         return name;
+    }
+
+    /** Bytes the initializers hold. */
+    long initializerBytes() {
+        return initializers.stream().mapToLong(i -> i.raw().length).sum();
+    }
+
+    private static Proto tensorProto(Initializer t, ExternalData external) {
+        Proto p = new Proto();
+        for (long d : t.dims()) {
+            p.int64(1, d);
+        }
+        p.int64(2, t.dataType()).string(8, t.name());
+        if (external != null && t.raw().length >= ExternalData.SMALLEST) {
+            long offset = external.append(t.raw());
+            p.message(13, new Proto().string(1, "location").string(2, external.location()))
+                    .message(13, new Proto().string(1, "offset").string(2, Long.toString(offset)))
+                    .message(13, new Proto().string(1, "length").string(2, Integer.toString(t.raw().length)))
+                    .int64(14, 1); // data_location EXTERNAL
+        } else {
+            p.bytes(9, t.raw());
+        }
+        return p;
     }
 
     String floats(String name, long[] dims, float[] v) {
@@ -144,15 +166,19 @@ final class OnnxGraph {
 
     /** The whole model as one array: for small graphs (one layer's). */
     byte[] model(String graphName) {
-        return modelProto(graphName).toByteArray();
+        return modelProto(graphName, null).toByteArray();
     }
 
-    /** The whole model: IR version 9, opset 19 and {@code com.microsoft} 1. */
-    Proto modelProto(String graphName) {
+    /**
+     * The whole model: IR version 9, opset 19 and {@code com.microsoft} 1.
+     *
+     * @param external where initializers of {@link ExternalData#SMALLEST} bytes and more are written; null to hold them all
+     */
+    Proto modelProto(String graphName, ExternalData external) {
         Proto g = new Proto();
         nodes.forEach(n -> g.message(1, n));
         g.string(2, graphName);
-        initializers.forEach(t -> g.message(5, t));
+        initializers.forEach(t -> g.message(5, tensorProto(t, external)));
         inputs.forEach(i -> g.message(11, i));
         outputs.forEach(o -> g.message(12, o));
         return new Proto().int64(1, 9).string(2, "fmsmo").string(3, "0.1")
