@@ -18,13 +18,15 @@ final class BertGraph {
 
     private final ExportSource src;
     private final BertSpec c;
-    private final OnnxGraph g = new OnnxGraph();
+    private final OnnxGraph g;
     private final String prefix;
     final LinearOps linears;
 
-    BertGraph(ExportSource src, BertSpec c) {
+    /** @param external where the weights go as they are made; null to keep them in the graph */
+    BertGraph(ExportSource src, BertSpec c, ExternalData external) {
         this.src = src;
         this.c = c;
+        this.g = new OnnxGraph(external);
         this.prefix = src.parameterNames().contains("bert.embeddings.word_embeddings.weight") ? "bert." : "";
         this.linears = new LinearOps(g, LinearOps.Layers.of(src));
     }

@@ -25,14 +25,16 @@ final class LlamaGraph {
 
     private final ExportSource src;
     private final TransformerSpec t;
-    private final OnnxGraph g = new OnnxGraph();
+    private final OnnxGraph g;
     final LinearOps linears;
     /** The {@code present.<layer>.key|value} outputs, in layer order. */
     private final List<String> present = new java.util.ArrayList<>();
 
-    LlamaGraph(ExportSource src, TransformerSpec t) {
+    /** @param external where the weights go as they are made; null to keep them in the graph */
+    LlamaGraph(ExportSource src, TransformerSpec t, ExternalData external) {
         this.src = src;
         this.t = t;
+        this.g = new OnnxGraph(external);
         this.linears = new LinearOps(g, LinearOps.Layers.of(src));
     }
 

@@ -73,6 +73,24 @@ public final class OnnxFormat implements ExportFormat {
         }
     }
 
+    /**
+     * Above this estimate of the weights' bytes, auto keeps them in the external data file: 1.75
+     * GiB leaves room under protobuf's 2 GiB for what the estimate leaves out (rotary tables, 134 MB
+     * at 131072 positions; constants; the graph's own messages).
+     */
+    private static final long AUTO_EXTERNAL_ABOVE = 7L << 28;
+
+    /** An upper bound of the initializers' bytes: 4 per value of a float parameter, 1 per code and 4 per scale of a quantized weight. */
+    private static long weightBytes(ExportSource model) {
+        long bytes = 0;
+        for (String name : model.parameterNames()) {
+            long elements = java.util.Arrays.stream(model.shape(name)).reduce(1, Math::multiplyExact);
+            var codes = name.endsWith(".weight") ? model.codes(name.substring(0, name.length() - ".weight".length())) : java.util.Optional.empty();
+            bytes += codes.isPresent() ? elements + 4 * ((org.fmsmo.api.quant.QuantizedTensor) codes.get()).scale().size() : 4 * elements;
+        }
+        return bytes;
+    }
+
     private static String externalData(ExportModel model) {
         return model.options().getString(EXTERNAL_KEY, "auto");
     }
@@ -81,8 +99,8 @@ public final class OnnxFormat implements ExportFormat {
     private static void fits(ExportModel model, long bytes, String what) {
         if (bytes > Proto.MAX_BYTES) {
             throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, model.location() + ": " + what + " would take " + bytes
-                    + " bytes of the ONNX graph; expected at most " + Proto.MAX_BYTES + " (2 GiB, protobuf's limit for one message) with "
-                    + EXTERNAL_KEY + "=never; leave it auto (the default) to keep the weights in " + DATA_FILE);
+                    + " bytes of the ONNX graph; expected at most " + Proto.MAX_BYTES + " (2 GiB, protobuf's limit for one message) in one file;"
+                    + " set " + EXTERNAL_KEY + "=always to keep the weights in " + DATA_FILE);
         }
     }
 
@@ -90,26 +108,20 @@ public final class OnnxFormat implements ExportFormat {
     public void write(ExportSource model, WritableByteChannel out) {
         check(model);
         model.progress().begin("onnx", 1, "graphs");
-        OnnxGraph graph;
-        String name;
+        String mode = externalData(model);
+        // auto decides before building, so that external weights are written as they are made rather than all held
+        boolean split = mode.equals("always") || mode.equals("auto") && weightBytes(model) > AUTO_EXTERNAL_ABOVE;
+        ExternalData external = split ? new ExternalData(DATA_FILE, model.companionFile(DATA_FILE)) : null;
+        Proto proto;
         LinearOps linears;
         if (model.architecture() instanceof TransformerSpec t) {
-            LlamaGraph llama = new LlamaGraph(model, t);
-            graph = llama.build();
+            LlamaGraph llama = new LlamaGraph(model, t, external);
+            proto = llama.build().modelProto("fmsmo-llama");
             linears = llama.linears;
-            name = "fmsmo-llama";
         } else {
-            BertGraph bert = new BertGraph(model, (BertSpec) model.architecture());
-            graph = bert.build();
+            BertGraph bert = new BertGraph(model, (BertSpec) model.architecture(), external);
+            proto = bert.build().modelProto("fmsmo-bert");
             linears = bert.linears;
-            name = "fmsmo-bert";
-        }
-        String mode = externalData(model);
-        Proto proto = mode.equals("always") ? null : graph.modelProto(name, null);
-        ExternalData external = null;
-        if (proto == null || (mode.equals("auto") && proto.size() > Proto.MAX_BYTES)) {
-            external = new ExternalData(DATA_FILE, model.companionFile(DATA_FILE));
-            proto = graph.modelProto(name, external);
         }
         fits(model, proto.size(), "the graph");
         try {

@@ -44,11 +44,24 @@ final class OnnxGraph {
     }
 
     private final List<Proto> nodes = new ArrayList<>();
-    /** An initializer's raw little-endian bytes, made into a {@code TensorProto} when the model is: in it, or in an external data file. */
-    private record Initializer(String name, int dataType, long[] dims, byte[] raw) {
+    /**
+     * An initializer: its raw little-endian bytes, held until the model is made, or where they were
+     * written in the external data file ({@code raw} null).
+     */
+    private record Initializer(String name, int dataType, long[] dims, byte[] raw, long offset, long length) {
     }
 
     private final List<Initializer> initializers = new ArrayList<>();
+    private final ExternalData external;
+
+    /**
+     * @param external where initializers of {@link ExternalData#SMALLEST} bytes and more are
+     *                 written as they are made, so that a model's weights need not all be held at
+     *                 once; null to keep every initializer in the graph
+     */
+    OnnxGraph(ExternalData external) {
+        this.external = external;
+    }
     private final List<Proto> inputs = new ArrayList<>();
     private final List<Proto> outputs = new ArrayList<>();
     private int counter;
@@ -74,26 +87,24 @@ final class OnnxGraph {
 
     /** An initializer from raw little-endian bytes. */
     String tensor(String name, int dataType, long[] dims, byte[] raw) {
-        initializers.add(new Initializer(name, dataType, dims.clone(), raw));
+        if (external != null && raw.length >= ExternalData.SMALLEST) {
+            initializers.add(new Initializer(name, dataType, dims.clone(), null, external.append(raw), raw.length));
+        } else {
+            initializers.add(new Initializer(name, dataType, dims.clone(), raw, -1, raw.length));
+        }
         return name;
     }
 
-    /** Bytes the initializers hold. */
-    long initializerBytes() {
-        return initializers.stream().mapToLong(i -> i.raw().length).sum();
-    }
-
-    private static Proto tensorProto(Initializer t, ExternalData external) {
+    private Proto tensorProto(Initializer t) {
         Proto p = new Proto();
         for (long d : t.dims()) {
             p.int64(1, d);
         }
         p.int64(2, t.dataType()).string(8, t.name());
-        if (external != null && t.raw().length >= ExternalData.SMALLEST) {
-            long offset = external.append(t.raw());
+        if (t.raw() == null) {
             p.message(13, new Proto().string(1, "location").string(2, external.location()))
-                    .message(13, new Proto().string(1, "offset").string(2, Long.toString(offset)))
-                    .message(13, new Proto().string(1, "length").string(2, Integer.toString(t.raw().length)))
+                    .message(13, new Proto().string(1, "offset").string(2, Long.toString(t.offset())))
+                    .message(13, new Proto().string(1, "length").string(2, Long.toString(t.length())))
                     .int64(14, 1); // data_location EXTERNAL
         } else {
             p.bytes(9, t.raw());
@@ -166,19 +177,15 @@ final class OnnxGraph {
 
     /** The whole model as one array: for small graphs (one layer's). */
     byte[] model(String graphName) {
-        return modelProto(graphName, null).toByteArray();
+        return modelProto(graphName).toByteArray();
     }
 
-    /**
-     * The whole model: IR version 9, opset 19 and {@code com.microsoft} 1.
-     *
-     * @param external where initializers of {@link ExternalData#SMALLEST} bytes and more are written; null to hold them all
-     */
-    Proto modelProto(String graphName, ExternalData external) {
+    /** The whole model: IR version 9, opset 19 and {@code com.microsoft} 1. */
+    Proto modelProto(String graphName) {
         Proto g = new Proto();
         nodes.forEach(n -> g.message(1, n));
         g.string(2, graphName);
-        initializers.forEach(t -> g.message(5, tensorProto(t, external)));
+        initializers.forEach(t -> g.message(5, tensorProto(t)));
         inputs.forEach(i -> g.message(11, i));
         outputs.forEach(o -> g.message(12, o));
         return new Proto().int64(1, 9).string(2, "fmsmo").string(3, "0.1")

@@ -34,7 +34,7 @@ final class OrtLinear implements PreparedLinear {
         this.env = env;
         this.in = layer.weight().shape().get(1);
         this.out = layer.weight().shape().get(0);
-        OnnxGraph g = new OnnxGraph();
+        OnnxGraph g = new OnnxGraph(null);
         String x = g.input("x", OnnxGraph.FLOAT, "rows", in);
         String y = new LinearOps(g, layers(layer), signedWeights, true).linear(x, layer.name(), (int) in, (int) out);
         g.output(g.named("y", "", "Identity", List.of(y)), OnnxGraph.FLOAT, "rows", out);
