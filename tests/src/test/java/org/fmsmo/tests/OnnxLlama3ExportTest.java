@@ -23,14 +23,14 @@ import org.fmsmo.core.synthetic.SyntheticModel;
 import org.junit.jupiter.api.Test;
 
 /**
- * A Llama 3.1-style decoder (rope_type llama3, max_position_embeddings 131072, grouped KV heads)
- * exported to ONNX: the graph holds no position-pair table (131072² floats would be 64 GiB; the
+ * A Llama 3.2-style decoder (rope_type llama3, max_position_embeddings 131072, grouped KV heads,
+ * the head tied to the embedding table, which the graph holds once) exported to ONNX: the graph holds no position-pair table (131072² floats would be 64 GiB; the
  * causal mask is computed from the positions), and ONNX Runtime gives fmsmo's logits. Needs no
  * ../shared: the model is synthesized (2 layers, width 128).
  */
 class OnnxLlama3ExportTest {
 
-    private static final ModelShape SHAPE = new ModelShape("llama3-rope-small", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, false, false,
+    private static final ModelShape SHAPE = new ModelShape("llama3-rope-small", "llama", "LlamaForCausalLM", 512, 128, 256, 2, 4, 2, true, false,
             500000.0, 131072, 1e-5, Map.of("rope_type", "llama3", "factor", 32.0, "low_freq_factor", 1.0, "high_freq_factor", 4.0,
                     "original_max_position_embeddings", 8192));
 

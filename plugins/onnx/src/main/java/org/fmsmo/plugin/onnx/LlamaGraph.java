@@ -164,8 +164,9 @@ final class LlamaGraph {
         return g.op("Mul", List.of(g.op("Mul", List.of(x, inv)), param(weight, t.hiddenSize())));
     }
 
+    /** A float parameter as an initializer, added once however often it is used (a tied head reads the embedding table). */
     private String param(String name, long... dims) {
-        return g.floats(name, dims, src.floats(name));
+        return g.has(name) ? name : g.floats(name, dims, src.floats(name));
     }
 
     /**

@@ -4,6 +4,8 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import org.fmsmo.api.ErrorCode;
+import org.fmsmo.api.FmsmoException;
 
 /**
  * Builds an ONNX {@code ModelProto}: graph inputs and outputs, initializers (raw little-endian
@@ -52,6 +54,7 @@ final class OnnxGraph {
     }
 
     private final List<Initializer> initializers = new ArrayList<>();
+    private final java.util.Set<String> names = new java.util.HashSet<>();
     private final ExternalData external;
 
     /**
@@ -87,6 +90,9 @@ final class OnnxGraph {
 
     /** An initializer from raw little-endian bytes. */
     String tensor(String name, int dataType, long[] dims, byte[] raw) {
+        if (!names.add(name)) {
+            throw new IllegalStateException("initializer " + name + " added twice");
+        }
         if (external != null && raw.length >= ExternalData.SMALLEST) {
             initializers.add(new Initializer(name, dataType, dims.clone(), null, external.append(raw), raw.length));
         } else {
@@ -112,7 +118,16 @@ final class OnnxGraph {
         return p;
     }
 
+    /** Whether an initializer of this name was added (a tied head reads the embedding table's). */
+    boolean has(String name) {
+        return names.contains(name);
+    }
+
     String floats(String name, long[] dims, float[] v) {
+        if (v.length > Integer.MAX_VALUE / 4) {
+            throw new FmsmoException(ErrorCode.UNSUPPORTED_SPEC, "tensor " + name + " holds " + v.length + " floats, "
+                    + 4L * v.length + " bytes; this exporter writes tensors of at most 2 GiB");
+        }
         ByteBuffer b = ByteBuffer.allocate(4 * v.length).order(ByteOrder.LITTLE_ENDIAN);
         for (float x : v) {
             b.putFloat(x);
