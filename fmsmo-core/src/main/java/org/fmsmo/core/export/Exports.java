@@ -120,8 +120,9 @@ public final class Exports {
                 format.write(source, ch);
                 ch.force(true);
             }
-            for (FileChannel c : companions) {
+            for (FileChannel c : companions) { // on disk and closed before the folder is renamed into place
                 c.force(true);
+                c.close();
             }
             OutputFiles.commit(tmp, out, false);
             return out;
@@ -130,7 +131,7 @@ public final class Exports {
         } finally {
             for (FileChannel c : companions) {
                 try {
-                    c.close();
+                    c.close(); // a no-op when closed above
                 } catch (IOException ignored) {
                     // the folder is committed or deleted either way
                 }

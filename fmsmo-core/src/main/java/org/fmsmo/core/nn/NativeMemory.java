@@ -154,12 +154,12 @@ public final class NativeMemory {
             visit.piece(segment(a, writable), 0);
             return;
         }
-        long base = 0;
+        long base = writable ? start(a) : 0;
         try (NDArray flat = a.reshape(-1)) {
             for (long first = 0; first < n; first += piece) {
                 try (NDArray view = flat.get(new NDIndex("{}:{}", first, Math.min(n, first + piece)))) {
                     MemorySegment s = segment(view, writable);
-                    base = first == 0 ? s.address() : base;
+                    base = base == 0 ? s.address() : base;
                     // values written into a copy would be lost without a trace: check that each piece lies where the array's does
                     if (writable && s.address() != base + first * 4) {
                         throw new IllegalStateException("the engine gave a copy, not a view, of elements " + first + "… of an array of shape "
@@ -168,6 +168,16 @@ public final class NativeMemory {
                     visit.piece(s, first);
                 }
             }
+        }
+    }
+
+    /** Where the array's memory starts: the address of its first row's view (0 when that row alone is too large to be handed out). */
+    private static long start(NDArray a) {
+        if (a.getShape().dimension() == 0 || a.size() / a.getShape().get(0) > Integer.MAX_VALUE / 4) {
+            return 0;
+        }
+        try (NDArray row = a.get(new NDIndex("0:1"))) {
+            return segment(row, true).address();
         }
     }
 
