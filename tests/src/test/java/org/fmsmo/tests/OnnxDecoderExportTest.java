@@ -130,11 +130,11 @@ class OnnxDecoderExportTest {
     }
 
     /** What one call of the graph gives: the new tokens' logits, and the cache with them appended ({@code present.*}, renamed as the next call's inputs). */
-    private record Step(float[] logits, Map<String, OnnxTensor> cache) {
+    record Step(float[] logits, Map<String, OnnxTensor> cache) {
     }
 
     /** Runs {@code ids} after the tokens {@code cache} holds; the cache tensors are closed. */
-    private static Step step(OrtEnvironment env, OrtSession s, long[] ids, Map<String, OnnxTensor> cache) throws Exception {
+    static Step step(OrtEnvironment env, OrtSession s, long[] ids, Map<String, OnnxTensor> cache) throws Exception {
         Map<String, OnnxTensor> inputs = new java.util.HashMap<>(cache);
         try (OnnxTensor in = OnnxTensor.createTensor(env, new long[][] {ids})) {
             inputs.put("input_ids", in);
@@ -155,7 +155,7 @@ class OnnxDecoderExportTest {
     }
 
     /** Past keys and values of length 0 for every {@code past_key_values.*} input: the first call. */
-    private static Map<String, OnnxTensor> emptyCache(OrtEnvironment env, OrtSession s) throws Exception {
+    static Map<String, OnnxTensor> emptyCache(OrtEnvironment env, OrtSession s) throws Exception {
         Map<String, OnnxTensor> cache = new java.util.HashMap<>();
         for (Map.Entry<String, ai.onnxruntime.NodeInfo> e : s.getInputInfo().entrySet()) {
             if (e.getKey().startsWith("past_key_values.")) {

@@ -9,7 +9,6 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Map;
 import org.fmsmo.api.quant.ProgressListener;
 import org.fmsmo.core.checkpoint.ModelLoader;
@@ -60,19 +59,9 @@ class OnnxLlama3ExportTest {
             OrtEnvironment env = OrtEnvironment.getEnvironment();
             float[] got;
             try (OrtSession s = env.createSession(onnx.toString(), new OrtSession.SessionOptions())) {
-                Map<String, OnnxTensor> inputs = new HashMap<>();
-                for (Map.Entry<String, ai.onnxruntime.NodeInfo> e : s.getInputInfo().entrySet()) {
-                    if (e.getKey().startsWith("past_key_values.")) {
-                        long[] dims = ((ai.onnxruntime.TensorInfo) e.getValue().getInfo()).getShape();
-                        inputs.put(e.getKey(), OnnxTensor.createTensor(env, java.nio.FloatBuffer.allocate(0), new long[] {1, dims[1], 0, dims[3]}));
-                    }
-                }
-                inputs.put("input_ids", OnnxTensor.createTensor(env, new long[][] {ids}));
-                try (OrtSession.Result out = s.run(inputs)) {
-                    got = ((OnnxTensor) out.get("logits").orElseThrow()).getFloatBuffer().array();
-                } finally {
-                    inputs.values().forEach(OnnxTensor::close);
-                }
+                OnnxDecoderExportTest.Step step = OnnxDecoderExportTest.step(env, s, ids, OnnxDecoderExportTest.emptyCache(env, s));
+                step.cache().values().forEach(OnnxTensor::close);
+                got = step.logits();
             }
             double worst = 0;
             double scale = 0;

@@ -56,7 +56,7 @@ public interface ExportSource extends ExportModel {
      * temporary folder it commits atomically, and forces and closes it after
      * {@link ExportFormat#write} returns.
      *
-     * @param name a plain file name ({@code model.onnx.data}): letters, digits, {@code . _ -}
+     * @param name a plain file name ({@code model.onnx_data}): letters, digits, {@code . _ -}
      * @throws IllegalArgumentException for another name, or one already asked for
      * @throws UnsupportedOperationException for a format that writes a single file
      */

@@ -99,12 +99,12 @@ public final class Exports {
                         + " model cannot hold; quantize with smoothq_fold_only=true or smoothq=false, and rotate offline only (--rotate)");
             }
         }
-        format.check(new Source(model, spec, options, progress, null, null));
         Path tmp = OutputFiles.temporarySibling(out);
         List<FileChannel> companions = new ArrayList<>();
+        Source source = new Source(model, spec, options, progress, format.writesFolder() ? tmp : null, companions);
+        format.check(source);
         try {
             Path file = tmp;
-            Source source = new Source(model, spec, options, progress, format.writesFolder() ? tmp : null, companions);
             if (format.writesFolder()) {
                 Files.createDirectories(tmp);
                 file = tmp.resolve("model." + format.extension());
@@ -227,14 +227,17 @@ public final class Exports {
         private final Path folder;
         private final List<FileChannel> companions;
 
-        /** @param folder the export's (temporary) folder, for {@link #companionFile}; null for a one-file format or a check */
+        /**
+         * @param folder     the export's (temporary) folder, for {@link #companionFile}; null for a one-file format
+         * @param companions where the files made by {@link #companionFile} are listed, for the host to close
+         */
         Source(TransformerModel model, ArchitectureSpec spec, QuantConfig options, ProgressListener progress, Path folder, List<FileChannel> companions) {
-            this.folder = folder;
-            this.companions = companions;
             this.model = model;
             this.spec = spec;
             this.options = options;
             this.progress = progress;
+            this.folder = folder;
+            this.companions = companions;
         }
 
         @Override

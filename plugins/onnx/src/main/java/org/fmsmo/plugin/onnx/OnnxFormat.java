@@ -62,14 +62,7 @@ public final class OnnxFormat implements ExportFormat {
         }
         if (externalData(model).equals("never")) {
             // every parameter a method did not quantize is a FLOAT initializer: at least this much graph
-            long floatBytes = 0;
-            for (String name : model.parameterNames()) {
-                boolean coded = name.endsWith(".weight") && model.codes(name.substring(0, name.length() - ".weight".length())).isPresent();
-                if (!coded) {
-                    floatBytes += 4 * java.util.Arrays.stream(model.shape(name)).reduce(1, Math::multiplyExact);
-                }
-            }
-            fits(model, floatBytes, "its unquantized parameters alone");
+            fits(model, weightBytes(model, false), "its unquantized parameters alone");
         }
     }
 
@@ -80,13 +73,21 @@ public final class OnnxFormat implements ExportFormat {
      */
     private static final long AUTO_EXTERNAL_ABOVE = 7L << 28;
 
-    /** An upper bound of the initializers' bytes: 4 per value of a float parameter, 1 per code and 4 per scale of a quantized weight. */
-    private static long weightBytes(ExportSource model) {
+    /**
+     * The parameters' bytes as initializers: 4 per value of a float parameter and, when
+     * {@code quantized}, at most 1 per code and 4 per scale of a quantized weight (an upper bound).
+     */
+    private static long weightBytes(ExportSource model, boolean quantized) {
         long bytes = 0;
         for (String name : model.parameterNames()) {
             long elements = java.util.Arrays.stream(model.shape(name)).reduce(1, Math::multiplyExact);
-            var codes = name.endsWith(".weight") ? model.codes(name.substring(0, name.length() - ".weight".length())) : java.util.Optional.empty();
-            bytes += codes.isPresent() ? elements + 4 * ((org.fmsmo.api.quant.QuantizedTensor) codes.get()).scale().size() : 4 * elements;
+            java.util.Optional<org.fmsmo.api.quant.QuantizedTensor> codes = name.endsWith(".weight")
+                    ? model.codes(name.substring(0, name.length() - ".weight".length())) : java.util.Optional.empty();
+            if (codes.isEmpty()) {
+                bytes += 4 * elements;
+            } else if (quantized) {
+                bytes += elements + 4 * codes.get().scale().size();
+            }
         }
         return bytes;
     }
@@ -110,21 +111,22 @@ public final class OnnxFormat implements ExportFormat {
         model.progress().begin("onnx", 1, "graphs");
         String mode = externalData(model);
         // auto decides before building, so that external weights are written as they are made rather than all held
-        boolean split = mode.equals("always") || mode.equals("auto") && weightBytes(model) > AUTO_EXTERNAL_ABOVE;
+        boolean split = mode.equals("always") || mode.equals("auto") && weightBytes(model, true) > AUTO_EXTERNAL_ABOVE;
         ExternalData external = split ? new ExternalData(DATA_FILE, model.companionFile(DATA_FILE)) : null;
         Proto proto;
         LinearOps linears;
-        if (model.architecture() instanceof TransformerSpec t) {
-            LlamaGraph llama = new LlamaGraph(model, t, external);
-            proto = llama.build().modelProto("fmsmo-llama");
-            linears = llama.linears;
-        } else {
-            BertGraph bert = new BertGraph(model, (BertSpec) model.architecture(), external);
-            proto = bert.build().modelProto("fmsmo-bert");
-            linears = bert.linears;
-        }
-        fits(model, proto.size(), "the graph");
         try {
+            // building writes the external weights as they are made: its I/O errors are reported as the graph's
+            if (model.architecture() instanceof TransformerSpec t) {
+                LlamaGraph llama = new LlamaGraph(model, t, external);
+                proto = llama.build().modelProto("fmsmo-llama");
+                linears = llama.linears;
+            } else {
+                BertGraph bert = new BertGraph(model, (BertSpec) model.architecture(), external);
+                proto = bert.build().modelProto("fmsmo-bert");
+                linears = bert.linears;
+            }
+            fits(model, proto.size(), "the graph");
             // the host owns and closes the channels: flushed, not closed
             java.io.OutputStream o = new java.io.BufferedOutputStream(java.nio.channels.Channels.newOutputStream(out), 1 << 20);
             proto.writeTo(o);
